@@ -1,0 +1,73 @@
+"""The last step of every job: fill in empty shards, write vocabularies and stats, then schema.json.
+
+schema.json is written last and through a temporary name: its presence means every shard, vocabulary
+and stats file it names is in place (the commit mark of DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from prep import sharding, tfrecord_io
+from prep.job_options import ShardingOptions
+from schemas import DatasetSchema, save_schema
+
+# finalize(shard results, **side inputs) -> (schema, {relative path: file bytes}); shard results are
+# the dicts WriteShards outputs, with the empty shards added.
+Finalize = Callable[..., tuple[DatasetSchema, dict[str, bytes]]]
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Writes a whole file through a temporary name, so a reader never sees half of it."""
+    tmp = path + ".tmp"
+    with FileSystems.create(tmp) as f:
+        f.write(data)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+class _CommitFn(beam.DoFn):
+    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize):
+        self.out, self.options, self.finalize = out, options, finalize
+
+    def process(self, results, split_names, **side):
+        results = list(results)
+        for split in split_names:
+            present = {r["index"]: r for r in results if r["split"] == split}
+            num_shards = next(iter(present.values()))["num_shards"] if present else (self.options.num_shards or 1)
+            for index in range(num_shards):
+                if index not in present:
+                    name = sharding.shard_file_name(split, index, num_shards, self.options.compression)
+                    _, size = tfrecord_io.write_records(FileSystems.join(self.out, name), [], self.options.compression)
+                    results.append({"split": split, "index": index, "num_shards": num_shards, "file": name,
+                                    "num_records": 0, "num_bytes": size})
+        schema, files = self.finalize(results, **side)
+        for relative, data in sorted(files.items()):
+            write_file(FileSystems.join(self.out, relative), data)
+        save_schema(schema, self.out)
+        yield schema
+
+
+class Commit(beam.PTransform):
+    """Shard results -> the finished dataset directory; outputs the schema written.
+
+    `split_names` (a side input) lists every split that must exist, even with no records;
+    `side_inputs` are passed on to `finalize` by name.
+    """
+
+    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, split_names, **side_inputs):
+        super().__init__()
+        self.out, self.options, self.finalize = out, options, finalize
+        self.split_names, self.side_inputs = split_names, side_inputs
+
+    def expand(self, shard_results):
+        return (
+            shard_results
+            | "AllShards" >> beam.combiners.ToList()
+            | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize),
+                                              self.split_names, **self.side_inputs)
+        )

@@ -1,0 +1,105 @@
+"""`prep images`: an image folder (one subfolder per class) to sharded TFRecords, as a Beam pipeline."""
+
+from __future__ import annotations
+
+import functools
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from beam_jobs.commit import Commit
+from beam_jobs.matching import MatchInputs
+from beam_jobs.rejected import WriteRejected
+from beam_jobs.sharded_write import WriteShards
+from beam_jobs.stats import SummarizeFn
+from prep import image_dataset, layout as layouts
+from prep.image_records import image_example
+from prep.imaging import ImageRejected, normalise_image
+from prep.job_options import ImageJobOptions
+from prep.splits import DEFAULT_SPLIT
+
+
+class _ConvertImage(beam.DoFn):
+    """(path, size) -> (split, relative path, Example bytes); rejections and stats facts on the side."""
+
+    def __init__(self, options: ImageJobOptions):
+        self.options = options
+        self.converted = Metrics.counter("prep", "images_converted")
+        self.rejected = Metrics.counter("prep", "inputs_rejected")
+        self._label_ids: tuple = (None, {})
+
+    def _label_id(self, layout: layouts.Layout, class_name: str) -> int:
+        if self._label_ids[0] is not layout:
+            self._label_ids = (layout, {c: i for i, c in enumerate(layout.classes)})
+        return self._label_ids[1][class_name]
+
+    def _reject(self, relative: str, reason: str, detail: str):
+        self.rejected.inc()
+        yield beam.pvalue.TaggedOutput("rejected", {"path": relative, "reason": reason, "detail": detail})
+        yield beam.pvalue.TaggedOutput("facts", ("rejected", reason))
+
+    def process(self, element, layout: layouts.Layout):
+        path, _size = element
+        relative = layouts.relative_path(path, self.options.src)
+        if not self.options.include_hidden and layouts.is_hidden(relative):
+            yield from self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)")
+            return
+        where = layouts.locate(relative, layout)
+        if where.problem:
+            yield from self._reject(relative, where.problem, layouts.PROBLEMS[where.problem])
+            return
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                data = f.read()
+        except (OSError, IOError) as e:
+            yield from self._reject(relative, "unreadable", f"cannot read the file: {e}")
+            return
+        try:
+            image = normalise_image(data, self.options.image)
+        except ImageRejected as e:
+            yield from self._reject(relative, e.reason, e.detail)
+            return
+        split = where.split or (self.options.split_fractions.assign(relative) if self.options.split_fractions else DEFAULT_SPLIT)
+        example = image_example(image, self._label_id(layout, where.class_name), where.class_name, relative)
+        self.converted.inc()
+        yield split, relative, example
+        yield beam.pvalue.TaggedOutput("facts", (
+            "record", split, where.class_name, image.width, image.height, len(image.data), image.format,
+            image.source_format, image.reencoded))
+
+
+class ConvertImageFolder(beam.PTransform):
+    """The whole image job: match, convert, shard, and commit the dataset directory."""
+
+    def __init__(self, options: ImageJobOptions):
+        super().__init__()
+        self.options = options
+
+    def expand(self, pipeline):
+        o = self.options
+        files = pipeline | "MatchFiles" >> MatchInputs(o.src)
+        layout = beam.pvalue.AsSingleton(
+            files
+            | "FolderPairs" >> beam.FlatMap(lambda f: [p] if (p := layouts.folder_pair(layouts.relative_path(f[0], o.src))) else [])
+            | "DistinctPairs" >> beam.Distinct()
+            | "AllPairs" >> beam.combiners.ToList()
+            | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels)
+        )
+        converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs(
+            "rejected", "facts", main="records")
+        return (
+            converted.records
+            | "WriteShards" >> WriteShards(o.out, o.sharding)
+            | "Commit" >> Commit(
+                o.out, o.sharding, functools.partial(image_dataset.finish_images, o),
+                split_names=beam.pvalue.AsSingleton(
+                    pipeline | "Once" >> beam.Create([None]) | "SplitNames" >> beam.Map(
+                        lambda _, layout: image_dataset.split_names(o, layout), layout)),
+                layout=layout,
+                summary=beam.pvalue.AsSingleton(
+                    converted.facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
+                rejected=beam.pvalue.AsSingleton(converted.rejected | "WriteRejected" >> WriteRejected(o.out)),
+                inputs=beam.pvalue.AsSingleton(files | "CountInputs" >> beam.combiners.Count.Globally()),
+            )
+        )

@@ -1,0 +1,27 @@
+"""Finding the input files inside the pipeline, so the launching machine never walks a bucket."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+
+
+class MatchInputs(beam.PTransform):
+    """Every file under `root` (recursively) as (path, size in bytes), spread over the workers.
+
+    The match runs on a worker; the Reshuffle after it breaks fusion, so reading and decoding are
+    parallel even though the match is one element.
+    """
+
+    def __init__(self, root: str):
+        super().__init__()
+        self.root = root
+
+    def expand(self, pipeline):
+        return (
+            pipeline
+            | "Match" >> fileio.MatchFiles(FileSystems.join(self.root, "**"))
+            | "PathAndSize" >> beam.Map(lambda m: (m.path, m.size_in_bytes))
+            | "Spread" >> beam.Reshuffle()
+        )

@@ -1,0 +1,9 @@
+"""The exceptions that mean "the user's input is wrong": the CLI prints them as one line, exit code 2."""
+
+from __future__ import annotations
+
+from prep.outdir import OutputExistsError
+from prep.preflight import PreflightError
+from schemas import SchemaError
+
+USER_ERRORS = (PreflightError, OutputExistsError, SchemaError)

@@ -1,0 +1,112 @@
+"""What an image job concludes from its results: stats.json, vocab/labels.txt and the schema.
+
+Pure functions of the job's options and the facts the pipeline gathered, so they are tested
+without Beam and the pipeline stays a sentence of transforms.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import prep
+from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, image_features
+from prep.job_options import ImageJobOptions
+from prep.layout import Layout
+from prep.splits import DEFAULT_SPLIT
+from prep.statistics import Summary
+from prep.vocab_files import vocabulary_bytes
+from schemas import DatasetSchema, Provenance, Shard, Split, Vocabulary
+
+LABELS_FILE = "vocab/labels.txt"
+STATS_FILE = "stats.json"
+
+# A fact about one input, gathered by the pipeline for stats.json:
+#   ("record", split, class_name, width, height, num_bytes, format, source_format, reencoded)
+#   ("rejected", reason)
+
+
+class LostInputsError(RuntimeError):
+    """Inputs != records + rejected: something was dropped silently, so the run must not commit."""
+
+
+def add_image_fact(summary: Summary, fact: tuple) -> None:
+    if fact[0] == "rejected":
+        summary.count("rejected", fact[1])
+        return
+    _, split, class_name, width, height, num_bytes, fmt, source_format, reencoded = fact
+    summary.count("records", split)
+    summary.count(f"classes/{split}", class_name)
+    summary.count("formats", fmt)
+    summary.count("source_formats", source_format)
+    summary.count("reencoded", "yes" if reencoded else "no")
+    summary.observe("width", width)
+    summary.observe("height", height)
+    summary.observe("bytes", num_bytes)
+
+
+def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
+    """Every split the dataset has, records or not."""
+    if options.split_fractions is not None:
+        return list(options.split_fractions.names)
+    if layout.split_folders:
+        return list(layout.splits)
+    return [DEFAULT_SPLIT]
+
+
+def image_stats(summary: dict, layout: Layout, inputs: int) -> dict:
+    """stats.json of an image dataset, from the summary the pipeline combined."""
+    records = summary.get("records", {})
+    rejected = summary.get("rejected", {})
+    return {
+        "inputs": inputs,
+        "records": sum(records.values()),
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected,
+        "splits": {
+            split: {"records": n, "classes": {c: summary.get(f"classes/{split}", {}).get(c, 0) for c in layout.classes}}
+            for split, n in records.items()
+        },
+        "images": {
+            "formats": summary.get("formats", {}),
+            "source_formats": summary.get("source_formats", {}),
+            "reencoded": summary.get("reencoded", {}).get("yes", 0),
+            "width": summary.get("width"),
+            "height": summary.get("height"),
+            "bytes": summary.get("bytes"),
+        },
+    }
+
+
+def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
+                  rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+    """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
+    written = sum(r["num_records"] for r in results)
+    if written + rejected != inputs:
+        raise LostInputsError(
+            f"{inputs} inputs but {written} records + {rejected} rejected: refusing to commit a dataset that lost inputs")
+    by_split: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        by_split[r["split"]].append(r)
+    splits = tuple(
+        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"]) for r in sorted(rs, key=lambda r: r["index"])),
+              sum(r["num_records"] for r in rs))
+        for name in split_names(options, layout)
+        for rs in [by_split[name]]
+    )
+    stats = image_stats(summary, layout, inputs)
+    schema = DatasetSchema(
+        name=options.out.rstrip("/").rsplit("/", 1)[-1],
+        kind="images",
+        features=image_features(options.image, set(stats["images"]["formats"]) or {"jpeg"}),
+        splits=splits,
+        compression=options.sharding.compression,
+        label_key=LABEL_KEY,
+        vocabularies=(Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(layout.classes)),),
+        provenance=Provenance("prep", prep.__version__, options.created, options.src, "images", options.to_dict()),
+    )
+    files = {
+        LABELS_FILE: vocabulary_bytes(layout.classes),
+        STATS_FILE: (json.dumps(stats, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+    }
+    return schema, files

@@ -1,0 +1,133 @@
+"""`prep inspect`: what is in a dataset, from its schema, stats.json, rejected.jsonl and a few records."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Iterator
+
+from prep import tfrecord_io
+from schemas import DatasetSchema, feature_spec, load_schema
+
+
+def _read_text(root: str, relative: str) -> str | None:
+    from apache_beam.io.filesystems import FileSystems
+
+    path = FileSystems.join(root, relative)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def _size(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def _distribution(name: str, d: dict | None, unit: str = "") -> str:
+    if not d or not d.get("count"):
+        return f"  {name}: -"
+    return f"  {name}: min {d['min']:,}{unit}, mean {d['mean']:,}{unit}, max {d['max']:,}{unit}"
+
+
+def sample_records(root: str, schema: DatasetSchema, count: int) -> list[dict]:
+    """The first `count` records of the first non-empty shard, parsed with the schema's spec."""
+    import tensorflow as tf
+
+    spec = feature_spec(schema)
+    for split in schema.splits:
+        for shard in split.shards:
+            if shard.num_records == 0:
+                continue
+            from apache_beam.io.filesystems import FileSystems
+
+            records = list(itertools.islice(
+                tfrecord_io.read_records(FileSystems.join(root, shard.file), schema.compression), count))
+            if records:
+                parsed = tf.io.parse_example(records, spec)
+                return [{k: v[i] for k, v in parsed.items()} for i in range(len(records))]
+    return []
+
+
+def _show_value(schema: DatasetSchema, name: str, value) -> str:
+    feature = schema.feature(name)
+    if hasattr(value, "to_list"):
+        value = value.to_list()
+    elif hasattr(value, "numpy"):
+        value = value.numpy()
+    if feature.encoding == "image":
+        return f"<{_size(len(value))} of encoded image>"
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        return repr(text if len(text) <= 60 else text[:57] + "...")
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return str(value)
+
+
+def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[str]:
+    """Lines of the report `prep inspect` prints."""
+    schema = load_schema(root)
+    stats = json.loads(_read_text(root, "stats.json") or "{}")
+    yield f"dataset {schema.name!r} ({schema.kind}), schema format {schema.format_version}, compression {schema.compression}"
+    if schema.provenance:
+        p = schema.provenance
+        yield f"made by {p.tool} {p.version} `{p.command}` from {p.source} at {p.created}"
+    yield ""
+    yield "splits:"
+    for split in schema.splits:
+        records = "?" if split.num_records is None else f"{split.num_records:,}"
+        yield f"  {split.name:<12} {records:>10} records in {len(split.shards)} shards, {_size(split.num_bytes)}"
+    yield ""
+    yield "features:"
+    for f in schema.features:
+        shape = "variable length" if f.shape is None else f"shape {list(f.shape)}"
+        extra = f", {f.image.format} decoding to {f.image.channels} channels" if f.image else ""
+        extra += f", vocabulary {f.vocabulary}" if f.vocabulary else ""
+        yield f"  {f.name:<16} {f.dtype:<7} {shape:<16} {f.encoding}{extra}"
+    labels = None
+    if schema.label_key:
+        label = schema.feature(schema.label_key)
+        if label.vocabulary:
+            text = _read_text(root, schema.vocabulary(label.vocabulary).file) or ""
+            labels = text.splitlines()
+    if labels is not None and stats.get("splits"):
+        yield ""
+        names = list(stats["splits"])
+        yield "classes:  " + "".join(f"{n:>12}" for n in names)
+        for i, name in enumerate(labels):
+            counts = "".join(f"{stats['splits'][s]['classes'].get(name, 0):>12,}" for s in names)
+            yield f"  {i:>3} {name:<20}{counts}"
+    if "images" in stats:
+        im = stats["images"]
+        yield ""
+        yield "images:"
+        yield _distribution("width", im.get("width"), " px")
+        yield _distribution("height", im.get("height"), " px")
+        yield _distribution("encoded size", im.get("bytes"), " B")
+        yield f"  formats: {', '.join(f'{k} {v:,}' for k, v in im.get('formats', {}).items())}; " \
+              f"re-encoded: {im.get('reencoded', 0):,}"
+    if stats:
+        yield ""
+        yield f"inputs: {stats.get('inputs', 0):,} = {stats.get('records', 0):,} records + {stats.get('rejected', 0):,} rejected"
+        for reason, n in stats.get("rejected_by_reason", {}).items():
+            yield f"  {reason}: {n:,}"
+        rejected = (_read_text(root, "rejected.jsonl") or "").splitlines()
+        for line in rejected[:rejected_lines]:
+            row = json.loads(line)
+            yield f"    {row['path']}: {row['reason']} ({row['detail']})"
+        if len(rejected) > rejected_lines:
+            yield f"    ... and {len(rejected) - rejected_lines:,} more in rejected.jsonl"
+    if samples:
+        records = sample_records(root, schema, samples)
+        if records:
+            yield ""
+            yield f"first {len(records)} records:"
+            for record in records:
+                yield "  " + ", ".join(f"{k}={_show_value(schema, k, v)}" for k, v in record.items())

@@ -1,0 +1,54 @@
+"""The output directory: refused when it already holds something, emptied of prep's files on --overwrite.
+
+schema.json goes first on overwrite, so a crash half-way through never leaves an old schema
+describing new, half-written shards.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from schemas import SCHEMA_FILE
+
+# Files and folders a prep job writes into OUT (shards, metadata, temporaries).
+_OURS = re.compile(
+    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json"
+    r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
+
+
+class OutputExistsError(Exception):
+    """OUT holds something and --overwrite was not given (or it holds files prep did not write)."""
+
+
+def _entries(out: str) -> list[str]:
+    from apache_beam.io.filesystems import FileSystems
+
+    if not FileSystems.exists(out):
+        return []
+    metadata = FileSystems.match([FileSystems.join(out, "**")])[0].metadata_list
+    return [m.path for m in metadata]
+
+
+def prepare_output(out: str, overwrite: bool) -> None:
+    """Checks OUT can take a new dataset; with `overwrite`, deletes the files a previous run left."""
+    from apache_beam.io.filesystems import FileSystems
+
+    entries = _entries(out)
+    if not entries:
+        return
+    if not overwrite:
+        what = "a dataset" if any(posixpath.basename(p) == SCHEMA_FILE for p in entries) else "files"
+        raise OutputExistsError(f"{out} already holds {what}: pass --overwrite to replace it, or choose another OUT")
+    relative = [p[len(out.rstrip('/')) + 1:] for p in entries]
+    foreign = [r for r in relative if not _OURS.match(r.split("/")[0])]
+    if foreign:
+        raise OutputExistsError(
+            f"{out} holds files prep did not write (e.g. {foreign[0]!r}); --overwrite only replaces a prep dataset: "
+            "choose an empty OUT")
+    schema = [p for p in entries if posixpath.basename(p) == SCHEMA_FILE]
+    if schema:
+        FileSystems.delete(schema)
+    rest = [p for p in entries if p not in schema]
+    if rest:
+        FileSystems.delete(rest)

@@ -1,0 +1,76 @@
+"""Checks of SRC and OUT before a job starts, so a user's mistake is one clear line, not a failed job.
+
+They look only at folder names near the top of SRC (never every file), and only on local disk: a
+bucket's layout is read inside the pipeline instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prep.layout import detect_layout, usable_class_name
+
+
+class PreflightError(Exception):
+    """A problem with the user's input, said in one line."""
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def check_not_nested(src: str, out: str) -> None:
+    """OUT inside SRC would feed the output back in; SRC inside OUT would be deleted by --overwrite."""
+    if not (is_local(src) and is_local(out)):
+        if src.rstrip("/") == out.rstrip("/"):
+            raise PreflightError("OUT is the same as SRC: choose another OUT")
+        return
+    s, o = os.path.realpath(src), os.path.realpath(out)
+    if s == o:
+        raise PreflightError("OUT is the same folder as SRC: choose another OUT")
+    if o.startswith(s + os.sep):
+        raise PreflightError("OUT is inside SRC, so the output would be read back as input: choose an OUT outside SRC")
+    if s.startswith(o + os.sep):
+        raise PreflightError("SRC is inside OUT, which --overwrite would delete: choose an OUT outside SRC")
+
+
+def _subfolders(path: str) -> list[str]:
+    with os.scandir(path) as entries:
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+
+
+def _has_file(path: str) -> bool:
+    for _, _, files in os.walk(path):
+        if any(not f.startswith(".") for f in files):
+            return True
+    return False
+
+
+def check_image_folder(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
+    """SRC is a folder of class folders (or of split folders of class folders), each with files."""
+    if not is_local(src):
+        return
+    if not os.path.exists(src):
+        raise PreflightError(f"SRC {src!r} does not exist")
+    if not os.path.isdir(src):
+        raise PreflightError(f"SRC {src!r} is not a folder (expected SRC/<class>/<image files>)")
+    pairs = [(first, second) for first in _subfolders(src)
+             for second in (_subfolders(os.path.join(src, first)) or [""])]
+    layout = detect_layout(pairs)
+    if not layout.classes:
+        raise PreflightError(f"SRC {src!r} has no class folders (expected SRC/<class>/<image files>)")
+    if layout.split_folders and has_split_fractions:
+        raise PreflightError(
+            f"SRC is already split into folders ({', '.join(layout.splits)}); drop --split, or point SRC at unsplit data")
+    class_dirs = ([os.path.join(src, split, c) for split in layout.splits for c in _subfolders(os.path.join(src, split))]
+                  if layout.split_folders else [os.path.join(src, c) for c in layout.classes])
+    for folder in class_dirs:
+        if not _has_file(folder):
+            raise PreflightError(f"class folder {os.path.relpath(folder, src)!r} has no files: add images or remove it")
+    if labels is not None:
+        unknown = sorted(set(layout.classes) - set(labels))
+        if unknown:
+            raise PreflightError(f"class folders not in --labels: {', '.join(unknown)} (add them to the labels file)")
+    bad = [c for first, second in pairs for c in (first, second) if c and not usable_class_name(c)]
+    if bad:
+        raise PreflightError(f"folder name {bad[0]!r} has a line break: rename it")

@@ -1,0 +1,68 @@
+"""Which split a record goes to: from the folder it sits in, or by a stable hash of its path.
+
+A hash of the relative path (never `random`) keeps each file in its split across reruns and as the
+folder grows: adding files never moves the ones already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+DEFAULT_SPLIT = "train"
+# Top-level folder names that mean "SRC is already split" (TFDS's ImageFolder layout: split/label/image).
+SPLIT_FOLDERS = ("train", "validation", "test")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def stable_hash(identity: str, salt: str) -> int:
+    """A 64-bit integer from SHA-256 of `salt` and `identity`: the same on every machine and run."""
+    digest = hashlib.sha256(f"{salt}\0{identity}".encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+@dataclass(frozen=True)
+class SplitFractions:
+    """Named fractions that sum to 1, in the order given (e.g. train=0.8,validation=0.1,test=0.1)."""
+
+    items: tuple[tuple[str, float], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.items)
+
+    def assign(self, relative_path: str) -> str:
+        """The split of a file, from a hash of its path relative to SRC."""
+        point = stable_hash(relative_path, "split") / 2**64
+        total = 0.0
+        for name, fraction in self.items:
+            total += fraction
+            if point < total:
+                return name
+        return self.items[-1][0]
+
+
+def parse_split_fractions(text: str) -> SplitFractions:
+    """Parses 'train=0.8,validation=0.1,test=0.1'; raises ValueError with a message a user can act on."""
+    items: list[tuple[str, float]] = []
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"{part.strip()!r} is not NAME=FRACTION (e.g. train=0.8,test=0.2)")
+        if not _NAME.match(name):
+            raise ValueError(f"split name {name!r} must be lower-case letters, digits and _ (it names the shard files)")
+        if name in dict(items):
+            raise ValueError(f"split {name!r} is given twice")
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise ValueError(f"fraction of {name!r} is {value.strip()!r}, not a number") from None
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction of {name!r} must be in (0, 1], not {fraction:g}")
+        items.append((name, fraction))
+    total = sum(f for _, f in items)
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"fractions add up to {total:g}; they must add up to 1")
+    return SplitFractions(tuple(items))

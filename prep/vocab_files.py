@@ -1,0 +1,40 @@
+"""Vocabulary files: plain UTF-8, one entry per line, as Keras' StringLookup and TextVectorization read them."""
+
+from __future__ import annotations
+
+
+def parse_vocabulary(text: str, source: str) -> tuple[str, ...]:
+    """The entries of a vocabulary file's text; an empty line or a repeated entry is an error naming it."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        line = line.rstrip("\r")
+        if not line:
+            raise ValueError(f"{source}: line {number} is empty (Keras refuses vocabularies with empty lines)")
+        if line in seen:
+            raise ValueError(f"{source}: line {number} repeats {line!r}")
+        seen.add(line)
+    if not seen:
+        raise ValueError(f"{source}: the file is empty")
+    return tuple(line.rstrip("\r") for line in lines)
+
+
+def read_vocabulary(path: str) -> tuple[str, ...]:
+    """Reads a vocabulary file through Beam's FileSystems (local or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            data = f.read()
+    except Exception as e:  # FileSystems wraps every I/O failure in its own exception types
+        raise ValueError(f"{path}: cannot read it ({e})") from None
+    try:
+        return parse_vocabulary(data.decode("utf-8"), path)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+
+
+def vocabulary_bytes(entries: tuple[str, ...] | list[str]) -> bytes:
+    return "".join(e + "\n" for e in entries).encode("utf-8")

@@ -1,0 +1,29 @@
+"""The dataset schema: model, schema.json load/save with validation, and the `tf.io` feature spec.
+
+Imports no Beam and no TensorFlow at import time; only functions that return tf objects import it.
+"""
+
+from schemas.feature_spec import feature_spec, parse_spec
+from schemas.jsonio import SCHEMA_FILE, dumps, load_schema, loads, save_schema, schema_from_dict, schema_to_dict
+from schemas.model import (
+    COMPRESSIONS,
+    DTYPES,
+    ENCODINGS,
+    FORMAT_VERSION,
+    DatasetSchema,
+    Feature,
+    ImageInfo,
+    Provenance,
+    SchemaError,
+    Shard,
+    Split,
+    TextSettings,
+    Vocabulary,
+)
+
+__all__ = [
+    "COMPRESSIONS", "DTYPES", "ENCODINGS", "FORMAT_VERSION", "SCHEMA_FILE",
+    "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "Shard", "Split", "TextSettings",
+    "Vocabulary", "dumps", "feature_spec", "load_schema", "loads", "parse_spec", "save_schema",
+    "schema_from_dict", "schema_to_dict",
+]

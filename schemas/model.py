@@ -1,0 +1,187 @@
+"""The dataset schema: what every feature of a record is, where the shards are, how to read them.
+
+Writers (the Beam jobs, `prep schema infer`) build a `DatasetSchema`; readers, `prep inspect` and
+`prep verify` only read it. The classes are frozen: a schema is a fact about a finished dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+
+DTYPES = ("int64", "float32", "string")
+COMPRESSIONS = ("none", "gzip", "zlib")
+KINDS = ("images", "text", "records")
+
+# What the values of a feature mean, so readers know what to do with them.
+ENCODINGS = (
+    "image",      # encoded image bytes (JPEG, PNG, GIF, BMP): decode with tf.io.decode_image
+    "class_id",   # int64 class id; line i of the feature's vocabulary names id i
+    "token_ids",  # int64 token ids from the feature's vocabulary (reserved ids first)
+    "text",       # UTF-8 text
+    "bytes",      # opaque bytes
+    "number",     # plain int64 / float32 values
+)
+VOCABULARY_KINDS = ("labels", "tokens")
+
+
+class SchemaError(ValueError):
+    """A schema that cannot be used, with a message that names the field and what to do."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """How the bytes of an image feature decode: `format` is "jpeg", "png", "gif", "bmp" or "mixed";
+    `channels` is what `tf.io.decode_image(channels=...)` must be asked for; height and width (pixels)
+    are set only when every image has that size (e.g. after --resize)."""
+
+    format: str
+    channels: int
+    height: int | None = None
+    width: int | None = None
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One key of the `tf.train.Example` records.
+
+    `shape` is the fixed shape of the values (`[]` for a scalar) or None for a variable number of values
+    per record. `default` is used for records where the key is absent (only for fixed shapes; None means
+    the key is required). `presence` is the fraction of records that have the key and `value_count` the
+    (min, max) number of values per record, when known.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...] | None = ()
+    encoding: str = "number"
+    description: str = ""
+    vocabulary: str | None = None
+    image: ImageInfo | None = None
+    default: Any = None
+    presence: float | None = None
+    value_count: tuple[int, int] | None = None
+    max_length: int | None = None
+
+    @property
+    def is_variable_length(self) -> bool:
+        return self.shape is None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One TFRecord file of a split: `file` is relative to the dataset directory; counts may be unknown
+    (None) for schemas inferred from a sample of foreign files."""
+
+    file: str
+    num_records: int | None = None
+    num_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    shards: tuple[Shard, ...]
+    num_records: int | None = None
+
+    @property
+    def num_bytes(self) -> int | None:
+        sizes = [s.num_bytes for s in self.shards]
+        return None if any(s is None for s in sizes) else sum(sizes)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A vocabulary file: plain UTF-8, one entry per line, readable as it is by Keras `StringLookup`
+    and `TextVectorization(vocabulary=...)`. Line i is id `i + first_id`; `reserved` maps the ids below
+    `first_id` to what they mean (Keras: 0 = padding "", 1 = out-of-vocabulary "[UNK]")."""
+
+    name: str
+    file: str
+    kind: str
+    size: int
+    first_id: int = 0
+    reserved: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def pad_id(self) -> int | None:
+        return next((i for i, token in self.reserved if token == ""), None)
+
+    @property
+    def oov_id(self) -> int | None:
+        return next((i for i, token in self.reserved if token == "[UNK]"), None)
+
+
+@dataclass(frozen=True)
+class TextSettings:
+    """How text was standardised and split into tokens, in `TextVectorization`'s own terms."""
+
+    standardize: str | None = "lower_and_strip_punctuation"
+    split: str | None = "whitespace"
+    ngrams: int | None = None
+    max_tokens: int | None = None
+    min_count: int = 1
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    tool: str
+    version: str
+    created: str
+    source: str
+    command: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    """Everything a reader needs to know about a dataset directory."""
+
+    name: str
+    kind: str
+    features: tuple[Feature, ...]
+    splits: tuple[Split, ...]
+    compression: str = "none"
+    label_key: str | None = None
+    vocabularies: tuple[Vocabulary, ...] = ()
+    text: TextSettings | None = None
+    provenance: Provenance | None = None
+    format_version: int = FORMAT_VERSION
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise SchemaError(
+            f"no feature {name!r} in this dataset (it has: {', '.join(f.name for f in self.features)})"
+        )
+
+    def split(self, name: str) -> Split:
+        for s in self.splits:
+            if s.name == name:
+                return s
+        raise SchemaError(
+            f"no split {name!r} in this dataset (it has: {', '.join(s.name for s in self.splits)})"
+        )
+
+    def vocabulary(self, name: str) -> Vocabulary:
+        for v in self.vocabularies:
+            if v.name == name:
+                return v
+        raise SchemaError(f"no vocabulary {name!r} in this dataset")
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.splits)
+
+    @property
+    def num_records(self) -> int | None:
+        counts = [s.num_records for s in self.splits]
+        return None if any(c is None for c in counts) else sum(counts)
+
+    def replace(self, **changes: Any) -> "DatasetSchema":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,78 @@
+"""`prep verify` proves a dataset whole, and names each way it can be broken."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prep import tfrecord_io
+
+
+def _truncate(d):
+    shard = d / "train-00001-of-00002.tfrecord"
+    shard.write_bytes(shard.read_bytes()[:-7])
+    return "train-00001-of-00002.tfrecord", "truncated"
+
+
+def _flip(d):
+    shard = d / "test-00000-of-00002.tfrecord"
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    shard.write_bytes(bytes(data))
+    return "test-00000-of-00002.tfrecord", "CRC"
+
+
+def _missing(d):
+    (d / "test-00001-of-00002.tfrecord").unlink()
+    return "test-00001-of-00002.tfrecord", "missing"
+
+
+def _extra(d):
+    (d / "train-00000-of-00003.tfrecord").write_bytes((d / "train-00000-of-00002.tfrecord").read_bytes())
+    return "train-00000-of-00003.tfrecord", "extra shard"
+
+
+def _count(d):
+    schema = json.loads((d / "schema.json").read_text())
+    shard = schema["splits"][0]["shards"][0]
+    shard["num_records"] += 1
+    schema["splits"][0]["num_records"] += 1
+    (d / "schema.json").write_text(json.dumps(schema))
+    return shard["file"], "schema.json says"
+
+
+def _unparseable(d):
+    shard = d / "train-00000-of-00002.tfrecord"
+    records = list(tfrecord_io.read_records(str(shard), "none"))
+    tfrecord_io.write_records(str(shard), records[:-1] + [b"\x0a\x03not an example"], "none")
+    return "train-00000-of-00002.tfrecord", f"record {len(records) - 1} does not parse"
+
+
+def _vocabulary(d):
+    (d / "vocab" / "labels.txt").write_text("cat\n")
+    return "vocab/labels.txt", "schema.json says 2"
+
+
+def test_a_sound_dataset_verifies(dataset_copy, prep_cli):
+    result = prep_cli("verify", dataset_copy)
+    assert result.exit_code == 0, result.out + result.err
+    assert "verified 12 records in 4 shards" in result.out
+    assert result.out.count("ok   ") == 5  # 4 shards and the labels file
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip, _missing, _extra, _count, _unparseable, _vocabulary])
+def test_each_kind_of_damage_is_named(dataset_copy, prep_cli, damage):
+    file, words = damage(dataset_copy)
+    result = prep_cli("verify", dataset_copy)
+    assert result.exit_code == 1
+    bad = [line for line in result.out.splitlines() if line.startswith("BAD")]
+    assert len(bad) == 1 and file in bad[0] and words in bad[0], result.out
+    assert file in result.err
+
+
+def test_an_unfinished_run_is_refused(dataset_copy, prep_cli):
+    (dataset_copy / "schema.json").unlink()
+    result = prep_cli("verify", dataset_copy)
+    assert result.exit_code == 2
+    assert "did not finish" in result.err and len(result.err.strip().splitlines()) == 1
