@@ -17,7 +17,12 @@ Value = Union[bytes, str, int, float]
 TypedValues = tuple[str, Sequence[Value]]
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _varint(n: int) -> bytes:
+    if n not in _INT64:
+        raise ValueError(f"{n} does not fit in an int64")
     if n < 0:
         n += 1 << 64  # int64 values are written as their two's complement, 10 bytes
     out = bytearray()
@@ -40,7 +45,8 @@ def _as_bytes(value: Value) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        # surrogateescape gives back the original bytes of file names that are not valid UTF-8
+        return value.encode("utf-8", "surrogateescape")
     raise TypeError(f"a string feature needs bytes or str values, not {type(value).__name__}")
 
 
@@ -59,8 +65,11 @@ def _feature(dtype: str, values: Sequence[Value]) -> bytes:
 
 def encode_example(features: Mapping[str, TypedValues]) -> bytes:
     """Serialises one `tf.train.Example`; the same features always give the same bytes."""
-    entries = b"".join(
-        _field(1, _field(1, key.encode("utf-8")) + _field(2, _feature(*features[key])))
-        for key in sorted(features)
-    )
-    return _field(1, entries)
+    entries = []
+    for key in sorted(features):
+        try:
+            feature = _feature(*features[key])
+        except (ValueError, TypeError, OverflowError, struct.error) as e:
+            raise ValueError(f"feature {key!r}: {e}") from None
+        entries.append(_field(1, _field(1, key.encode("utf-8")) + _field(2, feature)))
+    return _field(1, b"".join(entries))

@@ -44,9 +44,7 @@ class Location:
 
 def relative_path(path: str, root: str) -> str:
     """`path` relative to `root`, with '/' separators (also for gs:// paths)."""
-    root = root.rstrip("/\\") + "/"
-    path = path.replace("\\", "/") if "://" not in path else path
-    root = root.replace("\\", "/") if "://" not in root else root
+    root = root.rstrip("/") + "/"
     if not path.startswith(root):
         raise ValueError(f"{path} is not under {root}")
     return path[len(root):]

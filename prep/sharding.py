@@ -6,12 +6,11 @@ layout never depends on the order records arrive in or on how many workers ran.
 
 from __future__ import annotations
 
-import math
 import re
 
 from prep.splits import stable_hash
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?))?b?\s*$", re.IGNORECASE)
 _SUFFIXES = {"none": ".tfrecord", "gzip": ".tfrecord.gz", "zlib": ".tfrecord.zz"}
 
 
@@ -22,7 +21,7 @@ def parse_size(text: str) -> int:
         raise ValueError(f"{text!r} is not a size (e.g. 100MB, 64MiB, 1GB)")
     number, unit, binary = match.groups()
     base = 1024 if binary else 1000
-    size = int(float(number) * base ** " kmgt".index(unit.lower() or " "))
+    size = round(float(number) * base ** " kmgt".index((unit or " ").lower()))
     if size <= 0:
         raise ValueError(f"size {text!r} must be more than 0 bytes")
     return size
@@ -30,7 +29,7 @@ def parse_size(text: str) -> int:
 
 def num_shards_for_size(total_bytes: int, shard_size: int) -> int:
     """Shards needed so that each holds about `shard_size` bytes of records (at least one)."""
-    return max(1, math.ceil(total_bytes / shard_size))
+    return max(1, -(-total_bytes // shard_size))
 
 
 def shard_index(record_key: str, num_shards: int) -> int:

@@ -8,6 +8,8 @@ so a dataset may live on local disk or in `gs://`.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, Callable, TypeVar
 
 from schemas.model import (
@@ -181,6 +183,18 @@ def _channels(f: _Fields) -> int:
     return channels
 
 
+def _default(f: _Fields, dtype: str):
+    """The default value for absent keys: values of the feature's dtype (a list for a non-scalar)."""
+    default = f.get("default", (int, float, str, list), None, nullable=True)
+    if default is None:
+        return None
+    kinds = {"int64": (int,), "float32": (int, float), "string": (str,)}[dtype]
+    for value in default if isinstance(default, list) else [default]:
+        if isinstance(value, bool) or not isinstance(value, kinds) or (isinstance(value, float) and not math.isfinite(value)):
+            f.fail(f"holds {value!r}, which is not a finite {dtype} value", "default")
+    return default
+
+
 def _feature(f: _Fields) -> Feature:
     dtype = f.choice("dtype", DTYPES)
     shape = f.get("shape", list, nullable=True)
@@ -205,7 +219,7 @@ def _feature(f: _Fields) -> Feature:
         description=f.get("description", str, ""),
         vocabulary=f.get("vocabulary", str, None, nullable=True),
         image=None if image is None else _image(_Fields(image, f.where("image"), f.source)),
-        default=f.get("default", (int, float, str, list), None, nullable=True),
+        default=_default(f, dtype),
         presence=presence,
         value_count=None if value_count is None else tuple(value_count),
         max_length=f.count("max_length", nullable=True, default=None),
@@ -220,9 +234,15 @@ def _shard(f: _Fields) -> Shard:
     )
 
 
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+
+
 def _split(f: _Fields) -> Split:
+    name = f.get("name", str)
+    if not _SPLIT_NAME.match(name):
+        f.fail(f"is {name!r}: a split name is letters, digits, '_' and '.' (it prefixes shard file names)", "name")
     split = Split(
-        name=f.get("name", str),
+        name=name,
         shards=f.objects("shards", _shard),
         num_records=f.count("num_records", nullable=True),
     )

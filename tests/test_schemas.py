@@ -202,6 +202,7 @@ def test_records_schema_keeps_unknown_counts_as_null() -> None:
 
 
 names = st.text(max_size=10)
+split_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.]{0,8}", fullmatch=True)
 counts = st.integers(min_value=0, max_value=2**63 - 1)
 VALUES = {
     "int64": st.integers(min_value=-(2**63), max_value=2**63 - 1),
@@ -271,7 +272,7 @@ def dataset_schemas(draw: Any) -> DatasetSchema:
         for i, name in enumerate(vocab_names)
     )
     feature_list = tuple(draw(features(n, vocab_names)) for n in draw(st.lists(names, min_size=1, max_size=4, unique=True)))
-    split_list = tuple(draw(splits(n, i)) for i, n in enumerate(draw(st.lists(names, min_size=1, max_size=3, unique=True))))
+    split_list = tuple(draw(splits(n, i)) for i, n in enumerate(draw(st.lists(split_names, min_size=1, max_size=3, unique=True))))
     return DatasetSchema(
         name=draw(names),
         kind=draw(st.sampled_from(KINDS)),

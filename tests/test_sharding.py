@@ -168,3 +168,17 @@ def test_shard_file_names_sort_in_shard_order() -> None:
     names = [shard_file_name("train", i, 120, "none") for i in range(120)]
     assert sorted(names) == names
     assert len(set(names)) == 120
+
+
+@pytest.mark.parametrize("text, size", [("2.01kB", 2010), ("2.01MB", 2_010_000), ("4.02kB", 4020), ("0.5KiB", 512)])
+def test_decimal_sizes_round_to_the_nearest_byte(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_binary_marker_needs_a_unit() -> None:
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("1iB")
+
+
+def test_shard_count_is_exact_for_huge_totals() -> None:
+    assert num_shards_for_size(2**53 + 1, 1) == 2**53 + 1

@@ -1,0 +1,531 @@
+"""One input file's bytes in, one image ready for a TFRecord out (or a reason it was rejected).
+
+`normalise_image` is pure per-record logic called from Beam DoFns: Pillow only, imported lazily so
+that `prep --help` stays instant and DoFns pickle cleanly. What it guarantees for every record it
+returns: `tf.io.decode_image(record.data, channels=options.channels, expand_animations=False)`
+decodes to exactly `(record.height, record.width, record.channels)`.
+
+Kept or re-encoded. The original bytes are stored unchanged when no `--resize` or `--format` is
+asked for, the EXIF orientation is absent or 1, and TensorFlow decodes the file to the same pixels
+Pillow sees:
+
+- JPEG (and MPO, a JPEG with extra images appended by phones and cameras; TensorFlow reads the
+  first one) in mode L or RGB, for channels 1 or 3 (TensorFlow cannot decode JPEG to 4 channels).
+- PNG of bit depth 1 to 8 in any colour type (L, LA, RGB, RGBA, P, with or without tRNS), single
+  frame (not APNG).
+- GIF with one frame, no transparent colour and no frame outside its canvas, for channels 3
+  (TensorFlow decodes GIF to RGB only, and paints transparent pixels black).
+- BMP, uncompressed 24-bit, or 8-bit with a grey-ramp palette, for channels 3 or 4 (TensorFlow
+  ignores BMP palettes and treats the 4th byte of 32-bit BMPs as alpha where Pillow does not).
+
+Everything else is decoded and re-encoded: to `--format` if given, else to JPEG when the source
+was lossy (JPEG, MPO, lossy WebP; e.g. a CMYK JPEG or one with an EXIF rotation) and the output
+has no alpha, and to PNG otherwise (PNG, GIF, BMP, TIFF, lossless WebP, ... and channels 4).
+Re-encoding applies, in order:
+
+1. EXIF orientation (the pixels are stored upright; TensorFlow ignores EXIF).
+2. First frame only: animated GIF/PNG/WebP and multi-page TIFF keep frame 0.
+3. Channels: 16-bit grey (I;16, and I, read as 16-bit) keeps its high byte (x >> 8, so
+   65535 -> 255, the same rule as TensorFlow's uint16 -> uint8 and Pillow's 16-bit RGB reading);
+   CMYK, YCbCr, ... go to RGB; palette or key-colour transparency goes to RGBA first. Alpha is
+   *dropped* for channels 1 and 3 (the colour under it is kept as stored, not composited onto
+   black), because that is what TensorFlow does when it decodes a kept RGBA PNG to 1 or 3
+   channels: one rule whether a file was kept or re-encoded. Channels 4 from an opaque image
+   gets alpha 255. Float (F) images have no fixed range and are rejected as unsupported_mode.
+4. Resize with bilinear filtering: stretch to the size, pad (keep aspect, centre, fill with
+   zeros: black, and transparent for channels 4, like tf.image.resize_with_pad), or crop (keep
+   aspect, scale to cover, centre crop).
+5. Encode deterministically: no metadata (ICC profile, EXIF, comments and text are dropped;
+   TensorFlow ignores them), JPEG at `--quality` with Pillow's default 4:2:0 subsampling, PNG
+   at zlib's default level without `optimize`.
+
+Validity. Every image is decoded in full once, so a cut or damaged file is rejected rather than
+stored. Pillow alone is not strict enough: it accepts a PNG without its IEND chunk or with a bad
+IDAT CRC, a GIF missing its last blocks, and (depending on where the entropy decoder's read-ahead
+stops) a JPEG missing its end-of-image marker, all of which TensorFlow refuses. So JPEG, PNG and
+GIF files also get a cheap walk over their structure before decoding. A kept JPEG is validated
+with Pillow's reduced-scale `draft()` decoding, which still entropy-decodes every scan: the tests
+cut JPEGs at every 1% and in their last 16 bytes and show draft and full decoding reject exactly
+the same cuts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import warnings
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+RESIZE_MODES = ("stretch", "pad", "crop")
+OUTPUT_FORMATS = ("jpeg", "png")
+KEPT_FORMATS = ("jpeg", "png", "gif", "bmp")  # what tf.io.decode_image reads
+
+REASONS: dict[str, str] = {
+    "empty_file": "the file has zero bytes",
+    "not_an_image": "Pillow cannot identify the file as an image",
+    "truncated": "the image data ends early (file cut short)",
+    "corrupt": "the image data is damaged and cannot be decoded",
+    "too_many_pixels": "the header claims more pixels than --max-pixels (decompression bomb guard)",
+    "unsupported_mode": "pixel mode cannot be converted to the requested channels",
+}
+
+# Image.open refuses anything over 2 * Image.MAX_IMAGE_PIXELS (default 89_478_485) before prep
+# sees the size, so a larger --max-pixels could never be honoured.
+_PILLOW_HARD_LIMIT = 2 * 89_478_485
+_CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_EXIF_ORIENTATION = 0x0112
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """How every image of a job is normalised; built once by the CLI from its flags.
+
+    resize is (width, height) in pixels; max_pixels is a width*height count read from the header.
+    """
+
+    resize: tuple[int, int] | None = None
+    resize_mode: str = "stretch"
+    format: str | None = None
+    quality: int = 95
+    channels: int = 3
+    max_pixels: int = 89_478_485
+
+    def __post_init__(self) -> None:
+        if self.resize is not None and not (
+            isinstance(self.resize, tuple)
+            and len(self.resize) == 2
+            and all(isinstance(v, int) and v > 0 for v in self.resize)
+        ):
+            raise ValueError(
+                f"--resize must be two positive integers WIDTH,HEIGHT in pixels, got {self.resize!r}"
+            )
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(
+                f"--resize-mode must be one of {', '.join(RESIZE_MODES)}, got {self.resize_mode!r}"
+            )
+        if self.format is not None and self.format not in OUTPUT_FORMATS:
+            raise ValueError(
+                f"--format must be one of {', '.join(OUTPUT_FORMATS)} (or omitted to keep originals), "
+                f"got {self.format!r}"
+            )
+        if not (isinstance(self.quality, int) and 1 <= self.quality <= 95):
+            raise ValueError(
+                f"--quality must be an integer from 1 to 95 (Pillow advises against more), "
+                f"got {self.quality!r}"
+            )
+        if self.channels not in _CHANNEL_MODES:
+            raise ValueError(f"--channels must be 1, 3 or 4, got {self.channels!r}")
+        if not (isinstance(self.max_pixels, int) and 1 <= self.max_pixels <= _PILLOW_HARD_LIMIT):
+            raise ValueError(
+                f"--max-pixels must be an integer from 1 to {_PILLOW_HARD_LIMIT} (Pillow refuses to "
+                f"open larger images), got {self.max_pixels!r}"
+            )
+        if self.format == "jpeg" and self.channels == 4:
+            raise ValueError(
+                "--format jpeg cannot store --channels 4 (JPEG has no alpha); "
+                "use --format png or --channels 3"
+            )
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """The image to store: encoded bytes plus what TensorFlow will decode them to.
+
+    height and width are in pixels, as tf.io.decode_image(data, channels=channels,
+    expand_animations=False) returns them.
+    """
+
+    data: bytes
+    format: str
+    height: int
+    width: int
+    channels: int
+    reencoded: bool
+    source_format: str
+
+
+class ImageRejected(Exception):
+    """An input file that cannot become a training image; `reason` is a key of REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}; add it to imaging.REASONS")
+        # Both go to Exception.__init__ so that pickling (Beam moves errors between workers)
+        # rebuilds the exception with the same two arguments.
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format named by the first bytes of a file, without decoding anything.
+
+    Returns one of "jpeg", "png", "gif", "bmp", "webp", "tiff", or None if none matches.
+    """
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(_PNG_SIGNATURE):
+        return "png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data.startswith(b"BM"):
+        return "bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    return None
+
+
+def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
+    """Validate one file's bytes and return the image to store, or raise ImageRejected.
+
+    The original bytes are kept when TensorFlow decodes them faithfully and no resize or format
+    change is asked for; otherwise the pixels are re-encoded (see the module docstring).
+    """
+    if not data:
+        raise ImageRejected("empty_file", "the file has zero bytes")
+    kind = sniff_format(data)
+    frames = _check_structure(data, kind)
+    with _open(data, kind, options.max_pixels) as im:
+        with _decoding_errors():
+            if kind != "jpeg":
+                # Load before reading EXIF: PNG keeps eXIf after the pixels, and only JPEG
+                # needs to stay unloaded here so that draft() can still pick a scale.
+                im.load()
+            orientation = _exif_orientation(im)
+            kept_format = _kept_format(im, data, frames, orientation, options)
+            if kept_format is not None:
+                width, height = im.size
+                # 1/8-scale greyscale is the cheapest decode that still reads every scan.
+                im.draft("L", (1, 1))
+                im.load()
+                return ImageRecord(
+                    data=data,
+                    format=kept_format,
+                    height=height,
+                    width=width,
+                    channels=options.channels,
+                    reencoded=False,
+                    source_format=im.format.lower(),
+                )
+            # A JPEG decodes straight to luma for channels 1 (as TensorFlow does) and, when
+            # shrinking, at the smallest DCT scale still at least the target size.
+            im.draft("L" if options.channels == 1 else None, _draft_size(options.resize, orientation))
+            im.load()
+        return _reencode(im, data, orientation, options)
+
+
+def _check_structure(data: bytes, kind: str | None) -> int:
+    """Reject cut or damaged JPEG, PNG and GIF files that Pillow would decode anyway.
+
+    Returns how many frames the file declares (1 unless an animated PNG or GIF says otherwise).
+    """
+    if kind == "jpeg":
+        _check_jpeg_end(data)
+    elif kind == "png":
+        return _check_png_chunks(data)
+    elif kind == "gif":
+        return _count_gif_frames(data)
+    return 1
+
+
+def _check_jpeg_end(data: bytes) -> None:
+    """Require an end-of-image marker after the first scan begins.
+
+    Pillow may finish decoding without it; TensorFlow fails. The header segments are walked by
+    their lengths because an EXIF thumbnail before the scan carries its own end marker, while
+    inside entropy-coded data 0xFF is always stuffed, so no false end marker can appear there.
+    """
+    pos, size = 2, len(data)
+    while True:
+        pos = data.find(b"\xff", pos)  # libjpeg skips junk between segments, so do we
+        if pos == -1 or pos + 4 > size:
+            raise ImageRejected("truncated", f"JPEG ends at byte {size}, inside its header")
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan
+            break
+        if marker == 0xD9:
+            raise ImageRejected("corrupt", f"JPEG has an end-of-image marker at byte {pos}, before any scan")
+        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:  # fill byte, no-length markers
+            pos += 1 if marker == 0xFF else 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    if data.rfind(b"\xff\xd9", pos) == -1:
+        raise ImageRejected(
+            "truncated", f"JPEG of {size} bytes has no end-of-image marker after its scan starts at byte {pos}"
+        )
+
+
+def _check_png_chunks(data: bytes) -> int:
+    """Walk the chunks to IEND and check every CRC; return the APNG frame count (1 if not APNG).
+
+    libpng, inside TensorFlow, fails on a missing IEND or a bad IDAT CRC; Pillow does not look.
+    """
+    pos, size, frames = 8, len(data), 1
+    with memoryview(data) as view:
+        while True:
+            if pos + 12 > size:
+                raise ImageRejected("truncated", f"PNG ends at byte {size} before its IEND chunk")
+            length, chunk_type = struct.unpack_from(">I4s", data, pos)
+            name = chunk_type.decode("latin-1")
+            end = pos + 12 + length
+            if end > size:
+                raise ImageRejected(
+                    "truncated", f"PNG chunk {name} at byte {pos} runs past the end of the file ({size} bytes)"
+                )
+            if zlib.crc32(view[pos + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
+                raise ImageRejected("corrupt", f"PNG chunk {name} at byte {pos} fails its CRC check")
+            if pos == 8 and (chunk_type != b"IHDR" or length != 13):
+                raise ImageRejected("corrupt", f"PNG starts with chunk {name} instead of a 13-byte IHDR")
+            if chunk_type == b"acTL":
+                frames = int.from_bytes(view[pos + 8 : pos + 12], "big")
+            elif chunk_type == b"IEND":
+                return frames
+            pos = end
+
+
+def _count_gif_frames(data: bytes) -> int:
+    """Walk the GIF blocks to the trailer and count the frames.
+
+    giflib, inside TensorFlow, reads every frame to the end; Pillow stops early and accepts a cut
+    file. Counting here also spares decoding every frame just to learn whether a GIF is animated.
+    """
+    size = len(data)
+    if size < 13:
+        raise ImageRejected("truncated", f"GIF ends at byte {size}, inside its header")
+    pos = 13 + _gif_color_table_size(data[10])
+    frames = 0
+    while pos < size:
+        block = data[pos]
+        if block == 0x3B:  # trailer
+            return frames
+        if block == 0x21:  # extension: label, then sub-blocks
+            pos = _skip_gif_sub_blocks(data, pos + 2)
+        elif block == 0x2C:  # image: 10-byte descriptor, colour table, LZW code size, sub-blocks
+            if pos + 10 > size:
+                break
+            pos = _skip_gif_sub_blocks(data, pos + 11 + _gif_color_table_size(data[pos + 9]))
+            frames += 1
+        else:
+            raise ImageRejected("corrupt", f"GIF has an unknown block type 0x{block:02x} at byte {pos}")
+    raise ImageRejected("truncated", f"GIF ends at byte {size} before its trailer")
+
+
+def _gif_color_table_size(flags: int) -> int:
+    """Bytes of the colour table announced by a GIF screen or image descriptor's flags."""
+    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def _skip_gif_sub_blocks(data: bytes, pos: int) -> int:
+    """Position after the zero-length block that ends a run of GIF sub-blocks starting at pos."""
+    size = len(data)
+    while pos < size:
+        length = data[pos]
+        pos += 1 + length
+        if length == 0:
+            return pos
+    raise ImageRejected("truncated", f"GIF ends at byte {size} inside a data block")
+
+
+def _open(data: bytes, kind: str | None, max_pixels: int) -> Image.Image:
+    """Identify the image and check its header size; nothing is decoded yet."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        # prep enforces its own --max-pixels below; Pillow's warning for sizes between its
+        # default limit and twice that would only be noise. catch_warnings is process-wide
+        # state, but the worst a race between threads can leave behind is this same filter.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        if kind is None:
+            raise ImageRejected("not_an_image", "Pillow does not recognise the contents as any image format") from None
+        raise ImageRejected("corrupt", f"starts like a {kind.upper()} file but Pillow cannot read its header") from None
+    except Exception as exc:  # a plugin parsing untrusted bytes can fail in many ways
+        raise _decode_failure(exc) from exc
+    width, height = im.size
+    if width * height > max_pixels:
+        im.close()
+        raise ImageRejected(
+            "too_many_pixels",
+            f"header says {width}x{height} = {width * height} pixels, over --max-pixels {max_pixels}",
+        )
+    return im
+
+
+@contextlib.contextmanager
+def _decoding_errors() -> Iterator[None]:
+    """Turn whatever Pillow raises while decoding untrusted bytes into an ImageRejected."""
+    try:
+        yield
+    except ImageRejected:
+        raise
+    except Exception as exc:  # decoders fail with OSError, SyntaxError, ValueError, struct.error, ...
+        raise _decode_failure(exc) from exc
+
+
+def _decode_failure(exc: Exception) -> ImageRejected:
+    """Classify a Pillow exception: cut short, over Pillow's own pixel limit, or damaged."""
+    from PIL import Image
+
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageRejected("too_many_pixels", str(exc))
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or "truncated" in message.lower():
+        return ImageRejected("truncated", message)
+    return ImageRejected("corrupt", message)
+
+
+def _exif_orientation(im: Image.Image) -> int:
+    """The EXIF (or XMP) orientation, 1..8; 1 when absent."""
+    try:
+        orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # damaged EXIF is not damaged pixels, and TensorFlow never reads it
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+def _kept_format(im: Image.Image, data: bytes, frames: int, orientation: int, options: ImageOptions) -> str | None:
+    """The format to store the original bytes as, or None if they must be re-encoded."""
+    if options.format is not None or options.resize is not None or orientation != 1:
+        return None
+    channels = options.channels
+    if im.format in ("JPEG", "MPO"):
+        keep = im.mode in ("L", "RGB") and channels in (1, 3)
+        return "jpeg" if keep else None
+    if im.format == "PNG":
+        bit_depth = data[24]  # IHDR is first, checked by _check_png_chunks
+        return "png" if bit_depth <= 8 and frames == 1 else None
+    if im.format == "GIF":
+        # Pillow grows the canvas to fit an oversized frame; TensorFlow keeps the header's.
+        canvas = struct.unpack_from("<HH", data, 6)
+        keep = channels == 3 and frames == 1 and "transparency" not in im.info and im.size == canvas
+        return "gif" if keep else None
+    if im.format == "BMP":
+        return "bmp" if channels in (3, 4) and _is_plain_bmp(data, im.mode) else None
+    return None
+
+
+def _is_plain_bmp(data: bytes, mode: str) -> bool:
+    """Uncompressed 24-bit, or 8-bit whose palette Pillow found to be the grey ramp (mode L).
+
+    TensorFlow reads 8-bit BMP indices as grey levels and 32-bit BMP's spare byte as alpha.
+    """
+    (header_size,) = struct.unpack_from("<I", data, 14)
+    if header_size < 40:  # OS/2 headers
+        return False
+    bits, compression = struct.unpack_from("<HI", data, 28)
+    return compression == 0 and (bits == 24 or (bits == 8 and mode == "L"))
+
+
+def _draft_size(resize: tuple[int, int] | None, orientation: int) -> tuple[int, int] | None:
+    """The stored-orientation size (pixels) a JPEG may be DCT-scaled down to before resizing."""
+    if resize is None:
+        return None
+    width, height = resize
+    return (height, width) if orientation >= 5 else (width, height)  # 5..8 turn by 90 degrees
+
+
+def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOptions) -> ImageRecord:
+    """Upright, convert, resize and encode a loaded image."""
+    from PIL import ImageOps
+
+    if orientation != 1:
+        ImageOps.exif_transpose(im, in_place=True)
+    out = _to_channels(im, options.channels)
+    if options.resize is not None:
+        out = _resize(out, options.resize, options.resize_mode)
+    source_format = im.format.lower()
+    fmt = options.format or _default_format(source_format, data, options.channels)
+    return ImageRecord(
+        data=_encode(out, fmt, options.quality),
+        format=fmt,
+        height=out.height,
+        width=out.width,
+        channels=options.channels,
+        reencoded=True,
+        source_format=source_format,
+    )
+
+
+def _to_channels(im: Image.Image, channels: int) -> Image.Image:
+    """Convert to L, RGB or RGBA for 1, 3 or 4 channels, with the alpha policy of the module docstring."""
+    target = _CHANNEL_MODES[channels]
+    if im.mode == "F":
+        raise ImageRejected("unsupported_mode", "32-bit float pixels have no fixed range to map to 8 bits")
+    if im.mode in _SIXTEEN_BIT_MODES:
+        # x / 256 truncates to x >> 8; convert("L") alone would clip everything over 255.
+        im = im.point(lambda value: value / 256).convert("L")
+    elif im.mode == "PA" or "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode == target:
+        return im
+    try:
+        return im.convert(target)
+    except ValueError as exc:
+        raise ImageRejected("unsupported_mode", f"Pillow cannot convert mode {im.mode} to {target}") from exc
+
+
+def _resize(im: Image.Image, size: tuple[int, int], mode: str) -> Image.Image:
+    """Resize to exactly size (width, height) in pixels: stretch, pad or crop."""
+    from PIL import Image, ImageOps
+
+    bilinear = Image.Resampling.BILINEAR
+    if mode == "crop":
+        return ImageOps.fit(im, size, method=bilinear)
+    if mode == "pad":
+        width, height = size
+        scale = min(width / im.width, height / im.height)
+        # At least 1 pixel: a 1x1000 strip padded into 10x10 still shows something.
+        inner = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        out = Image.new(im.mode, size, 0)
+        out.paste(im.resize(inner, bilinear), ((width - inner[0]) // 2, (height - inner[1]) // 2))
+        return out
+    return im if im.size == size else im.resize(size, bilinear)
+
+
+def _default_format(source_format: str, data: bytes, channels: int) -> str:
+    """JPEG for lossy sources without alpha in the output, PNG for everything else."""
+    lossy = source_format in ("jpeg", "mpo") or (source_format == "webp" and not _is_lossless_webp(data))
+    return "jpeg" if lossy and channels != 4 else "png"
+
+
+def _is_lossless_webp(data: bytes) -> bool:
+    """Whether the first image chunk of a WebP file is VP8L (lossless) rather than VP8 (lossy)."""
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc = data[pos : pos + 4]
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc == b"VP8L"
+        if fourcc == b"ANMF":  # an animation frame's own chunks follow its 16-byte header
+            pos += 8 + 16
+            continue
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        pos += 8 + length + (length & 1)
+    return False
+
+
+def _encode(im: Image.Image, fmt: str, quality: int) -> bytes:
+    """Encode pixels only, so equal pixels give equal bytes."""
+    # Pillow copies ICC profiles, comments and PNG text from info into the output.
+    im.info = {}
+    buffer = io.BytesIO()
+    if fmt == "jpeg":
+        im.save(buffer, "JPEG", quality=quality)
+    else:
+        im.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
