@@ -62,12 +62,12 @@ class Commit(beam.PTransform):
     def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, split_names, **side_inputs):
         super().__init__()
         self.out, self.options, self.finalize = out, options, finalize
-        self.split_names, self.side_inputs = split_names, side_inputs
+        self.split_names, self.finalize_inputs = split_names, side_inputs
 
     def expand(self, shard_results):
         return (
             shard_results
             | "AllShards" >> beam.combiners.ToList()
             | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize),
-                                              self.split_names, **self.side_inputs)
+                                              self.split_names, **self.finalize_inputs)
         )

@@ -32,7 +32,7 @@ def verify(dataset, no_parse):
         if finding.problem:
             click.echo(f"BAD  {finding.file}: {finding.problem}")
         else:
-            click.echo(f"ok   {finding.file}: {finding.records:,} records" if finding.records is not None else f"ok   {finding.file}")
+            click.echo(f"ok   {finding.file}: {finding.records:,} {finding.unit}")
 
     schema, findings = verify_dataset(dataset.rstrip("/"), parse=not no_parse, progress=report)
     bad = [f for f in findings if f.problem]

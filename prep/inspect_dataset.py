@@ -51,7 +51,7 @@ def sample_records(root: str, schema: DatasetSchema, count: int) -> list[dict]:
                 tfrecord_io.read_records(FileSystems.join(root, shard.file), schema.compression), count))
             if records:
                 parsed = tf.io.parse_example(records, spec)
-                return [{k: v[i] for k, v in parsed.items()} for i in range(len(records))]
+                return [{f.name: parsed[f.name][i] for f in schema.features} for i in range(len(records))]
     return []
 
 
@@ -83,7 +83,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
     yield "splits:"
     for split in schema.splits:
         records = "?" if split.num_records is None else f"{split.num_records:,}"
-        yield f"  {split.name:<12} {records:>10} records in {len(split.shards)} shards, {_size(split.num_bytes)}"
+        yield f"  {split.name:<12} {records:>10} records in {len(split.shards)} shard{'s' if len(split.shards) != 1 else ''}, {_size(split.num_bytes)}"
     yield ""
     yield "features:"
     for f in schema.features:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from typing import Callable
 
@@ -10,7 +11,7 @@ from prep.runner import RunnerOptions, pipeline_options
 
 
 class JobFailed(Exception):
-    """The pipeline failed; the message is the cause, without Beam's wrapping."""
+    """The pipeline failed; the message is the cause, without Beam's wrapping (PREP_DEBUG=1 shows it all)."""
 
 
 def _cause(error: BaseException) -> str:
@@ -32,4 +33,6 @@ def run_pipeline(build: Callable[[object], None], runner: RunnerOptions) -> None
         with beam.Pipeline(options=pipeline_options(runner)) as pipeline:
             build(pipeline)
     except Exception as e:  # a worker's exception arrives wrapped in the runner's own types
+        if os.environ.get("PREP_DEBUG"):
+            raise
         raise JobFailed(_cause(e)) from e

@@ -24,8 +24,9 @@ class Finding:
     """The outcome for one file: `problem` is None when it is sound."""
 
     file: str
-    records: int | None
+    records: int | None  # records in a shard, lines in a vocabulary
     problem: str | None = None
+    unit: str = "records"
 
 
 def _batches(records: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
@@ -111,7 +112,7 @@ def verify_dataset(root: str, *, parse: bool = True,
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 lines = f.read().decode("utf-8", "replace").count("\n")
             problem = None if lines == vocab.size else f"has {lines} lines but schema.json says {vocab.size}"
-            finding = Finding(vocab.file, lines, problem)
+            finding = Finding(vocab.file, lines, problem, unit="lines")
         findings.append(finding)
         progress(finding)
     return schema, findings
