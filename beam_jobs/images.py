@@ -17,6 +17,7 @@ from prep import image_dataset, layout as layouts
 from prep.image_records import image_example
 from prep.imaging import ImageRejected, normalise_image
 from prep.job_options import ImageJobOptions
+from prep.progress import Progress
 from prep.splits import DEFAULT_SPLIT
 
 
@@ -29,6 +30,9 @@ class _ConvertImage(beam.DoFn):
         self.rejected = Metrics.counter("prep", "inputs_rejected")
         self._label_ids: tuple = (None, {})
 
+    def setup(self):
+        self.progress = Progress("images")
+
     def _label_id(self, layout: layouts.Layout, class_name: str) -> int:
         if self._label_ids[0] is not layout:
             self._label_ids = (layout, {c: i for i, c in enumerate(layout.classes)})
@@ -36,6 +40,7 @@ class _ConvertImage(beam.DoFn):
 
     def _reject(self, relative: str, reason: str, detail: str):
         self.rejected.inc()
+        self.progress.add("rejected")
         yield beam.pvalue.TaggedOutput("rejected", {"path": relative, "reason": reason, "detail": detail})
         yield beam.pvalue.TaggedOutput("facts", ("rejected", reason))
 
@@ -63,6 +68,7 @@ class _ConvertImage(beam.DoFn):
         split = where.split or (self.options.split_fractions.assign(relative) if self.options.split_fractions else DEFAULT_SPLIT)
         example = image_example(image, self._label_id(layout, where.class_name), where.class_name, relative)
         self.converted.inc()
+        self.progress.add("converted")
         yield split, relative, example
         yield beam.pvalue.TaggedOutput("facts", (
             "record", split, where.class_name, image.width, image.height, len(image.data), image.format,

@@ -9,7 +9,7 @@ import click
 from prep.cli import cli, now
 from prep.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
 from prep.job_options import ImageJobOptions, ShardingOptions
-from prep.runner import RunnerOptions
+from prep.runner import RunnerOptions, pipeline_options
 from prep.sharding import parse_size
 from prep.splits import parse_split_fractions
 
@@ -119,6 +119,7 @@ def images(src, out, split_text, labels_file, num_shards, shard_size, compressio
         split_fractions=_parse(parse_split_fractions, split_text, "--split") if split_text else None,
         labels=labels, include_hidden=include_hidden, created=now())
     runner = RunnerOptions(workers=workers, beam_args=tuple(beam_args))
+    pipeline_options(runner)  # refuses unknown Beam flags before anything is written
     preflight.check_not_nested(options.src, options.out)
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     prepare_output(options.out, overwrite)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prep.outdir import OutputExistsError
 from prep.preflight import PreflightError
+from prep.runner import BeamFlagError
 from schemas import SchemaError
 
-USER_ERRORS = (PreflightError, OutputExistsError, SchemaError)
+USER_ERRORS = (PreflightError, OutputExistsError, SchemaError, BeamFlagError)

@@ -58,7 +58,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -198,7 +198,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
     if not data:
         raise ImageRejected("empty_file", "the file has zero bytes")
     kind = sniff_format(data)
-    frames = _check_structure(data, kind)
+    gif_frames = _check_structure(data, kind)
     with _open(data, kind, options.max_pixels) as im:
         with _decoding_errors():
             if kind != "jpeg":
@@ -206,7 +206,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                 # needs to stay unloaded here so that draft() can still pick a scale.
                 im.load()
             orientation = _exif_orientation(im)
-            kept_format = _kept_format(im, data, frames, orientation, options)
+            kept_format = _kept_format(im, data, gif_frames, orientation, options)
             if kept_format is not None:
                 width, height = im.size
                 # 1/8-scale greyscale is the cheapest decode that still reads every scan.
@@ -228,18 +228,18 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
         return _reencode(im, data, orientation, options)
 
 
-def _check_structure(data: bytes, kind: str | None) -> int:
+def _check_structure(data: bytes, kind: str | None) -> tuple[_GifFrame, ...]:
     """Reject cut or damaged JPEG, PNG and GIF files that Pillow would decode anyway.
 
-    Returns how many frames the file declares (1 unless an animated PNG or GIF says otherwise).
+    Returns a GIF's frames, which deciding whether to keep it needs; () for other formats.
     """
     if kind == "jpeg":
         _check_jpeg_end(data)
     elif kind == "png":
-        return _check_png_chunks(data)
+        _check_png_chunks(data)
     elif kind == "gif":
-        return _count_gif_frames(data)
-    return 1
+        return _gif_frames(data)
+    return ()
 
 
 def _check_jpeg_end(data: bytes) -> None:
@@ -269,12 +269,12 @@ def _check_jpeg_end(data: bytes) -> None:
         )
 
 
-def _check_png_chunks(data: bytes) -> int:
-    """Walk the chunks to IEND and check every CRC; return the APNG frame count (1 if not APNG).
+def _check_png_chunks(data: bytes) -> None:
+    """Walk the chunks to IEND and check every CRC.
 
     libpng, inside TensorFlow, fails on a missing IEND or a bad IDAT CRC; Pillow does not look.
     """
-    pos, size, frames = 8, len(data), 1
+    pos, size = 8, len(data)
     with memoryview(data) as view:
         while True:
             if pos + 12 > size:
@@ -290,43 +290,52 @@ def _check_png_chunks(data: bytes) -> int:
                 raise ImageRejected("corrupt", f"PNG chunk {name} at byte {pos} fails its CRC check")
             if pos == 8 and (chunk_type != b"IHDR" or length != 13):
                 raise ImageRejected("corrupt", f"PNG starts with chunk {name} instead of a 13-byte IHDR")
-            if chunk_type == b"acTL":
-                frames = int.from_bytes(view[pos + 8 : pos + 12], "big")
-            elif chunk_type == b"IEND":
-                return frames
+            if chunk_type == b"IEND":
+                return
             pos = end
 
 
-def _count_gif_frames(data: bytes) -> int:
-    """Walk the GIF blocks to the trailer and count the frames.
+class _GifFrame(NamedTuple):
+    """What the GIF header says about one frame."""
+
+    colours: int  # entries in the colour table the frame uses (0: none)
+    fills_canvas: bool  # at (0, 0) and exactly the logical screen's width and height
+
+
+def _gif_frames(data: bytes) -> tuple[_GifFrame, ...]:
+    """Walk the GIF blocks to the trailer and describe each frame.
 
     giflib, inside TensorFlow, reads every frame to the end; Pillow stops early and accepts a cut
-    file. Counting here also spares decoding every frame just to learn whether a GIF is animated.
+    file. Walking here also spares decoding every frame just to learn whether a GIF is animated.
     """
     size = len(data)
     if size < 13:
         raise ImageRejected("truncated", f"GIF ends at byte {size}, inside its header")
-    pos = 13 + _gif_color_table_size(data[10])
-    frames = 0
+    canvas = data[6:10]  # logical screen width and height, 2 bytes each
+    screen_colours = _gif_colours(data[10])
+    pos = 13 + 3 * screen_colours
+    frames: list[_GifFrame] = []
     while pos < size:
         block = data[pos]
         if block == 0x3B:  # trailer
-            return frames
+            return tuple(frames)
         if block == 0x21:  # extension: label, then sub-blocks
             pos = _skip_gif_sub_blocks(data, pos + 2)
         elif block == 0x2C:  # image: 10-byte descriptor, colour table, LZW code size, sub-blocks
             if pos + 10 > size:
                 break
-            pos = _skip_gif_sub_blocks(data, pos + 11 + _gif_color_table_size(data[pos + 9]))
-            frames += 1
+            local_colours = _gif_colours(data[pos + 9])
+            fills_canvas = data[pos + 1 : pos + 5] == bytes(4) and data[pos + 5 : pos + 9] == canvas
+            frames.append(_GifFrame(local_colours or screen_colours, fills_canvas))
+            pos = _skip_gif_sub_blocks(data, pos + 11 + 3 * local_colours)
         else:
             raise ImageRejected("corrupt", f"GIF has an unknown block type 0x{block:02x} at byte {pos}")
     raise ImageRejected("truncated", f"GIF ends at byte {size} before its trailer")
 
 
-def _gif_color_table_size(flags: int) -> int:
-    """Bytes of the colour table announced by a GIF screen or image descriptor's flags."""
-    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+def _gif_colours(flags: int) -> int:
+    """Entries in the colour table announced by a GIF screen or image descriptor's flags."""
+    return 2 << (flags & 7) if flags & 0x80 else 0
 
 
 def _skip_gif_sub_blocks(data: bytes, pos: int) -> int:
@@ -399,8 +408,17 @@ def _exif_orientation(im: Image.Image) -> int:
     return orientation if orientation in range(1, 9) else 1
 
 
-def _kept_format(im: Image.Image, data: bytes, frames: int, orientation: int, options: ImageOptions) -> str | None:
-    """The format to store the original bytes as, or None if they must be re-encoded."""
+def _kept_format(
+    im: Image.Image,
+    data: bytes,
+    gif_frames: tuple[_GifFrame, ...],
+    orientation: int,
+    options: ImageOptions,
+) -> str | None:
+    """The format to store the original bytes as, or None if they must be re-encoded.
+
+    Called after the pixels are loaded, except for JPEG, whose decision needs only the header.
+    """
     if options.format is not None or options.resize is not None or orientation != 1:
         return None
     channels = options.channels
@@ -408,12 +426,18 @@ def _kept_format(im: Image.Image, data: bytes, frames: int, orientation: int, op
         keep = im.mode in ("L", "RGB") and channels in (1, 3)
         return "jpeg" if keep else None
     if im.format == "PNG":
-        bit_depth = data[24]  # IHDR is first, checked by _check_png_chunks
-        return "png" if bit_depth <= 8 and frames == 1 else None
+        bit_depth = data[24]  # IHDR comes first, checked by _check_png_chunks
+        return "png" if bit_depth <= 8 and getattr(im, "n_frames", 1) == 1 else None
     if im.format == "GIF":
-        # Pillow grows the canvas to fit an oversized frame; TensorFlow keeps the header's.
-        canvas = struct.unpack_from("<HH", data, 6)
-        keep = channels == 3 and frames == 1 and "transparency" not in im.info and im.size == canvas
+        keep = (
+            channels == 3
+            and len(gif_frames) == 1
+            # TensorFlow sizes its output by the largest frame, Pillow by the screen.
+            and gif_frames[0].fills_canvas
+            and "transparency" not in im.info
+            # Pillow paints black where an index points past the colour table; TensorFlow fails.
+            and im.getextrema()[1] < gif_frames[0].colours
+        )
         return "gif" if keep else None
     if im.format == "BMP":
         return "bmp" if channels in (3, 4) and _is_plain_bmp(data, im.mode) else None
@@ -421,15 +445,23 @@ def _kept_format(im: Image.Image, data: bytes, frames: int, orientation: int, op
 
 
 def _is_plain_bmp(data: bytes, mode: str) -> bool:
-    """Uncompressed 24-bit, or 8-bit whose palette Pillow found to be the grey ramp (mode L).
+    """Whether TensorFlow's BMP decoder reads this file to the pixels Pillow reads.
 
-    TensorFlow reads 8-bit BMP indices as grey levels and 32-bit BMP's spare byte as alpha.
+    It reads only uncompressed 8/24/32-bit pixels, takes 8-bit indices as grey levels (so the
+    palette must be Pillow's grey ramp, mode L), takes the spare byte of 32-bit pixels as alpha,
+    and insists the pixel rows end exactly at the end of the file.
     """
     (header_size,) = struct.unpack_from("<I", data, 14)
     if header_size < 40:  # OS/2 headers
         return False
-    bits, compression = struct.unpack_from("<HI", data, 28)
-    return compression == 0 and (bits == 24 or (bits == 8 and mode == "L"))
+    (pixel_offset,) = struct.unpack_from("<I", data, 10)
+    width, height, _, bits, compression = struct.unpack_from("<iiHHI", data, 18)
+    row_size = (bits // 8 * width + 3) // 4 * 4
+    return (
+        compression == 0
+        and (bits == 24 or (bits == 8 and mode == "L"))
+        and pixel_offset + row_size * abs(height) == len(data)
+    )
 
 
 def _draft_size(resize: tuple[int, int] | None, orientation: int) -> tuple[int, int] | None:

@@ -29,8 +29,9 @@ def run_pipeline(build: Callable[[object], None], runner: RunnerOptions) -> None
     import apache_beam as beam
 
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    options = pipeline_options(runner)
     try:
-        with beam.Pipeline(options=pipeline_options(runner)) as pipeline:
+        with beam.Pipeline(options=options) as pipeline:
             build(pipeline)
     except Exception as e:  # a worker's exception arrives wrapped in the runner's own types
         if os.environ.get("PREP_DEBUG"):

@@ -22,13 +22,33 @@ class RunnerOptions:
         return self.workers or os.cpu_count() or 1
 
 
+class BeamFlagError(ValueError):
+    """A flag after `--` that Beam does not know (Beam itself would only log and drop it)."""
+
+
+def unknown_beam_flags(args: list[str]) -> list[str]:
+    """The flags among `args` that no registered Beam `PipelineOptions` class defines."""
+    from apache_beam.options import pipeline_options as po
+
+    parser = po._BeamArgumentParser(allow_abbrev=False)  # the parser Beam itself validates with
+    classes = {str(cls): cls for cls in po.PipelineOptions.__subclasses__()}
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(args)
+    return [a for a in unknown if a.startswith("-")]
+
+
 def pipeline_options(options: RunnerOptions):
-    """Beam `PipelineOptions` for these runner options."""
+    """Beam `PipelineOptions` for these runner options; refuses flags Beam does not know."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
     args = list(options.beam_args)
+    unknown = unknown_beam_flags(args)
+    if unknown:
+        raise BeamFlagError(f"Beam does not know the flag(s) {' '.join(unknown)} given after '--'")
     if options.runner == "direct" and not any(a.startswith("--runner") for a in args):
         workers = options.local_workers
-        args += ["--runner=DirectRunner", f"--direct_num_workers={workers}",
-                 f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}"]
+        # first, so that the same Beam flags after '--' win
+        args = ["--runner=DirectRunner", f"--direct_num_workers={workers}",
+                f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}"] + args
     return PipelineOptions(args)

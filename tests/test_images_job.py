@@ -254,3 +254,37 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, prep_cli, setup, args, 
     assert len(lines) == 1 and lines[0].startswith("prep images: error:"), result.err
     assert message in lines[0]
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("flags, channels, fmt", [
+    (["--resize", "24x16", "--channels", "1"], 1, "jpeg"),
+    (["--resize", "24x16", "--resize-mode", "pad", "--format", "png", "--channels", "4"], 4, "png"),
+    (["--resize", "24x16", "--resize-mode", "crop", "--quality", "50"], 3, "jpeg"),
+])
+def test_resize_and_reencode_give_the_size_and_channels_the_schema_says(image_folder, tmp_path, prep_cli, flags, channels, fmt):
+    import tensorflow as tf
+
+    from schemas import load_schema
+
+    out = tmp_path / "out"
+    assert prep_cli("images", image_folder, out, *flags, "--workers", "1").exit_code == 0
+    image = load_schema(str(out)).feature("image").image
+    assert (image.width, image.height, image.channels) == (24, 16, channels)
+    rows = read_dataset(out)
+    assert len(rows) == 12
+    for row in rows:
+        decoded = tf.io.decode_image(row["image"], channels=channels, expand_animations=False)
+        assert decoded.shape == (16, 24, channels)
+        assert row["image/format"].decode() == ("png" if "--format" in flags else
+                                                "png" if row["image/filename"].endswith(b".png") else fmt)
+    assert stats(out)["images"]["reencoded"] == 12
+
+
+def test_beam_flags_after_double_dash_reach_the_pipeline(image_folder, tmp_path, prep_cli):
+    result = prep_cli("images", image_folder, tmp_path / "out", "--workers", "1", "--", "--no_such_beam_flag=1")
+    assert result.exit_code == 2
+    assert "Beam does not know the flag(s) --no_such_beam_flag=1" in result.err
+    assert not (tmp_path / "out").exists()
+    result = prep_cli("images", image_folder, tmp_path / "out", "--workers", "1", "--", "--direct_num_workers=1",
+                      "--direct_running_mode=in_memory")
+    assert result.exit_code == 0, result.err
