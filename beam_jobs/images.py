@@ -14,15 +14,20 @@ from beam_jobs.rejected import WriteRejected
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFn
 from prep import image_dataset, layout as layouts
-from prep.image_records import image_example
+from prep.image_records import image_example, pending_image
 from prep.imaging import ImageRejected, normalise_image
 from prep.job_options import ImageJobOptions
 from prep.progress import Progress
 from prep.splits import DEFAULT_SPLIT
 
 
+def read_file(path: str) -> bytes:
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read()
+
+
 class _ConvertImage(beam.DoFn):
-    """(path, size) -> (split, relative path, Example bytes); rejections and stats facts on the side."""
+    """(path, size) -> (split, relative path, PendingImage); rejections and stats facts on the side."""
 
     def __init__(self, options: ImageJobOptions):
         self.options = options
@@ -55,8 +60,7 @@ class _ConvertImage(beam.DoFn):
             yield from self._reject(relative, where.problem, layouts.PROBLEMS[where.problem])
             return
         try:
-            with FileSystems.open(path, compression_type="uncompressed") as f:
-                data = f.read()
+            data = read_file(path)
         except (OSError, IOError) as e:
             yield from self._reject(relative, "unreadable", f"cannot read the file: {e}")
             return
@@ -66,10 +70,9 @@ class _ConvertImage(beam.DoFn):
             yield from self._reject(relative, e.reason, e.detail)
             return
         split = where.split or (self.options.split_fractions.assign(relative) if self.options.split_fractions else DEFAULT_SPLIT)
-        example = image_example(image, self._label_id(layout, where.class_name), where.class_name, relative)
         self.converted.inc()
         self.progress.add("converted")
-        yield split, relative, example
+        yield split, relative, pending_image(path, relative, self._label_id(layout, where.class_name), where.class_name, image)
         yield beam.pvalue.TaggedOutput("facts", (
             "record", split, where.class_name, image.width, image.height, len(image.data), image.format,
             image.source_format, image.reencoded))
@@ -96,7 +99,8 @@ class ConvertImageFolder(beam.PTransform):
             "rejected", "facts", main="records")
         return (
             converted.records
-            | "WriteShards" >> WriteShards(o.out, o.sharding)
+            | "WriteShards" >> WriteShards(o.out, o.sharding, functools.partial(image_example, read=read_file),
+                                          record_size=lambda image: image.record_size)
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(image_dataset.finish_images, o),
                 split_names=beam.pvalue.AsSingleton(

@@ -3,6 +3,10 @@
 Beam's WriteToTFRecord deals records round-robin from a random start, so instead (as TensorFlow
 Datasets' Beam writer does) each record's shard and position come from hashes of its key: group by
 shard, sort within the shard, write it whole to a temporary name, rename.
+
+What travels through the shuffle is up to the job: serialised records, or (for images) a small
+description from which `to_record` makes the record at write time, so that original image bytes are
+not shuffled at all.
 """
 
 from __future__ import annotations
@@ -10,48 +14,58 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from typing import Any, Callable
+
 from prep import sharding, tfrecord_io
 from prep.job_options import ShardingOptions
 
 
-def _assign(record, shard_counts):
-    split, key, data = record
+def _assign(element, shard_counts):
+    split, key, value = element
     n = shard_counts[split] if isinstance(shard_counts, dict) else shard_counts
-    return (split, sharding.shard_index(key, n), n), (sharding.order_key(key), key, data)
+    return (split, sharding.shard_index(key, n), n), (sharding.order_key(key), key, value)
+
+
+def _identity(value: bytes) -> bytes:
+    return value
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out: str, compression: str):
-        self.out, self.compression = out, compression
+    def __init__(self, out: str, compression: str, to_record: Callable[[Any], bytes]):
+        self.out, self.compression, self.to_record = out, compression, to_record
 
     def process(self, element):
-        (split, index, num_shards), records = element
-        records = sorted(records)
+        (split, index, num_shards), values = element
+        values = sorted(values, key=lambda v: (v[0], v[1]))
         name = sharding.shard_file_name(split, index, num_shards, self.compression)
         count, size = tfrecord_io.write_records(
-            FileSystems.join(self.out, name), (data for _, _, data in records), self.compression)
+            FileSystems.join(self.out, name), (self.to_record(v) for _, _, v in values), self.compression)
         yield {"split": split, "index": index, "num_shards": num_shards, "file": name,
                "num_records": count, "num_bytes": size}
 
 
 class WriteShards(beam.PTransform):
-    """(split, key, serialised record) -> one dict per shard written (split, index, file, counts).
+    """(split, key, value) -> one dict per shard written (split, index, file, counts).
 
-    Shards a split gets no record for are not written here; the commit step writes them empty.
+    `to_record(value)` gives the serialised record (default: the value is one) and `record_size(value)`
+    its size in bytes, for --shard-size. Shards a split gets no record for are not written here; the
+    commit step writes them empty.
     """
 
-    def __init__(self, out: str, options: ShardingOptions):
+    def __init__(self, out: str, options: ShardingOptions, to_record: Callable[[Any], bytes] = _identity,
+                 record_size: Callable[[Any], int] = len):
         super().__init__()
         self.out, self.options = out, options
+        self.to_record, self.record_size = to_record, record_size
 
     def expand(self, records):
         if self.options.num_shards:
             shard_counts = self.options.num_shards
         else:
-            shard_size = self.options.shard_size
+            shard_size, record_size = self.options.shard_size, self.record_size
             shard_counts = beam.pvalue.AsDict(
                 records
-                | "RecordBytes" >> beam.Map(lambda r: (r[0], len(r[2])))
+                | "RecordBytes" >> beam.Map(lambda r: (r[0], record_size(r[2])))
                 | "SplitBytes" >> beam.CombinePerKey(sum)
                 | "ShardsNeeded" >> beam.MapTuple(lambda split, total: (split, sharding.num_shards_for_size(total, shard_size)))
             )
@@ -59,5 +73,5 @@ class WriteShards(beam.PTransform):
             records
             | "AssignShard" >> beam.Map(_assign, shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record))
         )

@@ -6,6 +6,7 @@ A user's mistake is one line on stderr and exit code 2; a failed job is one line
 from __future__ import annotations
 
 import datetime
+import logging
 import sys
 
 import click
@@ -30,6 +31,8 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `prep` console script."""
+    # Beam warns about optional Google Cloud clients when imported without them: not the user's business.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
     _register()
     args = sys.argv[1:] if argv is None else argv
     prog = "prep" + (f" {args[0]}" if args and not args[0].startswith("-") else "")

@@ -36,9 +36,13 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
+_TAGS = {number: bytes([number << 3 | 2]) for number in (1, 2, 3)}  # length-delimited fields 1-3
+
+
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (wire type 2)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    size = len(payload)
+    return _TAGS[number] + (bytes([size]) if size < 0x80 else _varint(size)) + payload
 
 
 def _as_bytes(value: Value) -> bytes:
@@ -50,26 +54,49 @@ def _as_bytes(value: Value) -> bytes:
     raise TypeError(f"a string feature needs bytes or str values, not {type(value).__name__}")
 
 
-def _feature(dtype: str, values: Sequence[Value]) -> bytes:
+# A message under construction: its pieces in order, and their total size in bytes. Large values
+# (image bytes) are copied once, by the final join, instead of once per level of nesting.
+Pieces = tuple[list[bytes], int]
+
+
+def _wrap(number: int, pieces: Pieces) -> Pieces:
+    """`pieces` as the payload of length-delimited field `number`."""
+    parts, size = pieces
+    header = _TAGS[number] + (bytes([size]) if size < 0x80 else _varint(size))
+    return [header, *parts], len(header) + size
+
+
+def _feature(dtype: str, values: Sequence[Value]) -> Pieces:
     if dtype == "string":
-        body = b"".join(_field(1, _as_bytes(v)) for v in values)
-        return _field(1, body)
+        parts: list[bytes] = []
+        size = 0
+        for v in values:
+            value = _as_bytes(v)
+            field_parts, field_size = _wrap(1, ([value], len(value)))
+            parts += field_parts
+            size += field_size
+        return _wrap(1, (parts, size))
     if dtype == "float32":
         packed = struct.pack(f"<{len(values)}f", *values)
-        return _field(2, _field(1, packed) if values else b"")
+        return _wrap(2, ([_field(1, packed)], len(packed) + 1 + len(_varint(len(packed)))) if values else ([], 0))
     if dtype == "int64":
-        packed = b"".join(_varint(int(v)) for v in values)
-        return _field(3, _field(1, packed) if values else b"")
+        packed = b"".join(bytes([v]) if 0 <= v < 0x80 else _varint(int(v)) for v in values)
+        return _wrap(3, ([_field(1, packed)], len(packed) + 1 + len(_varint(len(packed)))) if values else ([], 0))
     raise ValueError(f"unknown dtype {dtype!r}: expected int64, float32 or string")
 
 
 def encode_example(features: Mapping[str, TypedValues]) -> bytes:
     """Serialises one `tf.train.Example`; the same features always give the same bytes."""
-    entries = []
+    parts: list[bytes] = []
+    size = 0
     for key in sorted(features):
         try:
             feature = _feature(*features[key])
         except (ValueError, TypeError, OverflowError, struct.error) as e:
             raise ValueError(f"feature {key!r}: {e}") from None
-        entries.append(_field(1, _field(1, key.encode("utf-8")) + _field(2, feature)))
-    return _field(1, b"".join(entries))
+        key_field = _field(1, key.encode("utf-8"))
+        value_parts, value_size = _wrap(2, feature)
+        entry_parts, entry_size = _wrap(1, ([key_field, *value_parts], len(key_field) + value_size))
+        parts += entry_parts
+        size += entry_size
+    return b"".join(_wrap(1, (parts, size))[0])

@@ -6,6 +6,10 @@ prep image dataset is also a TFDS dataset once its metadata files sit beside the
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from typing import Callable
+
 from prep.example_codec import encode_example
 from prep.imaging import ImageOptions, ImageRecord
 from schemas import Feature, ImageInfo
@@ -13,19 +17,66 @@ from schemas import Feature, ImageInfo
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
 LABELS_VOCABULARY = "labels"
+RECORD_OVERHEAD = 200  # bytes of a record besides the image: keys, path, numbers (for --shard-size)
 
 
-def image_example(image: ImageRecord, label: int, class_name: str, relative_path: str) -> bytes:
-    """The serialised `tf.train.Example` of one image."""
+class SourceChangedError(RuntimeError):
+    """An input file changed between its check and its writing: the run must not commit stale data."""
+
+
+def content_digest(data: bytes) -> bytes:
+    """A 128-bit hash of an encoded image's bytes."""
+    return hashlib.sha256(data).digest()[:16]  # SHA-256 runs on the CPU's SHA instructions: 2x blake2b here
+
+
+@dataclass(frozen=True)
+class PendingImage:
+    """A checked image on its way to its shard.
+
+    Small on purpose: this is what the shuffle between checking and writing carries. An image kept as
+    it is travels as its path and digest and is read again when its shard is written (from the page
+    cache, locally); only re-encoded images carry their new bytes in `data`.
+    """
+
+    path: str
+    relative_path: str
+    label: int
+    class_name: str
+    format: str
+    height: int
+    width: int
+    channels: int
+    size: int  # bytes of the encoded image
+    digest: bytes
+    data: bytes | None = None
+
+    @property
+    def record_size(self) -> int:
+        return self.size + RECORD_OVERHEAD
+
+
+def pending_image(path: str, relative_path: str, label: int, class_name: str, image: ImageRecord) -> PendingImage:
+    return PendingImage(
+        path, relative_path, label, class_name, image.format, image.height, image.width, image.channels,
+        len(image.data), content_digest(image.data), image.data if image.reencoded else None)
+
+
+def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:
+    """The serialised `tf.train.Example` of one image; `read(path)` gives a kept file's bytes again."""
+    data = image.data
+    if data is None:
+        data = read(image.path)
+        if content_digest(data) != image.digest:
+            raise SourceChangedError(f"{image.relative_path} changed while the job ran: rerun it on a stable SRC")
     return encode_example({
-        IMAGE_KEY: ("string", [image.data]),
+        IMAGE_KEY: ("string", [data]),
         "image/format": ("string", [image.format]),
         "image/height": ("int64", [image.height]),
         "image/width": ("int64", [image.width]),
         "image/channels": ("int64", [image.channels]),
-        "image/filename": ("string", [relative_path]),
-        LABEL_KEY: ("int64", [label]),
-        "label/name": ("string", [class_name]),
+        "image/filename": ("string", [image.relative_path]),
+        LABEL_KEY: ("int64", [image.label]),
+        "label/name": ("string", [image.class_name]),
     })
 
 

@@ -11,12 +11,15 @@ Pillow sees:
 
 - JPEG (and MPO, a JPEG with extra images appended by phones and cameras; TensorFlow reads the
   first one) in mode L or RGB, for channels 1 or 3 (TensorFlow cannot decode JPEG to 4 channels).
-- PNG of bit depth 1 to 8 in any colour type (L, LA, RGB, RGBA, P, with or without tRNS), single
-  frame (not APNG).
-- GIF with one frame, no transparent colour and no frame outside its canvas, for channels 3
-  (TensorFlow decodes GIF to RGB only, and paints transparent pixels black).
-- BMP, uncompressed 24-bit, or 8-bit with a grey-ramp palette, for channels 3 or 4 (TensorFlow
-  ignores BMP palettes and treats the 4th byte of 32-bit BMPs as alpha where Pillow does not).
+- PNG of bit depth 8 in any colour type (L, LA, RGB, RGBA, P, with or without tRNS), or 1, 2, 4
+  for channels 1 and 3 (TensorFlow decodes those to alpha 2**depth - 1, not 255), single frame
+  (not APNG).
+- GIF with a single frame that fills its canvas, no transparent colour and no index past its
+  colour table, for channels 3 (TensorFlow decodes GIF to RGB only, paints transparent pixels
+  black, and fails on such indices).
+- BMP, uncompressed 24-bit, or 8-bit with a grey-ramp palette, whose rows end exactly at the end
+  of the file, for channels 3 or 4 (TensorFlow ignores BMP palettes, treats the 4th byte of
+  32-bit BMPs as alpha where Pillow does not, and insists on the exact file size).
 
 Everything else is decoded and re-encoded: to `--format` if given, else to JPEG when the source
 was lossy (JPEG, MPO, lossy WebP; e.g. a CMYK JPEG or one with an EXIF rotation) and the output
@@ -34,19 +37,21 @@ Re-encoding applies, in order:
    gets alpha 255. Float (F) images have no fixed range and are rejected as unsupported_mode.
 4. Resize with bilinear filtering: stretch to the size, pad (keep aspect, centre, fill with
    zeros: black, and transparent for channels 4, like tf.image.resize_with_pad), or crop (keep
-   aspect, scale to cover, centre crop).
+   aspect, scale to cover, centre crop). A JPEG is first decoded at the smallest DCT scale
+   (1/2, 1/4 or 1/8) that still covers the target size, several times faster than a full decode.
 5. Encode deterministically: no metadata (ICC profile, EXIF, comments and text are dropped;
    TensorFlow ignores them), JPEG at `--quality` with Pillow's default 4:2:0 subsampling, PNG
    at zlib's default level without `optimize`.
 
-Validity. Every image is decoded in full once, so a cut or damaged file is rejected rather than
-stored. Pillow alone is not strict enough: it accepts a PNG without its IEND chunk or with a bad
-IDAT CRC, a GIF missing its last blocks, and (depending on where the entropy decoder's read-ahead
-stops) a JPEG missing its end-of-image marker, all of which TensorFlow refuses. So JPEG, PNG and
-GIF files also get a cheap walk over their structure before decoding. A kept JPEG is validated
-with Pillow's reduced-scale `draft()` decoding, which still entropy-decodes every scan: the tests
-cut JPEGs at every 1% and in their last 16 bytes and show draft and full decoding reject exactly
-the same cuts.
+Validity. Every image is decoded in full, so a cut or damaged file is rejected rather than
+stored. Pillow alone is not strict enough: it accepts a PNG without its IEND chunk, with a bad
+CRC, or whose compressed data ends before the last row (it paints the rest black), a GIF missing
+its last blocks, and (depending on where the entropy decoder's read-ahead stops) a JPEG missing
+its end-of-image marker, all of which TensorFlow refuses. So JPEG, PNG and GIF files also get a
+walk over their structure before decoding; for PNG this includes inflating the image data once
+more (about half the cost of Pillow's decode). A kept JPEG is validated with Pillow's
+reduced-scale `draft()` decoding, which still entropy-decodes every scan: the tests cut JPEGs at
+every 1% and in their last 16 bytes and show draft and full decoding reject exactly the same cuts.
 """
 
 from __future__ import annotations
@@ -83,6 +88,11 @@ _CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _EXIF_ORIENTATION = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
+_PNG_BIT_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+_ADAM7_PASSES = (  # (first column, first row, column step, row step) of each interlace pass
+    (0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ class ImageOptions:
             and all(isinstance(v, int) and v > 0 for v in self.resize)
         ):
             raise ValueError(
-                f"--resize must be two positive integers WIDTH,HEIGHT in pixels, got {self.resize!r}"
+                f"--resize must be two positive integers WIDTH,HEIGHT (pixels), got {self.resize!r}"
             )
         if self.resize_mode not in RESIZE_MODES:
             raise ValueError(
@@ -114,8 +124,8 @@ class ImageOptions:
             )
         if self.format is not None and self.format not in OUTPUT_FORMATS:
             raise ValueError(
-                f"--format must be one of {', '.join(OUTPUT_FORMATS)} (or omitted to keep originals), "
-                f"got {self.format!r}"
+                f"--format must be one of {', '.join(OUTPUT_FORMATS)} (or left out to keep "
+                f"originals), got {self.format!r}"
             )
         if not (isinstance(self.quality, int) and 1 <= self.quality <= 95):
             raise ValueError(
@@ -126,8 +136,8 @@ class ImageOptions:
             raise ValueError(f"--channels must be 1, 3 or 4, got {self.channels!r}")
         if not (isinstance(self.max_pixels, int) and 1 <= self.max_pixels <= _PILLOW_HARD_LIMIT):
             raise ValueError(
-                f"--max-pixels must be an integer from 1 to {_PILLOW_HARD_LIMIT} (Pillow refuses to "
-                f"open larger images), got {self.max_pixels!r}"
+                f"--max-pixels must be an integer from 1 to {_PILLOW_HARD_LIMIT} (Pillow "
+                f"refuses to open larger images), got {self.max_pixels!r}"
             )
         if self.format == "jpeg" and self.channels == 4:
             raise ValueError(
@@ -198,18 +208,19 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
     if not data:
         raise ImageRejected("empty_file", "the file has zero bytes")
     kind = sniff_format(data)
-    gif_frames = _check_structure(data, kind)
+    gif_frames = _check_structure(data, kind, options.max_pixels)
     with _open(data, kind, options.max_pixels) as im:
         with _decoding_errors():
             if kind != "jpeg":
-                # Load before reading EXIF: PNG keeps eXIf after the pixels, and only JPEG
+                # Load before reading EXIF: PNG may keep eXIf after the pixels, and only JPEG
                 # needs to stay unloaded here so that draft() can still pick a scale.
                 im.load()
             orientation = _exif_orientation(im)
             kept_format = _kept_format(im, data, gif_frames, orientation, options)
             if kept_format is not None:
                 width, height = im.size
-                # 1/8-scale greyscale is the cheapest decode that still reads every scan.
+                # 1/8-scale greyscale is the cheapest JPEG decode that still reads every scan
+                # (draft is a no-op for other formats, already loaded above).
                 im.draft("L", (1, 1))
                 im.load()
                 return ImageRecord(
@@ -223,12 +234,13 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                 )
             # A JPEG decodes straight to luma for channels 1 (as TensorFlow does) and, when
             # shrinking, at the smallest DCT scale still at least the target size.
-            im.draft("L" if options.channels == 1 else None, _draft_size(options.resize, orientation))
+            luma = "L" if options.channels == 1 else None
+            im.draft(luma, _draft_size(options.resize, orientation))
             im.load()
         return _reencode(im, data, orientation, options)
 
 
-def _check_structure(data: bytes, kind: str | None) -> tuple[_GifFrame, ...]:
+def _check_structure(data: bytes, kind: str | None, max_pixels: int) -> tuple[_GifFrame, ...]:
     """Reject cut or damaged JPEG, PNG and GIF files that Pillow would decode anyway.
 
     Returns a GIF's frames, which deciding whether to keep it needs; () for other formats.
@@ -236,7 +248,7 @@ def _check_structure(data: bytes, kind: str | None) -> tuple[_GifFrame, ...]:
     if kind == "jpeg":
         _check_jpeg_end(data)
     elif kind == "png":
-        _check_png_chunks(data)
+        _check_png(data, max_pixels)
     elif kind == "gif":
         return _gif_frames(data)
     return ()
@@ -258,23 +270,29 @@ def _check_jpeg_end(data: bytes) -> None:
         if marker == 0xDA:  # start of scan
             break
         if marker == 0xD9:
-            raise ImageRejected("corrupt", f"JPEG has an end-of-image marker at byte {pos}, before any scan")
-        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:  # fill byte, no-length markers
-            pos += 1 if marker == 0xFF else 2
-            continue
-        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+            raise ImageRejected("corrupt", f"JPEG ends (byte {pos}) before any scan")
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     if data.rfind(b"\xff\xd9", pos) == -1:
         raise ImageRejected(
-            "truncated", f"JPEG of {size} bytes has no end-of-image marker after its scan starts at byte {pos}"
+            "truncated", f"JPEG has no end-of-image marker after its scan (byte {pos} of {size})"
         )
 
 
-def _check_png_chunks(data: bytes) -> None:
-    """Walk the chunks to IEND and check every CRC.
+def _check_png(data: bytes, max_pixels: int) -> None:
+    """Walk the chunks to IEND checking every CRC, then inflate the image data to its end.
 
-    libpng, inside TensorFlow, fails on a missing IEND or a bad IDAT CRC; Pillow does not look.
+    libpng, inside TensorFlow, fails on a missing IEND, a bad CRC, a compressed stream that ends
+    before the last row or fails its checksum. Pillow checks none of these: it fills missing rows
+    with black. Inflating a second time costs about half of Pillow's own decode.
     """
     pos, size = 8, len(data)
+    idat: list[tuple[int, int]] = []  # (start, end) byte offsets of each IDAT chunk's payload
+    palette_entries = 0
     with memoryview(data) as view:
         while True:
             if pos + 12 > size:
@@ -284,15 +302,70 @@ def _check_png_chunks(data: bytes) -> None:
             end = pos + 12 + length
             if end > size:
                 raise ImageRejected(
-                    "truncated", f"PNG chunk {name} at byte {pos} runs past the end of the file ({size} bytes)"
+                    "truncated",
+                    f"PNG chunk {name} at byte {pos} runs past the end of the file ({size} bytes)",
                 )
             if zlib.crc32(view[pos + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
-                raise ImageRejected("corrupt", f"PNG chunk {name} at byte {pos} fails its CRC check")
+                raise ImageRejected("corrupt", f"PNG chunk {name} (byte {pos}) fails its CRC check")
             if pos == 8 and (chunk_type != b"IHDR" or length != 13):
-                raise ImageRejected("corrupt", f"PNG starts with chunk {name} instead of a 13-byte IHDR")
-            if chunk_type == b"IEND":
-                return
+                raise ImageRejected("corrupt", f"PNG starts with chunk {name}, not a 13-byte IHDR")
+            if chunk_type == b"IDAT":
+                idat.append((pos + 8, end - 4))
+            elif chunk_type == b"PLTE":
+                palette_entries = length // 3 if length % 3 == 0 else 0
+            elif chunk_type == b"IEND":
+                break
+            elif chunk_type not in (b"IHDR", b"PLTE") and chunk_type[0] & 0x20 == 0:
+                # An upper-case first letter marks a chunk a decoder must understand.
+                raise ImageRejected("corrupt", f"PNG has an unknown critical chunk {name}")
             pos = end
+        width, height, depth, color_type, compression, filtering, interlace = struct.unpack_from(
+            ">IIBBBBB", data, 16
+        )
+        _check_pixel_count(width, height, max_pixels)  # before inflating anything
+        valid_depth = depth in _PNG_BIT_DEPTHS.get(color_type, ())
+        if not valid_depth or compression or filtering or interlace > 1:
+            raise ImageRejected(
+                "corrupt",
+                f"PNG header is invalid: colour type {color_type}, bit depth {depth}, "
+                f"compression {compression}, filter {filtering}, interlace {interlace}",
+            )
+        if color_type == 3 and not 1 <= palette_entries <= 1 << depth:
+            raise ImageRejected("corrupt", "PNG palette image has no valid PLTE chunk")
+        expected = _png_raw_size(width, height, depth, color_type, interlace)
+        inflater = zlib.decompressobj()
+        produced = 0
+        try:
+            for start, stop in idat:
+                pending = view[start:stop]
+                while pending and not inflater.eof:
+                    # Bounded output per call: the inflated image is counted, never held.
+                    produced += len(inflater.decompress(pending, 1 << 20))
+                    pending = inflater.unconsumed_tail
+                if produced > expected:
+                    break
+        except zlib.error as exc:
+            raise ImageRejected("corrupt", f"PNG image data does not inflate: {exc}") from exc
+    if produced > expected:
+        raise ImageRejected("corrupt", f"PNG image data inflates past the {expected} bytes needed")
+    if not inflater.eof or produced < expected:
+        raise ImageRejected(
+            "truncated", f"PNG image data ends after {produced} of the {expected} bytes needed"
+        )
+
+
+def _png_raw_size(width: int, height: int, bit_depth: int, color_type: int, interlace: int) -> int:
+    """Bytes of filtered scanlines (one filter byte per row) a valid PNG IHDR calls for."""
+    bits = _PNG_SAMPLES[color_type] * bit_depth
+    if not interlace:
+        return height * (1 + (width * bits + 7) // 8)
+    total = 0
+    for x0, y0, dx, dy in _ADAM7_PASSES:
+        pass_width = (width - x0 + dx - 1) // dx
+        pass_height = (height - y0 + dy - 1) // dy
+        if pass_width > 0 and pass_height > 0:
+            total += pass_height * (1 + (pass_width * bits + 7) // 8)
+    return total
 
 
 class _GifFrame(NamedTuple):
@@ -329,7 +402,7 @@ def _gif_frames(data: bytes) -> tuple[_GifFrame, ...]:
             frames.append(_GifFrame(local_colours or screen_colours, fills_canvas))
             pos = _skip_gif_sub_blocks(data, pos + 11 + 3 * local_colours)
         else:
-            raise ImageRejected("corrupt", f"GIF has an unknown block type 0x{block:02x} at byte {pos}")
+            raise ImageRejected("corrupt", f"GIF has unknown block type 0x{block:02x} (byte {pos})")
     raise ImageRejected("truncated", f"GIF ends at byte {size} before its trailer")
 
 
@@ -354,26 +427,38 @@ def _open(data: bytes, kind: str | None, max_pixels: int) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        # prep enforces its own --max-pixels below; Pillow's warning for sizes between its
-        # default limit and twice that would only be noise. catch_warnings is process-wide
-        # state, but the worst a race between threads can leave behind is this same filter.
+        # prep enforces its own --max-pixels below, so Pillow's warning for sizes between its
+        # default limit and twice that is noise. catch_warnings is not thread-safe: threads
+        # racing here can at worst leave this one ignore filter installed, which is harmless.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         if kind is None:
-            raise ImageRejected("not_an_image", "Pillow does not recognise the contents as any image format") from None
-        raise ImageRejected("corrupt", f"starts like a {kind.upper()} file but Pillow cannot read its header") from None
+            raise ImageRejected(
+                "not_an_image", "Pillow does not recognise the contents as any image format"
+            ) from None
+        raise ImageRejected(
+            "corrupt", f"starts like a {kind.upper()} file but Pillow cannot read its header"
+        ) from None
     except Exception as exc:  # a plugin parsing untrusted bytes can fail in many ways
         raise _decode_failure(exc) from exc
-    width, height = im.size
-    if width * height > max_pixels:
+    try:
+        _check_pixel_count(*im.size, max_pixels)
+    except ImageRejected:
         im.close()
+        raise
+    return im
+
+
+def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
+    """Reject a header whose width*height (pixels) is over the --max-pixels limit."""
+    if width * height > max_pixels:
         raise ImageRejected(
             "too_many_pixels",
-            f"header says {width}x{height} = {width * height} pixels, over --max-pixels {max_pixels}",
+            f"header says {width}x{height} = {width * height} pixels, over --max-pixels "
+            f"{max_pixels}",
         )
-    return im
 
 
 @contextlib.contextmanager
@@ -383,7 +468,7 @@ def _decoding_errors() -> Iterator[None]:
         yield
     except ImageRejected:
         raise
-    except Exception as exc:  # decoders fail with OSError, SyntaxError, ValueError, struct.error, ...
+    except Exception as exc:  # OSError, SyntaxError, ValueError, struct.error, ... all occur
         raise _decode_failure(exc) from exc
 
 
@@ -426,8 +511,10 @@ def _kept_format(
         keep = im.mode in ("L", "RGB") and channels in (1, 3)
         return "jpeg" if keep else None
     if im.format == "PNG":
-        bit_depth = data[24]  # IHDR comes first, checked by _check_png_chunks
-        return "png" if bit_depth <= 8 and getattr(im, "n_frames", 1) == 1 else None
+        bit_depth = data[24]  # IHDR comes first, checked by _check_png
+        # TensorFlow gives a 1, 2 or 4-bit PNG an alpha of 2**depth - 1 instead of 255.
+        depth_ok = bit_depth == 8 or (bit_depth < 8 and channels != 4)
+        return "png" if depth_ok and getattr(im, "n_frames", 1) == 1 else None
     if im.format == "GIF":
         keep = (
             channels == 3
@@ -474,11 +561,7 @@ def _draft_size(resize: tuple[int, int] | None, orientation: int) -> tuple[int, 
 
 def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOptions) -> ImageRecord:
     """Upright, convert, resize and encode a loaded image."""
-    from PIL import ImageOps
-
-    if orientation != 1:
-        ImageOps.exif_transpose(im, in_place=True)
-    out = _to_channels(im, options.channels)
+    out = _to_channels(_upright(im, orientation), options.channels)
     if options.resize is not None:
         out = _resize(out, options.resize, options.resize_mode)
     source_format = im.format.lower()
@@ -494,11 +577,31 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
     )
 
 
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    """Undo an EXIF orientation (1..8) so that row 0 is the top and column 0 the left."""
+    from PIL import Image
+
+    if orientation == 1:
+        return im
+    # The table of PIL.ImageOps.exif_transpose, which is not called itself because it also
+    # rewrites the EXIF block and raises on damaged EXIF that prep drops anyway.
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }[orientation]
+    return im.transpose(method)
+
+
 def _to_channels(im: Image.Image, channels: int) -> Image.Image:
-    """Convert to L, RGB or RGBA for 1, 3 or 4 channels, with the alpha policy of the module docstring."""
+    """Convert to L, RGB or RGBA for 1, 3 or 4 channels; alpha policy in the module docstring."""
     target = _CHANNEL_MODES[channels]
     if im.mode == "F":
-        raise ImageRejected("unsupported_mode", "32-bit float pixels have no fixed range to map to 8 bits")
+        raise ImageRejected("unsupported_mode", "float (F) pixels have no fixed 8-bit range")
     if im.mode in _SIXTEEN_BIT_MODES:
         # x / 256 truncates to x >> 8; convert("L") alone would clip everything over 255.
         im = im.point(lambda value: value / 256).convert("L")
@@ -509,7 +612,9 @@ def _to_channels(im: Image.Image, channels: int) -> Image.Image:
     try:
         return im.convert(target)
     except ValueError as exc:
-        raise ImageRejected("unsupported_mode", f"Pillow cannot convert mode {im.mode} to {target}") from exc
+        raise ImageRejected(
+            "unsupported_mode", f"Pillow cannot convert mode {im.mode} to {target}"
+        ) from exc
 
 
 def _resize(im: Image.Image, size: tuple[int, int], mode: str) -> Image.Image:
@@ -532,7 +637,9 @@ def _resize(im: Image.Image, size: tuple[int, int], mode: str) -> Image.Image:
 
 def _default_format(source_format: str, data: bytes, channels: int) -> str:
     """JPEG for lossy sources without alpha in the output, PNG for everything else."""
-    lossy = source_format in ("jpeg", "mpo") or (source_format == "webp" and not _is_lossless_webp(data))
+    lossy = source_format in ("jpeg", "mpo") or (
+        source_format == "webp" and not _is_lossless_webp(data)
+    )
     return "jpeg" if lossy and channels != 4 else "png"
 
 

@@ -50,5 +50,6 @@ def pipeline_options(options: RunnerOptions):
         workers = options.local_workers
         # first, so that the same Beam flags after '--' win
         args = ["--runner=DirectRunner", f"--direct_num_workers={workers}",
-                f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}"] + args
+                f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}",
+                "--default_sdk_harness_log_level=ERROR"] + args
     return PipelineOptions(args)

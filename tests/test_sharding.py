@@ -48,7 +48,7 @@ def _keys(n: int) -> list[str]:
         ("0.1GB", 100 * MB),
         ("2T", 2 * TB),
         ("1TiB", 2**40),
-        ("1.5", 1),  # a fraction of a byte rounds down
+        ("1.5", 2),  # a fraction of a byte rounds to the nearest byte
     ],
 )
 def test_parse_size(text: str, size: int) -> None:
