@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -22,6 +23,9 @@ from prep.splits import DEFAULT_SPLIT
 
 
 def read_file(path: str) -> bytes:
+    if "://" not in path and not os.path.isfile(path):
+        # a FIFO or device would block or never end: it is not an image file
+        raise OSError("not a regular file (a FIFO, socket or device)")
     with FileSystems.open(path, compression_type="uncompressed") as f:
         return f.read()
 
