@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass
 from typing import Callable
 
 from prep.runner import RunnerOptions, pipeline_options
@@ -24,15 +25,50 @@ def _cause(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
-def run_pipeline(build: Callable[[object], None], runner: RunnerOptions) -> None:
-    """Builds the pipeline with `build(pipeline)` and runs it to the end."""
+@dataclass(frozen=True)
+class Launched:
+    """What a run left to report: the steps of the pipeline; on Dataflow the job's id and page, and the
+    job description Beam built (also on a dry run, which submits nothing)."""
+
+    steps: tuple[str, ...]
+    job_id: str | None = None
+    console_url: str | None = None
+    job: object = None
+
+
+def _top_steps(pipeline) -> tuple[str, ...]:
+    """The names of the pipeline's transforms one level below each job's composite."""
+    names = (t.full_label for t in pipeline.transforms_stack[0].parts for t in [t] + list(t.parts))
+    return tuple(n for n in names if n and n.count("/") <= 1)
+
+
+def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
+                 on_submitted: Callable[[Launched], None] = lambda launched: None) -> Launched:
+    """Builds the pipeline with `build(pipeline)` and runs it to the end (a dry run builds it only: on
+    Dataflow, Beam's own dry run makes the whole job description without submitting it)."""
     import apache_beam as beam
 
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     options = pipeline_options(runner)
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline)
+    steps = _top_steps(pipeline)
+    if runner.dry_run and not runner.is_dataflow:
+        return Launched(steps)
     try:
-        with beam.Pipeline(options=options) as pipeline:
-            build(pipeline)
+        result = pipeline.run()
+        launched = Launched(steps, job=getattr(result, "job", None))
+        if runner.is_dataflow and not runner.dry_run:
+            cloud = options.get_all_options()
+            launched = Launched(steps, result.job_id(), "https://console.cloud.google.com/dataflow/jobs/"
+                                f"{cloud['region']}/{result.job_id()}?project={cloud['project']}", launched.job)
+        on_submitted(launched)
+        result.wait_until_finish()
+        if runner.is_dataflow and not runner.dry_run and str(result.state) not in ("DONE", "PipelineState.DONE"):
+            raise JobFailed(f"the Dataflow job ended {result.state}: see {launched.console_url}")
+        return launched
+    except JobFailed:
+        raise
     except Exception as e:  # a worker's exception arrives wrapped in the runner's own types
         if os.environ.get("PREP_DEBUG"):
             raise

@@ -8,22 +8,76 @@ from dataclasses import dataclass
 RUNNERS = ("direct", "dataflow")
 
 
+class BeamFlagError(ValueError):
+    """Runner flags that cannot work: unknown to Beam (Beam itself would only log and drop them), or
+    missing what the runner needs."""
+
+
+# Beam flags that already ship the toolkit's code to workers: then prep does not add its own package.
+_SHIPPING_FLAGS = ("--setup_file", "--extra_package", "--extra_packages")
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
-    """`workers`: local worker processes (default: one per core); `beam_args`: Beam flags passed through
-    as they are (e.g. --runner=DataflowRunner --project=...)."""
+    """Where and how a job runs.
+
+    `workers`: local worker processes (default: one per core). `project`, `region`, `temp_location`:
+    Dataflow's, for runner "dataflow". `dry_run`: build the pipeline without running it. `beam_args`:
+    Beam flags passed through as they are (e.g. --runner=DataflowRunner --project=...).
+    """
 
     runner: str = "direct"
     workers: int | None = None
+    project: str | None = None
+    region: str | None = None
+    temp_location: str | None = None
+    dry_run: bool = False
     beam_args: tuple[str, ...] = ()
 
     @property
     def local_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
 
+    @property
+    def is_dataflow(self) -> bool:
+        return self.runner == "dataflow" or any(a in ("--runner=DataflowRunner", "--runner=dataflow")
+                                                for a in self.beam_args)
 
-class BeamFlagError(ValueError):
-    """A flag after `--` that Beam does not know (Beam itself would only log and drop it)."""
+    @property
+    def description(self) -> str:
+        if self.is_dataflow:
+            return f"on Dataflow{' (dry run: nothing is submitted)' if self.dry_run else ''}"
+        return f"{self.local_workers} local worker{'s' if self.local_workers != 1 else ''}" + (
+            " (dry run: nothing runs)" if self.dry_run else "")
+
+
+def _flag_value(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+def dataflow_args(options: RunnerOptions) -> list[str]:
+    """Beam flags for Dataflow: the runner, project, region and temp location (from prep's flags or
+    Beam's own), and --setup_file with the toolkit's package unless the user ships code another way."""
+    from prep.packaging import worker_package
+
+    args = list(options.beam_args)
+    given = {"--project": options.project, "--region": options.region, "--temp_location": options.temp_location}
+    missing = [name for name, value in given.items() if not value and not _flag_value(args, name)]
+    if missing:
+        flags = ", ".join(name.replace("_", "-") for name in missing)
+        raise BeamFlagError(f"Dataflow needs {flags} (e.g. --project my-proj --region us-central1 "
+                            "--temp-location gs://my-bucket/tmp)")
+    out = ["--runner=DataflowRunner"] + [f"{name}={value}" for name, value in given.items() if value]
+    if not any(a.split("=", 1)[0] in _SHIPPING_FLAGS for a in args):
+        out.append(f"--setup_file={worker_package()}")
+    if options.dry_run:
+        out.append("--dry_run=True")
+    return out + [a for a in args if a not in ("--runner=DataflowRunner", "--runner=dataflow")]
 
 
 def unknown_beam_flags(args: list[str]) -> list[str]:
@@ -46,7 +100,9 @@ def pipeline_options(options: RunnerOptions):
     unknown = unknown_beam_flags(args)
     if unknown:
         raise BeamFlagError(f"Beam does not know the flag(s) {' '.join(unknown)} given after '--'")
-    if options.runner == "direct" and not any(a.startswith("--runner") for a in args):
+    if options.is_dataflow:
+        return PipelineOptions(dataflow_args(options))
+    if not any(a.startswith("--runner") for a in args):
         workers = options.local_workers
         # first, so that the same Beam flags after '--' win
         args = ["--runner=DirectRunner", f"--direct_num_workers={workers}",

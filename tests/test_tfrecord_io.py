@@ -14,16 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apache_beam.io.filesystem import (
-    BeamIOError,
-    CompressionTypes,
-    FileMetadata,
-    FileSystem,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prep import tfrecord_io
+from tests.memfs import MEM_SCHEME
+from tests.memfs import MemFileSystem as _MemFileSystem
 from prep.tfrecord_io import (
     RecordError,
     count_records,
@@ -37,100 +33,6 @@ from prep.tfrecord_io import (
 # A record over 1 MiB crosses the reader's chunk boundary and takes its big-record path.
 MIXED_RECORDS = [b"", b"a", bytes(range(256)) * 20, b"", os.urandom(1_500_000), b"tail"]
 TF_COMPRESSION = {"none": "", "gzip": "GZIP", "zlib": "ZLIB"}
-MEM_SCHEME = "tfrmem"  # distinctive, so no other test's in-memory filesystem can clash with it
-
-
-class _MemFileSystem(FileSystem):
-    """A Beam filesystem kept in a dict: a non-local filesystem that runs in the test process.
-
-    The installed Beam ships no importable in-memory filesystem, so this is the smallest one
-    that honours the calls tfrecord_io makes. Its readers are not seekable, as some remote
-    filesystems' are not, so the reader must do without the file size.
-    """
-
-    files: dict[str, bytes] = {}
-
-    @classmethod
-    def scheme(cls) -> str:
-        return MEM_SCHEME
-
-    def join(self, basepath: str, *paths: str) -> str:
-        return "/".join([basepath.rstrip("/"), *paths])
-
-    def split(self, path: str) -> tuple[str, str]:
-        head, _, tail = path.rpartition("/")
-        return head, tail
-
-    def mkdirs(self, path: str) -> None:
-        pass
-
-    def has_dirs(self) -> bool:
-        return False
-
-    def _list(self, dir_or_prefix: str) -> Iterator[FileMetadata]:
-        for path, data in self.files.items():
-            if path.startswith(dir_or_prefix):
-                yield FileMetadata(path, len(data))
-
-    def create(self, path, mime_type="application/octet-stream",
-               compression_type=CompressionTypes.AUTO) -> io.BytesIO:
-        assert compression_type == CompressionTypes.UNCOMPRESSED, "compress in tfrecord_io"
-        return _MemWriter(self.files, path)
-
-    def open(self, path, mime_type="application/octet-stream",
-             compression_type=CompressionTypes.AUTO) -> io.BytesIO:
-        assert compression_type == CompressionTypes.UNCOMPRESSED, "decompress in tfrecord_io"
-        if path not in self.files:
-            raise BeamIOError(f"no such file {path}")
-        return _UnseekableReader(self.files[path])
-
-    def copy(self, source_file_names, destination_file_names) -> None:
-        for src, dst in zip(source_file_names, destination_file_names):
-            self.files[dst] = self.files[src]
-
-    def rename(self, source_file_names, destination_file_names) -> None:
-        for src, dst in zip(source_file_names, destination_file_names):
-            self.files[dst] = self.files.pop(src)
-
-    def exists(self, path: str) -> bool:
-        return path in self.files
-
-    def size(self, path: str) -> int:
-        return len(self.files[path])
-
-    def last_updated(self, path: str) -> float:
-        return 0.0
-
-    def checksum(self, path: str) -> str:
-        return str(zlib.crc32(self.files[path]))
-
-    def metadata(self, path: str) -> FileMetadata:
-        return FileMetadata(path, len(self.files[path]))
-
-    def delete(self, paths) -> None:
-        for path in paths:
-            del self.files[path]
-
-
-class _MemWriter(io.BytesIO):
-    """Stores its bytes under ``path`` when closed, like an upload that completes on close."""
-
-    def __init__(self, files: dict[str, bytes], path: str) -> None:
-        super().__init__()
-        self._files = files
-        self._path = path
-
-    def close(self) -> None:
-        if not self.closed:
-            self._files[self._path] = self.getvalue()
-        super().close()
-
-
-class _UnseekableReader(io.BytesIO):
-    def seekable(self) -> bool:
-        return False
-
-
 class Store:
     """Where a test keeps its files: a local directory or the in-memory Beam filesystem."""
 

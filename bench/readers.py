@@ -1,0 +1,182 @@
+"""Benchmark: a generated reader (`prep reader`) against the pipelines users write by hand, in examples/s.
+
+Small records (a few scalars and ~20 token ids, 1M records by default in 16 shards): the generated
+reader (interleave, shuffle, batch, vectorised parse, pad, prefetch) against the textbook pipeline
+TFRecordDataset -> map(parse_single_example) -> shuffle -> batch -> prefetch, both over the same
+shards with the same batch size, shuffle buffer and parsing spec. Target: 4x.
+
+Images (5,000 generated 640x480 JPEGs by default): the generated reader over the dataset
+`prep images --resize 224x224` made from the folder, against
+tf.keras.utils.image_dataset_from_directory(folder, image_size=(224, 224)) -> prefetch on the original
+files. Both give float32 [batch, 224, 224, 3] batches. Target: 2x.
+
+Each pipeline reads one full epoch in training order; the time runs from building the pipeline to its
+last batch. Data is made once into --workdir and reused by later runs.
+
+    .venv/bin/python bench/readers.py                       # both, 1M records and 5,000 images
+    .venv/bin/python bench/readers.py --cases small --records 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BATCH_SIZE = 256
+SHUFFLE_BUFFER = 10_000
+
+
+def make_small_records(out: Path, count: int, shards: int = 16) -> None:
+    """`count` records of id, score, length, label and 10-30 token ids, as a prep dataset in `out`."""
+    from prep.example_codec import encode_example
+    from prep.tfrecord_io import write_records
+    from schemas import Feature, Shard, Split, DatasetSchema, Vocabulary, save_schema
+
+    if (out / "schema.json").exists():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    per_shard = -(-count // shards)
+    files = []
+    for shard in range(shards):
+        first, last = shard * per_shard, min(count, (shard + 1) * per_shard)
+
+        def records(first=first, last=last):
+            for i in range(first, last):
+                ids = [rng.randrange(2, 5000) for _ in range(rng.randint(10, 30))]
+                yield encode_example({
+                    "id": ("int64", [i]), "score": ("float32", [rng.random()]), "length": ("int64", [len(ids)]),
+                    "label": ("int64", [i % 10]), "text/token_ids": ("int64", ids),
+                })
+
+        name = f"train-{shard:05d}-of-{shards:05d}.tfrecord"
+        written, size = write_records(str(out / name), records(), "none")
+        files.append(Shard(name, written, size))
+    (out / "vocab").mkdir(exist_ok=True)
+    (out / "vocab" / "tokens.txt").write_text("".join(f"t{i}\n" for i in range(2, 5000)))
+    save_schema(DatasetSchema(
+        name="small", kind="records",
+        features=(Feature("id", "int64", ()), Feature("score", "float32", ()), Feature("length", "int64", ()),
+                  Feature("label", "int64", (), "class_id"),
+                  Feature("text/token_ids", "int64", None, "token_ids", vocabulary="tokens")),
+        splits=(Split("train", tuple(files), count),),
+        label_key="label",
+        vocabularies=(Vocabulary("tokens", "vocab/tokens.txt", "tokens", 4998, 2, ((0, ""), (1, "[UNK]"))),),
+    ), str(out))
+
+
+def make_images(folder: Path, dataset: Path, count: int) -> None:
+    """`count` JPEGs of 640x480 in 10 class folders (bench/images.py's generator), and their prep
+    dataset resized to 224x224."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from images import generate
+
+    generate(folder, count, (640, 480))
+    if not (dataset / "schema.json").exists():
+        prep = Path(sys.executable).with_name("prep")
+        subprocess.run([str(prep), "images", str(folder), str(dataset), "--resize", "224x224", "--num-shards", "16",
+                        "--overwrite"], check=True, stdout=subprocess.DEVNULL)
+
+
+def generated_module(dataset: Path, path: Path):
+    """Writes the dataset's module with `prep reader`'s code and imports it."""
+    from readers.codegen import write_module
+
+    write_module(str(dataset), str(path))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def examples_per_second(dataset) -> tuple[float, int]:
+    """Reads `dataset` (built lazily by the caller) to its end; returns (examples/s, examples)."""
+    import tensorflow as tf
+
+    start = time.perf_counter()
+    count = 0
+    for batch in dataset():
+        labels = batch[1]
+        count += int(tf.shape(labels)[0])
+    return count / (time.perf_counter() - start), count
+
+
+def textbook_records(dataset: Path, spec: dict):
+    """What the TFRecord guide teaches: one record parsed at a time, then shuffle, batch, prefetch."""
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in dataset.glob("train-*.tfrecord"))
+    label_key = "label"
+
+    def parse(record):
+        features = tf.io.parse_single_example(record, spec)
+        return features, features.pop(label_key)
+
+    return lambda: (tf.data.TFRecordDataset(files).map(parse).shuffle(SHUFFLE_BUFFER)
+                    .batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE))
+
+
+def keras_folder(folder: Path):
+    """What the Keras guide teaches for an image folder."""
+    import tensorflow as tf
+
+    def build():
+        ds = tf.keras.utils.image_dataset_from_directory(str(folder), image_size=(224, 224), batch_size=BATCH_SIZE // 4,
+                                                         shuffle=True, seed=0, verbose=False)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    return build
+
+
+def report(case: str, ours: tuple[float, int], baseline: tuple[float, int], baseline_name: str) -> None:
+    print(f"{case:<14}{ours[1]:>10,}  generated reader {ours[0]:>10,.0f}/s   {baseline_name} {baseline[0]:>10,.0f}/s"
+          f"   ratio {ours[0] / baseline[0]:.2f}x", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="small,images", help="small and/or images")
+    parser.add_argument("--records", type=int, default=1_000_000, help="small records to read")
+    parser.add_argument("--images", type=int, default=5_000, help="images to read")
+    parser.add_argument("--workdir", default="/tmp/prep-bench-readers")
+    args = parser.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    cases = args.cases.split(",")
+    if "small" in cases:
+        print(f"writing {args.records:,} small records to {work} (cached between runs) ...", flush=True)
+        make_small_records(work / f"small-{args.records}", args.records)
+    if "images" in cases:
+        print(f"writing {args.images:,} JPEGs and their --resize 224x224 dataset to {work} (cached) ...", flush=True)
+        make_images(work / f"jpegs-{args.images}", work / f"images-{args.images}", args.images)
+    import tensorflow  # noqa: F401  (imported before timing, as a training script would have it)
+
+    print(f"\nexamples/s over one epoch, batches of {BATCH_SIZE} records / {BATCH_SIZE // 4} images, "
+          f"{os.cpu_count()} cores")
+    if "small" in cases:
+        dataset = work / f"small-{args.records}"
+        module = generated_module(dataset, work / "small_input.py")
+        ours = module.make_input_fn("train", BATCH_SIZE, num_epochs=1, sequence_length=32,
+                                    shuffle_buffer=SHUFFLE_BUFFER)
+        report("small records", examples_per_second(ours),
+               examples_per_second(textbook_records(dataset, module.FEATURE_SPEC)), "textbook")
+    if "images" in cases:
+        dataset = work / f"images-{args.images}"
+        module = generated_module(dataset, work / "images_input.py")
+        ours = module.make_input_fn("train", BATCH_SIZE // 4, num_epochs=1, image_dtype="float32",
+                                    shuffle_buffer=1000)
+        report("images", examples_per_second(ours), examples_per_second(keras_folder(work / f"jpegs-{args.images}")),
+               "image_dataset_from_directory")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""`prep reader DATASET -o FILE`: writes the dataset's input function as a standalone Python module."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from prep.cli import cli
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The module to write, e.g. flowers_input.py (replaced if it exists).")
+@click.option("--data-dir", metavar="DIR",
+              help="Where the module reads the dataset by default, e.g. its gs:// copy (default: DATASET).")
+def reader(dataset, output, data_dir):
+    """Write make_input_fn and FEATURE_SPEC for DATASET as a module that imports only TensorFlow.
+
+    The module yields the same batches as readers.make_input_fn and works where prep is not installed.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are not the user's business
+    from readers.codegen import CodegenError, write_module
+
+    try:
+        data_dir = write_module(dataset.rstrip("/"), output, data_dir)
+    except CodegenError as e:
+        raise click.ClickException(f"{dataset}: {e}") from None
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
+    click.echo(f"wrote {output}: make_input_fn(split, batch_size, ...) reading {data_dir} by default")

@@ -1,0 +1,45 @@
+"""Shipping the toolkit to Dataflow workers, so a user needs no setup.py of their own.
+
+The launcher copies its own installed packages (editable checkout or wheel alike) into a temporary
+folder with a generated setup.py and passes it as Beam's --setup_file; Beam builds an sdist from it
+and installs it on every worker. Workers need no TensorFlow: records are encoded in plain Python.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+from pathlib import Path
+
+import prep
+
+PACKAGES = ("prep", "beam_jobs", "schemas", "readers")
+# What workers import besides apache-beam (which the Dataflow worker image already has).
+WORKER_REQUIREMENTS = ("pillow>=10", "click>=8.1", "google-crc32c>=1.5")
+
+_SETUP = '''\
+import setuptools
+
+setuptools.setup(
+    name="tfrecord-prep-worker",
+    version={version!r},
+    packages=setuptools.find_packages(),
+    package_data={{"schemas": ["*.json"]}},
+    install_requires={requirements!r},
+)
+'''
+
+
+def worker_package(folder: str | None = None) -> str:
+    """Writes the toolkit's packages and a setup.py into `folder` (default: a new temporary folder);
+    returns the path of the setup.py, for --setup_file."""
+    root = Path(folder or tempfile.mkdtemp(prefix="prep-worker-package-"))
+    for name in PACKAGES:
+        source = Path(importlib.util.find_spec(name).origin).parent  # found, not imported: no TensorFlow
+        shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                        dirs_exist_ok=True)
+    (root / "README.txt").write_text("prep's packages, shipped to Beam workers by `prep` itself.\n")
+    setup = root / "setup.py"
+    setup.write_text(_SETUP.format(version=prep.__version__, requirements=list(WORKER_REQUIREMENTS)))
+    return str(setup)

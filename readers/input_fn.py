@@ -1,0 +1,85 @@
+"""`make_input_fn`: the input function of a dataset directory, built at run time from its schema.json."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from readers.layout import dataset_layout
+from readers.pipeline import ReadOptions, build_input_fn
+
+
+class _FromSchema:
+    """The default label key: the one schema.json names."""
+
+    def __repr__(self) -> str:
+        return "<the schema's label_key>"
+
+
+FROM_SCHEMA: Any = _FromSchema()
+
+
+def make_input_fn(
+    dataset_dir: str,
+    split: str = "train",
+    batch_size: int = 32,
+    *,
+    mode: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    image_dtype: str = "uint8",
+    label_key: str | None = FROM_SCHEMA,
+    sequence_length: int | None = None,
+    ragged: bool = False,
+    features: Sequence[str] | None = None,
+    num_epochs: int | None = None,
+    shuffle_buffer: int = 10_000,
+    cycle_length: int | None = None,
+    cache: bool | str = False,
+    deterministic: bool | None = None,
+    seed: int | None = None,
+) -> Callable[..., Any]:
+    """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
+    of `(features, labels)` batches of split `split` of the prep dataset in `dataset_dir`.
+
+    Everything that can be wrong (no schema.json, unknown split, missing shard, unknown feature, bad
+    option) is an error now, not in the middle of training: `schemas.SchemaError` for the schema,
+    `readers.ReaderError` for the rest (both are ValueErrors).
+
+    Keras: `model.fit(train_fn(), steps_per_epoch=N, validation_data=eval_fn())`. tf.estimator:
+    `estimator.train(train_fn)`, which passes `params`, `mode` and `input_context` itself.
+
+    Args:
+        batch_size: records per batch (the global batch size under tf.distribute);
+            `params["batch_size"]` overrides it.
+        mode: what the input function does when its caller passes no mode (Keras does not): "train"
+            shuffles shard order and records and repeats; "eval" and "infer" read every record once, in
+            a stable order, keeping the last smaller batch. None: "train" for the train split, "eval" for
+            the others.
+        image_size: (height, width) in pixels to resize images to; needed when the dataset's images
+            differ in size. Images come out as [batch, height, width, channels].
+        image_dtype: "uint8" (0-255), or "float32" scaled to [0, 1].
+        label_key: the feature returned as labels (default: the schema's); None returns features only.
+        sequence_length: token ids are cut or padded (with the vocabulary's padding id) to this many;
+            None pads to the longest in each batch.
+        ragged: token ids come out as a tf.RaggedTensor, unpadded. Other variable-length features are
+            always ragged.
+        features: the names of the features to return (default: all but the label).
+        num_epochs: passes over the data when training; None repeats forever.
+        shuffle_buffer: records in the shuffle buffer when training.
+        cycle_length: shards read in parallel (default: up to 16).
+        cache: keep the serialised records after the first pass, in memory (True) or in files at this
+            path prefix.
+        deterministic: when training, False (the default) lets records arrive in whatever order is
+            fastest; True fixes the order (for a given seed). Eval and predict always keep order.
+        seed: seed of the shuffles, for a repeatable order with deterministic=True.
+    """
+    from schemas import load_schema
+
+    layout = dataset_layout(load_schema(dataset_dir))
+    options = ReadOptions(
+        batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
+        label_key=layout.label_key if label_key is FROM_SCHEMA else label_key,
+        sequence_length=sequence_length, ragged=ragged, features=features, num_epochs=num_epochs,
+        shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache, deterministic=deterministic,
+        seed=seed,
+    )
+    return build_input_fn(layout, dataset_dir, split, options)

@@ -1,0 +1,33 @@
+"""A dataset's schema as its readers see it: shard files per split, the parsing spec, and how each
+feature decodes. Built from schema.json, never from the shards (the schema is the source of truth)."""
+
+from __future__ import annotations
+
+from readers.pipeline import DatasetLayout
+from schemas import DatasetSchema, feature_spec
+
+# TFRecordDataset's compression_type for each schema.json compression.
+COMPRESSION_TYPES = {"none": "", "gzip": "GZIP", "zlib": "ZLIB"}
+
+
+def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
+    """The reader's view of `schema`: what both the runtime reader and a generated module are built on."""
+    images = {
+        f.name: (f.image.channels, (f.image.height, f.image.width) if f.image.height and f.image.width else None)
+        for f in schema.features
+        if f.encoding == "image" and f.shape == ()  # one image per record; others stay bytes
+    }
+    pad_ids = {}
+    for f in schema.features:
+        if f.encoding == "token_ids" and f.is_variable_length and f.vocabulary is not None:
+            pad_id = schema.vocabulary(f.vocabulary).pad_id
+            if pad_id is not None:
+                pad_ids[f.name] = pad_id
+    return DatasetLayout(
+        splits={s.name: tuple(shard.file for shard in s.shards) for s in schema.splits},
+        compression=COMPRESSION_TYPES[schema.compression],
+        feature_spec=feature_spec(schema),
+        label_key=schema.label_key,
+        images=images,
+        pad_ids=pad_ids,
+    )

@@ -1,0 +1,322 @@
+"""The tf.data input pipeline of a prep dataset: one small function per step, and the input function.
+
+This module imports nothing but TensorFlow and the standard library, on purpose: `prep reader` copies
+it as it is into the standalone module it writes, so the runtime reader (`readers.make_input_fn`) and
+a generated module run the same code and give the same batches.
+
+The steps, in order: list the shard files (shuffled when training), interleave their records in
+parallel, cache (if asked), shuffle and repeat (when training), batch, parse each batch with one
+vectorised `tf.io.parse_example`, decode (images to pixels, token ids padded), prefetch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping, Sequence
+
+import tensorflow as tf
+
+TRAIN, EVAL, PREDICT = "train", "eval", "infer"  # the values of tf.estimator.ModeKeys
+MODES = {"train": TRAIN, "eval": EVAL, "infer": PREDICT, "predict": PREDICT}
+IMAGE_DTYPES = ("uint8", "float32")
+MAX_CYCLE_LENGTH = 16  # shards read at once by default: enough to keep every core busy
+
+
+class ReaderError(ValueError):
+    """A reader that cannot work as asked: the message names what is wrong and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetLayout:
+    """What a reader needs to know about a dataset, as its schema.json says.
+
+    `splits` maps each split to its shard files (relative to the dataset directory); `compression` is
+    TFRecordDataset's compression_type ("", "GZIP" or "ZLIB"); `feature_spec` maps each feature to its
+    `tf.io` parsing spec; `images` maps each image feature to (channels, (height, width) in pixels when
+    every image has that size, else None); `pad_ids` maps each token-id feature to its padding id.
+    """
+
+    splits: Mapping[str, Sequence[str]]
+    compression: str
+    feature_spec: Mapping[str, Any]
+    label_key: str | None
+    images: Mapping[str, tuple[int, tuple[int, int] | None]]
+    pad_ids: Mapping[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """How to read: see `make_input_fn` for each option. `mode` None means TRAIN for the "train" split
+    and EVAL for the others, when the caller of the input function passes no mode."""
+
+    batch_size: int = 32
+    mode: str | None = None
+    image_size: tuple[int, int] | None = None
+    image_dtype: str = "uint8"
+    label_key: str | None = None
+    sequence_length: int | None = None
+    ragged: bool = False
+    features: Sequence[str] | None = None
+    num_epochs: int | None = None
+    shuffle_buffer: int = 10_000
+    cycle_length: int | None = None
+    cache: bool | str = False
+    deterministic: bool | None = None
+    seed: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageDecoding:
+    """How one image feature decodes: to `channels`, `size` (height, width) pixels, `dtype`; `resize`
+    when the stored images are not already that size."""
+
+    channels: int
+    size: tuple[int, int]
+    dtype: str
+    resize: bool
+
+
+# ---- the steps ---------------------------------------------------------------------------------------
+
+
+def list_shards(paths: Sequence[str], *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
+    """The shard files as a dataset of paths; when training, in a new random order each epoch."""
+    files = tf.data.Dataset.from_tensor_slices(list(paths))
+    if shuffle:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    return files
+
+
+def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length: int,
+                       deterministic: bool) -> tf.data.Dataset:
+    """The serialised records of the files, `cycle_length` files read in parallel, one record from
+    each in turn (in a stable order when `deterministic`)."""
+    return files.interleave(
+        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
+        cycle_length=cycle_length,
+        block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic,
+    )
+
+
+def cache_records(records: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
+    """Keeps the serialised records after the first epoch: in memory (True) or in files named `cache`."""
+    return records.cache("" if cache is True else cache)
+
+
+def shuffle_records(records: tf.data.Dataset, *, buffer_size: int, seed: int | None) -> tf.data.Dataset:
+    """Shuffles records through a buffer of `buffer_size` records, differently each epoch."""
+    return records.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+
+
+def repeat_records(records: tf.data.Dataset, num_epochs: int | None) -> tf.data.Dataset:
+    """`num_epochs` passes over the records; None repeats forever."""
+    return records.repeat(num_epochs)
+
+
+def batch_records(records: tf.data.Dataset, *, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+    """Groups serialised records into batches of `batch_size` (the last one smaller, unless dropped)."""
+    return records.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def parse_batches(batches: tf.data.Dataset, spec: Mapping[str, Any], *, deterministic: bool) -> tf.data.Dataset:
+    """Parses each batch of serialised `tf.train.Example`s with one `tf.io.parse_example` call."""
+    return batches.map(lambda serialized: tf.io.parse_example(serialized, spec),
+                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+
+def decode_batches(batches: tf.data.Dataset, decode: Callable[[dict], Any], *,
+                   deterministic: bool) -> tf.data.Dataset:
+    """Applies `decode` (parsed features -> model inputs) to every batch, batches in parallel."""
+    return batches.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+
+def prefetch(batches: tf.data.Dataset) -> tf.data.Dataset:
+    """Prepares the next batches while the model works on this one."""
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+# ---- decoding ----------------------------------------------------------------------------------------
+
+
+def decode_images(encoded: tf.Tensor, how: ImageDecoding) -> tf.Tensor:
+    """A batch of encoded images (JPEG, PNG, GIF, BMP) -> [batch, height, width, channels] pixels:
+    uint8, or float32 scaled to [0, 1]."""
+    height, width = how.size
+    dtype = tf.uint8 if how.dtype == "uint8" else tf.float32
+
+    def decode_one(data: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(data, channels=how.channels, expand_animations=False)
+        if how.resize:
+            image = tf.image.resize(image, how.size)  # float32 in [0, 255]
+            image = tf.saturate_cast(tf.round(image), tf.uint8) if dtype == tf.uint8 else image / 255.0
+        elif dtype == tf.float32:
+            image = tf.cast(image, tf.float32) / 255.0
+        return tf.ensure_shape(image, [height, width, how.channels])
+
+    return tf.map_fn(decode_one, encoded, fn_output_signature=tf.TensorSpec([height, width, how.channels], dtype))
+
+
+def pad_token_ids(ids: tf.RaggedTensor, *, pad_id: int, length: int | None) -> tf.Tensor:
+    """Ragged token ids -> [batch, length], cut or padded with `pad_id`; [batch, longest] when no length."""
+    return ids.to_tensor(default_value=pad_id, shape=None if length is None else [None, length])
+
+
+def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int], *,
+                 sequence_length: int | None, outputs: Sequence[str],
+                 label_key: str | None) -> Callable[[dict], Any]:
+    """The function that turns a parsed batch into `(features, labels)` (or `features` without a label
+    key): images decoded, token ids padded, everything else as parsed."""
+
+    def decode(parsed: dict) -> Any:
+        values = {}
+        for name, value in parsed.items():
+            if name in images:
+                value = decode_images(value, images[name])
+            elif name in pad_ids:
+                value = pad_token_ids(value, pad_id=pad_ids[name], length=sequence_length)
+            values[name] = value
+        features = {name: values[name] for name in outputs}
+        return features if label_key is None else (features, values[label_key])
+
+    return decode
+
+
+# ---- the input function ------------------------------------------------------------------------------
+
+
+def shards_for_pipeline(paths: Sequence[str], split: str, input_context: Any) -> list[str]:
+    """This input pipeline's shards: every num_input_pipelines-th file from its input_pipeline_id on,
+    so pipelines read disjoint shards."""
+    if input_context is None or input_context.num_input_pipelines == 1:
+        return list(paths)
+    count, index = input_context.num_input_pipelines, input_context.input_pipeline_id
+    if len(paths) < count:
+        raise ReaderError(
+            f"split {split!r} has {len(paths)} shard(s) but there are {count} input pipelines, and each "
+            f"must read shards of its own: write the dataset with at least {count} shards per split"
+        )
+    return list(paths[index::count])
+
+
+def make_dataset(paths: Sequence[str], layout: DatasetLayout, spec: Mapping[str, Any],
+                 decode: Callable[[dict], Any], options: ReadOptions, *, split: str, mode: str,
+                 batch_size: int, input_context: Any = None) -> tf.data.Dataset:
+    """The whole pipeline for one input pipeline: the steps above, in order."""
+    training = mode == TRAIN
+    deterministic = bool(options.deterministic) if training else True
+    if input_context is not None:
+        paths = shards_for_pipeline(paths, split, input_context)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    cycle_length = options.cycle_length or min(len(paths), MAX_CYCLE_LENGTH)
+
+    records = list_shards(paths, shuffle=training, seed=options.seed)
+    records = interleave_records(records, compression=layout.compression, cycle_length=cycle_length,
+                                 deterministic=deterministic)
+    if options.cache:
+        cache = options.cache
+        if isinstance(cache, str) and input_context is not None:
+            cache = f"{cache}-{input_context.input_pipeline_id}"
+        records = cache_records(records, cache)
+    if training:
+        records = shuffle_records(records, buffer_size=options.shuffle_buffer, seed=options.seed)
+        records = repeat_records(records, options.num_epochs)
+    batches = batch_records(records, batch_size=batch_size, drop_remainder=training)
+    batches = parse_batches(batches, spec, deterministic=deterministic)
+    batches = decode_batches(batches, decode, deterministic=deterministic)
+    return prefetch(batches)
+
+
+def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
+                   options: ReadOptions) -> Callable[..., tf.data.Dataset]:
+    """Checks the split, its shards and the options now, then returns the input function."""
+    paths = shard_paths(layout, data_dir, split)
+    check_options(options)
+    if options.features is None:
+        outputs = [name for name in layout.feature_spec if name != options.label_key]
+    else:
+        outputs = list(options.features)
+    wanted = outputs + ([options.label_key] if options.label_key and options.label_key not in outputs else [])
+    for name in wanted:
+        if name not in layout.feature_spec:
+            raise ReaderError(f"no feature {name!r} in this dataset (it has: {', '.join(map(repr, layout.feature_spec))})")
+    spec = {name: layout.feature_spec[name] for name in wanted}
+    images = {name: image_decoding(name, *layout.images[name], options) for name in wanted if name in layout.images}
+    pad_ids = {} if options.ragged else {name: layout.pad_ids[name] for name in wanted if name in layout.pad_ids}
+    if options.sequence_length is not None and not pad_ids:
+        raise ReaderError("sequence_length is set but no token-id feature is read (or ragged=True)")
+    decode = make_decoder(images, pad_ids, sequence_length=options.sequence_length, outputs=outputs,
+                          label_key=options.label_key)
+    default_mode = MODES[options.mode] if options.mode else (TRAIN if split == "train" else EVAL)
+
+    def input_fn(params: dict | None = None, mode: str | None = None, config: Any = None,
+                 input_context: Any = None) -> tf.data.Dataset:
+        """A dataset of (features, labels) batches, by the Estimator contract: `params["batch_size"]`
+        overrides the batch size; `mode` (a tf.estimator.ModeKeys value) says TRAIN (shuffle, repeat)
+        or EVAL/PREDICT (each record once, in order); with a tf.distribute `input_context` this input
+        pipeline reads its own shards with the per-replica batch size. `config` is not used."""
+        del config
+        batch_size = (params or {}).get("batch_size", options.batch_size)
+        if mode is not None and mode not in MODES:
+            raise ReaderError(f"mode {mode!r} is not one of {', '.join(map(repr, MODES))}")
+        return make_dataset(paths, layout, spec, decode, options, split=split,
+                            mode=MODES[mode] if mode else default_mode, batch_size=batch_size,
+                            input_context=input_context)
+
+    return input_fn
+
+
+def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[str]:
+    """The full paths of a split's shards, each checked to exist."""
+    if split not in layout.splits:
+        raise ReaderError(f"no split {split!r} in {data_dir} (it has: {', '.join(map(repr, layout.splits))})")
+    files = layout.splits[split]
+    if not files:
+        raise ReaderError(f"split {split!r} of {data_dir} has no shards, so no records to read")
+    paths = [data_dir.rstrip("/") + "/" + file for file in files]
+    missing = [file for file, path in zip(files, paths) if not tf.io.gfile.exists(path)]
+    if missing:
+        shown = ", ".join(map(repr, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ReaderError(
+            f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: {shown} "
+            "(the dataset was moved or damaged: check data_dir, or write the dataset again)"
+        )
+    return paths
+
+
+def check_options(options: ReadOptions) -> None:
+    """Refuses options that cannot work, naming the option."""
+    def positive(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    if not positive(options.batch_size):
+        raise ReaderError(f"batch_size must be a positive whole number, not {options.batch_size!r}")
+    if options.mode is not None and options.mode not in MODES:
+        raise ReaderError(f"mode {options.mode!r} is not one of {', '.join(map(repr, MODES))}")
+    if options.image_size is not None and not (
+        len(options.image_size) == 2 and all(positive(n) for n in options.image_size)
+    ):
+        raise ReaderError(f"image_size must be (height, width) in pixels, not {options.image_size!r}")
+    if options.image_dtype not in IMAGE_DTYPES:
+        raise ReaderError(f"image_dtype must be 'uint8' or 'float32', not {options.image_dtype!r}")
+    for name in ("sequence_length", "num_epochs", "cycle_length"):
+        value = getattr(options, name)
+        if value is not None and not positive(value):
+            raise ReaderError(f"{name} must be a positive whole number or None, not {value!r}")
+    if not positive(options.shuffle_buffer):
+        raise ReaderError(f"shuffle_buffer must be a positive whole number, not {options.shuffle_buffer!r}")
+    if isinstance(options.features, str):
+        raise ReaderError(f"features must be a list of feature names, not the string {options.features!r}")
+
+
+def image_decoding(name: str, channels: int, stored_size: tuple[int, int] | None,
+                   options: ReadOptions) -> ImageDecoding:
+    """How to decode image feature `name`: to image_size if given, else to the size every image has."""
+    size = tuple(options.image_size) if options.image_size else stored_size
+    if size is None:
+        raise ReaderError(
+            f"the images of feature {name!r} have different sizes, and a batch needs one: pass "
+            "image_size=(height, width), or write the dataset with prep images --resize WxH"
+        )
+    return ImageDecoding(channels, size, options.image_dtype, resize=size != stored_size)
