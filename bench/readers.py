@@ -94,6 +94,7 @@ def generated_module(dataset: Path, path: Path):
     write_module(str(dataset), str(path))
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while it runs
     spec.loader.exec_module(module)
     return module
 
@@ -111,11 +112,13 @@ def examples_per_second(dataset) -> tuple[float, int]:
 
 
 def textbook_records(dataset: Path, spec: dict):
-    """What the TFRecord guide teaches: one record parsed at a time, then shuffle, batch, prefetch."""
+    """What the TFRecord guide teaches: one record parsed at a time, then shuffle, batch, prefetch.
+    Its variable-length features are VarLenFeatures (sparse), which `batch` can stack; it does not pad."""
     import tensorflow as tf
 
     files = sorted(str(p) for p in dataset.glob("train-*.tfrecord"))
     label_key = "label"
+    spec = {name: tf.io.VarLenFeature(s.dtype) if isinstance(s, tf.io.RaggedFeature) else s for name, s in spec.items()}
 
     def parse(record):
         features = tf.io.parse_single_example(record, spec)

@@ -1,0 +1,109 @@
+"""What every job command shares: the sharding and runner flags, launching the job, the summary."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Callable
+
+import click
+
+from prep.job_options import ShardingOptions
+from prep.runner import RUNNERS, RunnerOptions, pipeline_options
+from prep.sharding import parse_size
+
+
+def parse_flag(parser: Callable, text: str, flag: str):
+    """`parser(text)`, with its ValueError turned into a usage error naming the flag."""
+    try:
+        return parser(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=flag) from None
+
+
+def sharding_options(num_shards: int | None, shard_size: str | None, compression: str) -> ShardingOptions:
+    if num_shards is not None and shard_size is not None:
+        raise click.UsageError("give --num-shards or --shard-size, not both")
+    if shard_size is None:
+        return ShardingOptions(num_shards=num_shards, compression=compression)
+    return ShardingOptions(shard_size=parse_flag(parse_size, shard_size, "--shard-size"), compression=compression)
+
+
+def sharding_flags(command):
+    """--num-shards, --shard-size and --compression; the command receives one `sharding` argument."""
+    @functools.wraps(command)
+    def wrapper(*args, num_shards, shard_size, compression, **kwargs):
+        return command(*args, sharding=sharding_options(num_shards, shard_size, compression), **kwargs)
+
+    for flag in reversed([
+        click.option("--num-shards", type=click.IntRange(min=1), help="Shards per split."),
+        click.option("--shard-size", metavar="SIZE",
+                     help="Target bytes of records per shard, e.g. 100MB or 64MiB (default 128MiB)."),
+        click.option("--compression", type=click.Choice(["none", "gzip"]), default="none", show_default=True,
+                     help="Shard compression (TFDS reads only uncompressed shards)."),
+    ]):
+        wrapper = flag(wrapper)
+    return wrapper
+
+
+def runner_flags(command):
+    """--runner, Dataflow's settings, --workers, --dry-run, --overwrite and Beam's own flags after `--`;
+    the command receives `runner` (a RunnerOptions, checked) and `overwrite`."""
+    @functools.wraps(command)
+    def wrapper(*args, runner, workers, project, region, temp_location, dry_run, beam_args, **kwargs):
+        options = RunnerOptions(runner=runner, workers=workers, project=project, region=region,
+                                temp_location=temp_location, dry_run=dry_run, beam_args=tuple(beam_args))
+        pipeline_options(options)  # refuses unknown or missing runner flags before anything is written
+        return command(*args, runner=options, **kwargs)
+
+    for flag in reversed([
+        click.option("--runner", type=click.Choice(RUNNERS), default="direct", show_default=True,
+                     help="direct: this machine, every core. dataflow: Google Cloud Dataflow."),
+        click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core)."),
+        click.option("--project", help="Dataflow: the Google Cloud project."),
+        click.option("--region", help="Dataflow: the region, e.g. us-central1."),
+        click.option("--temp-location", metavar="GS_PATH", help="Dataflow: a gs:// folder for temporary files."),
+        click.option("--dry-run", is_flag=True,
+                     help="Build the whole pipeline for the runner without running it (writes nothing)."),
+        click.option("--overwrite", is_flag=True, help="Replace the dataset already in OUT."),
+        click.argument("beam_args", nargs=-1, type=click.UNPROCESSED),
+    ]):
+        wrapper = flag(wrapper)
+    return wrapper
+
+
+def print_summary(out: str) -> None:
+    """The end of a run: records per split, and rejected inputs by reason, from OUT/stats.json."""
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(FileSystems.join(out, "stats.json")) as f:
+        stats = json.loads(f.read())
+    splits = ", ".join(f"{name} {s['records']:,}" for name, s in stats["splits"].items())
+    click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}")
+    if stats["rejected"]:
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in stats["rejected_by_reason"].items())
+        click.echo(f"rejected {stats['rejected']:,} of {stats['inputs']:,} inputs ({reasons}): "
+                   f"see {FileSystems.join(out, 'rejected.jsonl')}")
+
+
+def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool) -> None:
+    """Prepares OUT, runs the job `build(pipeline)` builds, and reports: the summary, or on Dataflow
+    the job's page as soon as it is submitted; a dry run lists the pipeline's steps and writes nothing."""
+    from prep.launch import run_pipeline
+    from prep.outdir import prepare_output
+
+    if not runner.dry_run:
+        prepare_output(out, overwrite)
+    click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
+
+    def submitted(launched):
+        if launched.console_url:
+            click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}", err=True)
+
+    launched = run_pipeline(build, runner, on_submitted=submitted)
+    if runner.dry_run:
+        click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
+        for step in launched.steps:
+            click.echo(f"  {step}")
+        return
+    print_summary(out)
