@@ -10,6 +10,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from beam_jobs.commit import Commit
+from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.matching import MatchInputs
 from beam_jobs.rejected import WriteRejected
 from beam_jobs.sharded_write import WriteShards
@@ -31,7 +32,7 @@ def read_file(path: str) -> bytes:
 
 
 class _ConvertImage(beam.DoFn):
-    """(path, size) -> (split, relative path, PendingImage); rejections and stats facts on the side."""
+    """(path, size) -> (split, relative path, PendingImage); rejections and their facts on the side."""
 
     def __init__(self, options: ImageJobOptions):
         self.options = options
@@ -76,10 +77,8 @@ class _ConvertImage(beam.DoFn):
         split = where.split or (self.options.split_fractions.assign(relative) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()
         self.progress.add("converted")
-        yield split, relative, pending_image(path, relative, self._label_id(layout, where.class_name), where.class_name, image)
-        yield beam.pvalue.TaggedOutput("facts", (
-            "record", split, where.class_name, image.width, image.height, len(image.data), image.format,
-            image.source_format, image.reencoded))
+        yield split, relative, pending_image(
+            path, relative, self._label_id(layout, where.class_name), where.class_name, image, split)
 
 
 class ConvertImageFolder(beam.PTransform):
@@ -101,8 +100,12 @@ class ConvertImageFolder(beam.PTransform):
         )
         converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs(
             "rejected", "facts", main="records")
+        copies = converted.records | "FindDuplicates" >> FindDuplicates(o.dedupe)
+        rejected = (converted.rejected, copies["rejected"]) | "AllRejected" >> beam.Flatten()
+        written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: ("record", r[2]))
+        facts = (converted.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
         return (
-            converted.records
+            copies["records"]
             | "WriteShards" >> WriteShards(o.out, o.sharding, functools.partial(image_example, read=read_file),
                                           record_size=lambda image: image.record_size)
             | "Commit" >> Commit(
@@ -112,8 +115,9 @@ class ConvertImageFolder(beam.PTransform):
                         lambda _, layout: image_dataset.split_names(o, layout), layout)),
                 layout=layout,
                 summary=beam.pvalue.AsSingleton(
-                    converted.facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
-                rejected=beam.pvalue.AsSingleton(converted.rejected | "WriteRejected" >> WriteRejected(o.out)),
+                    facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
+                duplicates=beam.pvalue.AsSingleton(copies["summary"]),
+                rejected=beam.pvalue.AsSingleton(rejected | "WriteRejected" >> WriteRejected(o.out)),
                 inputs=beam.pvalue.AsSingleton(files | "CountInputs" >> beam.combiners.Count.Globally()),
             )
         )

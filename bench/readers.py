@@ -77,10 +77,10 @@ def make_small_records(out: Path, count: int, shards: int = 16) -> None:
 def make_images(folder: Path, dataset: Path, count: int) -> None:
     """`count` JPEGs of 640x480 in 10 class folders (bench/images.py's generator), and their prep
     dataset resized to 224x224."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from images import generate
-
-    generate(folder, count, (640, 480))
+    spec = importlib.util.spec_from_file_location("bench_images", ROOT / "bench" / "images.py")
+    images = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(images)  # not on sys.path: this file's name would shadow the readers package
+    images.generate(folder, count, (640, 480))
     if not (dataset / "schema.json").exists():
         prep = Path(sys.executable).with_name("prep")
         subprocess.run([str(prep), "images", str(folder), str(dataset), "--resize", "224x224", "--num-shards", "16",

@@ -38,9 +38,11 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=ImageOptions.max_pixels,
               help="Reject images whose header claims more pixels (decompression-bomb guard).")
 @click.option("--include-hidden", is_flag=True, help="Convert dot-files and OS junk too (default: reject them as hidden).")
+@click.option("--dedupe", is_flag=True,
+              help="Drop exact copies of an image (kept: the first by path); each dropped file is in rejected.jsonl.")
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
-           max_pixels, include_hidden, runner, overwrite):
+           max_pixels, include_hidden, dedupe, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>) into sharded TFRecords in OUT.
 
     Beam flags after `--` go to the pipeline as they are.
@@ -62,7 +64,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options,
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
-        labels=labels, include_hidden=include_hidden, created=now())
+        labels=labels, include_hidden=include_hidden, dedupe=dedupe, created=now())
     preflight.check_not_nested(options.src, options.out)
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),

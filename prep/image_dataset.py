@@ -22,8 +22,7 @@ LABELS_FILE = "vocab/labels.txt"
 STATS_FILE = "stats.json"
 
 # A fact about one input, gathered by the pipeline for stats.json:
-#   ("record", split, class_name, width, height, num_bytes, format, source_format, reencoded)
-#   ("rejected", reason)
+#   ("record", PendingImage) for each record written, ("rejected", reason) for each input left out
 
 
 class LostInputsError(RuntimeError):
@@ -34,15 +33,15 @@ def add_image_fact(summary: Summary, fact: tuple) -> None:
     if fact[0] == "rejected":
         summary.count("rejected", fact[1])
         return
-    _, split, class_name, width, height, num_bytes, fmt, source_format, reencoded = fact
-    summary.count("records", split)
-    summary.count(f"classes/{split}", class_name)
-    summary.count("formats", fmt)
-    summary.count("source_formats", source_format)
-    summary.count("reencoded", "yes" if reencoded else "no")
-    summary.observe("width", width)
-    summary.observe("height", height)
-    summary.observe("bytes", num_bytes)
+    image = fact[1]
+    summary.count("records", image.split)
+    summary.count(f"classes/{image.split}", image.class_name)
+    summary.count("formats", image.format)
+    summary.count("source_formats", image.source_format)
+    summary.count("reencoded", "no" if image.data is None else "yes")
+    summary.observe("width", image.width)
+    summary.observe("height", image.height)
+    summary.observe("bytes", image.size)
 
 
 def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
@@ -54,8 +53,8 @@ def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
     return [DEFAULT_SPLIT]
 
 
-def image_stats(summary: dict, layout: Layout, inputs: int) -> dict:
-    """stats.json of an image dataset, from the summary the pipeline combined."""
+def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict) -> dict:
+    """stats.json of an image dataset, from the summaries the pipeline combined."""
     records = summary.get("records", {})
     rejected = summary.get("rejected", {})
     return {
@@ -75,11 +74,12 @@ def image_stats(summary: dict, layout: Layout, inputs: int) -> dict:
             "height": summary.get("height"),
             "bytes": summary.get("bytes"),
         },
+        "duplicates": duplicates,
     }
 
 
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
-                  rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+                  duplicates: dict, rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
     written = sum(r["num_records"] for r in results)
     if written + rejected != inputs:
@@ -94,7 +94,7 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
         for name in split_names(options, layout)
         for rs in [by_split[name]]
     )
-    stats = image_stats(summary, layout, inputs)
+    stats = image_stats(summary, layout, inputs, duplicates)
     schema = DatasetSchema(
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
         kind="images",

@@ -49,16 +49,21 @@ class PendingImage:
     size: int  # bytes of the encoded image
     digest: bytes
     data: bytes | None = None
+    fingerprint: int = 0  # perceptual hash (prep.imaging.fingerprint)
+    split: str = ""
+    source_format: str = ""
 
     @property
     def record_size(self) -> int:
         return self.size + RECORD_OVERHEAD
 
 
-def pending_image(path: str, relative_path: str, label: int, class_name: str, image: ImageRecord) -> PendingImage:
+def pending_image(path: str, relative_path: str, label: int, class_name: str, image: ImageRecord,
+                  split: str) -> PendingImage:
     return PendingImage(
         path, relative_path, label, class_name, image.format, image.height, image.width, image.channels,
-        len(image.data), content_digest(image.data), image.data if image.reencoded else None)
+        len(image.data), content_digest(image.data), image.data if image.reencoded else None,
+        image.fingerprint, split, image.source_format)
 
 
 def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:

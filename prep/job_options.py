@@ -29,6 +29,7 @@ class ImageJobOptions:
     split_fractions: SplitFractions | None = None
     labels: tuple[str, ...] | None = None
     include_hidden: bool = False
+    dedupe: bool = False  # drop exact copies (kept: the first by path)
     created: str = ""  # ISO time the run was launched, for provenance
 
     def to_dict(self) -> dict:

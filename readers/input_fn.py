@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Sequence
 
 from readers.layout import dataset_layout
@@ -19,7 +20,7 @@ FROM_SCHEMA: Any = _FromSchema()
 
 
 def make_input_fn(
-    dataset_dir: str,
+    dataset_dir: str | os.PathLike,
     split: str = "train",
     batch_size: int = 32,
     *,
@@ -74,6 +75,7 @@ def make_input_fn(
     """
     from schemas import load_schema
 
+    dataset_dir = os.fspath(dataset_dir)
     layout = dataset_layout(load_schema(dataset_dir))
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,

@@ -274,7 +274,7 @@ def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[str]:
     files = layout.splits[split]
     if not files:
         raise ReaderError(f"split {split!r} of {data_dir} has no shards, so no records to read")
-    paths = [data_dir.rstrip("/") + "/" + file for file in files]
+    paths = [str(data_dir).rstrip("/") + "/" + file for file in files]
     missing = [file for file, path in zip(files, paths) if not tf.io.gfile.exists(path)]
     if missing:
         shown = ", ".join(map(repr, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

@@ -1,0 +1,80 @@
+"""Duplicate images: exact copies (the same stored bytes) and near copies (perceptual hashes a few
+bits apart). Copies across splits are leakage: a test image the model trained on inflates accuracy.
+
+Pure logic; beam_jobs/duplicates.py groups the records by content and by hash band around it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple
+
+NEAR_BITS = 6        # at most this many of the 64 dHash bits differ: a near copy (re-encoded, resized, recompressed)
+# The hash is cut into 4 bands of 16 bits and only images sharing a band are compared: copies up to 3 bits
+# apart always share one (pigeonhole), copies 4-6 bits apart do unless every band has a differing bit.
+BANDS = 4
+MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
+EXAMPLES = 50        # groups or pairs listed in stats.json
+
+
+class Copy(NamedTuple):
+    """What duplicate detection needs of a record: small, as it goes through two shuffles."""
+
+    relative_path: str
+    split: str
+    digest: bytes
+    fingerprint: int
+
+
+def survivor(copies: Iterable[Copy]) -> tuple[Copy, list[Copy]]:
+    """The copy kept by --dedupe (the first by path: the same on every run, whatever the worker count)
+    and the others."""
+    ordered = sorted(copies, key=lambda c: c.relative_path)
+    return ordered[0], ordered[1:]
+
+
+def bands(fingerprint: int) -> list[tuple[int, int]]:
+    """(band number, 16-bit value) of each band of a 64-bit hash."""
+    return [(b, fingerprint >> (16 * b) & 0xFFFF) for b in range(BANDS)]
+
+
+def hamming(a: int, b: int) -> int:
+    return bin(a ^ b).count("1")
+
+
+def near_pairs(copies: list[Copy]) -> list[tuple[str, str, int]]:
+    """Pairs (path, path, differing bits) of near copies among images sharing a hash band; exact copies
+    are left to the exact check."""
+    if len(copies) > MAX_BUCKET:
+        return []
+    pairs = []
+    for i, a in enumerate(copies):
+        for b in copies[i + 1:]:
+            bits = hamming(a.fingerprint, b.fingerprint)
+            if bits <= NEAR_BITS and a.digest != b.digest:
+                first, second = sorted((a.relative_path, b.relative_path))
+                pairs.append((first, second, bits))
+    return pairs
+
+
+def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]], dropped: int = 0) -> dict:
+    """stats.json's "duplicates": `groups` are groups of exact copies; near pairs are (path, path, bits).
+    Groups spanning splits come first: they are leakage."""
+    groups = [sorted((c.relative_path, c.split) for c in g) for g in groups]
+    across = [g for g in groups if len({split for _, split in g}) > 1]
+    within = [g for g in groups if len({split for _, split in g}) == 1]
+    listed = sorted(across) + sorted(within)
+    return {
+        "exact": {
+            "groups": len(groups),
+            "extra_copies": sum(len(g) - 1 for g in groups),
+            "groups_across_splits": len(across),
+            "groups_within_a_split": len(within),
+            "dropped_by_dedupe": dropped,
+            "examples": [{"paths": [p for p, _ in g], "splits": [s for _, s in g]} for g in listed[:EXAMPLES]],
+        },
+        "near": {
+            "pairs": len(near),
+            "threshold_bits": NEAR_BITS,
+            "examples": [{"paths": [a, b], "differing_bits": bits} for a, b, bits in sorted(near)[:EXAMPLES]],
+        },
+    }

@@ -1,0 +1,41 @@
+"""A document's tokens, as `tf.keras.layers.TextVectorization` makes them: standardise, split, n-grams.
+
+Built from the `TextSettings` a dataset records in schema.json, so the layer that serves a model can
+be rebuilt from the schema and gives the same tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prep.ngrams import ngrams
+from prep.text_split import check_split, split_tokens
+from prep.text_standardize import check_standardize, standardize
+from schemas import TextSettings
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    standardize: str | None = "lower_and_strip_punctuation"
+    split: str = "whitespace"
+    ngrams: int | None = None
+
+    def __post_init__(self):
+        check_standardize(self.standardize)
+        check_split(self.split)
+        if self.ngrams is not None and self.ngrams < 1:
+            raise ValueError(f"ngrams must be at least 1, not {self.ngrams}")
+
+    @classmethod
+    def from_settings(cls, settings: TextSettings) -> "Tokenizer":
+        return cls(settings.standardize, settings.split, settings.ngrams)
+
+    def tokens(self, text: bytes) -> list[bytes]:
+        """The tokens of one document (UTF-8 in, UTF-8 tokens out)."""
+        return ngrams(split_tokens(standardize(text, self.standardize), self.split), self.ngrams)
+
+    @property
+    def splits_on_whitespace_only(self) -> bool:
+        """True when tokens never span a whitespace byte, so documents joined by a newline give the
+        tokens of each document in turn (what bulk counting relies on)."""
+        return self.split == "whitespace" and (self.ngrams or 1) == 1

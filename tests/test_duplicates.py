@@ -1,0 +1,114 @@
+"""Duplicate images: exact copies within and across splits, near copies, and --dedupe."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from prep import duplicates
+from prep.duplicates import Copy
+from tests.conftest import image_bytes
+
+
+def _photo(seed: int, size=(160, 120)) -> bytes:
+    """A distinct picture per seed: a smooth random field, so the perceptual hash has structure."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize(size, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    coarse.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _reencoded(data: bytes, quality: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def folder_with_copies(tmp_path):
+    src = tmp_path / "src"
+    for i in range(12):
+        path = src / ("a" if i % 2 else "b") / f"img{i:02d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_photo(i))
+    (src / "a" / "copy_of_01.jpg").write_bytes((src / "a" / "img01.jpg").read_bytes())     # same class
+    (src / "b" / "zz_copy_of_03.jpg").write_bytes((src / "a" / "img03.jpg").read_bytes())  # other class
+    (src / "b" / "recompressed_05.jpg").write_bytes(_reencoded((src / "a" / "img05.jpg").read_bytes(), 40))
+    return src
+
+
+def _stats(out):
+    return json.loads((out / "stats.json").read_text())
+
+
+def test_exact_and_near_copies_are_reported(folder_with_copies, tmp_path, prep_cli):
+    out = tmp_path / "out"
+    assert prep_cli("images", folder_with_copies, out, "--split", "train=0.5,test=0.5", "--workers", "1").exit_code == 0
+    found = _stats(out)["duplicates"]
+    exact = found["exact"]
+    assert exact["groups"] == 2 and exact["extra_copies"] == 2 and exact["dropped_by_dedupe"] == 0
+    groups = {tuple(e["paths"]) for e in exact["examples"]}
+    assert groups == {("a/copy_of_01.jpg", "a/img01.jpg"), ("a/img03.jpg", "b/zz_copy_of_03.jpg")}
+    assert exact["groups_across_splits"] + exact["groups_within_a_split"] == 2
+    for example in exact["examples"][:exact["groups_across_splits"]]:
+        assert len(set(example["splits"])) > 1, "groups that leak across splits are listed first"
+    near = {tuple(e["paths"]) for e in found["near"]["examples"]}
+    assert ("a/img05.jpg", "b/recompressed_05.jpg") in near
+    assert found["near"]["threshold_bits"] == duplicates.NEAR_BITS
+    assert _stats(out)["records"] == 15, "without --dedupe every copy is kept"
+
+
+def test_dedupe_keeps_the_first_by_path_whatever_the_worker_count(folder_with_copies, tmp_path, prep_cli):
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        assert prep_cli("images", folder_with_copies, out, "--dedupe", "--workers", workers).exit_code == 0
+        rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+        assert [(r["path"], r["reason"]) for r in rejected] == [
+            ("a/img01.jpg", "duplicate"), ("b/zz_copy_of_03.jpg", "duplicate")]
+        assert "a/copy_of_01.jpg" in rejected[0]["detail"] and "a/img03.jpg" in rejected[1]["detail"]
+        stats = _stats(out)
+        assert stats["records"] == 13 and stats["rejected"] == 2 and stats["inputs"] == 15
+        assert stats["duplicates"]["exact"]["dropped_by_dedupe"] == 2
+    shards = [sorted(p.read_bytes() for p in (tmp_path / f"out{w}").glob("*.tfrecord")) for w in ("1", "2")]
+    assert shards[0] == shards[1]
+
+
+def test_near_pairs_need_few_differing_bits_and_different_bytes():
+    a = Copy("a.jpg", "train", b"1", 0b1111)
+    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111)]) == [("a.jpg", "b.jpg", 1)]
+    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"1", 0b1111)]) == [], "exact copies are not near copies"
+    far = (1 << 64) - 1
+    assert duplicates.near_pairs([a, Copy("c.jpg", "test", b"3", far)]) == []
+
+
+@pytest.mark.parametrize("bits, shared", [
+    ((3, 20, 40), True),                  # up to 3 differing bits: always a band in common
+    ((3, 20, 21, 22, 40, 41), True),      # 6 bits leaving band 3 alone: found
+    ((3, 20, 40, 50, 61, 62), False),     # 6 bits touching all 4 bands: not compared (documented)
+])
+def test_which_near_copies_share_a_band(bits, shared):
+    value = 0x0123456789ABCDEF
+    flipped = value
+    for bit in bits:
+        flipped ^= 1 << bit
+    assert bool(set(duplicates.bands(value)) & set(duplicates.bands(flipped))) == shared
+
+
+def test_fingerprints_survive_recompression_but_tell_pictures_apart():
+    from prep.imaging import ImageOptions, normalise_image
+
+    options = ImageOptions()
+    one, other = _photo(1), _photo(2)
+    fingerprint = normalise_image(one, options).fingerprint
+    assert duplicates.hamming(fingerprint, normalise_image(_reencoded(one, 30), options).fingerprint) <= duplicates.NEAR_BITS
+    assert duplicates.hamming(fingerprint, normalise_image(other, options).fingerprint) > duplicates.NEAR_BITS
+    resized = normalise_image(one, ImageOptions(resize=(64, 48))).fingerprint
+    assert duplicates.hamming(fingerprint, resized) <= duplicates.NEAR_BITS

@@ -1,0 +1,328 @@
+"""readers.make_input_fn on datasets made by `prep images` and on a text dataset: what the batches hold,
+eval reading every record once, training shuffling and repeating, input_context, errors, Keras fit."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from prep.example_codec import encode_example  # noqa: E402
+from prep.tfrecord_io import write_records  # noqa: E402
+from readers import ReaderError, make_input_fn  # noqa: E402
+from schemas import DatasetSchema, Feature, SchemaError, Shard, Split, Vocabulary, save_schema  # noqa: E402
+
+TOKEN_KEY = "text/token_ids"
+WORDS = ["good", "bad", "film", "plot", "actor", "great", "awful", "scene", "music", "long"]
+
+
+def text_schema(splits: tuple[Split, ...], name: str = "reviews") -> DatasetSchema:
+    """The schema `prep text` writes: raw text, token ids from a Keras-style vocabulary, a class label."""
+    return DatasetSchema(
+        name=name, kind="text",
+        features=(
+            Feature("text", "string", (), "text", "the raw UTF-8 text"),
+            Feature(TOKEN_KEY, "int64", None, "token_ids", vocabulary="tokens"),
+            Feature("label", "int64", (), "class_id", vocabulary="labels"),
+        ),
+        splits=splits,
+        label_key="label",
+        vocabularies=(
+            Vocabulary("tokens", "vocab/tokens.txt", "tokens", len(WORDS), first_id=2, reserved=((0, ""), (1, "[UNK]"))),
+            Vocabulary("labels", "vocab/labels.txt", "labels", 2),
+        ),
+    )
+
+
+def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]]) -> Path:
+    """A text dataset: split -> records per shard. Record i of a split has 1 + i % 7 tokens and label
+    i % 2; its text names the split and i, so every record can be told apart."""
+    rng = random.Random(0)
+    out.mkdir(parents=True)
+    splits = []
+    for split, per_shard in counts.items():
+        shards, i = [], 0
+        for number, count in enumerate(per_shard):
+            records = []
+            for _ in range(count):
+                ids = [2 + rng.randrange(len(WORDS)) for _ in range(1 + i % 7)]
+                text = f"{split} {i}: " + " ".join(WORDS[t - 2] for t in ids)
+                records.append(encode_example({"text": ("string", [text]), TOKEN_KEY: ("int64", ids),
+                                               "label": ("int64", [i % 2])}))
+                i += 1
+            name = f"{split}-{number:05d}-of-{len(per_shard):05d}.tfrecord"
+            written, size = write_records(str(out / name), records, "none")
+            shards.append(Shard(name, written, size))
+        splits.append(Split(split, tuple(shards), sum(per_shard)))
+    (out / "vocab").mkdir()
+    (out / "vocab" / "tokens.txt").write_text("".join(w + "\n" for w in WORDS))
+    (out / "vocab" / "labels.txt").write_text("neg\npos\n")
+    save_schema(text_schema(tuple(splits)), str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def text_dataset(tmp_path_factory) -> Path:
+    """train: 40 records in 3 shards; test: 15 records in 2 shards."""
+    return write_text_dataset(tmp_path_factory.mktemp("text") / "reviews", {"train": (14, 13, 13), "test": (8, 7)})
+
+
+@pytest.fixture(scope="session")
+def resized_dataset(tmp_path_factory) -> Path:
+    """An image dataset written by `prep images --resize 12x10 --channels 1`: every image 10x12x1."""
+    from prep.cli import main
+    from tests.conftest import write_image
+
+    base = tmp_path_factory.mktemp("resized")
+    for i in range(16):
+        write_image(base / "src" / ("cat" if i % 2 else "dog") / f"{i}.png", fmt="PNG", size=(20 + i, 16),
+                    color=(15 * i, 100, 0))
+    assert main(["images", str(base / "src"), str(base / "out"), "--resize", "12x10", "--channels", "1",
+                 "--num-shards", "2", "--workers", "1"]) == 0
+    return base / "out"
+
+
+def split_records(dataset: Path, split: str, key: str) -> list[bytes]:
+    """The values of string feature `key` of every record of a split, read without the reader."""
+    schema = json.loads((dataset / "schema.json").read_text())
+    files = [str(dataset / s["file"]) for sp in schema["splits"] if sp["name"] == split for s in sp["shards"]]
+    spec = {key: tf.io.FixedLenFeature([], tf.string)}
+    return [tf.io.parse_single_example(r, spec)[key].numpy() for r in tf.data.TFRecordDataset(files)]
+
+
+def values(dataset, key: str, limit: int | None = None) -> list:
+    """`features[key]` of every example of the batches, in order."""
+    out = []
+    for features, _ in dataset.take(-1 if limit is None else limit):
+        out += list(features[key].numpy())
+    return out
+
+
+# ---- images ------------------------------------------------------------------------------------------
+
+
+def test_image_batches_are_decoded_to_the_asked_size_and_dtype(made_dataset):
+    features, labels = next(iter(make_input_fn(made_dataset, "train", 4, image_size=(16, 20))()))
+    assert features["image"].shape == (4, 16, 20, 3) and features["image"].dtype == tf.uint8
+    assert labels.shape == (4,) and labels.dtype == tf.int64
+    assert "label" not in features
+    assert features["image/filename"].dtype == tf.string and features["image/height"].dtype == tf.int64
+
+    features, _ = next(iter(make_input_fn(made_dataset, "test", 3, image_size=(8, 8), image_dtype="float32")()))
+    pixels = features["image"].numpy()
+    assert features["image"].dtype == tf.float32 and pixels.shape == (3, 8, 8, 3)
+    assert 0.0 <= pixels.min() and pixels.max() <= 1.0 and pixels.max() > 0.2
+
+
+def test_images_of_one_size_need_no_image_size(resized_dataset):
+    features, _ = next(iter(make_input_fn(resized_dataset, "train", 5)()))
+    assert features["image"].shape == (5, 10, 12, 1)
+
+
+def test_decoded_pixels_are_the_stored_images(resized_dataset):
+    features, _ = next(iter(make_input_fn(resized_dataset, "train", 1, mode="eval", image_dtype="float32")()))
+    first = split_records(resized_dataset, "train", "image")[0]  # eval starts with the first shard's first record
+    expected = tf.io.decode_image(first, channels=1).numpy() / 255.0
+    assert abs(features["image"].numpy()[0] - expected).max() < 1e-6
+
+
+def test_eval_reads_every_record_once_in_a_stable_order_keeping_the_remainder(made_dataset):
+    eval_fn = make_input_fn(made_dataset, "test", 4, image_size=(8, 8))
+    first = eval_fn()
+    sizes = [int(labels.shape[0]) for _, labels in first]
+    expected = split_records(made_dataset, "test", "image/filename")
+    splits = json.loads((made_dataset / "schema.json").read_text())["splits"]
+    assert sum(sizes) == len(expected) == next(s["num_records"] for s in splits if s["name"] == "test")
+    assert sizes[:-1] == [4] * (len(sizes) - 1) and 0 < sizes[-1] <= 4
+    names = values(first, "image/filename")
+    assert sorted(names) == sorted(expected) and len(set(names)) == len(names)
+    assert values(eval_fn(), "image/filename") == names
+
+
+def test_train_repeats_and_shuffles(made_dataset):
+    expected = sorted(split_records(made_dataset, "train", "image/filename"))
+    n = len(expected)
+    train_fn = make_input_fn(made_dataset, "train", 1, image_size=(8, 8), deterministic=True, seed=3)
+    names = values(train_fn(), "image/filename", limit=3 * n)
+    epochs = [names[i * n:(i + 1) * n] for i in range(3)]
+    assert all(sorted(epoch) == expected for epoch in epochs)  # each epoch is the whole split
+    assert len({tuple(epoch) for epoch in epochs}) > 1  # in a new order each time
+    assert values(train_fn(), "image/filename", limit=3 * n) == names  # a seed fixes the order
+
+
+def test_the_caller_mode_and_params_override_the_defaults(made_dataset):
+    train_fn = make_input_fn(made_dataset, "train", 4, image_size=(8, 8))
+    expected = sorted(split_records(made_dataset, "train", "image/filename"))
+    assert sorted(values(train_fn(mode="eval"), "image/filename")) == expected  # once, not forever
+    assert sorted(values(train_fn(mode="infer"), "image/filename")) == expected  # ModeKeys.PREDICT
+    features, labels = next(iter(train_fn(params={"batch_size": 2})))
+    assert labels.shape == (2,)
+    assert next(iter(train_fn(params={})))[1].shape == (4,)
+    eval_fn = make_input_fn(made_dataset, "test", 1, image_size=(8, 8), mode="train")
+    assert len(values(eval_fn(), "image/filename", limit=20)) == 20  # repeats
+
+
+def test_input_fn_declares_what_the_estimator_passes(made_dataset):
+    import inspect
+
+    input_fn = make_input_fn(made_dataset, "train", 4, image_size=(8, 8))
+    parameters = inspect.signature(input_fn).parameters
+    assert list(parameters) == ["params", "mode", "config", "input_context"]
+    assert all(p.default is None for p in parameters.values())
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_each_input_pipeline_reads_its_own_shards_with_the_per_replica_batch(text_dataset, mode):
+    input_fn = make_input_fn(text_dataset, "train", 8, mode=mode, num_epochs=1, deterministic=True, seed=0)
+    seen = []
+    for pipeline in range(3):
+        context = tf.distribute.InputContext(num_input_pipelines=3, input_pipeline_id=pipeline,
+                                             num_replicas_in_sync=2)
+        batches = list(input_fn(input_context=context))
+        assert {int(labels.shape[0]) for _, labels in batches[:-1]} == {4}
+        seen.append({text.split(b":")[0] for text in values(input_fn(input_context=context), "text")})
+    assert all(len(a & b) == 0 for i, a in enumerate(seen) for b in seen[i + 1:])
+    if mode == "eval":
+        assert set.union(*seen) == {f"train {i}".encode() for i in range(40)}
+
+
+def test_more_input_pipelines_than_shards_is_refused(text_dataset):
+    input_fn = make_input_fn(text_dataset, "test", 4)
+    context = tf.distribute.InputContext(num_input_pipelines=3, input_pipeline_id=0, num_replicas_in_sync=3)
+    with pytest.raises(ReaderError, match=r"split 'test' has 2 shard\(s\) but there are 3 input pipelines"):
+        input_fn(input_context=context)
+
+
+def test_labels_features_and_their_subset(made_dataset):
+    features = next(iter(make_input_fn(made_dataset, "test", 2, image_size=(8, 8), label_key=None)()))
+    assert isinstance(features, dict) and "label" in features
+    features, labels = next(iter(make_input_fn(made_dataset, "test", 2, image_size=(8, 8), label_key="label/name",
+                                               features=["image", "label"])()))
+    assert set(features) == {"image", "label"} and labels.dtype == tf.string
+    features, labels = next(iter(make_input_fn(made_dataset, "test", 2, features=["image/filename"])()))
+    assert set(features) == {"image/filename"} and labels.dtype == tf.int64  # no image decoded, no size needed
+
+
+# ---- text --------------------------------------------------------------------------------------------
+
+
+def test_token_ids_are_padded_with_the_vocabulary_pad_id_or_cut(text_dataset):
+    def first_batch(**options):
+        return next(iter(make_input_fn(text_dataset, "test", 8, **options)()))[0]
+
+    longest = first_batch()
+    lengths = [len(t.split(b": ")[1].split()) for t in longest["text"].numpy()]
+    ids = longest[TOKEN_KEY].numpy()
+    assert ids.shape == (8, max(lengths))
+    for row, length in zip(ids, lengths):
+        assert (row[:length] >= 2).all() and (row[length:] == 0).all()
+    padded = first_batch(sequence_length=10)[TOKEN_KEY].numpy()
+    assert padded.shape == (8, 10) and (padded[:, :max(lengths)] == ids).all()
+    cut = first_batch(sequence_length=3)[TOKEN_KEY].numpy()
+    assert (cut == ids[:, :3]).all()
+    ragged = first_batch(ragged=True)[TOKEN_KEY]
+    assert isinstance(ragged, tf.RaggedTensor) and ragged.row_lengths().numpy().tolist() == lengths
+    assert longest["text"].dtype == tf.string
+
+
+def test_token_ids_are_the_written_ones(text_dataset):
+    features, labels = next(iter(make_input_fn(text_dataset, "test", 3, sequence_length=7)()))
+    for text, row, label in zip(features["text"].numpy(), features[TOKEN_KEY].numpy(), labels.numpy()):
+        head, words = text.decode().split(": ")
+        assert [WORDS[t - 2] for t in row if t] == words.split()
+        assert label == int(head.split()[1]) % 2
+
+
+# ---- errors at make_input_fn time ---------------------------------------------------------------------
+
+
+def test_a_directory_without_schema_json_is_refused(made_dataset, tmp_path):
+    unfinished = Path(shutil.copytree(made_dataset, tmp_path / "unfinished"))
+    (unfinished / "schema.json").unlink()
+    with pytest.raises(SchemaError, match="no schema.json, so this is not a finished dataset"):
+        make_input_fn(unfinished, "train", 4)
+
+
+def test_a_schema_of_a_newer_format_is_refused(made_dataset, tmp_path):
+    newer = Path(shutil.copytree(made_dataset, tmp_path / "newer"))
+    schema = json.loads((newer / "schema.json").read_text())
+    schema["format_version"] = 99
+    (newer / "schema.json").write_text(json.dumps(schema))
+    with pytest.raises(SchemaError, match="'format_version' is 99: this dataset was written by a newer prep"):
+        make_input_fn(newer, "train", 4)
+
+
+def test_a_missing_shard_is_named(made_dataset, tmp_path):
+    damaged = Path(shutil.copytree(made_dataset, tmp_path / "damaged"))
+    (damaged / "train-00001-of-00002.tfrecord").unlink()
+    with pytest.raises(ReaderError, match=r"1 of the 2 shards of split 'train' are missing from .*damaged: "
+                                          r"'train-00001-of-00002.tfrecord'"):
+        make_input_fn(damaged, "train", 4, image_size=(8, 8))
+    make_input_fn(damaged, "test", 4, image_size=(8, 8))  # the other split is whole
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(split="validation"), r"no split 'validation' in .* \(it has: 'train', 'test'\)"),
+    (dict(features=["image", "imgae"]), r"no feature 'imgae' in this dataset \(it has: 'image', 'image/format'"),
+    (dict(label_key="class"), r"no feature 'class'"),
+    (dict(features="image"), "features must be a list of feature names"),
+    (dict(image_size=None), r"images of feature 'image' have different sizes.*pass image_size=\(height, width\)"),
+    (dict(image_size=(0, 8)), r"image_size must be \(height, width\)"),
+    (dict(image_dtype="float16"), "image_dtype must be 'uint8' or 'float32'"),
+    (dict(batch_size=0), "batch_size must be a positive whole number"),
+    (dict(mode="training"), "mode 'training' is not one of"),
+    (dict(sequence_length=8), "sequence_length is set but no token-id feature is read"),
+    (dict(num_epochs=0), "num_epochs must be a positive whole number or None"),
+])
+def test_wrong_options_are_refused_naming_them(made_dataset, options, message):
+    arguments = dict(split="train", batch_size=4, image_size=(8, 8)) | options
+    with pytest.raises(ReaderError, match=message):
+        make_input_fn(made_dataset, **arguments)
+
+
+# ---- Keras -------------------------------------------------------------------------------------------
+
+
+def image_model(height: int, width: int, channels: int):
+    keras = tf.keras
+    image = keras.Input((height, width, channels), name="image", dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model({"image": image}, keras.layers.Dense(2)(x))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def text_model(length: int):
+    keras = tf.keras
+    ids = keras.Input((length,), name="token_ids", dtype="int64")  # Keras 3 refuses "/" in names: the dict key maps
+    x = keras.layers.Embedding(len(WORDS) + 2, 4)(ids)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model({TOKEN_KEY: ids}, keras.layers.Dense(2)(x))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def test_keras_fits_and_evaluates_on_images(resized_dataset):
+    train_fn = make_input_fn(resized_dataset, "train", 4, features=["image"])
+    eval_fn = make_input_fn(resized_dataset, "train", 4, features=["image"], mode="eval")
+    model = image_model(10, 12, 1)
+    history = model.fit(train_fn(), steps_per_epoch=3, epochs=2, validation_data=eval_fn(), verbose=0)
+    assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
+
+
+# Keras 3 refuses "/" in an Input's name yet warns when a dict key differs from it; the key still maps.
+@pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")
+def test_keras_fits_and_evaluates_on_text(text_dataset):
+    train_fn = make_input_fn(text_dataset, "train", 8, features=[TOKEN_KEY], sequence_length=6)
+    eval_fn = make_input_fn(text_dataset, "test", 8, features=[TOKEN_KEY], sequence_length=6)
+    model = text_model(6)
+    model.fit(train_fn(), steps_per_epoch=3, epochs=1, verbose=0)
+    loss, accuracy = model.evaluate(eval_fn(), verbose=0)
+    assert 0 <= accuracy <= 1
