@@ -11,7 +11,7 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,demo,dataflow,interop]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,demo,dataflow,interop,report]'
 	touch $@
 
 demo: venv
