@@ -587,6 +587,8 @@ def fingerprint(im: Image.Image) -> int:
     decode that validation made anyway, so it costs next to nothing."""
     from PIL import Image
 
+    if im.mode == "P":
+        im = im.convert("RGBA")  # Pillow wants palette transparency resolved before going to grey
     pixels = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR).tobytes()
     bits = 0
     for row in range(0, 72, 9):
