@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import sys
 
 import click
@@ -26,13 +27,15 @@ def now() -> str:
 
 
 def _register() -> None:
-    from prep import cli_images, cli_dataset, cli_reader  # noqa: F401  (each module adds its commands to `cli`)
+    from prep import cli_images, cli_dataset, cli_reader, cli_schema  # noqa: F401  (each module adds its commands to `cli`)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `prep` console script."""
-    # Beam warns about optional Google Cloud clients when imported without them: not the user's business.
+    # Beam warns about optional Google Cloud clients when imported without them, and TensorFlow about
+    # CPU instructions: not the user's business.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _register()
     args = sys.argv[1:] if argv is None else argv
     prog = "prep" + (f" {args[0]}" if args and not args[0].startswith("-") else "")

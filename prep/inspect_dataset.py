@@ -99,7 +99,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
             labels = text.splitlines()
     if labels is not None and stats.get("splits"):
         yield ""
-        names = list(stats["splits"])
+        names = [s for s in schema.split_names if s in stats["splits"]]
         yield "classes:  " + "".join(f"{n:>12}" for n in names)
         for i, name in enumerate(labels):
             counts = "".join(f"{stats['splits'][s]['classes'].get(name, 0):>12,}" for s in names)
