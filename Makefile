@@ -1,24 +1,36 @@
 # Two commands do everything from nothing (a fresh machine with Python 3.11 and pip):
-#   make demo   set up .venv, convert a sample image folder, inspect and verify the dataset
-#   make test   set up .venv, run the test suite
+#   make demo   set up .venv, convert the UCI digits into a dataset, inspect and verify it
+#   make test   set up .venv and .venv-tf215, run the test suite in both
 PYTHON ?= python3
 VENV := .venv
-PIP_FLAGS := --disable-pip-version-check -q -c requirements/constraints.txt
+VENV_TF215 := .venv-tf215
+PIP_FLAGS := --disable-pip-version-check -q
+PYTEST := pytest -q -p no:cacheprovider
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv venv-tf215 clean
 
 venv: $(VENV)/.installed
+venv-tf215: $(VENV_TF215)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[test,demo,dataflow,interop,report]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c requirements/constraints.txt -e '.[test,demo,dataflow,interop,report]'
+	touch $@
+
+# TensorFlow 2.15 with tensorflow-estimator: where a real tf.estimator trains from prep's readers.
+$(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
+	$(PYTHON) -m venv $(VENV_TF215)
+	$(VENV_TF215)/bin/pip install $(PIP_FLAGS) -c requirements/constraints-tf215.txt tensorflow-cpu \
+	    tensorflow-estimator 'apache-beam[tfrecord]' pillow click pytest hypothesis google-crc32c
+	$(VENV_TF215)/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
 demo: venv
 	$(VENV)/bin/python -m prep.demo
 
-test: venv
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests
+test: venv venv-tf215
+	$(VENV)/bin/$(PYTEST) tests --ignore=tests/estimator
+	$(VENV_TF215)/bin/$(PYTEST) tests/estimator
 
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) $(VENV_TF215) demo_out
