@@ -30,7 +30,7 @@ def generate(folder: Path, count: int, size: tuple[int, int]) -> None:
     import numpy as np
     from PIL import Image
 
-    marker = folder / f".complete-{count}-{size[0]}x{size[1]}"
+    marker = folder.parent / f".{folder.name}-complete-{count}-{size[0]}x{size[1]}"  # beside SRC, not in it
     if marker.exists():
         return
     shutil.rmtree(folder, ignore_errors=True)

@@ -10,12 +10,31 @@ from prep.cli import cli
 @cli.command()
 @click.argument("dataset")
 @click.option("--samples", type=click.IntRange(min=0), default=3, show_default=True, help="Records to show.")
-def inspect(dataset, samples):
+@click.option("--sheet", metavar="FILE.png",
+              help="Also write a contact sheet: a grid of sample images per class, decoded from the shards.")
+@click.option("--per-class", type=click.IntRange(min=1, max=100), default=8, show_default=True,
+              help="Samples per class on the contact sheet (the first in shard order).")
+def inspect(dataset, samples, sheet, per_class):
     """Show a dataset: schema, splits, classes, image or text stats, rejected inputs, sample records."""
     from prep.inspect_dataset import describe
 
+    made = None
+    if sheet:
+        from prep.contact_sheet import SheetError, make_sheet, write_file
+
+        try:
+            made = make_sheet(dataset.rstrip("/"), per_class)
+        except SheetError as e:
+            raise click.BadParameter(str(e), param_hint="--sheet") from None
+        try:
+            write_file(sheet, made.png)
+        except OSError as e:
+            raise click.ClickException(f"cannot write {sheet}: {e.strerror or e}") from None
     for line in describe(dataset.rstrip("/"), samples=samples):
         click.echo(line)
+    if made:
+        click.echo(f"\nwrote contact sheet {sheet}: {made.rows:,} classes x {made.columns} samples each, "
+                   f"{made.size[0]:,}x{made.size[1]:,} px ({made.records_read:,} records read)")
 
 
 @cli.command()

@@ -44,6 +44,7 @@ def hamming(a: int, b: int) -> int:
 def near_pairs(copies: list[Copy]) -> list[tuple[str, str, int]]:
     """Pairs (path, path, differing bits) of near copies among images sharing a hash band; exact copies
     are left to the exact check."""
+    copies = [c for c in copies if c.fingerprint]  # 0: too small or flat to compare
     if len(copies) > MAX_BUCKET:
         return []
     pairs = []

@@ -232,7 +232,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                     channels=options.channels,
                     reencoded=False,
                     source_format=im.format.lower(),
-                    fingerprint=fingerprint(im),
+                    fingerprint=fingerprint(im, (width, height)),
                 )
             # A JPEG decodes straight to luma for channels 1 (as TensorFlow does) and, when
             # shrinking, at the smallest DCT scale still at least the target size.
@@ -580,16 +580,30 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
     )
 
 
-def fingerprint(im: Image.Image) -> int:
+MIN_FINGERPRINT_SIDE = 16  # pixels: thumbnails of smaller images all look alike
+MIN_FINGERPRINT_RANGE = 8  # grey levels between the darkest and brightest thumbnail pixel
+
+
+def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> int:
     """A 64-bit difference hash (dHash): a 9x8 greyscale thumbnail, one bit per pair of neighbouring
     pixels (is the right one brighter?). Re-encoding, resizing or recompressing an image changes few
     bits; a different picture changes about half. For a kept JPEG it is taken from the 1/8-scale
-    decode that validation made anyway, so it costs next to nothing."""
+    decode that validation made anyway (`size` is then the image's true size), so it costs next to
+    nothing.
+
+    0 means "no fingerprint", never compared for near copies: images under 16 pixels on a side and
+    flat images, whose hashes are all alike and would make every pair a near copy."""
     from PIL import Image
 
+    if min(size or im.size) < MIN_FINGERPRINT_SIDE:
+        return 0
     if im.mode == "P":
         im = im.convert("RGBA")  # Pillow wants palette transparency resolved before going to grey
-    pixels = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR).tobytes()
+    thumbnail = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    low, high = thumbnail.getextrema()
+    if high - low < MIN_FINGERPRINT_RANGE:
+        return 0
+    pixels = thumbnail.tobytes()
     bits = 0
     for row in range(0, 72, 9):
         for col in range(row, row + 8):

@@ -55,7 +55,29 @@ def sample_records(root: str, schema: DatasetSchema, count: int) -> list[dict]:
     return []
 
 
-def _show_value(schema: DatasetSchema, name: str, value) -> str:
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def token_names(root: str, schema: DatasetSchema) -> dict[str, list[str]]:
+    """For each token-id feature, its vocabulary as a list indexed by id (reserved ids included)."""
+    names = {}
+    for f in schema.features:
+        if f.encoding == "token_ids" and f.vocabulary:
+            vocab = schema.vocabulary(f.vocabulary)
+            lines = (_read_text(root, vocab.file) or "").split("\n")[:vocab.size]
+            reserved = dict(vocab.reserved)
+            names[f.name] = [reserved.get(i, f"<{i}>") for i in range(vocab.first_id)] + lines
+    return names
+
+
+def _show_tokens(ids: list[int], vocabulary: list[str], joiner: str) -> str:
+    """Token ids shown as the tokens they stand for, e.g. 'the cat [UNK]' (an unknown id shows as <id>)."""
+    tokens = [vocabulary[i] if 0 <= i < len(vocabulary) else f"<{i}>" for i in ids]
+    return f"{len(ids)} ids {_short(str(ids), 40)} = {_short(joiner.join(tokens))!r}"
+
+
+def _show_value(schema: DatasetSchema, name: str, value, tokens: dict[str, list[str]] | None = None) -> str:
     feature = schema.feature(name)
     if hasattr(value, "to_list"):
         value = value.to_list()
@@ -63,6 +85,10 @@ def _show_value(schema: DatasetSchema, name: str, value) -> str:
         value = value.numpy()
     if feature.encoding == "image":
         return f"<{_size(len(value))} of encoded image>"
+    if tokens and name in tokens:
+        values = value.tolist() if hasattr(value, "tolist") else list(value)
+        joiner = "" if schema.text is not None and schema.text.split == "character" else " "
+        return _show_tokens(values, tokens[name], joiner)
     if isinstance(value, bytes):
         text = value.decode("utf-8", "replace")
         return repr(text if len(text) <= 60 else text[:57] + "...")
@@ -96,7 +122,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         label = schema.feature(schema.label_key)
         if label.vocabulary:
             text = _read_text(root, schema.vocabulary(label.vocabulary).file) or ""
-            labels = text.splitlines()
+            labels = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
     if labels is not None and stats.get("splits"):
         yield ""
         names = [s for s in schema.split_names if s in stats["splits"]]
@@ -113,6 +139,8 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         yield _distribution("encoded size", im.get("bytes"), " B")
         yield f"  formats: {', '.join(f'{k} {v:,}' for k, v in im.get('formats', {}).items())}; " \
               f"re-encoded: {im.get('reencoded', 0):,}"
+    if "text" in stats:
+        yield from _text_stats(schema, stats)
     if stats:
         yield ""
         yield f"inputs: {stats.get('inputs', 0):,} = {stats.get('records', 0):,} records + {stats.get('rejected', 0):,} rejected"
@@ -121,13 +149,46 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         rejected = (_read_text(root, "rejected.jsonl") or "").splitlines()
         for line in rejected[:rejected_lines]:
             row = json.loads(line)
-            yield f"    {row['path']}: {row['reason']} ({row['detail']})"
+            where = f"{row['path']}:{row['line']}" if row.get("line") else row["path"]
+            yield f"    {where}: {row['reason']} ({row['detail']})"
         if len(rejected) > rejected_lines:
             yield f"    ... and {len(rejected) - rejected_lines:,} more in rejected.jsonl"
     if samples:
         records = sample_records(root, schema, samples)
         if records:
+            tokens = token_names(root, schema)
             yield ""
             yield f"first {len(records)} records:"
             for record in records:
-                yield "  " + ", ".join(f"{k}={_show_value(schema, k, v)}" for k, v in record.items())
+                yield "  " + ", ".join(f"{k}={_show_value(schema, k, v, tokens)}" for k, v in record.items())
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _text_stats(schema: DatasetSchema, stats: dict) -> Iterator[str]:
+    """The text section: settings, tokens per document, out-of-vocabulary rates, the vocabulary."""
+    text, vocab = stats["text"], stats.get("vocabulary", {})
+    yield ""
+    yield "text:"
+    if schema.text is not None:
+        t = schema.text
+        settings = f"standardize {t.standardize or 'none'}, split {t.split}"
+        settings += f", {t.ngrams}-grams" if t.ngrams and t.ngrams > 1 else ""
+        settings += f", max length {t.max_length:,} ids" if t.max_length else ""
+        yield f"  {settings}"
+    yield _distribution("tokens per document", text.get("tokens_per_document"))
+    yield f"  tokens: {text.get('tokens', 0):,}, out of vocabulary {_rate(text.get('oov_rate'))}; " \
+          f"truncated documents: {text.get('truncated', 0):,}"
+    for name, split in stats.get("splits", {}).items():
+        if "oov_rate" in split:
+            yield f"    {name:<12} {split.get('tokens', 0):>12,} tokens, out of vocabulary {_rate(split['oov_rate'])}"
+    if vocab:
+        yield f"  vocabulary: {vocab.get('size', 0):,} tokens + 2 reserved ids, {vocab.get('source', '?')}; " \
+              f"used by the records: {vocab.get('used', 0):,} ({_rate(vocab.get('coverage'))})"
+        left = vocab.get("left_out")
+        if left:
+            yield f"    of {vocab.get('distinct_tokens', 0):,} distinct tokens left out: " \
+                  f"{left['below_min_count']:,} below --min-count, {left['beyond_max_tokens']:,} beyond --max-tokens, " \
+                  f"{left['line_break_tokens']:,} holding a line break"

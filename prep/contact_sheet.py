@@ -1,0 +1,495 @@
+"""The contact sheet: a grid of sample images per class, decoded from the shards themselves.
+
+Samples are chosen deterministically: the first N records of each class in shard order (splits in
+schema order, shards in file order, records in their stored order). The job orders every shard by a
+hash of each record's path, so "first in shard order" is a fair draw, not the alphabetically first
+files, and the same dataset always shows the same samples. Only as many records are read as it takes
+to fill every class (bounded by `MAX_RECORDS`): a sheet of a million-image dataset reads a few hundred.
+
+Records are decoded in plain Python (no TensorFlow import: seconds saved) and tiles drawn with Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Mapping
+
+from prep import tfrecord_io
+from schemas import DatasetSchema
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFont
+
+PER_CLASS = 8           # samples per class on a sheet
+MAX_CLASSES = 100       # classes drawn (in label id order); a sheet of 1,000 rows helps nobody
+MAX_RECORDS = 20_000    # records read at most while looking for samples (a class may be rare or empty)
+
+TILE = 128              # pixels: the square each image is fitted into
+GAP = 12                # pixels between tiles, across
+ROW_GAP = 10            # pixels between a row's labels and the next row's tiles
+MARGIN = 20             # pixels around the grid
+MIN_WIDTH = 560         # pixels: a sheet of one or two columns is widened (grid on the left) so the title fits
+LABEL_SIZE = 13         # pixels: font size of the two lines under each tile
+TITLE_SIZE = 22         # pixels: font size of the title (the subtitle uses LABEL_SIZE + 1)
+BACKGROUND = (255, 255, 255)
+TILE_BACKGROUND = (236, 236, 236)
+INK = (34, 34, 34)
+MUTED = (110, 110, 110)
+ELLIPSIS = "\u2026"
+
+
+class SheetError(ValueError):
+    """The dataset cannot give a contact sheet (no image feature); the message says why."""
+
+
+# ---- records, decoded in plain Python -------------------------------------------------------------
+
+def _varint(data: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: memoryview) -> Iterator[tuple[int, int, object]]:
+    """(field number, wire type, value) of each field of a protobuf message: a memoryview for
+    length-delimited fields, an int for varints, raw bytes for fixed 32/64-bit fields."""
+    pos, end = 0, len(data)
+    while pos < end:
+        tag, pos = _varint(data, pos)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = data[pos:pos + size], pos + size
+        elif wire == 5:
+            value, pos = bytes(data[pos:pos + 4]), pos + 4
+        elif wire == 1:
+            value, pos = bytes(data[pos:pos + 8]), pos + 8
+        else:
+            raise ValueError(f"not a tf.train.Example: wire type {wire} at byte {pos}")
+        yield number, wire, value
+
+
+def _int64(n: int) -> int:
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
+def _values(kind: int, message: memoryview) -> list:
+    """The values of a BytesList (1), FloatList (2) or Int64List (3), packed or not."""
+    values: list = []
+    for number, wire, value in _fields(message):
+        if number != 1:
+            continue
+        if kind == 1:
+            values.append(bytes(value))
+        elif kind == 2:
+            values.extend(struct.unpack(f"<{len(value) // 4}f", value) if wire == 2 else struct.unpack("<f", value))
+        elif wire == 2:
+            pos = 0
+            while pos < len(value):
+                n, pos = _varint(value, pos)
+                values.append(_int64(n))
+        else:
+            values.append(_int64(value))
+    return values
+
+
+def decode_example(record: bytes) -> dict[str, list]:
+    """A serialised `tf.train.Example` as {key: list of values}: bytes, floats or ints as stored.
+
+    The inverse of `prep.example_codec.encode_example`, for any writer's records (packed or unpacked
+    lists); a key with an empty list decodes to []."""
+    features: dict[str, list] = {}
+    for number, _, message in _fields(memoryview(record)):
+        if number != 1:
+            continue
+        for entry_number, _, entry in _fields(message):
+            if entry_number != 1:
+                continue
+            key, values = "", []
+            for part, _, value in _fields(entry):
+                if part == 1:
+                    key = bytes(value).decode("utf-8", "surrogateescape")
+                elif part == 2:
+                    values = [v for kind, _, lst in _fields(value) if kind in (1, 2, 3) for v in _values(kind, lst)]
+            features[key] = values
+    return features
+
+
+def read_text(root: str, relative: str) -> str | None:
+    """A small file of the dataset directory (stats.json, a vocabulary) as text, or None if absent."""
+    from apache_beam.io.filesystems import FileSystems
+
+    path = FileSystems.join(root, relative)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def read_stats(root: str) -> dict:
+    """stats.json, or {} when the dataset has none (foreign records)."""
+    text = read_text(root, "stats.json")
+    return json.loads(text) if text else {}
+
+
+def label_names(root: str, schema: DatasetSchema) -> list[str] | None:
+    """Class names in label id order, from the label feature's vocabulary file, or None without one."""
+    if not schema.label_key:
+        return None
+    vocabulary = schema.feature(schema.label_key).vocabulary
+    if not vocabulary:
+        return None
+    text = read_text(root, schema.vocabulary(vocabulary).file)
+    if text is None:
+        return None
+    lines = text.split("\n")  # line i is id i; TensorFlow splits on '\n' only, and drops a '\r' before it
+    if lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """One record read from a shard, decoded."""
+
+    split: str
+    shard: str
+    features: dict[str, list]
+
+
+def scan_records(root: str, schema: DatasetSchema, shards: Iterable[tuple[str, str]] | None = None,
+                 prefilter: Callable[[bytes], bool] | None = None) -> Iterator[ReadRecord]:
+    """Every record of the given (split, shard file) pairs (default: all, in schema order), streamed:
+    stop iterating and no more is read. Records for which `prefilter(serialised bytes)` is false are
+    skipped undecoded (a byte search is a hundred times faster than decoding in Python)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if shards is None:
+        shards = [(s.name, shard.file) for s in schema.splits for shard in s.shards if shard.num_records != 0]
+    for split, file in shards:
+        for data in tfrecord_io.read_records(FileSystems.join(root, file), schema.compression):
+            if prefilter is None or prefilter(data):
+                yield ReadRecord(split, file, decode_example(data))
+
+
+# ---- choosing the samples -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageKeys:
+    """Where a record keeps its image and what describes it; None where the dataset has no such key."""
+
+    image: str
+    label: str | None
+    label_name: str | None
+    filename: str | None
+    width: str | None
+    height: str | None
+    format: str | None
+    channels: str | None
+
+    @classmethod
+    def of(cls, schema: DatasetSchema) -> "ImageKeys":
+        images = [f.name for f in schema.features if f.encoding == "image"]
+        if not images:
+            raise SheetError(f"dataset {schema.name!r} ({schema.kind}) has no image feature: a contact sheet needs images")
+        image = images[0]
+        names = {f.name for f in schema.features}
+
+        def key(name: str) -> str | None:
+            return name if name in names else None
+
+        label = schema.label_key
+        return cls(image, label, key(f"{label}/name") if label else None, key(f"{image}/filename"),
+                   key(f"{image}/width"), key(f"{image}/height"), key(f"{image}/format"), key(f"{image}/channels"))
+
+
+@dataclass(frozen=True)
+class SampledImage:
+    """An image record chosen for the sheet (or read on the way)."""
+
+    split: str
+    shard: str
+    label: int
+    class_name: str
+    filename: str
+    data: bytes
+    width: int | None
+    height: int | None
+    format: str | None
+    channels: int | None
+
+
+def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) -> SampledImage:
+    f = record.features
+
+    def one(key: str | None, default=None):
+        values = f.get(key) if key else None
+        return values[0] if values else default
+
+    def text(key: str | None) -> str | None:
+        value = one(key)
+        return None if value is None else value.decode("utf-8", "replace")
+
+    label = one(keys.label, -1) if keys.label else -1
+    if names is not None and 0 <= label < len(names):
+        class_name = names[label]
+    else:
+        class_name = text(keys.label_name) or ("all records" if label == -1 else str(label))
+    return SampledImage(record.split, record.shard, label, class_name, text(keys.filename) or "", one(keys.image, b""),
+                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels))
+
+
+@dataclass
+class ImageSample:
+    """What sampling found: the samples per class row, and the size of every record read."""
+
+    rows: list[tuple[str, list[SampledImage]]]   # (class name, samples), in label id order
+    classes: int                                  # classes in the dataset (rows may show fewer)
+    records_read: int
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) in pixels of each record read
+    found: dict[str, SampledImage] = field(default_factory=dict)  # records read whose file name was wanted
+
+
+def class_totals(stats: Mapping) -> dict[str, int]:
+    """Records per class over every split, from stats.json (empty if it has none)."""
+    totals: dict[str, int] = {}
+    for split in (stats.get("splits") or {}).values():
+        for name, n in (split.get("classes") or {}).items():
+            totals[name] = totals.get(name, 0) + n
+    return totals
+
+
+def sample_images(root: str, schema: DatasetSchema, per_class: int = PER_CLASS, *, stats: Mapping | None = None,
+                  max_records: int = MAX_RECORDS, max_classes: int = MAX_CLASSES, wanted: Collection[str] = ()
+                  ) -> ImageSample:
+    """The first `per_class` records of each class in shard order, reading shards only until every
+    class has its samples (a class's quota is lowered to its record count in `stats`, so a small or
+    empty class does not make the scan read everything) or `max_records` records were read.
+    Records read on the way whose file name is in `wanted` are kept too (the report's duplicates)."""
+    keys = ImageKeys.of(schema)
+    names = label_names(root, schema)
+    totals = class_totals(stats or {})
+    found: dict[int, list[SampledImage]] = {}
+    order: dict[int, str] = {}
+    if names is not None:
+        for i, name in enumerate(names[:max_classes]):
+            found[i], order[i] = [], name
+        quotas = {i: min(per_class, totals.get(name, per_class)) if totals else per_class for i, name in order.items()}
+    else:
+        quotas = None
+    sizes: list[tuple[int, int]] = []
+    found_wanted: dict[str, SampledImage] = {}
+    count = 0
+
+    def done() -> bool:
+        return quotas is not None and all(len(found[i]) >= q for i, q in quotas.items())
+
+    records = scan_records(root, schema)
+    try:
+        while not done() and count < max_records:
+            record = next(records, None)
+            if record is None:
+                break
+            count += 1
+            image = sampled_image(record, keys, names)
+            if image.width is not None and image.height is not None:
+                sizes.append((image.width, image.height))
+            if image.filename in wanted:
+                found_wanted[image.filename] = image
+            if quotas is None and image.label not in found and len(found) < max_classes:
+                found[image.label], order[image.label] = [], image.class_name
+            if image.label in found and len(found[image.label]) < per_class:
+                found[image.label].append(image)
+    finally:
+        records.close()
+    rows = [(order[i], found[i]) for i in sorted(found)]
+    return ImageSample(rows, len(names) if names is not None else len(rows), count, sizes, found_wanted)
+
+
+# ---- drawing --------------------------------------------------------------------------------------
+
+def font(size: int) -> "ImageFont.FreeTypeFont | ImageFont.ImageFont":
+    """Pillow's own font at `size` pixels (bundled with Pillow >= 10.1, so no font file is needed)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def fit_text(text: str, typeface, width: int) -> str:
+    """`text`, shortened with an ellipsis in the middle (keeping both ends: a file's number and
+    extension are as telling as its start) until it is at most `width` pixels wide."""
+    if typeface.getlength(text) <= width:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the most characters kept that still fit
+        mid = (low + high + 1) // 2
+        head = (mid + 1) // 2
+        candidate = text[:head] + ELLIPSIS + text[len(text) - (mid - head):] if mid else ELLIPSIS
+        if typeface.getlength(candidate) <= width:
+            low = mid
+        else:
+            high = mid - 1
+    head = (low + 1) // 2
+    return text[:head] + ELLIPSIS + text[len(text) - (low - head):] if low else ELLIPSIS
+
+
+def thumbnail(data: bytes, size: int) -> "Image.Image | None":
+    """An encoded image fitted into a `size` x `size` square (aspect ratio kept), as RGB; None if the
+    bytes do not decode. Small images are scaled up by whole pixels (nearest neighbour), so an 8x8
+    digit stays a crisp 8x8 grid rather than a blur."""
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
+        image.load()
+    except Exception:  # noqa: BLE001 - any undecodable record becomes a placeholder tile, not a crash
+        return None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, TILE_BACKGROUND)
+        flat.paste(image, mask=image.getchannel("A"))
+        image = flat
+    else:
+        image = image.convert("RGB")
+    width, height = image.size
+    scale = size / max(width, height)
+    if scale >= 2:
+        whole = int(scale)
+        return image.resize((width * whole, height * whole), Image.Resampling.NEAREST)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image if new == image.size else image.resize(new, Image.Resampling.LANCZOS)
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """Where everything goes on a sheet of `rows` classes by `columns` samples; all numbers in pixels."""
+
+    columns: int
+    rows: int
+    tile: int = TILE
+    gap: int = GAP
+    row_gap: int = ROW_GAP
+    margin: int = MARGIN
+    label_size: int = LABEL_SIZE
+    title_size: int = TITLE_SIZE
+
+    @property
+    def line_height(self) -> int:
+        return self.label_size + self.label_size // 2   # a font's ascent + descent, with air
+
+    @property
+    def label_height(self) -> int:
+        return 4 + 2 * self.line_height              # class name and file name under each tile
+
+    @property
+    def title_height(self) -> int:
+        return self.title_size + self.title_size // 2 + self.line_height + 12  # title, subtitle, space
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width = max(MIN_WIDTH, 2 * self.margin + self.columns * self.tile + (self.columns - 1) * self.gap)
+        height = (2 * self.margin + self.title_height + self.rows * (self.tile + self.label_height)
+                  + (self.rows - 1) * self.row_gap)
+        return width, height
+
+    def tile_origin(self, row: int, column: int) -> tuple[int, int]:
+        """Top-left corner of a tile."""
+        return (self.margin + column * (self.tile + self.gap),
+                self.margin + self.title_height + row * (self.tile + self.label_height + self.row_gap))
+
+
+def render_sheet(rows: list[tuple[str, list[SampledImage]]], columns: int, title: str, subtitle: str,
+                 layout: SheetLayout | None = None) -> "Image.Image":
+    """The sheet as an RGB image: one row per class, `columns` tiles each, class name and file name
+    under every tile (shortened to the tile's width), the title and subtitle above."""
+    from PIL import Image, ImageDraw
+
+    layout = layout or SheetLayout(max(1, columns), max(1, len(rows)))
+    sheet = Image.new("RGB", layout.size, BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    width = layout.size[0] - 2 * layout.margin
+    title_font, sub_font, label_font = font(layout.title_size), font(layout.label_size + 1), font(layout.label_size)
+    draw.text((layout.margin, layout.margin), fit_text(title, title_font, width), fill=INK, font=title_font)
+    draw.text((layout.margin, layout.margin + layout.title_size + layout.title_size // 2),
+              fit_text(subtitle, sub_font, width), fill=MUTED, font=sub_font)
+    for r, (class_name, samples) in enumerate(rows):
+        for c in range(layout.columns):
+            x, y = layout.tile_origin(r, c)
+            if c >= len(samples):
+                if c == 0:
+                    draw.rectangle((x, y, x + layout.tile - 1, y + layout.tile - 1), fill=TILE_BACKGROUND)
+                    draw.text((x + layout.tile // 2, y + layout.tile // 2), "no records", fill=MUTED,
+                              font=label_font, anchor="mm")
+                    draw.text((x, y + layout.tile + 4), fit_text(class_name, label_font, layout.tile), fill=INK,
+                              font=label_font)
+                continue
+            sample = samples[c]
+            draw.rectangle((x, y, x + layout.tile - 1, y + layout.tile - 1), fill=TILE_BACKGROUND)
+            thumb = thumbnail(sample.data, layout.tile)
+            if thumb is None:
+                draw.text((x + layout.tile // 2, y + layout.tile // 2), "undecodable", fill=MUTED, font=label_font,
+                          anchor="mm")
+            else:
+                sheet.paste(thumb, (x + (layout.tile - thumb.width) // 2, y + (layout.tile - thumb.height) // 2))
+            label_y = y + layout.tile + 4
+            draw.text((x, label_y), fit_text(class_name, label_font, layout.tile), fill=INK, font=label_font)
+            draw.text((x, label_y + layout.line_height), fit_text(posixpath.basename(sample.filename), label_font,
+                                                                  layout.tile), fill=MUTED, font=label_font)
+    return sheet
+
+
+# ---- the whole sheet, for `prep inspect --sheet` --------------------------------------------------
+
+@dataclass(frozen=True)
+class Sheet:
+    """A finished sheet: the PNG bytes and what it shows."""
+
+    png: bytes
+    size: tuple[int, int]   # pixels
+    rows: int               # classes shown
+    columns: int            # samples per class asked for
+    records_read: int
+
+
+def sheet_titles(schema: DatasetSchema, sample: ImageSample, per_class: int) -> tuple[str, str]:
+    """The title and subtitle of a sheet of `sample`."""
+    records = "" if schema.num_records is None else f"{schema.num_records:,} records, "
+    shown = (f"{sample.classes:,} classes" if len(sample.rows) == sample.classes
+             else f"first {len(sample.rows):,} of {sample.classes:,} classes")
+    samples = f"{per_class} sample{'s' if per_class != 1 else ''}"
+    subtitle = f"{records}{shown}; the first of each class in shard order ({sample.records_read:,} records read)"
+    return f"{schema.name}: {samples} per class", subtitle
+
+
+def make_sheet(root: str, per_class: int = PER_CLASS, max_records: int = MAX_RECORDS) -> Sheet:
+    """The contact sheet of the dataset at `root`, reading only the records it needs."""
+    from schemas import load_schema
+
+    schema = load_schema(root)
+    ImageKeys.of(schema)  # refuse a text dataset before reading anything
+    sample = sample_images(root, schema, per_class, stats=read_stats(root), max_records=max_records)
+    title, subtitle = sheet_titles(schema, sample, per_class)
+    image = render_sheet(sample.rows, per_class, title, subtitle)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    return Sheet(buffer.getvalue(), image.size, len(sample.rows), per_class, sample.records_read)
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write `data` to a local or gs:// path."""
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.create(path, mime_type="application/octet-stream", compression_type="uncompressed") as f:
+        f.write(data)
