@@ -57,4 +57,5 @@ def verify(dataset, no_parse):
     bad = [f for f in findings if f.problem]
     if bad:
         raise click.ClickException(f"{len(bad)} of {len(findings)} files are bad: {', '.join(f.file for f in bad)}")
-    click.echo(f"verified {schema.num_records:,} records in {sum(len(s.shards) for s in schema.splits)} shards")
+    records = sum(f.records or 0 for f in findings if f.unit == "records")
+    click.echo(f"verified {records:,} records in {sum(len(s.shards) for s in schema.splits)} shards")

@@ -13,7 +13,7 @@ from schemas import SCHEMA_FILE
 
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
-    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json"
+    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 

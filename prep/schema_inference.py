@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
 from prep import tfrecord_io
+from prep.imaging import sniff_format
 from schemas import DatasetSchema, Feature, ImageInfo, Provenance, Shard, Split, Vocabulary
 
 DEFAULT_SPLIT = "train"
@@ -39,6 +40,7 @@ MAX_CLASSES = 10_000  # more distinct values than this is not a class label
 MAX_CLASS_NAME_BYTES = 256
 DECODE_SAMPLES = 3  # images per feature and file decoded in full with Pillow (the rest: header only)
 VALUES_CHECKED = 4  # values per record and key that are sniffed (image? text?)
+MAX_PROBE_BYTES = 8 * 2**20  # largest window read at one place inside a file while sampling
 # Tokens in file names that name a split, and the split they mean (TFDS's names).
 SPLIT_WORDS = {
     "train": "train", "training": "train",
@@ -131,14 +133,20 @@ def _match(pattern: str) -> list[tuple[str, int | None]]:
     from apache_beam.io.filesystems import FileSystems
 
     pattern = _absolute(pattern)
+    candidates = [pattern]
     if not _is_remote(pattern) and os.path.isdir(pattern):
-        pattern = FileSystems.join(pattern, "**")
-    try:
-        metadata = FileSystems.match([pattern])[0].metadata_list
-    except Exception as e:  # Beam wraps every filesystem failure in its own error types
-        raise InferenceError(f"cannot list {pattern!r}: {e}") from None
-    return [(m.path, m.size_in_bytes) for m in metadata
-            if _is_remote(m.path) or os.path.isfile(m.path)]
+        candidates = [FileSystems.join(pattern, "**")]
+    elif _is_remote(pattern) and not any(c in pattern for c in "*?["):
+        candidates.append(FileSystems.join(pattern.rstrip("/"), "**"))  # a bucket folder: every object below
+    for candidate in candidates:
+        try:
+            metadata = FileSystems.match([candidate])[0].metadata_list
+        except Exception as e:  # Beam wraps every filesystem failure in its own error types
+            raise InferenceError(f"cannot list {candidate!r}: {e}") from None
+        found = [(m.path, m.size_in_bytes) for m in metadata if _is_remote(m.path) or os.path.isfile(m.path)]
+        if found:
+            return found
+    return []
 
 
 def common_folder(paths: Sequence[str]) -> str:
@@ -339,10 +347,12 @@ def parse_record(data: bytes):
 
 def _sniff_bytes(value: bytes) -> str:
     """'image', 'text' or 'bytes' for one value, from its first bytes (and UTF-8 validity)."""
-    from prep.imaging import sniff_format
-
     if sniff_format(value[:16]) is not None:
         return "image"
+    return _text_or_bytes(value)
+
+
+def _text_or_bytes(value: bytes) -> str:
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
@@ -368,15 +378,18 @@ def _probe_image(value: bytes, decode: bool) -> tuple[str, int, int, str] | None
 class FeatureStats:
     """What the records read say about one key. Counts are records; mergeable (Beam combines them).
 
-    `values` is the (min, max) number of values of a record that has the key; `distinct` the distinct
-    values of records with exactly one value (None once there are more than MAX_CLASSES, or a value is
-    not a plausible class name); `images` counts per image format, `sizes` the distinct (width, height)
-    (None once there are two), `modes` the Pillow modes seen.
+    `low`/`high` bound the number of values of a record that has the key; `kinds` are the value lists
+    seen ("none" for a Feature with no list); `sniffed` counts values by what they hold (image, text,
+    bytes), until the answer can only be "bytes"; `distinct` holds the distinct values of records with
+    exactly one value (None once there are more than MAX_CLASSES, or one is no plausible class name);
+    `images` counts image formats, `sizes` the distinct (width, height) (None once there are two),
+    `modes` the Pillow modes.
     """
 
     present: int = 0
-    kinds: Counter = field(default_factory=Counter)
-    values: tuple[int, int] | None = None
+    kinds: set = field(default_factory=set)
+    low: int = 2**63
+    high: int = -1
     sniffed: Counter = field(default_factory=Counter)
     images: Counter = field(default_factory=Counter)
     bad_images: int = 0
@@ -385,23 +398,38 @@ class FeatureStats:
     decoded: int = 0
     distinct: set | None = field(default_factory=set)
 
-    def add(self, feature) -> None:
+    @property
+    def values(self) -> tuple[int, int] | None:
+        """(min, max) values per record that has the key, or None before any record."""
+        return None if self.high < 0 else (self.low, self.high)
+
+    @property
+    def opaque(self) -> bool:
+        """True once the values can only be described as opaque bytes (sniffing more changes nothing)."""
+        return "bytes" in self.sniffed or len(self.sniffed) > 1
+
+    def add_values(self, kind: str | None, values) -> None:
+        """Adds the values of one record that has the key; `kind` is the Feature's list (None: none)."""
         self.present += 1
-        kind = feature.WhichOneof("kind")
-        values = getattr(feature, kind).value if kind else ()
-        self.kinds[kind or "none"] += 1
+        if kind not in self.kinds:
+            self.kinds.add(kind or "none")
         n = len(values)
-        self.values = (n, n) if self.values is None else (min(self.values[0], n), max(self.values[1], n))
-        if kind == "bytes_list":
+        if n < self.low:
+            self.low = n
+        if n > self.high:
+            self.high = n
+        if kind == "bytes_list" and not self.opaque:
             self._add_bytes(values)
         if n == 1 and self.distinct is not None and kind != "float_list":
-            value = values[0]
-            if isinstance(value, bytes) and (len(value) > MAX_CLASS_NAME_BYTES or b"\n" in value or not value):
-                self.distinct = None
-            else:
-                self.distinct.add(value)
-                if len(self.distinct) > MAX_CLASSES:
-                    self.distinct = None
+            self._add_distinct(values[0])
+
+    def _add_distinct(self, value) -> None:
+        if isinstance(value, bytes) and (len(value) > MAX_CLASS_NAME_BYTES or b"\n" in value or not value):
+            self.distinct = None
+            return
+        self.distinct.add(value)
+        if len(self.distinct) > MAX_CLASSES:
+            self.distinct = None
 
     def _add_bytes(self, values) -> None:
         for value in itertools.islice(values, VALUES_CHECKED):
@@ -410,7 +438,7 @@ class FeatureStats:
                 probe = _probe_image(value, decode=self.decoded < DECODE_SAMPLES)
                 if probe is None:
                     self.bad_images += 1
-                    kind = "bytes"
+                    kind = _text_or_bytes(value)
                 else:
                     self.decoded += 1
                     fmt, width, height, mode = probe
@@ -424,10 +452,8 @@ class FeatureStats:
 
     def merge(self, other: "FeatureStats") -> None:
         self.present += other.present
-        self.kinds += other.kinds
-        if other.values is not None:
-            self.values = other.values if self.values is None else (
-                min(self.values[0], other.values[0]), max(self.values[1], other.values[1]))
+        self.kinds |= other.kinds
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
         self.sniffed += other.sniffed
         self.images += other.images
         self.bad_images += other.bad_images
@@ -453,12 +479,14 @@ class RecordStats:
         features = parse_record(data)
         self.records += 1
         stats = self.features
-        for key, feature in features.items():
+        for key in features:  # keys then lookups: faster than items() on protobuf's C map
+            feature = features[key]
             feature_stats = stats.get(key)
             if feature_stats is None:
                 feature_stats = stats[key] = FeatureStats()
                 self._pairs = None
-            feature_stats.add(feature)
+            kind = feature.WhichOneof("kind")
+            feature_stats.add_values(kind, getattr(feature, kind).value if kind else ())
         if self._pairs is None:
             self._pairs = [(key, name) for key in stats for name in (f"{key}/name", f"{key}_name") if name in stats]
         for key, name_key in self._pairs:
@@ -505,6 +533,8 @@ class FileScan:
     reason: str | None = None
     stats: RecordStats = field(default_factory=RecordStats)
     samples: list[bytes] = field(default_factory=list)
+    head_bytes: int = 0  # bytes of the uncompressed stream the first records took
+    largest: int = 0  # bytes of the largest record read
 
 
 def _problem_of(error: tfrecord_io.RecordError, compression: str) -> tuple[str, str]:
@@ -525,6 +555,7 @@ def _add_records(scan: FileScan, records: Iterable[bytes], keep: int) -> None:
         if len(scan.samples) < keep:
             scan.samples.append(data)
         scan.records += 1
+        scan.largest = max(scan.largest, len(data))
 
 
 def scan_file(entry: FileEntry, sample: SampleOptions | None, keep: int = 0) -> FileScan:
@@ -543,7 +574,7 @@ def scan_file(entry: FileEntry, sample: SampleOptions | None, keep: int = 0) -> 
             else:
                 _add_records(scan, _head(records, sample, scan), keep)
         if not scan.complete and compression == "none" and entry.size:
-            _add_records(scan, _probe_records(entry.path, entry.size, sample), 0)
+            _add_records(scan, _probe_records(entry.path, scan.head_bytes, entry.size, sample, scan.largest), 0)
     except tfrecord_io.RecordError as e:
         scan.problem, scan.reason = _problem_of(e, compression)
     except RecordProblem as e:
@@ -555,12 +586,12 @@ def scan_file(entry: FileEntry, sample: SampleOptions | None, keep: int = 0) -> 
 
 def _head(records: Iterator[bytes], sample: SampleOptions, scan: FileScan) -> Iterator[bytes]:
     """The first records, within the sample's limits; marks the scan complete if that is all of them."""
-    taken = size = 0
+    taken = 0
     for data in records:
         yield data
         taken += 1
-        size += len(data) + 16
-        if taken >= sample.head_records or size >= sample.head_bytes:
+        scan.head_bytes += len(data) + 16
+        if taken >= sample.head_records or scan.head_bytes >= sample.head_bytes:
             break
     else:
         scan.complete = True
@@ -569,18 +600,20 @@ def _head(records: Iterator[bytes], sample: SampleOptions, scan: FileScan) -> It
         scan.complete = True
 
 
-def _probe_records(path: str, size: int, sample: SampleOptions) -> Iterator[bytes]:
-    """Records found in windows at evenly spaced offsets of an uncompressed file (its middle and end)."""
+def _probe_records(path: str, head: int, size: int, sample: SampleOptions, largest: int) -> Iterator[bytes]:
+    """Records found in windows at evenly spaced offsets after the first `head` bytes of an uncompressed
+    file of `size` bytes, the last window ending at the end of the file. A window is `probe_bytes`, or
+    large enough for two of the `largest` records seen so far (up to MAX_PROBE_BYTES)."""
     from apache_beam.io.filesystems import FileSystems
 
-    head = sample.head_bytes
-    if size <= head + sample.probe_bytes:
+    window = min(max(sample.probe_bytes, 2 * (largest + 16)), MAX_PROBE_BYTES)
+    if size <= head + window or not sample.probes:
         return
     with FileSystems.open(path, compression_type="uncompressed") as handle:
         for i in range(1, sample.probes + 1):
-            offset = head + (size - head - sample.probe_bytes) * i // sample.probes
+            offset = head + (size - head - window) * i // sample.probes
             handle.seek(offset)
-            yield from itertools.islice(_records_in(handle.read(sample.probe_bytes)), sample.probe_records)
+            yield from itertools.islice(_records_in(handle.read(window)), sample.probe_records)
 
 
 def _records_in(window: bytes) -> Iterator[bytes]:
@@ -683,7 +716,7 @@ def _encoding(stats: FeatureStats, dtype: str, exact: bool) -> tuple[str, ImageI
     if sniffed and set(sniffed) == {"text"}:
         return "text", None, ""
     if sniffed.get("image"):
-        return "bytes", None, f"opaque bytes ({sniffed['image']} of the values sampled are images, the rest are not)"
+        return "bytes", None, "opaque bytes (some values are images, others are not)"
     return "bytes", None, ""
 
 
@@ -692,7 +725,7 @@ def _class_names(stats: RecordStats, key: str, feature: FeatureStats) -> tuple[s
     0..n-1 (`label/name`); None when there is no complete, consistent list."""
     if feature.distinct is None or not feature.distinct:
         return None
-    if feature.kinds.get("bytes_list"):
+    if "bytes_list" in feature.kinds:
         try:
             return tuple(sorted(v.decode("utf-8") for v in feature.distinct))
         except UnicodeDecodeError:
@@ -743,7 +776,7 @@ def infer_features(stats: RecordStats, exact: bool, label_key: str | None
     features: list[Feature] = []
     for key in sorted(stats.features):
         s = stats.features[key]
-        kinds = {k for k in s.kinds if k != "none"}
+        kinds = s.kinds - {"none"}
         if not kinds:
             notes.append(f"left out {key!r}: it never holds a value")
             continue
@@ -773,7 +806,9 @@ def infer_features(stats: RecordStats, exact: bool, label_key: str | None
         changes: dict[str, Any] = {}
         if label.default is not None:
             changes["default"] = -1 if label.dtype == "int64" else ""
-            changes["description"] = f"absent in some records: those get {changes['default']!r}"
+            changes["description"] = f"absent in some records: those get {changes['default']!r} (no class)"
+            notes.append(f"the label {label_key!r} is absent in {1 - label.presence:.1%} of the records read: they "
+                         f"get {changes['default']!r}, which is no class; filter them out before training")
         if label.dtype == "int64" and label.shape == ():
             changes["encoding"] = "class_id"
         if names is not None and not exact:
@@ -789,11 +824,9 @@ def infer_features(stats: RecordStats, exact: bool, label_key: str | None
     return tuple(features), label_key, vocabularies, files, notes
 
 
-def build_inference(options: InferOptions, files: FileSet, scans: Sequence[FileScan], mode: str) -> Inference:
-    """The schema of the usable files, from their scans; files with a problem are left out and noted.
-
-    Raises InferenceError when no file is usable, or when the files mix compressions.
-    """
+def _usable(scans: Sequence[FileScan]) -> tuple[list[FileScan], tuple[tuple[str, str, str], ...], str]:
+    """The scans of usable files, the files left out (relative path, reason, problem), and the one
+    compression of the usable files. Raises InferenceError when none is usable or they mix compressions."""
     usable = [s for s in scans if s.problem is None]
     left_out = tuple((s.entry.relative, s.reason or "damaged", s.problem) for s in scans if s.problem is not None)
     if not usable:
@@ -804,44 +837,161 @@ def build_inference(options: InferOptions, files: FileSet, scans: Sequence[FileS
         raise InferenceError(
             "the files mix compressions (" + ", ".join(f"{n} {c}, e.g. {example[c]}" for c, n in sorted(compressions.items()))
             + "): a dataset has one compression: describe them as separate datasets (separate folders)")
-    compression = next(iter(compressions), "none")
-    stats = functools.reduce(lambda a, b: a.merge(b), (s.stats for s in usable), RecordStats())
+    return usable, left_out, next(iter(compressions), "none")
+
+
+_SPLIT_ORDER = ("train", "validation", "test")
+
+
+def split_order(name: str) -> int:
+    """Sort key of split names: TFDS's train, validation, test first (a stable sort keeps the others)."""
+    return _SPLIT_ORDER.index(name) if name in _SPLIT_ORDER else len(_SPLIT_ORDER)
+
+
+def _splits(usable: Sequence[FileScan]) -> tuple[Split, ...]:
+    """Splits in TFDS's order (train, validation, test, then the others as the files come), each with
+    its files; a count is known only for files read to their end."""
+    names = list(dict.fromkeys(s.entry.split for s in usable))
+    names.sort(key=split_order)
+    splits = []
+    for name in names:
+        shards = tuple(Shard(s.entry.relative, s.records if s.complete else None, s.entry.size)
+                       for s in usable if s.entry.split == name)
+        counts = [sh.num_records for sh in shards]
+        splits.append(Split(name, shards, None if None in counts else sum(counts)))
+    return tuple(splits)
+
+
+def _provenance(options: InferOptions, mode: str, records: int, exact: bool, left_out, notes: list[str]) -> Provenance:
+    return Provenance("prep", _version(), options.created, " ".join(options.patterns), options.command, {
+        "mode": mode, "records_read": records, "exact": exact,
+        "sample": None if mode != "sampled" else vars(options.sample),
+        "split_globs": [f"{n}={g}" for n, g in options.split_globs],
+        "left_out": [{"file": rel, "reason": reason, "problem": problem} for rel, reason, problem in left_out],
+        "notes": notes,
+    })
+
+
+def _name(options: InferOptions, files: FileSet) -> str:
+    return options.name or posixpath.basename(files.out.rstrip("/")) or "dataset"
+
+
+def merged_stats(scans: Iterable[FileScan]) -> RecordStats:
+    """The statistics of every usable file's records together."""
+    return functools.reduce(lambda a, b: a.merge(b), (s.stats for s in scans if s.problem is None), RecordStats())
+
+
+def merge_scans(sampled: Sequence[FileScan], full: Sequence[FileScan]) -> list[FileScan]:
+    """The sampled scans with each file that was read in full replaced by its full scan: counts, shapes
+    and presence then come from every record; files the sample left out stay out."""
+    by_path = {s.entry.path: s for s in full}
+    return [by_path.get(s.entry.path, s) for s in sampled]
+
+
+def build_inference(options: InferOptions, files: FileSet, scans: Sequence[FileScan], mode: str,
+                    stats: RecordStats | None = None) -> Inference:
+    """The schema of the usable files, from their scans (and `stats`, their statistics merged, when the
+    caller has merged them already); files with a problem are left out and noted.
+
+    Raises InferenceError when no file is usable, or when the files mix compressions.
+    """
+    usable, left_out, compression = _usable(scans)
+    stats = merged_stats(usable) if stats is None else stats
     if not stats.records:
         raise InferenceError("the files hold no records: there is nothing to infer a schema from")
     exact = all(s.complete for s in usable)
     features, label_key, vocabularies, vocab_files, notes = infer_features(stats, exact, options.label_key)
     if not features:
         raise InferenceError("no key of the records can be described: " + "; ".join(notes))
-    splits = []
-    for name in dict.fromkeys(s.entry.split for s in usable):
-        shards = tuple(Shard(s.entry.relative, s.records if s.complete else None, s.entry.size)
-                       for s in usable if s.entry.split == name)
-        counts = [sh.num_records for sh in shards]
-        splits.append(Split(name, shards, None if None in counts else sum(counts)))
-    for relative, reason, problem in left_out:
-        notes.insert(0, f"left out {relative}: {problem}")
+    notes[:0] = [f"left out {rel}: {problem}" for rel, _, problem in left_out]
     if not exact:
         partly = sum(1 for s in usable if not s.complete)
         notes.append(f"sampled {stats.records:,} records ({partly:,} of {len(usable):,} files only in part): record "
                      "counts are unknown and shapes assume the unread records look like the sampled ones; "
                      "--full reads every record")
     schema = DatasetSchema(
-        name=options.name or posixpath.basename(files.out.rstrip("/")) or "dataset",
-        kind="records",
-        features=features,
-        splits=tuple(splits),
-        compression=compression,
-        label_key=label_key,
-        vocabularies=vocabularies,
-        provenance=Provenance("prep", _version(), options.created, " ".join(options.patterns), options.command, {
-            "mode": mode, "records_read": stats.records, "exact": exact,
-            "sample": None if mode == "full" else vars(options.sample),
-            "split_globs": [f"{n}={g}" for n, g in options.split_globs],
-            "left_out": [{"file": rel, "reason": reason, "problem": problem} for rel, reason, problem in left_out],
-            "notes": notes,
-        }),
+        name=_name(options, files), kind="records", features=features, splits=_splits(usable),
+        compression=compression, label_key=label_key, vocabularies=vocabularies,
+        provenance=_provenance(options, mode, stats.records, exact, left_out, notes),
     )
     return Inference(schema, vocab_files, left_out, tuple(notes))
+
+
+def describe_files(options: InferOptions, files: FileSet, scans: Sequence[FileScan], features: Sequence[Feature], *,
+                   label_key: str | None, vocabularies: Sequence[Vocabulary] = (), vocab_files: dict[str, bytes] | None = None,
+                   text: Any = None, notes: Sequence[str] = (), mode: str) -> Inference:
+    """The schema of files whose features are given (a TFX schema, a feature_description), not inferred.
+
+    Vocabularies whose file is neither given nor already in the dataset directory are dropped (with the
+    references to them). The sampled records of every usable file must parse with the features:
+    InferenceError names the first that does not.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    usable, left_out, compression = _usable(scans)
+    notes = [f"left out {rel}: {problem}" for rel, _, problem in left_out] + list(notes)
+    vocab_files = dict(vocab_files or {})
+    kept = []
+    for v in vocabularies:
+        if v.file in vocab_files or FileSystems.exists(FileSystems.join(files.out, v.file)):
+            kept.append(v)
+        else:
+            notes.append(f"vocabulary {v.name!r}: {v.file} is not in {files.out}; left out")
+    names = {v.name for v in kept}
+    features = tuple(f if f.vocabulary is None or f.vocabulary in names else Feature(**{**vars(f), "vocabulary": None})
+                     for f in features)
+    if label_key is not None and label_key not in {f.name for f in features}:
+        raise InferenceError(f"label key {label_key!r} is not one of the features ({', '.join(f.name for f in features)})")
+    records = sum(s.records for s in usable)
+    exact = all(s.complete for s in usable)
+    schema = DatasetSchema(
+        name=_name(options, files), kind="records", features=features, splits=_splits(usable),
+        compression=compression, label_key=label_key, vocabularies=tuple(kept), text=text,
+        provenance=_provenance(options, mode, records, exact, left_out, notes),
+    )
+    check_parses(usable, schema)
+    return Inference(schema, vocab_files, left_out, tuple(notes))
+
+
+def sniffed_encodings(features: Sequence[Feature], scans: Sequence[FileScan]) -> tuple[Feature, ...]:
+    """`features` with the encoding of string features (images, text or bytes) taken from what the
+    scanned records hold: for features given by a description that says only dtype and shape."""
+    usable = [s for s in scans if s.problem is None]
+    stats = merged_stats(usable)
+    exact = all(s.complete for s in usable)
+    out = []
+    for f in features:
+        if f.dtype == "string" and f.encoding in ("number", "bytes"):
+            s = stats.features.get(f.name)
+            encoding, image, description = _encoding(s, "string", exact) if s else ("bytes", None, "")
+            f = Feature(**{**vars(f), "encoding": encoding, "image": image,
+                           "description": f.description or description})
+        out.append(f)
+    return tuple(out)
+
+
+def check_parses(scans: Sequence[FileScan], schema: DatasetSchema) -> None:
+    """Raises InferenceError naming the first sampled record that `tf.io.parse_example` refuses with the
+    schema's feature spec (the scans must have kept samples)."""
+    import tensorflow as tf
+
+    from schemas import feature_spec
+
+    spec = feature_spec(schema)
+    for scan in scans:
+        if not scan.samples:
+            continue
+        try:
+            tf.io.parse_example(scan.samples, spec)
+            continue
+        except tf.errors.InvalidArgumentError:
+            pass
+        for i, record in enumerate(scan.samples):
+            try:
+                tf.io.parse_example([record], spec)
+            except tf.errors.InvalidArgumentError as e:
+                raise InferenceError(f"{scan.entry.relative}: record {i} does not parse with the given features: "
+                                     f"{e.message.splitlines()[0]}") from None
 
 
 def _version() -> str:

@@ -1,0 +1,87 @@
+"""`prep schema infer --full`: read every record of every file, then write schema.json with exact counts.
+
+The launcher has already listed the files and sampled them (prep/schema_inference.py), so bad inputs
+fail before a job starts. This job reads each usable file end to end on a worker (CRCs checked), merges
+the statistics of all records, merges the full scans into the sampled ones (a file found damaged now is
+left out), and commits: vocabulary, rejected.jsonl, then schema.json last.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from beam_jobs.commit import write_file
+from prep import schema_inference as inference
+from prep.schema_inference import FileScan, FileSet, Inference, InferOptions, RecordStats
+from schemas import save_schema
+
+
+def write_inference(out: str, result: Inference) -> None:
+    """Writes an inference into the dataset directory: its files, rejected.jsonl, schema.json last."""
+    for relative, data in sorted(result.files.items()):
+        write_file(FileSystems.join(out, relative), data)
+    write_file(FileSystems.join(out, inference.REJECTED_FILE), inference.rejected_lines(result))
+    save_schema(result.schema, out)
+
+
+def _read_every_record(entry: inference.FileEntry) -> FileScan:
+    return inference.scan_file(entry, sample=None)
+
+
+def _without_stats(scan: FileScan) -> FileScan:
+    return FileScan(scan.entry, scan.compression, scan.records, scan.complete, scan.problem, scan.reason)
+
+
+class _MergeStats(beam.CombineFn):
+    """Merges the record statistics of many files (associative: any grouping gives the same result)."""
+
+    def create_accumulator(self) -> RecordStats:
+        return RecordStats()
+
+    def add_input(self, accumulator: RecordStats, scan: FileScan) -> RecordStats:
+        return accumulator.merge(scan.stats) if scan.problem is None else accumulator
+
+    def merge_accumulators(self, accumulators) -> RecordStats:
+        merged = RecordStats()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
+
+    def extract_output(self, accumulator: RecordStats) -> RecordStats:
+        return accumulator
+
+
+def _commit(full: list[FileScan], stats: RecordStats, options: InferOptions, files: FileSet,
+            sampled: Sequence[FileScan]) -> str:
+    result = inference.build_inference(options, files, inference.merge_scans(sampled, full), "full", stats)
+    write_inference(files.out, result)
+    return files.out
+
+
+class InferSchemaFromEveryRecord(beam.PTransform):
+    """The whole --full job: every usable file read in full, statistics merged, schema.json committed."""
+
+    def __init__(self, options: InferOptions, files: FileSet, sampled: Sequence[FileScan]):
+        super().__init__()
+        self.options, self.files = options, files
+        self.sampled = [_without_stats(s) for s in sampled]
+
+    def expand(self, pipeline):
+        scans = (
+            pipeline
+            | "UsableFiles" >> beam.Create([s.entry for s in self.sampled if s.problem is None])
+            | "Spread" >> beam.Reshuffle()
+            | "ReadEveryRecord" >> beam.Map(_read_every_record)
+        )
+        return (
+            scans
+            | "DropStats" >> beam.Map(_without_stats)
+            | "AllFiles" >> beam.combiners.ToList()
+            | "WriteSchemaLast" >> beam.Map(
+                _commit,
+                stats=beam.pvalue.AsSingleton(scans | "MergeStats" >> beam.CombineGlobally(_MergeStats())),
+                options=self.options, files=self.files, sampled=self.sampled)
+        )
