@@ -30,7 +30,7 @@ demo: venv
 
 test: venv venv-tf215
 	$(VENV)/bin/$(PYTEST) tests --ignore=tests/estimator
-	$(VENV_TF215)/bin/$(PYTEST) tests/estimator
+	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/test_readers_input_fn.py tests/test_readers_codegen.py
 
 clean:
 	rm -rf $(VENV) $(VENV_TF215) demo_out

@@ -27,7 +27,7 @@ def now() -> str:
 
 
 def _register() -> None:
-    from prep import cli_images, cli_dataset, cli_reader, cli_report, cli_schema  # noqa: F401  (each module adds its commands to `cli`)
+    from prep import cli_images, cli_dataset, cli_reader, cli_report, cli_schema, cli_text  # noqa: F401  (each module adds its commands to `cli`)
 
 
 def main(argv: list[str] | None = None) -> int:

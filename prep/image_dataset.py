@@ -6,27 +6,18 @@ without Beam and the pipeline stays a sentence of transforms.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-
 import prep
+from prep import job_results
 from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, image_features
 from prep.job_options import ImageJobOptions
+from prep.job_results import LABELS_FILE, STATS_FILE, check_accounted, json_bytes, splits_from_results
 from prep.layout import Layout
-from prep.splits import DEFAULT_SPLIT
 from prep.statistics import Summary
 from prep.vocab_files import vocabulary_bytes
-from schemas import DatasetSchema, Provenance, Shard, Split, Vocabulary
-
-LABELS_FILE = "vocab/labels.txt"
-STATS_FILE = "stats.json"
+from schemas import DatasetSchema, Provenance, Vocabulary
 
 # A fact about one input, gathered by the pipeline for stats.json:
 #   ("record", PendingImage) for each record written, ("rejected", reason) for each input left out
-
-
-class LostInputsError(RuntimeError):
-    """Inputs != records + rejected: something was dropped silently, so the run must not commit."""
 
 
 def add_image_fact(summary: Summary, fact: tuple) -> None:
@@ -46,11 +37,7 @@ def add_image_fact(summary: Summary, fact: tuple) -> None:
 
 def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
     """Every split the dataset has, records or not."""
-    if options.split_fractions is not None:
-        return list(options.split_fractions.names)
-    if layout.split_folders:
-        return list(layout.splits)
-    return [DEFAULT_SPLIT]
+    return job_results.split_names(options.split_fractions, layout)
 
 
 def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict) -> dict:
@@ -81,19 +68,8 @@ def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict) ->
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
                   duplicates: dict, rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
-    written = sum(r["num_records"] for r in results)
-    if written + rejected != inputs:
-        raise LostInputsError(
-            f"{inputs} inputs but {written} records + {rejected} rejected: refusing to commit a dataset that lost inputs")
-    by_split: dict[str, list[dict]] = defaultdict(list)
-    for r in results:
-        by_split[r["split"]].append(r)
-    splits = tuple(
-        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"]) for r in sorted(rs, key=lambda r: r["index"])),
-              sum(r["num_records"] for r in rs))
-        for name in split_names(options, layout)
-        for rs in [by_split[name]]
-    )
+    check_accounted(inputs, sum(r["num_records"] for r in results), rejected)
+    splits = splits_from_results(results, split_names(options, layout))
     stats = image_stats(summary, layout, inputs, duplicates)
     schema = DatasetSchema(
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
@@ -107,6 +83,6 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     )
     files = {
         LABELS_FILE: vocabulary_bytes(layout.classes),
-        STATS_FILE: (json.dumps(stats, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+        STATS_FILE: json_bytes(stats),
     }
     return schema, files

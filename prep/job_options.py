@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from prep.imaging import ImageOptions
 from prep.splits import SplitFractions
+from prep.text_inputs import TextInputs
+from schemas import TextSettings
 
 DEFAULT_SHARD_SIZE = 128 * 2**20  # bytes of records per shard when --num-shards is not given
 
@@ -30,6 +32,41 @@ class ImageJobOptions:
     labels: tuple[str, ...] | None = None
     include_hidden: bool = False
     dedupe: bool = False  # drop exact copies (kept: the first by path)
+    created: str = ""  # ISO time the run was launched, for provenance
+
+    def to_dict(self) -> dict:
+        """The options as plain JSON values, recorded in schema.json's provenance."""
+        d = dataclasses.asdict(self)
+        d["split_fractions"] = dict(self.split_fractions.items) if self.split_fractions else None
+        return d
+
+
+@dataclass(frozen=True)
+class VocabJobOptions:
+    """`prep vocab`: learn a token vocabulary from `inputs` and write it to the file `out`."""
+
+    inputs: TextInputs
+    out: str
+    text: TextSettings = TextSettings()
+    created: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TextJobOptions:
+    """`prep text`: documents to records of token ids. `vocab_file` reuses a vocabulary instead of
+    learning one; `raw_text` keeps the text itself in every record too."""
+
+    inputs: TextInputs
+    out: str
+    text: TextSettings = TextSettings()
+    sharding: ShardingOptions = ShardingOptions()
+    split_fractions: SplitFractions | None = None
+    labels: tuple[str, ...] | None = None
+    vocab_file: str | None = None
+    raw_text: bool = True
     created: str = ""  # ISO time the run was launched, for provenance
 
     def to_dict(self) -> dict:

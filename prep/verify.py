@@ -1,8 +1,9 @@
 """`prep verify`: prove a dataset is whole by reading every shard end to end.
 
 Checks, for every shard the schema lists: the file exists, every record's framing and both CRCs,
-the record count against schema.json, and that every record parses with the schema's feature spec.
-Also: shard files in the directory that the schema does not list, and vocabulary files and sizes.
+the record count against schema.json, that every record parses with the schema's feature spec, and
+that its class and token ids lie inside their vocabularies. Also: shard files in the directory that
+the schema does not list, and vocabulary files and sizes.
 """
 
 from __future__ import annotations
@@ -40,24 +41,51 @@ def _batches(records: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
         yield batch
 
 
-def _unparseable(batch: list[bytes], spec: dict) -> tuple[int, str] | None:
-    """(index in batch, error) of the first record that does not parse, or None."""
+def id_limits(schema: DatasetSchema) -> dict[str, tuple[int, str]]:
+    """For each feature of ids into a vocabulary (class ids, token ids): (the first id past the
+    vocabulary, its file)."""
+    limits = {}
+    for f in schema.features:
+        if f.encoding in ("class_id", "token_ids") and f.vocabulary is not None:
+            v = schema.vocabulary(f.vocabulary)
+            limits[f.name] = (v.first_id + v.size, v.file)
+    return limits
+
+
+def _bad_id(parsed: dict, limits: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
+    """(index in batch, problem) of the first record holding an id outside its vocabulary, or None."""
+    import tensorflow as tf
+
+    for name, (limit, file) in sorted(limits.items()):
+        values = parsed[name]
+        flat = values.flat_values if isinstance(values, tf.RaggedTensor) else tf.reshape(values, [-1])
+        bad = tf.where((flat < 0) | (flat >= limit))[:, 0]
+        if tf.size(bad):
+            first = int(bad[0])
+            index = int(values.value_rowids()[first]) if isinstance(values, tf.RaggedTensor) else first
+            return index, f"has {name} id {int(flat[first])}, outside {file} (ids 0 to {limit - 1})"
+    return None
+
+
+def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
+    """(index in batch, error) of the first record that does not parse, or whose ids fall outside
+    their vocabulary; None when all is well."""
     import tensorflow as tf
 
     try:
-        tf.io.parse_example(batch, spec)
-        return None
+        return _bad_id(tf.io.parse_example(batch, spec), limits)
     except tf.errors.InvalidArgumentError:
         pass
     for i, record in enumerate(batch):
         try:
             tf.io.parse_example([record], spec)
         except tf.errors.InvalidArgumentError as e:
-            return i, e.message.splitlines()[0]
+            return i, "does not parse: " + e.message.splitlines()[0]
     return None
 
 
-def verify_shard(root: str, file: str, expected: int | None, compression: str, spec: dict | None) -> Finding:
+def verify_shard(root: str, file: str, expected: int | None, compression: str, spec: dict | None,
+                 limits: dict[str, tuple[int, str]] | None = None) -> Finding:
     from apache_beam.io.filesystems import FileSystems
 
     path = FileSystems.join(root, file)
@@ -67,9 +95,9 @@ def verify_shard(root: str, file: str, expected: int | None, compression: str, s
     try:
         for batch in _batches(tfrecord_io.read_records(path, compression), PARSE_BATCH):
             if spec is not None:
-                bad = _unparseable(batch, spec)
+                bad = _unparseable(batch, spec, limits or {})
                 if bad is not None:
-                    return Finding(file, None, f"record {count + bad[0]} does not parse: {bad[1]}")
+                    return Finding(file, None, f"record {count + bad[0]} {bad[1]}")
             count += len(batch)
     except tfrecord_io.RecordError as e:
         return Finding(file, None, f"record {e.index} at byte {e.offset}: {e.problem}")
@@ -92,10 +120,11 @@ def verify_dataset(root: str, *, parse: bool = True,
 
     schema = load_schema(root)
     spec = feature_spec(schema) if parse else None
+    limits = id_limits(schema)
     findings: list[Finding] = []
     for split in schema.splits:
         for shard in split.shards:
-            finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec)
+            finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec, limits)
             findings.append(finding)
             progress(finding)
     listed = {shard.file for split in schema.splits for shard in split.shards}

@@ -1,6 +1,6 @@
 """`prep reader`: writes a dataset's input function as a standalone module whose only import is TensorFlow.
 
-The module is the dataset's layout written out as constants (shard files per split, FEATURE_SPEC, ...),
+The module is the dataset's layout written out as constants (shards per split, FEATURE_SPEC, ...),
 a `make_input_fn` with the runtime reader's options, and the text of `readers/pipeline.py` as it is,
 so it yields the same batches as `readers.make_input_fn`.
 
@@ -55,7 +55,7 @@ NAME = {name}
 DATA_DIR = {data_dir}  # where make_input_fn reads by default
 # The shards' compression, as TFRecordDataset's compression_type: "" (none), "GZIP" or "ZLIB".
 COMPRESSION = {compression}
-# The shard files of each split, relative to the dataset directory.
+# The shards of each split: (file relative to the dataset directory, records in it).
 SPLITS = {splits}
 # How each feature of a record parses (tf.io.parse_example's spec).
 FEATURE_SPEC = {feature_spec}
@@ -212,8 +212,8 @@ def _splits(layout: DatasetLayout) -> str:
     if not layout.splits:
         return "{}"
     lines = []
-    for name, files in layout.splits.items():
-        lines.append(f"    {literal(name)}: (\n" + "".join(f"        {literal(f)},\n" for f in files) + "    ),\n")
+    for name, shards in layout.splits.items():
+        lines.append(f"    {literal(name)}: (\n" + "".join(f"        {literal(s)},\n" for s in shards) + "    ),\n")
     return "{\n" + "".join(lines) + "}"
 
 

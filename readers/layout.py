@@ -24,7 +24,7 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
             if pad_id is not None:
                 pad_ids[f.name] = pad_id
     return DatasetLayout(
-        splits={s.name: tuple(shard.file for shard in s.shards) for s in schema.splits},
+        splits={s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits},
         compression=COMPRESSION_TYPES[schema.compression],
         feature_spec=feature_spec(schema),
         label_key=schema.label_key,

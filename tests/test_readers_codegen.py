@@ -32,11 +32,8 @@ def load_module(path: Path):
     name = f"generated_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while it runs
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
+    sys.modules[name] = module  # dataclasses and AutoGraph look a module up by name, as after an import
+    spec.loader.exec_module(module)
     return module
 
 
@@ -54,16 +51,19 @@ def generated(tmp_path, prep_cli):
 
 
 def assert_same_batches(a, b, count: int) -> None:
-    batches = 0
-    for (features_a, labels_a), (features_b, labels_b) in zip(a.take(count), b.take(count)):
+    """The first `count` batches (or all, if fewer) of `a` and `b` are equal."""
+    a, b = list(a.take(count)), list(b.take(count))
+    assert len(a) == len(b) > 1
+    for (features_a, labels_a), (features_b, labels_b) in zip(a, b):
         assert list(features_a) == list(features_b)
         for key in features_a:
-            assert features_a[key].dtype == features_b[key].dtype
-            assert features_a[key].to_list() == features_b[key].to_list() if isinstance(
-                features_a[key], tf.RaggedTensor) else (features_a[key].numpy() == features_b[key].numpy()).all(), key
+            a_value, b_value = features_a[key], features_b[key]
+            assert a_value.dtype == b_value.dtype and type(a_value) is type(b_value), key
+            if isinstance(a_value, tf.RaggedTensor):
+                assert a_value.to_list() == b_value.to_list(), key
+            else:
+                assert a_value.shape == b_value.shape and (a_value.numpy() == b_value.numpy()).all(), key
         assert (labels_a.numpy() == labels_b.numpy()).all()
-        batches += 1
-    assert batches == count
 
 
 @pytest.mark.parametrize("split, options", [
@@ -90,7 +90,7 @@ def test_generated_module_describes_the_dataset_as_its_schema_does(made_dataset,
     module = generated(made_dataset)
     schema = load_schema(str(made_dataset))
     assert module.FEATURE_SPEC == feature_spec(schema)
-    assert module.SPLITS == {s.name: tuple(shard.file for shard in s.shards) for s in schema.splits}
+    assert module.SPLITS == {s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits}
     assert (module.NAME, module.DATA_DIR, module.COMPRESSION, module.LABEL_KEY) == (schema.name, str(made_dataset), "", "label")
     assert module.IMAGES == {"image": (3, None)} and module.PAD_IDS == {}
 
@@ -213,7 +213,8 @@ def hostile_schemas(draw):
         features.append(Feature(name, dtype, draw(st.sampled_from([(), (2,), None])) if default is None else (),
                                 description=draw(hostile), default=default))
     splits = tuple(
-        Split(split, tuple(Shard(file) for file in draw(st.lists(hostile, min_size=1, max_size=3))))
+        Split(split, tuple(Shard(file, draw(st.sampled_from([None, 0, 7])))
+                           for file in draw(st.lists(hostile, min_size=1, max_size=3))))
         for split in draw(st.lists(hostile, min_size=1, max_size=3, unique=True))
     )
     return DatasetSchema(
@@ -264,6 +265,6 @@ def test_a_hostile_schema_gives_an_inert_module_that_round_trips_its_names(schem
         module = load_module(path)
     assert not SENTINEL.exists()
     assert (module.NAME, module.DATA_DIR, module.LABEL_KEY) == (schema.name, data_dir, schema.label_key)
-    assert module.SPLITS == {s.name: tuple(shard.file for shard in s.shards) for s in schema.splits}
+    assert module.SPLITS == {s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits}
     assert module.FEATURE_SPEC == feature_spec(schema)
     assert list(module.IMAGES) == [schema.features[0].name] and list(module.PAD_IDS) == [schema.features[1].name]

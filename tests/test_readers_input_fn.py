@@ -3,9 +3,11 @@ eval reading every record once, training shuffling and repeating, input_context,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ TOKEN_KEY = "text/token_ids"
 WORDS = ["good", "bad", "film", "plot", "actor", "great", "awful", "scene", "music", "long"]
 
 
-def text_schema(splits: tuple[Split, ...], name: str = "reviews") -> DatasetSchema:
+def text_schema(splits: tuple[Split, ...], name: str = "reviews", compression: str = "none") -> DatasetSchema:
     """The schema `prep text` writes: raw text, token ids from a Keras-style vocabulary, a class label."""
     return DatasetSchema(
         name=name, kind="text",
@@ -31,6 +33,7 @@ def text_schema(splits: tuple[Split, ...], name: str = "reviews") -> DatasetSche
             Feature("label", "int64", (), "class_id", vocabulary="labels"),
         ),
         splits=splits,
+        compression=compression,
         label_key="label",
         vocabularies=(
             Vocabulary("tokens", "vocab/tokens.txt", "tokens", len(WORDS), first_id=2, reserved=((0, ""), (1, "[UNK]"))),
@@ -39,7 +42,7 @@ def text_schema(splits: tuple[Split, ...], name: str = "reviews") -> DatasetSche
     )
 
 
-def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]]) -> Path:
+def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]], compression: str = "none") -> Path:
     """A text dataset: split -> records per shard. Record i of a split has 1 + i % 7 tokens and label
     i % 2; its text names the split and i, so every record can be told apart."""
     rng = random.Random(0)
@@ -55,14 +58,14 @@ def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]]) -> Path:
                 records.append(encode_example({"text": ("string", [text]), TOKEN_KEY: ("int64", ids),
                                                "label": ("int64", [i % 2])}))
                 i += 1
-            name = f"{split}-{number:05d}-of-{len(per_shard):05d}.tfrecord"
-            written, size = write_records(str(out / name), records, "none")
+            name = f"{split}-{number:05d}-of-{len(per_shard):05d}.tfrecord" + (".gz" if compression == "gzip" else "")
+            written, size = write_records(str(out / name), records, compression)
             shards.append(Shard(name, written, size))
         splits.append(Split(split, tuple(shards), sum(per_shard)))
     (out / "vocab").mkdir()
     (out / "vocab" / "tokens.txt").write_text("".join(w + "\n" for w in WORDS))
     (out / "vocab" / "labels.txt").write_text("neg\npos\n")
-    save_schema(text_schema(tuple(splits)), str(out))
+    save_schema(text_schema(tuple(splits), compression=compression), str(out))
     return out
 
 
@@ -85,6 +88,42 @@ def resized_dataset(tmp_path_factory) -> Path:
     assert main(["images", str(base / "src"), str(base / "out"), "--resize", "12x10", "--channels", "1",
                  "--num-shards", "2", "--workers", "1"]) == 0
     return base / "out"
+
+
+@pytest.fixture(scope="session")
+def made_text_dataset(tmp_path_factory) -> Path:
+    """A text dataset written by `prep text` from class folders pos/ and neg/ (train/test, 2 shards each)."""
+    from prep.cli import main
+
+    base = tmp_path_factory.mktemp("made_text")
+    for i in range(12):
+        for label, words in (("pos", "a great good film with fine music"), ("neg", "an awful bad plot and long scenes")):
+            path = base / "src" / label / f"{i}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{words} number {i}\n")
+    assert main(["text", str(base / "src"), str(base / "out"), "--split", "train=0.6,test=0.4", "--num-shards", "2",
+                 "--workers", "1"]) == 0
+    return base / "out"
+
+
+@pytest.fixture(params=["runtime", "generated"])
+def reader(request, tmp_path):
+    """make_input_fn(dataset, split, batch_size, **options) of the runtime reader, or of the module
+    `prep reader`'s code writes for the dataset."""
+    from readers.codegen import write_module
+
+    def generated(dataset: Path, *args, **options):
+        path = tmp_path / f"{dataset.name}_input.py"
+        if not path.exists():
+            write_module(str(dataset), str(path))
+        name = f"{dataset.name}_input_{id(path)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses and AutoGraph look a module up by name, as after an import
+        spec.loader.exec_module(module)
+        return module.make_input_fn(*args, **options)
+
+    return make_input_fn if request.param == "runtime" else generated
 
 
 def split_records(dataset: Path, split: str, key: str) -> list[bytes]:
@@ -191,6 +230,25 @@ def test_each_input_pipeline_reads_its_own_shards_with_the_per_replica_batch(tex
         assert set.union(*seen) == {f"train {i}".encode() for i in range(40)}
 
 
+def test_the_schema_record_counts_say_how_many_batches_come(text_dataset):
+    assert make_input_fn(text_dataset, "test", 4)().cardinality() == 4  # 15 records, the last batch of 3
+    assert make_input_fn(text_dataset, "train", 8, num_epochs=2)().cardinality() == 10
+    assert make_input_fn(text_dataset, "train", 8)().cardinality() < 0  # forever
+    context = tf.distribute.InputContext(num_input_pipelines=3, input_pipeline_id=0, num_replicas_in_sync=1)
+    assert make_input_fn(text_dataset, "train", 4, mode="eval")(input_context=context).cardinality() == 4  # 14 records
+
+
+def test_shards_holding_other_counts_than_the_schema_says_fail_the_pass(text_dataset, tmp_path):
+    wrong = Path(shutil.copytree(text_dataset, tmp_path / "wrong"))
+    schema = json.loads((wrong / "schema.json").read_text())
+    test = next(s for s in schema["splits"] if s["name"] == "test")
+    test["shards"][0]["num_records"] += 1
+    test["num_records"] += 1
+    (wrong / "schema.json").write_text(json.dumps(schema))
+    with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain 16 elements but contained only 15"):
+        list(make_input_fn(wrong, "test", 4)())
+
+
 def test_more_input_pipelines_than_shards_is_refused(text_dataset):
     input_fn = make_input_fn(text_dataset, "test", 4)
     context = tf.distribute.InputContext(num_input_pipelines=3, input_pipeline_id=0, num_replicas_in_sync=3)
@@ -236,6 +294,23 @@ def test_token_ids_are_the_written_ones(text_dataset):
         head, words = text.decode().split(": ")
         assert [WORDS[t - 2] for t in row if t] == words.split()
         assert label == int(head.split()[1]) % 2
+
+
+def test_gzip_shards_read_as_the_same_records(text_dataset, tmp_path):
+    gzipped = write_text_dataset(tmp_path / "gzipped", {"train": (14, 13, 13), "test": (8, 7)}, "gzip")
+    assert (gzipped / "test-00000-of-00002.tfrecord.gz").exists()
+    assert values(make_input_fn(gzipped, "test", 4)(), "text") == values(make_input_fn(text_dataset, "test", 4)(), "text")
+
+
+@pytest.mark.parametrize("cache", [True, "file"])
+def test_a_cache_gives_the_same_records(text_dataset, tmp_path, cache):
+    cache = str(tmp_path / "cache") if cache == "file" else cache
+    expected = sorted(values(make_input_fn(text_dataset, "train", 8, mode="eval")(), "text"))
+    train_fn = make_input_fn(text_dataset, "train", 8, cache=cache, num_epochs=3, seed=1)
+    texts = values(train_fn(), "text")
+    # training interleaves shards in parallel, so epochs may overlap at their edges: compare the whole
+    assert len(texts) == 3 * 40 and sorted(texts) == sorted(expected * 3)
+    assert cache is True or list(tmp_path.glob("cache*"))
 
 
 # ---- errors at make_input_fn time ---------------------------------------------------------------------
@@ -299,19 +374,19 @@ def image_model(height: int, width: int, channels: int):
     return model
 
 
-def text_model(length: int):
+def text_model(length: int, ids_up_to: int):
     keras = tf.keras
     ids = keras.Input((length,), name="token_ids", dtype="int64")  # Keras 3 refuses "/" in names: the dict key maps
-    x = keras.layers.Embedding(len(WORDS) + 2, 4)(ids)
+    x = keras.layers.Embedding(ids_up_to, 4)(ids)
     x = keras.layers.GlobalAveragePooling1D()(x)
     model = keras.Model({TOKEN_KEY: ids}, keras.layers.Dense(2)(x))
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     return model
 
 
-def test_keras_fits_and_evaluates_on_images(resized_dataset):
-    train_fn = make_input_fn(resized_dataset, "train", 4, features=["image"])
-    eval_fn = make_input_fn(resized_dataset, "train", 4, features=["image"], mode="eval")
+def test_keras_fits_and_evaluates_on_images(reader, resized_dataset):
+    train_fn = reader(resized_dataset, "train", 4, features=["image"])
+    eval_fn = reader(resized_dataset, "train", 4, features=["image"], mode="eval")
     model = image_model(10, 12, 1)
     history = model.fit(train_fn(), steps_per_epoch=3, epochs=2, validation_data=eval_fn(), verbose=0)
     assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
@@ -319,10 +394,12 @@ def test_keras_fits_and_evaluates_on_images(resized_dataset):
 
 # Keras 3 refuses "/" in an Input's name yet warns when a dict key differs from it; the key still maps.
 @pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")
-def test_keras_fits_and_evaluates_on_text(text_dataset):
-    train_fn = make_input_fn(text_dataset, "train", 8, features=[TOKEN_KEY], sequence_length=6)
-    eval_fn = make_input_fn(text_dataset, "test", 8, features=[TOKEN_KEY], sequence_length=6)
-    model = text_model(6)
-    model.fit(train_fn(), steps_per_epoch=3, epochs=1, verbose=0)
-    loss, accuracy = model.evaluate(eval_fn(), verbose=0)
-    assert 0 <= accuracy <= 1
+def test_keras_fits_and_evaluates_on_text(reader, made_text_dataset):
+    from schemas import load_schema
+
+    tokens = load_schema(str(made_text_dataset)).vocabulary("tokens")
+    train_fn = reader(made_text_dataset, "train", 4, features=[TOKEN_KEY], sequence_length=10)
+    eval_fn = reader(made_text_dataset, "test", 4, features=[TOKEN_KEY], sequence_length=10)
+    model = text_model(10, tokens.first_id + tokens.size)
+    history = model.fit(train_fn(), steps_per_epoch=4, epochs=2, validation_data=eval_fn(), verbose=0)
+    assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history

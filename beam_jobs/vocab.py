@@ -1,0 +1,191 @@
+"""`prep vocab`: a token vocabulary learned from a corpus at Beam scale, and the corpus pass that
+`prep text` shares with it.
+
+Counting never sends one element per token through a shuffle: each worker counts the tokens of a
+whole bundle of files into one table (in bulk, see prep.token_counting), hands the table on in
+buckets by a stable hash of the token when it grows large and when the bundle ends, and the buckets
+are merged per bucket (a combiner, lifted before the shuffle). Each bucket then keeps only the
+tokens that can still make the vocabulary (prep.vocabulary.candidates), and one step merges those.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from beam_jobs.commit import write_file
+from beam_jobs.stats import SummarizeFn
+from prep import layout as layouts, text_dataset, vocabulary
+from prep.corpus_survey import Survey, range_key
+from prep.job_options import VocabJobOptions
+from prep.progress import Progress
+from prep.statistics import Summary
+from prep.text_inputs import TextInputs, byte_ranges, corpus_items, file_format
+from prep.tokenizer import Tokenizer
+from schemas import TextSettings
+
+
+def _ranges(match: fileio.FileMetadata, fmt: str) -> list[tuple[str, int, int | None]]:
+    return [(match.path, start, end) for start, end in byte_ranges(match.path, match.size_in_bytes,
+                                                                     file_format(match.path, fmt))]
+
+
+class MatchCorpus(beam.PTransform):
+    """Every input file as (path, start, end) byte ranges (end None: to the end of the file), spread
+    over the workers: a large uncompressed line file becomes several ranges, read in parallel."""
+
+    def __init__(self, inputs: TextInputs):
+        super().__init__()
+        self.inputs = inputs
+
+    def expand(self, pipeline):
+        fmt = self.inputs.format
+        return (
+            pipeline
+            | "Match" >> fileio.MatchFiles(self.inputs.pattern)
+            | "ByteRanges" >> beam.FlatMap(_ranges, fmt)
+            | "Spread" >> beam.Reshuffle()
+        )
+
+
+class DetectTextLayout(beam.PTransform):
+    """The layout of a folder of class folders (one Layout); for other inputs a layout with no classes."""
+
+    def __init__(self, inputs: TextInputs, labels: tuple[str, ...] | None):
+        super().__init__()
+        self.inputs, self.labels = inputs, labels
+
+    def expand(self, ranges):
+        root, labels = self.inputs.root, self.labels
+        if self.inputs.format != "folder":
+            return ranges.pipeline | "NoClassFolders" >> beam.Create([layouts.Layout(False, ())])
+        return (
+            ranges
+            | "FolderPairs" >> beam.FlatMap(
+                lambda r: [p] if r[1] == 0 and (p := layouts.folder_pair(layouts.relative_path(r[0], root))) else [])
+            | "DistinctPairs" >> beam.Distinct()
+            | "AllPairs" >> beam.combiners.ToList()
+            | "DetectLayout" >> beam.Map(layouts.detect_layout, labels)
+        )
+
+
+def _at_bundle_end(value):
+    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+class _SurveyFn(beam.DoFn):
+    """(path, start, end) -> Summary per bundle (main), and token counts by bucket (tagged "counts")."""
+
+    def __init__(self, inputs: TextInputs, settings: TextSettings | None):
+        self.inputs, self.settings = inputs, settings
+
+    def setup(self):
+        self.progress = Progress("survey")
+
+    def start_bundle(self):
+        self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None)
+
+    def process(self, element, layout: layouts.Layout):
+        path, start, end = element
+        name = None if start == 0 and end is None else range_key(path, start)
+        for item in corpus_items(path, self.inputs, layout, start, end, bulk=self.survey.bulk):
+            self.survey.add(item, name)
+        self.progress.add("files read" if name is None else "file ranges read")
+        if self.survey.full:
+            for bucket in self.survey.take_counts().items():
+                yield beam.pvalue.TaggedOutput("counts", bucket)
+
+    def finish_bundle(self):
+        for bucket in self.survey.take_counts().items():
+            yield beam.pvalue.TaggedOutput("counts", _at_bundle_end(bucket))
+        yield _at_bundle_end(self.survey.take_summary())
+
+
+def merge_summary(summary: Summary, other: Summary) -> None:
+    summary.merge(other)
+
+
+class SurveyCorpus(beam.PTransform):
+    """Byte ranges -> {"summary": the corpus' Summary as a dict (one element), "counts": (bucket,
+    Counter) pieces of token counts}; tokens are counted only when `settings` is given."""
+
+    def __init__(self, inputs: TextInputs, settings: TextSettings | None, layout):
+        super().__init__()
+        self.inputs, self.settings, self.layout = inputs, settings, layout
+
+    def expand(self, ranges):
+        surveyed = ranges | "Read" >> beam.ParDo(_SurveyFn(self.inputs, self.settings), self.layout).with_outputs(
+            "counts", main="summaries")
+        summary = surveyed.summaries | "Merge" >> beam.CombineGlobally(SummarizeFn(merge_summary))
+        return {"summary": summary, "counts": surveyed.counts}
+
+
+class _MergeCounts(beam.CombineFn):
+    def create_accumulator(self):
+        return Counter()
+
+    def add_input(self, counts, piece):
+        counts.update(piece)
+        return counts
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        first = next(accumulators)
+        for other in accumulators:
+            first.update(other)
+        return first
+
+    def extract_output(self, counts):
+        return counts
+
+
+class ChooseVocabulary(beam.PTransform):
+    """(bucket, Counter) pieces -> the TokenVocabulary (one element), by adapt's rules."""
+
+    def __init__(self, rules: vocabulary.VocabularyRules):
+        super().__init__()
+        self.rules = rules
+
+    def expand(self, counts):
+        rules = self.rules
+        return (
+            counts
+            | "MergeByBucket" >> beam.CombinePerKey(_MergeCounts())
+            | "Candidates" >> beam.MapTuple(lambda _, bucket: vocabulary.candidates(bucket, rules))
+            | "AllCandidates" >> beam.combiners.ToList()
+            | "Choose" >> beam.Map(vocabulary.choose, rules)
+        )
+
+
+def rules_of(settings: TextSettings) -> vocabulary.VocabularyRules:
+    return vocabulary.VocabularyRules(settings.max_tokens, settings.min_count)
+
+
+def _write_vocab_files(vocab: vocabulary.TokenVocabulary, survey: dict, options: VocabJobOptions) -> int:
+    for path, data in text_dataset.finish_vocab(options, vocab, survey):
+        write_file(path, data)
+    return len(vocab.tokens)
+
+
+class LearnVocabulary(beam.PTransform):
+    """The whole `prep vocab` job: match, survey and count, choose, write the files (the vocabulary last)."""
+
+    def __init__(self, options: VocabJobOptions):
+        super().__init__()
+        self.options = options
+
+    def expand(self, pipeline):
+        o = self.options
+        ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
+        layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, None))
+        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text, layout)
+        return (
+            survey["counts"]
+            | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text))
+            | "WriteFiles" >> beam.Map(_write_vocab_files, beam.pvalue.AsSingleton(survey["summary"]), o)
+        )

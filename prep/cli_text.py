@@ -1,0 +1,190 @@
+"""`prep text SRC OUT` and `prep vocab SRC OUT`: flags -> TextJobOptions / VocabJobOptions -> the Beam job."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+
+import click
+
+from prep.cli import cli, now
+from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags
+from prep.preflight import is_local
+from prep.text_inputs import INPUT_FORMATS
+from prep.text_split import SPLITS
+from prep.text_standardize import STANDARDIZE
+
+_STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
+
+
+def input_flags(command):
+    """Where the documents are and how to read them (both commands)."""
+    @functools.wraps(command)
+    def wrapper(*args, src, input_format, text_field, label_field, include_hidden, **kwargs):
+        from prep.text_inputs import resolve_inputs
+        from prep.text_preflight import is_directory
+
+        src = os.path.abspath(src) if is_local(src) else src
+        try:
+            inputs = resolve_inputs(src, input_format, text_field, label_field, include_hidden, is_directory(src))
+        except ValueError as e:
+            raise click.UsageError(str(e)) from None
+        return command(*args, inputs=inputs, **kwargs)
+
+    for flag in reversed([
+        click.argument("src"),
+        click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto",
+                     help="auto: a folder is class folders of text files (one document per file); a file or glob "
+                          "is read by its extension (.jsonl/.ndjson/.json, .csv, .tsv, else one document per line). "
+                          "lines/jsonl/csv/tsv: read every file (in a folder, recursively) so."),
+        click.option("--text-field", metavar="NAME", help="JSON Lines / CSV / TSV: the field holding the text [default: text]."),
+        click.option("--label-field", metavar="NAME", help="JSON Lines / CSV / TSV: the field holding the label (optional)."),
+        click.option("--include-hidden", is_flag=True, help="Read dot-files and OS junk too (default: reject them as hidden)."),
+    ]):
+        wrapper = flag(wrapper)
+    return wrapper
+
+
+def tokenizer_flags(command):
+    """TextVectorization's standardize, split and ngrams, and the vocabulary's cut (both commands)."""
+    @functools.wraps(command)
+    def wrapper(*args, standardize, split_on, ngrams, max_tokens, min_count, max_length=None, **kwargs):
+        from schemas import TextSettings
+
+        if max_tokens is not None and max_tokens < 3:
+            raise click.BadParameter("must be at least 3: it counts the reserved ids 0 (padding) and 1 ([UNK]), "
+                                     "as Keras' max_tokens does", param_hint="--max-tokens")
+        settings = TextSettings(standardize=None if standardize == "none" else standardize, split=split_on,
+                                ngrams=ngrams, max_tokens=max_tokens, min_count=min_count, max_length=max_length)
+        return command(*args, settings=settings, **kwargs)
+
+    for flag in reversed([
+        click.option("--standardize", type=click.Choice(_STANDARDIZE_CHOICES), default=_STANDARDIZE_CHOICES[0],
+                     show_default=True, help="TextVectorization's standardize (ASCII-only lowercasing and punctuation, as Keras)."),
+        click.option("--split-on", type=click.Choice(SPLITS), default="whitespace", show_default=True,
+                     help="TextVectorization's split: tokens are runs of non-whitespace, or single characters."),
+        click.option("--ngrams", type=click.IntRange(min=1), help="TextVectorization's ngrams: also 2- to N-grams."),
+        click.option("--max-tokens", type=click.IntRange(min=1),
+                     help="TextVectorization's max_tokens: the vocabulary's size including the 2 reserved ids, so the "
+                          "file holds at most N - 2 tokens (the most frequent). Default: no limit."),
+        click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Leave out tokens seen fewer times than this."),
+    ]):
+        wrapper = flag(wrapper)
+    return wrapper
+
+
+@cli.command(context_settings={"show_default": True})
+@input_flags
+@click.argument("out")
+@click.option("--split", "split_text", metavar="NAME=FRACTION,...",
+              help="Assign splits by a stable hash of each document's file and line, e.g. train=0.9,test=0.1. "
+                   "Without it: SRC/train, SRC/validation, SRC/test folders if present, else all in 'train'.")
+@click.option("--labels", "labels_file", metavar="FILE",
+              help="Pin the class list: line i of FILE is label id i. Documents with another label are rejected.")
+@click.option("--vocab", "vocab_file", metavar="FILE",
+              help="Use this vocabulary file (one token per line, as `prep vocab` writes) instead of learning one.")
+@tokenizer_flags
+@click.option("--max-length", type=click.IntRange(min=1), help="Keep at most this many token ids per record.")
+@click.option("--no-raw-text", is_flag=True, help="Leave the text itself out of the records (token ids only).")
+@sharding_flags
+@runner_flags
+def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text, sharding, runner, overwrite):
+    """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
+
+    SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
+    a folder with --input-format, or a glob); .gz files are read as they are. Beam flags after `--` go
+    to the pipeline as they are.
+    """
+    from beam_jobs.text import ConvertCorpus
+    from prep import preflight, text_preflight
+    from prep.job_options import TextJobOptions
+    from prep.splits import parse_split_fractions
+    from prep.vocab_files import read_vocabulary
+
+    if vocab_file:
+        if settings.max_tokens is not None or settings.min_count != 1:
+            raise click.UsageError("--max-tokens and --min-count shape a learned vocabulary; "
+                                   "with --vocab the file is used as it is")
+        parse_flag(read_vocabulary, vocab_file, "--vocab")
+    if not inputs.labelled and labels_file:
+        raise click.UsageError("--labels needs labelled documents: class folders, or --label-field")
+    labels = parse_flag(read_vocabulary, labels_file, "--labels") if labels_file else None
+    out = out.rstrip("/") or "/"
+    options = TextJobOptions(
+        inputs=inputs, out=os.path.abspath(out) if is_local(out) else out,
+        text=settings,
+        sharding=sharding,
+        split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
+        labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, created=now())
+    if inputs.format == "folder":
+        preflight.check_not_nested(inputs.src, options.out)
+    text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
+    launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)
+    if not runner.dry_run:
+        _print_text_summary(options.out)
+
+
+def _print_text_summary(out: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    path = FileSystems.join(out, "stats.json")
+    if not FileSystems.exists(path):
+        return  # a dry run, or Dataflow still running
+    with FileSystems.open(path) as f:
+        stats = json.loads(f.read())
+    v, t = stats["vocabulary"], stats["text"]
+    oov = f"{t['oov_rate']:.2%}" if t["oov_rate"] is not None else "-"
+    click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids); {t['tokens']:,} tokens in the records, "
+               f"{oov} out of vocabulary")
+
+
+@cli.command(context_settings={"show_default": True})
+@input_flags
+@click.argument("out")
+@tokenizer_flags
+@runner_flags
+def vocab(inputs, out, settings, runner, overwrite):
+    """Learn a token vocabulary from a text corpus, as TextVectorization.adapt would, and write it to the file OUT.
+
+    OUT holds one token per line (ids 2, 3, ...: Keras adds '' and '[UNK]' itself); beside it,
+    OUT's name with .counts.tsv (count and token per line) and .stats.json. SRC is read as `prep text`
+    reads it.
+    """
+    from beam_jobs.vocab import LearnVocabulary
+    from prep import text_preflight
+    from prep.job_options import VocabJobOptions
+    from prep.launch import run_pipeline
+    from prep.text_dataset import vocab_sidecars
+
+    out = os.path.abspath(out) if is_local(out) else out
+    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now())
+    text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
+    text_preflight.check_text_source(inputs, None, False)
+    click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
+    launched = run_pipeline(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner)
+    if runner.dry_run:
+        click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
+        for step in launched.steps:
+            click.echo(f"  {step}")
+        return
+    _print_vocab_summary(out)
+
+
+def _print_vocab_summary(out: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    from prep.text_dataset import vocab_sidecars
+
+    counts, stats_path = vocab_sidecars(out)
+    if not FileSystems.exists(stats_path):
+        return
+    with FileSystems.open(stats_path) as f:
+        stats = json.loads(f.read())
+    v = stats["vocabulary"]
+    click.echo(f"wrote {v['size']:,} tokens to {out} (counts in {counts}): {v['corpus_tokens']:,} tokens, "
+               f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents")
+    if stats["rejected"]:
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in stats["rejected_by_reason"].items())
+        click.echo(f"rejected {stats['rejected']:,} of {stats['inputs']:,} inputs ({reasons})")

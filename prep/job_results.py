@@ -1,0 +1,56 @@
+"""What every job concludes from the shards it wrote: the schema's splits, and inputs = records + rejected.
+
+Shared by the image and text jobs' finishing steps (`image_dataset`, `text_dataset`), which add what
+is their own (features, vocabularies, stats).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Iterable
+
+from prep.layout import Layout
+from prep.splits import DEFAULT_SPLIT, SplitFractions
+from schemas import Shard, Split
+
+LABELS_FILE = "vocab/labels.txt"
+STATS_FILE = "stats.json"
+
+
+class LostInputsError(RuntimeError):
+    """Inputs != records + rejected: something was dropped silently, so the run must not commit."""
+
+
+def check_accounted(inputs: int, written: int, rejected: int) -> None:
+    """Refuses (LostInputsError) a run whose records and rejections do not add up to its inputs."""
+    if written + rejected != inputs:
+        raise LostInputsError(
+            f"{inputs} inputs but {written} records + {rejected} rejected: refusing to commit a dataset that lost inputs")
+
+
+def split_names(split_fractions: SplitFractions | None, layout: Layout) -> list[str]:
+    """Every split a dataset has, records or not: --split's, else SRC's split folders, else `train`."""
+    if split_fractions is not None:
+        return list(split_fractions.names)
+    if layout.split_folders:
+        return list(layout.splits)
+    return [DEFAULT_SPLIT]
+
+
+def splits_from_results(results: Iterable[dict], names: Iterable[str]) -> tuple[Split, ...]:
+    """The schema's splits, in the order of `names`, from the shard dicts WriteShards and Commit made."""
+    by_split: dict[str, list[dict]] = defaultdict(list)
+    for r in results:
+        by_split[r["split"]].append(r)
+    return tuple(
+        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"]) for r in sorted(rs, key=lambda r: r["index"])),
+              sum(r["num_records"] for r in rs))
+        for name in names
+        for rs in [by_split[name]]
+    )
+
+
+def json_bytes(data: dict) -> bytes:
+    """A JSON file as prep writes them: indented, UTF-8, ending in a newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

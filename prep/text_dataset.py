@@ -1,0 +1,206 @@
+"""What a text job concludes from its results: the vocabulary files, stats.json and the schema.
+
+Pure functions of the job's options and the facts the pipeline gathered, so they are tested without
+Beam and the pipeline stays a sentence of transforms.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import prep
+from prep import job_results
+from prep.job_options import TextJobOptions, VocabJobOptions
+from prep.job_results import LABELS_FILE, STATS_FILE, check_accounted, json_bytes, splits_from_results
+from prep.layout import Layout
+from prep.statistics import Summary
+from prep.text_records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
+from prep.vocab_files import vocabulary_bytes
+from prep.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
+from schemas import DatasetSchema, Provenance, Vocabulary
+
+TOKENS_FILE = "vocab/tokens.txt"
+TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
+
+# A fact about one input, gathered by the pipeline for stats.json:
+#   ("record", split, label name or None, tokens, out-of-vocabulary tokens, ids written, distinct ids)
+#   ("rejected", reason)
+
+
+class SourceChangedError(RuntimeError):
+    """The corpus read differently in the job's two passes: it changed while the job ran."""
+
+
+def record_fact(split: str, label: str | None, ids: list[int], written: int, oov_id: int) -> tuple:
+    """The fact of one record: `ids` are all its token ids (before --max-length), `written` how many were kept."""
+    return ("record", split, label, len(ids), ids.count(oov_id), written, frozenset(ids))
+
+
+def add_text_fact(summary: Summary, fact: tuple) -> None:
+    if fact[0] == "rejected":
+        summary.count("rejected", fact[1])
+        return
+    _, split, label, tokens, oov, written, ids = fact
+    summary.count("records", split)
+    if label is not None:
+        summary.count(f"classes/{split}", label)
+    summary.count("tokens", split, tokens)
+    summary.count("oov_tokens", split, oov)
+    if written < tokens:
+        summary.count("truncated", split)
+    summary.observe("tokens_per_document", tokens)
+    summary.observe("ids_per_record", written)
+    summary.counts.setdefault("vocabulary_ids", Counter()).update(ids)
+
+
+def label_names(options: TextJobOptions, layout: Layout, survey: dict) -> tuple[str, ...] | None:
+    """The class names in label id order (None for unlabelled data): --labels, the class folders, or
+    the sorted labels the corpus holds."""
+    if not options.inputs.labelled:
+        return None
+    if options.labels is not None:
+        return options.labels
+    if options.inputs.format == "folder":
+        return layout.classes
+    return tuple(sorted(survey.get("labels", {})))
+
+
+def split_names(options: TextJobOptions, layout: Layout) -> list[str]:
+    return job_results.split_names(options.split_fractions, layout)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict) -> dict:
+    """How the vocabulary was made: from a file, or from the corpus counts and what the rules cut."""
+    if vocabulary.source is not None:
+        return {"size": len(vocabulary.tokens), "source": vocabulary.source}
+    cut = vocabulary.cut
+    return {
+        "size": len(vocabulary.tokens),
+        "source": "learned from the corpus",
+        "corpus_tokens": survey.get("inputs", {}).get("tokens", 0),
+        "distinct_tokens": cut.distinct,
+        "left_out": {"below_min_count": cut.below_min_count, "beyond_max_tokens": cut.beyond_max_tokens,
+                     "line_break_tokens": cut.line_breaks},
+        "occurrences_covered": _rate(sum(vocabulary.counts), cut.occurrences),
+    }
+
+
+def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels: tuple[str, ...] | None,
+               inputs: int, splits: list[str]) -> dict:
+    """stats.json of a text dataset, from the summaries the pipeline combined; `splits` are the
+    dataset's split names (a split without records is listed too)."""
+    records = summary.get("records", {})
+    rejected = summary.get("rejected", {})
+    tokens, oov = summary.get("tokens", {}), summary.get("oov_tokens", {})
+    used = len(summary.get("vocabulary_ids", {}).keys() - {0, 1})
+
+    def split_stats(split: str, n: int) -> dict:
+        out = {"records": n}
+        if labels is not None:
+            out["classes"] = {c: summary.get(f"classes/{split}", {}).get(c, 0) for c in labels}
+        out.update(tokens=tokens.get(split, 0), oov_tokens=oov.get(split, 0),
+                   oov_rate=_rate(oov.get(split, 0), tokens.get(split, 0)),
+                   truncated=summary.get("truncated", {}).get(split, 0))
+        return out
+
+    total_tokens, total_oov = sum(tokens.values()), sum(oov.values())
+    return {
+        "inputs": inputs,
+        "records": sum(records.values()),
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected,
+        "splits": {split: split_stats(split, records.get(split, 0)) for split in splits},
+        "text": {
+            "tokens": total_tokens,
+            "oov_tokens": total_oov,
+            "oov_rate": _rate(total_oov, total_tokens),
+            "tokens_per_document": summary.get("tokens_per_document"),
+            "ids_per_record": summary.get("ids_per_record"),
+            "truncated": sum(summary.get("truncated", {}).values()),
+        },
+        "vocabulary": {
+            **vocabulary_stats(vocabulary, survey),
+            "used": used,
+            "coverage": _rate(used, len(vocabulary.tokens)),
+        },
+    }
+
+
+def token_vocabulary_entry(vocabulary: TokenVocabulary) -> Vocabulary:
+    return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), FIRST_ID, RESERVED)
+
+
+def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> int:
+    """The number of inputs, checked: both passes over the corpus saw the same inputs, and every one is
+    a record or a rejection."""
+    first = survey.get("inputs", {}).get("rows", 0)
+    second = sum(summary.get("records", {}).values()) + sum(summary.get("rejected", {}).values())
+    if first != second:
+        raise SourceChangedError(
+            f"the corpus changed while the job ran ({first} inputs at the first read, {second} at the second): "
+            "rerun it on inputs that stay put")
+    check_accounted(first, written, rejected)
+    return first
+
+
+def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
+                labels: tuple[str, ...] | None, summary: dict, survey: dict,
+                rejected: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+    """The schema and the files (vocabularies, stats) of a finished text job; refuses to lose inputs."""
+    inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), rejected)
+    names = split_names(options, layout)
+    stats = text_stats(summary, survey, vocabulary, labels, inputs, names)
+    ids = summary.get("ids_per_record") or {}
+    value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
+    vocabularies = [token_vocabulary_entry(vocabulary)]
+    files = {TOKENS_FILE: tokens_file(vocabulary), STATS_FILE: json_bytes(stats)}
+    if vocabulary.counts is not None:
+        files[TOKEN_COUNTS_FILE] = counts_tsv(vocabulary)
+    if labels is not None:
+        vocabularies.append(Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(labels)))
+        files[LABELS_FILE] = vocabulary_bytes(labels)
+    schema = DatasetSchema(
+        name=options.out.rstrip("/").rsplit("/", 1)[-1],
+        kind="text",
+        features=text_features(options.text, options.raw_text, labels is not None, value_count),
+        splits=splits_from_results(results, names),
+        compression=options.sharding.compression,
+        label_key=LABEL_KEY if labels is not None else None,
+        vocabularies=tuple(vocabularies),
+        text=options.text,
+        provenance=Provenance("prep", prep.__version__, options.created, options.inputs.src, "text", options.to_dict()),
+    )
+    return schema, files
+
+
+def vocab_sidecars(out: str) -> tuple[str, str]:
+    """The files `prep vocab OUT` writes beside OUT: token counts, and stats."""
+    stem = out[:-4] if out.endswith(".txt") else out
+    return stem + ".counts.tsv", stem + ".stats.json"
+
+
+def vocab_stats(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: dict) -> dict:
+    """The stats file of `prep vocab`: inputs, rejections, and how the vocabulary was cut."""
+    inputs = survey.get("inputs", {})
+    rejected = survey.get("rejected", {})
+    return {
+        "inputs": inputs.get("rows", 0),
+        "documents": inputs.get("documents", 0),
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected,
+        "vocabulary": vocabulary_stats(vocabulary, survey),
+        "text": dict(vars(options.text)),
+        "provenance": {"tool": "prep", "version": prep.__version__, "created": options.created,
+                       "source": options.inputs.src, "command": "vocab", "options": options.to_dict()},
+    }
+
+
+def finish_vocab(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: dict) -> list[tuple[str, bytes]]:
+    """The files of `prep vocab`, in the order to write them: the vocabulary itself last."""
+    counts, stats = vocab_sidecars(options.out)
+    return [(counts, counts_tsv(vocabulary)), (stats, json_bytes(vocab_stats(options, vocabulary, survey))),
+            (options.out, tokens_file(vocabulary))]

@@ -1,0 +1,518 @@
+"""Reading a text corpus into rows (one document each) or rejections (why an input is left out).
+
+Inputs, and what one *input* is (inputs = records + rejected counts these):
+
+- "folder": SRC/<class>/.../file, the layout `tf.keras.utils.text_dataset_from_directory` reads
+  (or SRC/<split>/<class>/... as in the image job): each file is one document, labelled by its
+  class folder. An input is a file.
+- "jsonl", "csv", "tsv": one row per line (CSV/TSV: per record, which may span lines inside quotes,
+  after a header row naming the columns), the text in a named field and optionally a label in
+  another. An input is a row; blank lines are rows too (rejected as empty).
+- "lines": plain text, one document per line, unlabelled. An input is a line.
+- "auto" (files and globs): each file by its extension: .jsonl/.ndjson/.json -> jsonl, .csv, .tsv/.tab,
+  anything else -> lines.
+
+A file ending in .gz is decompressed as it is read. A file that yields no row at all (zero bytes, a
+CSV with only a header) is one input, rejected as `empty_file`; a file that cannot be read, or whose
+reading fails half-way, contributes the rows read so far plus one rejected input for the rest.
+
+Text is UTF-8: a UTF-8 byte order mark at the start of a file is dropped, a UTF-16/32 one rejects the
+file; a line's '\\n' and a '\\r' before it are not part of the document (TextLineDataset agrees).
+
+Lines are read in blocks of `READ_BYTES`, never a whole file at once (except a folder document,
+which is one document). Uncompressed line formats can be read by byte ranges, so that one large file
+is shared among workers: a range holds the lines whose first byte lies inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import gzip
+import json
+import os
+import posixpath
+import re
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable, Iterator, Union
+
+from prep import layout as layouts
+
+FORMATS = ("folder", "lines", "jsonl", "csv", "tsv")
+INPUT_FORMATS = ("auto",) + FORMATS
+LINE_FORMATS = ("lines", "jsonl")  # one row per line: readable by byte ranges
+READ_BYTES = 4 << 20  # bytes read from a file at a time
+RANGE_BYTES = 64 << 20  # an uncompressed line file larger than this is read in ranges of about this size
+_CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default limit (131,072 characters) would refuse long documents
+_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
+_BLANK_AFTER_NEWLINE = re.compile(rb"\n[ \t\r\x0b\x0c]*(?=\n)")  # starts at a '\n': fast to search for
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r\x0b\x0c]*\n")
+_LINE_END = re.compile(rb"(?<=\n)")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
+
+# Why an input is left out, for rejected.jsonl (the folder layout's own reasons come from prep.layout).
+REASONS = {
+    "empty_file": "the file holds no document or row",
+    "empty_document": "the document is empty or only whitespace",
+    "not_utf8": "the text is not valid UTF-8",
+    "bad_json": "the line is not valid JSON",
+    "not_an_object": "the line is JSON but not an object with fields",
+    "bad_csv": "the CSV/TSV record is malformed",
+    "missing_text": "the row has no text field (or it is null)",
+    "bad_text": "the text field is not a string",
+    "missing_label": "the row has no label (or it is null or empty)",
+    "bad_label": "the label is a list or an object, or holds a line break (it must fit on a line of labels.txt)",
+    "label_not_in_labels": "the label is not in the --labels list",
+    "unreadable": "the file cannot be read (or stopped being readable half-way)",
+    "corrupt_gzip": "the gzip stream is damaged or cut short",
+    "hidden_file": "a hidden file or OS junk (--include-hidden reads them)",
+}
+
+
+@dataclass(frozen=True)
+class TextInputs:
+    """Where the corpus is and how to read it.
+
+    `pattern` is what is matched (a file, a glob, or `root/**`); paths in records and rejected.jsonl
+    are relative to `root`. `format` is "folder", "auto" (each file by its extension) or one of
+    lines/jsonl/csv/tsv for every file.
+    """
+
+    src: str
+    root: str
+    pattern: str
+    format: str
+    text_field: str = "text"
+    label_field: str | None = None
+    include_hidden: bool = False
+
+    @property
+    def labelled(self) -> bool:
+        return self.format == "folder" or self.label_field is not None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One document: `line` is the 1-based line it starts on, 0 when the whole file is the document."""
+
+    source: str
+    line: int
+    text: bytes  # valid UTF-8
+    label: str | None = None
+    split: str | None = None  # the split folder it sits in, if SRC is split by folders
+
+    @property
+    def identity(self) -> str:
+        """What the split and shard of the record are hashed from: stable across reruns."""
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source: str
+    line: int  # 0: the file as a whole
+    reason: str
+    detail: str
+
+    def to_dict(self) -> dict:
+        """The rejected.jsonl row."""
+        return {"path": self.source, "line": self.line or None, "reason": self.reason, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Many lines at once, all valid UTF-8, for counting tokens in bulk: `rows` inputs, of which
+    `blank` are blank (rejected as empty_document) and the rest documents."""
+
+    data: bytes
+    rows: int
+    blank: int
+
+
+Item = Union[Row, Rejection, LineBlock]
+
+
+def has_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def resolve_inputs(src: str, input_format: str, text_field: str | None, label_field: str | None,
+                   include_hidden: bool, is_directory: bool) -> TextInputs:
+    """The inputs for SRC as given on the command line; ValueError for a combination that cannot work.
+
+    A directory is a folder of class folders unless `input_format` names how to read its files; a file
+    or glob is read by its extension unless `input_format` says otherwise.
+    """
+    src = src.rstrip("/") or "/"
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input format {input_format!r} is not one of: {', '.join(INPUT_FORMATS)}")
+    if has_glob(src):
+        root = posixpath.dirname(src.split("*")[0].split("?")[0].split("[")[0])
+        if input_format == "folder":
+            raise ValueError("--input-format folder needs SRC to be a folder of class folders, not a glob")
+        pattern, fmt = src, input_format
+    elif is_directory:
+        root, pattern = src, posixpath.join(src, "**")
+        fmt = "folder" if input_format == "auto" else input_format
+    else:
+        if input_format == "folder":
+            raise ValueError(f"--input-format folder needs SRC to be a folder of class folders; {src} is a file")
+        root, pattern, fmt = posixpath.dirname(src), src, input_format
+    if fmt == "folder":
+        if label_field is not None:
+            raise ValueError("--label-field does not apply to a folder of class folders (the class folder is the label)")
+        if text_field is not None:
+            raise ValueError("--text-field does not apply to a folder of class folders (each file is one document)")
+    if fmt == "lines" and (label_field is not None or text_field is not None):
+        raise ValueError("--text-field and --label-field do not apply to plain text (one document per line, no label)")
+    return TextInputs(src, root or ".", pattern, fmt, text_field or "text", label_field, include_hidden)
+
+
+def file_format(path: str, fmt: str) -> str:
+    """The format one file is read in: `fmt`, or from the extension (after .gz) when `fmt` is "auto"."""
+    if fmt != "auto":
+        return fmt
+    name = path[:-3] if path.endswith(".gz") else path
+    return _EXTENSIONS.get(posixpath.splitext(name)[1].lower(), "lines")
+
+
+def byte_ranges(path: str, size: int, fmt: str, range_bytes: int | None = None) -> list[tuple[int, int | None]]:
+    """(start, end) byte ranges of about `range_bytes` (default RANGE_BYTES) that together read the
+    file once; (0, None) reads it whole.
+
+    Only uncompressed line formats are cut: a CSV record may span lines, and gzip cannot be entered
+    half-way."""
+    range_bytes = range_bytes or RANGE_BYTES
+    if fmt not in LINE_FORMATS or path.endswith(".gz") or size <= range_bytes:
+        return [(0, None)]
+    count = -(-size // range_bytes)
+    step = -(-size // count)
+    return [(start, min(start + step, size) if start + step < size else None) for start in range(0, size, step)]
+
+
+@contextlib.contextmanager
+def open_input(path: str) -> Iterator[BinaryIO]:
+    """A file's bytes (local or any Beam filesystem), gunzipped when the name ends in .gz."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" not in path and not os.path.isfile(path):
+        # a FIFO or device would block or never end
+        raise OSError("not a regular file (a FIFO, socket or device)")
+    with FileSystems.open(path, compression_type="uncompressed") as raw:
+        if path.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                yield unzipped
+        else:
+            yield raw
+
+
+def _read_error(error: BaseException) -> tuple[str, str]:
+    if isinstance(error, (gzip.BadGzipFile, EOFError, zlib.error)):
+        return "corrupt_gzip", f"the gzip stream breaks off ({error or type(error).__name__}); rows after it are lost"
+    return "unreadable", f"cannot read the file: {error}"
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _line_blocks(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+    """Blocks of whole lines (each ends in '\n' but perhaps the file's last) of the lines whose first
+    byte lies in [start, end) (end None: the end of the file)."""
+    data, offset = b"", start  # bytes read and not handed out yet, and the file offset of their first
+    if start > 0:
+        f.seek(start - 1)
+        offset = start - 1
+        while True:  # skip the line that began in the previous range (or just its '\n' at start - 1)
+            piece = f.read(READ_BYTES)
+            if not piece:
+                return
+            i = piece.find(b"\n")
+            if i >= 0:
+                data, offset = piece[i + 1:], offset + i + 1
+                break
+            offset += len(piece)
+    while True:
+        if end is not None and offset >= end:
+            return
+        last = data.rfind(b"\n")
+        if last >= 0:
+            block, data = data[:last + 1], data[last + 1:]
+            if end is not None and offset + len(block) > end:
+                yield block[:block.find(b"\n", end - offset - 1) + 1]
+                return
+            yield block
+            offset += len(block)
+            continue
+        parts = [data]  # no whole line yet: read on until one ends (a long line), or the file does
+        while True:
+            piece = f.read(READ_BYTES)
+            if not piece:
+                rest = b"".join(parts)
+                if rest:
+                    yield rest
+                return
+            parts.append(piece)
+            if b"\n" in piece:
+                break
+        data = b"".join(parts)
+
+
+def _lines(block: bytes) -> list[bytes]:
+    """The lines of a block without their '\\n'."""
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _without_cr(line: bytes) -> bytes:
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _not_utf8(source: str, line: int, error: UnicodeError) -> Rejection:
+    if isinstance(error, UnicodeEncodeError):
+        return Rejection(source, line, "not_utf8", "the text holds an escaped lone surrogate (\\ud800-\\udfff), which UTF-8 cannot hold")
+    return Rejection(source, line, "not_utf8", f"invalid UTF-8 at byte {error.start} (convert the file to UTF-8)")
+
+
+def _other_bom(head: bytes) -> str | None:
+    for bom, name in _OTHER_BOMS.items():
+        if head.startswith(bom):
+            return name
+    return None
+
+
+def _first_block(blocks: Iterator[bytes], source: str, start: int) -> Iterator[bytes | Rejection]:
+    """The blocks of a file, its byte order mark dropped (or the file rejected for a non-UTF-8 one)."""
+    for i, block in enumerate(blocks):
+        if i == 0 and start == 0:
+            encoding = _other_bom(block)
+            if encoding:
+                yield Rejection(source, 0, "not_utf8", f"{encoding} text (it starts with a {encoding} byte order mark): convert it to UTF-8")
+                return
+            if block.startswith(_UTF8_BOM):
+                block = block[len(_UTF8_BOM):]
+        yield block
+
+
+def _blank_lines(block: bytes) -> int:
+    """How many lines of a block hold nothing but whitespace."""
+    blank = len(_BLANK_AFTER_NEWLINE.findall(block)) + (1 if _BLANK_FIRST_LINE.match(block) else 0)
+    if not block.endswith(b"\n") and not block[block.rfind(b"\n") + 1:].strip():
+        blank += 1
+    return blank
+
+
+def _text_row(source: str, line: int, text, label, inputs: TextInputs, has_label: bool) -> Row | Rejection:
+    """A row from its text and label values (str for CSV, any JSON value for JSON Lines)."""
+    if text is None:
+        return Rejection(source, line, "missing_text", f"no field {inputs.text_field!r} (or it is null)")
+    if not isinstance(text, str):
+        return Rejection(source, line, "bad_text", f"field {inputs.text_field!r} is {_json_kind(text)}, not a string")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return _not_utf8(source, line, e)
+    if not data.strip():
+        return Rejection(source, line, "empty_document", f"field {inputs.text_field!r} is empty or only whitespace")
+    name = None
+    if inputs.label_field is not None:
+        if not has_label or label is None or label == "":
+            return Rejection(source, line, "missing_label", f"no field {inputs.label_field!r} (or it is null or empty)")
+        if isinstance(label, (list, dict)):
+            return Rejection(source, line, "bad_label", f"field {inputs.label_field!r} is {_json_kind(label)}")
+        name = label if isinstance(label, str) else json.dumps(label)
+        if "\n" in name or "\r" in name:
+            return Rejection(source, line, "bad_label", f"label {name[:40]!r} holds a line break")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return _not_utf8(source, line, e)
+    return Row(source, line, data, name)
+
+
+def _json_kind(value) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
+def _plain_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | Rejection:
+    line = _without_cr(line)
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return _not_utf8(source, n, e)
+    if not line.strip():
+        return Rejection(source, n, "empty_document", "the line is blank")
+    if inputs.label_field is not None:
+        return Rejection(source, n, "missing_label", "a line of plain text has no label field")
+    return Row(source, n, line)
+
+
+def _json_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | Rejection:
+    line = _without_cr(line)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return _not_utf8(source, n, e)
+    if not text.strip():
+        return Rejection(source, n, "empty_document", "the line is blank")
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        return Rejection(source, n, "bad_json", f"{getattr(e, 'msg', e)} at column {getattr(e, 'colno', '?')}")
+    if not isinstance(obj, dict):
+        return Rejection(source, n, "not_an_object", f"the line holds {_json_kind(obj)}, not an object")
+    return _text_row(source, n, obj.get(inputs.text_field), obj.get(inputs.label_field) if inputs.label_field else None,
+                     inputs, inputs.label_field in obj if inputs.label_field else False)
+
+
+def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: int, fmt: str,
+                inputs: TextInputs, bulk: bool) -> Iterator[Item]:
+    n = first_line
+    for block in blocks:
+        if isinstance(block, Rejection):
+            yield block
+            return
+        if bulk:
+            try:
+                block.decode("utf-8")
+                rows = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+                yield LineBlock(block, rows, _blank_lines(block))
+                n += rows
+                continue
+            except UnicodeDecodeError:
+                pass  # row by row, to find the bad lines
+        for line in _lines(block):
+            yield _plain_line(source, n, line, inputs) if fmt == "lines" else _json_line(source, n, line, inputs)
+            n += 1
+
+
+def _csv_items(blocks: Iterable[bytes | Rejection], source: str, fmt: str, inputs: TextInputs) -> Iterator[Item]:
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    bad_block: list[Rejection] = []
+
+    def lines() -> Iterator[str]:
+        for block in blocks:
+            if isinstance(block, Rejection):
+                bad_block.append(block)
+                return
+            # One string per '\n'-line (so the reader's line_num counts lines as the other formats do);
+            # surrogateescape keeps bad bytes apart, to reject only the rows that hold them.
+            for piece in _LINE_END.split(block):
+                if piece:
+                    yield piece.decode("utf-8", "surrogateescape")
+
+    reader = csv.reader(lines(), delimiter="\t" if fmt == "tsv" else ",", strict=True)
+    header: list[str] | None = None
+    while True:
+        first = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            yield Rejection(source, first, "bad_csv", f"{e} (lines {first}-{reader.line_num})")
+            continue
+        if header is None:
+            header = record
+            if not header:
+                yield Rejection(source, first, "bad_csv", "the first line must be a header naming the columns")
+                return
+            continue
+        if not record:
+            yield Rejection(source, first, "empty_document", "the line is blank")
+            continue
+        if len(record) != len(header):
+            yield Rejection(source, first, "bad_csv", f"the record has {len(record)} fields, the header {len(header)}")
+            continue
+        fields = dict(zip(reversed(header), reversed(record)))  # reversed: the first of repeated names wins
+        if inputs.text_field not in fields:
+            yield Rejection(source, first, "missing_text",
+                            f"no column {inputs.text_field!r} in the header (columns: {', '.join(header)[:200]})")
+            continue
+        label = fields.get(inputs.label_field) if inputs.label_field else None
+        yield _text_row(source, first, fields[inputs.text_field], label, inputs,
+                        inputs.label_field in fields if inputs.label_field else False)
+    if bad_block:
+        yield bad_block[0]
+    elif header is not None and reader.line_num == 1:
+        yield Rejection(source, 0, "empty_file", "the file holds only a header row")
+
+
+def read_rows(path: str, source: str, inputs: TextInputs, start: int = 0, end: int | None = None,
+              first_line: int = 1, *, bulk: bool = False) -> Iterator[Item]:
+    """The rows of (a byte range of) one JSON Lines, CSV/TSV or plain text file, and its rejections.
+
+    `source` is the path as records name it (relative to SRC); `first_line` the number of the range's
+    first line. With `bulk`, runs of valid lines of a plain text file come as `LineBlock`s.
+    """
+    fmt = file_format(path, inputs.format)
+    produced = False
+    try:
+        with open_input(path) as f:
+            if start > 0 and _other_bom(f.read(4)):
+                return  # the file's first range rejects it as a whole
+            blocks = _first_block(_line_blocks(f, start, end), source, start)
+            items = _csv_items(blocks, source, fmt, inputs) if fmt in ("csv", "tsv") else \
+                _line_items(blocks, source, first_line, fmt, inputs, bulk and fmt == "lines" and inputs.label_field is None)
+            for item in items:
+                produced = True
+                yield item
+    except _READ_ERRORS as e:
+        produced = True
+        yield Rejection(source, 0, *_read_error(e))
+    if not produced and start == 0:
+        yield Rejection(source, 0, "empty_file", REASONS["empty_file"])
+
+
+def read_document(path: str, source: str, label: str | None) -> Row | Rejection:
+    """A whole file as one document (the folder layout)."""
+    try:
+        with open_input(path) as f:
+            data = f.read()
+    except _READ_ERRORS as e:
+        return Rejection(source, 0, *_read_error(e))
+    if not data:
+        return Rejection(source, 0, "empty_file", "the file is empty (0 bytes)")
+    encoding = _other_bom(data)
+    if encoding:
+        return Rejection(source, 0, "not_utf8", f"{encoding} text (it starts with a {encoding} byte order mark): convert it to UTF-8")
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return _not_utf8(source, 0, e)
+    if not data.strip():
+        return Rejection(source, 0, "empty_document", "the file holds only whitespace")
+    return Row(source, 0, data, label)
+
+
+def corpus_items(path: str, inputs: TextInputs, layout: layouts.Layout, start: int = 0, end: int | None = None,
+                 first_line: int = 1, *, bulk: bool = False) -> Iterator[Item]:
+    """Everything (a byte range of) one matched file holds: documents, rejections, or blocks of lines
+    with `bulk`. The one place that decides what is an input and whether it is rejected, used by every
+    pass over the corpus, so they all agree."""
+    source = layouts.relative_path(path, inputs.root)
+    if not inputs.include_hidden and layouts.is_hidden(source):
+        if start == 0:
+            yield Rejection(source, 0, "hidden_file", "hidden file or OS junk, skipped (--include-hidden reads them)")
+        return
+    if inputs.format != "folder":
+        yield from read_rows(path, source, inputs, start, end, first_line, bulk=bulk)
+        return
+    where = layouts.locate(source, layout)
+    if where.problem:
+        yield Rejection(source, 0, where.problem, layouts.PROBLEMS[where.problem])
+        return
+    document = read_document(path, source, where.class_name)
+    yield dataclasses.replace(document, split=where.split) if isinstance(document, Row) else document
+
+
+def input_count(item: Item) -> int:
+    """How many inputs an item stands for."""
+    return item.rows if isinstance(item, LineBlock) else 1

@@ -1,0 +1,133 @@
+"""Checks of a text corpus before a job starts, so a user's mistake is one clear line, not a failed job.
+
+Like prep.preflight they look at little (folder names near the top, the first row of the first
+file) and only on local disk: a bucket is read inside the pipeline instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+
+from prep.layout import detect_layout, usable_class_name
+from prep.preflight import PreflightError, is_local
+from prep.text_inputs import TextInputs, file_format, has_glob, open_input
+
+
+def is_directory(src: str) -> bool:
+    """Whether SRC names a folder. In a bucket, where asking would take a request, a path is a folder
+    when it ends in '/' or its last part has no extension (gs://b/corpus/ and gs://b/corpus, not
+    gs://b/corpus.jsonl)."""
+    if has_glob(src):
+        return False
+    if is_local(src):
+        if not os.path.exists(src):
+            raise PreflightError(f"SRC {src!r} does not exist")
+        return os.path.isdir(src)
+    return src.endswith("/") or "." not in src.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _subfolders(path: str) -> list[str]:
+    with os.scandir(path) as entries:
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+
+
+def _has_file(path: str) -> bool:
+    return any(not f.startswith(".") for _, _, files in os.walk(path) for f in files)
+
+
+def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
+    """SRC is a folder of class folders (or of split folders of class folders), each with files."""
+    pairs = [(first, second) for first in _subfolders(src) for second in (_subfolders(os.path.join(src, first)) or [""])]
+    layout = detect_layout(pairs)
+    if not layout.classes:
+        raise PreflightError(f"SRC {src!r} has no class folders (expected SRC/<class>/<text files>; for a folder of "
+                             "JSON Lines, CSV or plain text files pass --input-format)")
+    if layout.split_folders and has_split_fractions:
+        raise PreflightError(
+            f"SRC is already split into folders ({', '.join(layout.splits)}); drop --split, or point SRC at unsplit data")
+    folders = ([os.path.join(src, split, c) for split in layout.splits for c in _subfolders(os.path.join(src, split))]
+               if layout.split_folders else [os.path.join(src, c) for c in layout.classes])
+    for folder in folders:
+        if not _has_file(folder):
+            raise PreflightError(f"class folder {os.path.relpath(folder, src)!r} has no files: add documents or remove it")
+    if labels is not None:
+        unknown = sorted(set(layout.classes) - set(labels))
+        if unknown:
+            raise PreflightError(f"class folders not in --labels: {', '.join(unknown)} (add them to the labels file)")
+    bad = [c for first, second in pairs for c in (first, second) if c and not usable_class_name(c)]
+    if bad:
+        raise PreflightError(f"folder name {bad[0]!r} has a line break: rename it")
+
+
+def _first_file(inputs: TextInputs) -> str | None:
+    if has_glob(inputs.pattern):
+        matches = sorted(p for p in glob.glob(inputs.pattern, recursive=True) if os.path.isfile(p))
+    elif os.path.isdir(inputs.src):
+        matches = sorted(os.path.join(d, f) for d, _, files in os.walk(inputs.src) for f in files
+                         if not f.startswith("."))
+    else:
+        matches = [inputs.src]
+    if not matches:
+        raise PreflightError(f"SRC {inputs.src!r} matches no file")
+    return matches[0]
+
+
+def _first_fields(path: str, fmt: str) -> list[str] | None:
+    """The field names of the first row of a JSON Lines file, or the header of a CSV/TSV file; None
+    when the file does not show them (empty, unreadable, not JSON: rows are rejected one by one then)."""
+    try:
+        with open_input(path) as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return None
+    text = head.decode("utf-8-sig", "replace")
+    if fmt == "jsonl":
+        for line in text.split("\n"):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    return None
+                return list(row) if isinstance(row, dict) else None
+        return None
+    header = next(csv.reader(io.StringIO(text), delimiter="\t" if fmt == "tsv" else ","), None)
+    return header or None
+
+
+def check_text_source(inputs: TextInputs, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
+    """SRC exists and, for fielded formats, its first file has the text (and label) field asked for."""
+    if not is_local(inputs.src):
+        return
+    if inputs.format == "folder":
+        check_class_folders(inputs.src, labels, has_split_fractions)
+        return
+    first = _first_file(inputs)
+    fmt = file_format(first, inputs.format)
+    if fmt not in ("jsonl", "csv", "tsv"):
+        return
+    fields = _first_fields(first, fmt)
+    if fields is None:
+        return
+    what = "the first row has" if fmt == "jsonl" else "the header has"
+    for flag, name in (("--text-field", inputs.text_field), ("--label-field", inputs.label_field)):
+        if name is not None and name not in fields:
+            raise PreflightError(f"{first}: no field {name!r} ({what}: {', '.join(fields)[:200]}): pass {flag}")
+
+
+def check_vocab_output(out: str, src: str, overwrite: bool, sidecars: tuple[str, ...]) -> None:
+    """OUT of `prep vocab` is a file that may be written: not a folder, not inside SRC, not there already."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if is_local(out):
+        if os.path.isdir(out):
+            raise PreflightError(f"OUT {out!r} is a folder: name the vocabulary file to write (e.g. {out}/vocab.txt)")
+        if is_local(src) and os.path.isdir(src) and os.path.realpath(out).startswith(os.path.realpath(src) + os.sep):
+            raise PreflightError("OUT is inside SRC, so the vocabulary would be read back as input: choose an OUT outside SRC")
+    if not overwrite:
+        for path in (out,) + sidecars:
+            if FileSystems.exists(path):
+                raise PreflightError(f"{path} already exists: pass --overwrite to replace it, or choose another OUT")
