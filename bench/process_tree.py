@@ -17,11 +17,19 @@ class Measured:
 
 
 def _children(pid: int) -> list[int]:
+    """Children started by any thread of `pid` (the DirectRunner starts its workers from other threads)."""
+    children = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+        threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children") as f:
+                children += [int(p) for p in f.read().split()]
+        except OSError:
+            continue
+    return children
 
 
 def _tree_rss(pid: int) -> int:
