@@ -6,7 +6,7 @@ import click
 
 from prep.cli import cli, now
 from prep.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
-from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags
+from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags, tfds_flag
 from prep.job_options import ImageJobOptions
 from prep.splits import parse_split_fractions
 
@@ -40,6 +40,7 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--include-hidden", is_flag=True, help="Convert dot-files and OS junk too (default: reject them as hidden).")
 @click.option("--dedupe", is_flag=True,
               help="Drop exact copies of an image (kept: the first by path); each dropped file is in rejected.jsonl.")
+@tfds_flag
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
            max_pixels, include_hidden, dedupe, runner, overwrite):

@@ -72,6 +72,26 @@ def runner_flags(command):
     return wrapper
 
 
+def tfds_flag(command):
+    """--tfds: after the job, write TFDS's metadata beside the shards (as `prep export tfds` does)."""
+    @functools.wraps(command)
+    def wrapper(*args, tfds, **kwargs):
+        result = command(*args, **kwargs)
+        if tfds and not kwargs.get("dry_run"):
+            from prep.tfds_metadata import TfdsError, export_tfds
+
+            out = kwargs["out"].rstrip("/")
+            try:
+                written = export_tfds(out)
+            except TfdsError as e:
+                raise click.ClickException(f"the dataset is written, but TFDS cannot read it: {e}") from None
+            click.echo(f"wrote TFDS metadata ({', '.join(written)}): tfds.builder_from_directory({out!r}) loads it")
+        return result
+
+    return click.option("--tfds", is_flag=True, help="Also write TFDS metadata (dataset_info.json, features.json) "
+                        "so tfds.builder_from_directory loads the dataset.")(wrapper)
+
+
 def print_summary(out: str) -> None:
     """The end of a run: records per split, and rejected inputs by reason, from OUT/stats.json."""
     from apache_beam.io.filesystems import FileSystems

@@ -9,7 +9,7 @@ import os
 import click
 
 from prep.cli import cli, now
-from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags
+from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags, tfds_flag
 from prep.preflight import is_local
 from prep.text_inputs import INPUT_FORMATS
 from prep.text_split import SPLITS
@@ -89,6 +89,7 @@ def tokenizer_flags(command):
 @click.option("--max-length", type=click.IntRange(min=1), help="Keep at most this many token ids per record.")
 @click.option("--no-raw-text", is_flag=True, help="Leave the text itself out of the records (token ids only).")
 @sharding_flags
+@tfds_flag
 @runner_flags
 def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text, sharding, runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.

@@ -137,3 +137,20 @@ def test_optional_tfds_features_get_a_default(tmp_path):
     import tensorflow as tf
 
     tf.io.parse_example([example(r) for r in rows], feature_spec(schema))
+
+
+def test_images_with_tfds_flag_load_through_tfds(image_folder, tmp_path, prep_cli):
+    import tensorflow_datasets as tfds
+
+    out = tmp_path / "out"
+    result = prep_cli("images", image_folder, out, "--workers", "1", "--tfds")
+    assert result.exit_code == 0, result.err
+    assert "wrote TFDS metadata" in result.out
+    records = list(tfds.builder_from_directory(str(out)).as_dataset(split="train"))
+    assert len(records) == 12 and {int(r["label"]) for r in records} == {0, 1, 2}
+
+
+def test_a_gzip_dataset_with_tfds_flag_says_tfds_cannot_read_it(image_folder, tmp_path, prep_cli):
+    result = prep_cli("images", image_folder, tmp_path / "out", "--workers", "1", "--tfds", "--compression", "gzip")
+    assert result.exit_code == 1 and "TFDS cannot read it" in result.err
+    assert (tmp_path / "out" / "schema.json").exists(), "the dataset itself is written"
