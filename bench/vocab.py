@@ -23,15 +23,14 @@ count once per process, so it is an upper bound).
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from process_tree import run_measured  # noqa: E402
 
 MAX_TOKENS = 20_000
 WORDS = 200_000
@@ -112,56 +111,6 @@ def generate(folder: Path, tokens: int) -> list[Path]:
     handle.close()
     marker.touch()
     return sorted(folder.glob("part-*.txt"))
-
-
-@dataclass(frozen=True)
-class Measured:
-    seconds: float
-    peak_rss_bytes: int
-
-
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of process `pid` and all its descendants. Children are read from every thread's
-    /proc/<pid>/task/<tid>/children: Beam's DirectRunner starts its worker processes from threads
-    other than the main one, which the main thread's list does not show."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            continue
-        for children in glob.glob(f"/proc/{p}/task/*/children"):
-            try:
-                with open(children) as f:
-                    stack += [int(c) for c in f.read().split()]
-            except OSError:
-                pass
-    return total
-
-
-def run_measured(command: list[str], interval: float = 0.05, **popen) -> Measured:
-    """Runs `command` to the end (exiting if it fails): wall time and the tree's peak resident memory."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, **popen)
-    peak, stop = 0, threading.Event()
-
-    def poll():
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(process.pid))
-            stop.wait(interval)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    code = process.wait()
-    seconds = time.perf_counter() - start
-    stop.set()
-    poller.join()
-    if code:
-        sys.exit(f"{command[0]} failed (exit code {code})")
-    return Measured(seconds, peak)
 
 
 def main() -> None:
