@@ -7,17 +7,8 @@ import json
 from typing import Iterator
 
 from prep import tfrecord_io
+from prep.contact_sheet import read_text
 from schemas import DatasetSchema, feature_spec, load_schema
-
-
-def _read_text(root: str, relative: str) -> str | None:
-    from apache_beam.io.filesystems import FileSystems
-
-    path = FileSystems.join(root, relative)
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return f.read().decode("utf-8", "replace")
 
 
 def _size(n: float | None) -> str:
@@ -65,7 +56,7 @@ def token_names(root: str, schema: DatasetSchema) -> dict[str, list[str]]:
     for f in schema.features:
         if f.encoding == "token_ids" and f.vocabulary:
             vocab = schema.vocabulary(f.vocabulary)
-            lines = (_read_text(root, vocab.file) or "").split("\n")[:vocab.size]
+            lines = (read_text(root, vocab.file) or "").split("\n")[:vocab.size]
             reserved = dict(vocab.reserved)
             names[f.name] = [reserved.get(i, f"<{i}>") for i in range(vocab.first_id)] + lines
     return names
@@ -100,7 +91,7 @@ def _show_value(schema: DatasetSchema, name: str, value, tokens: dict[str, list[
 def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[str]:
     """Lines of the report `prep inspect` prints."""
     schema = load_schema(root)
-    stats = json.loads(_read_text(root, "stats.json") or "{}")
+    stats = json.loads(read_text(root, "stats.json") or "{}")
     yield f"dataset {schema.name!r} ({schema.kind}), schema format {schema.format_version}, compression {schema.compression}"
     if schema.provenance:
         p = schema.provenance
@@ -121,7 +112,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
     if schema.label_key:
         label = schema.feature(schema.label_key)
         if label.vocabulary:
-            text = _read_text(root, schema.vocabulary(label.vocabulary).file) or ""
+            text = read_text(root, schema.vocabulary(label.vocabulary).file) or ""
             labels = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
     if labels is not None and stats.get("splits"):
         yield ""
@@ -146,7 +137,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         yield f"inputs: {stats.get('inputs', 0):,} = {stats.get('records', 0):,} records + {stats.get('rejected', 0):,} rejected"
         for reason, n in stats.get("rejected_by_reason", {}).items():
             yield f"  {reason}: {n:,}"
-        rejected = (_read_text(root, "rejected.jsonl") or "").splitlines()
+        rejected = (read_text(root, "rejected.jsonl") or "").splitlines()
         for line in rejected[:rejected_lines]:
             row = json.loads(line)
             where = f"{row['path']}:{row['line']}" if row.get("line") else row["path"]

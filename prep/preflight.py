@@ -54,11 +54,18 @@ def check_image_folder(src: str, labels: tuple[str, ...] | None, has_split_fract
         raise PreflightError(f"SRC {src!r} does not exist")
     if not os.path.isdir(src):
         raise PreflightError(f"SRC {src!r} is not a folder (expected SRC/<class>/<image files>)")
+    check_class_folders(src, labels, has_split_fractions, "SRC/<class>/<image files>", "images")
+
+
+def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool, expected: str,
+                        items: str) -> None:
+    """The class folders of a local SRC (or its split folders of class folders), each with files;
+    `expected` describes the layout and `items` what a class folder holds, in the messages."""
     pairs = [(first, second) for first in _subfolders(src)
              for second in (_subfolders(os.path.join(src, first)) or [""])]
     layout = detect_layout(pairs)
     if not layout.classes:
-        raise PreflightError(f"SRC {src!r} has no class folders (expected SRC/<class>/<image files>)")
+        raise PreflightError(f"SRC {src!r} has no class folders (expected {expected})")
     if layout.split_folders and has_split_fractions:
         raise PreflightError(
             f"SRC is already split into folders ({', '.join(layout.splits)}); drop --split, or point SRC at unsplit data")
@@ -66,7 +73,7 @@ def check_image_folder(src: str, labels: tuple[str, ...] | None, has_split_fract
                   if layout.split_folders else [os.path.join(src, c) for c in layout.classes])
     for folder in class_dirs:
         if not _has_file(folder):
-            raise PreflightError(f"class folder {os.path.relpath(folder, src)!r} has no files: add images or remove it")
+            raise PreflightError(f"class folder {os.path.relpath(folder, src)!r} has no files: add {items} or remove it")
     if labels is not None:
         unknown = sorted(set(layout.classes) - set(labels))
         if unknown:

@@ -12,7 +12,7 @@ import io
 import json
 import os
 
-from prep.layout import detect_layout, usable_class_name
+from prep import preflight
 from prep.preflight import PreflightError, is_local
 from prep.text_inputs import TextInputs, file_format, has_glob, open_input
 
@@ -30,37 +30,12 @@ def is_directory(src: str) -> bool:
     return src.endswith("/") or "." not in src.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _subfolders(path: str) -> list[str]:
-    with os.scandir(path) as entries:
-        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
-
-
-def _has_file(path: str) -> bool:
-    return any(not f.startswith(".") for _, _, files in os.walk(path) for f in files)
-
-
 def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
     """SRC is a folder of class folders (or of split folders of class folders), each with files."""
-    pairs = [(first, second) for first in _subfolders(src) for second in (_subfolders(os.path.join(src, first)) or [""])]
-    layout = detect_layout(pairs)
-    if not layout.classes:
-        raise PreflightError(f"SRC {src!r} has no class folders (expected SRC/<class>/<text files>; for a folder of "
-                             "JSON Lines, CSV or plain text files pass --input-format)")
-    if layout.split_folders and has_split_fractions:
-        raise PreflightError(
-            f"SRC is already split into folders ({', '.join(layout.splits)}); drop --split, or point SRC at unsplit data")
-    folders = ([os.path.join(src, split, c) for split in layout.splits for c in _subfolders(os.path.join(src, split))]
-               if layout.split_folders else [os.path.join(src, c) for c in layout.classes])
-    for folder in folders:
-        if not _has_file(folder):
-            raise PreflightError(f"class folder {os.path.relpath(folder, src)!r} has no files: add documents or remove it")
-    if labels is not None:
-        unknown = sorted(set(layout.classes) - set(labels))
-        if unknown:
-            raise PreflightError(f"class folders not in --labels: {', '.join(unknown)} (add them to the labels file)")
-    bad = [c for first, second in pairs for c in (first, second) if c and not usable_class_name(c)]
-    if bad:
-        raise PreflightError(f"folder name {bad[0]!r} has a line break: rename it")
+    preflight.check_class_folders(
+        src, labels, has_split_fractions,
+        "SRC/<class>/<text files>; for a folder of JSON Lines, CSV or plain text files pass --input-format",
+        "documents")
 
 
 def _first_file(inputs: TextInputs) -> str | None:
