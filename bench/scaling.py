@@ -1,52 +1,87 @@
 """Benchmark: local scaling of the jobs over cores, and memory as the input grows.
 
-Runs `prep images` on the same generated folder with 1 and with 2 local workers and prints the
-speed-up; then runs it on an input 10x larger and prints the peak memory of the whole process tree
-(runner and workers) for both sizes: it should stay flat, since images stream through the job.
+For each job (`prep images`, `prep vocab`) it runs the command on the same generated input with 1 and
+with 2 local workers and prints the speed-up; then it runs it with 2 workers on an input 10x smaller
+and prints the peak memory of the whole process tree (runner and workers) at both sizes: it should stay
+flat, since images and documents stream through the jobs.
 
-    .venv/bin/python bench/scaling.py                      # 4,000 and 40,000 images of 320x240
+- images: the photo-like JPEGs of bench/images.py, in 10 class folders;
+- vocab: the English-like plain text corpus of bench/vocab.py (files of about 64 MB: the large corpus
+  needs several files, or ranges of one, before a second worker has anything to read), learning its
+  20,000-token vocabulary.
+
+    .venv/bin/python bench/scaling.py                          # 4,000/40,000 images; 10M/100M tokens
+    .venv/bin/python bench/scaling.py --jobs vocab --tokens 20000000
+    .venv/bin/python bench/scaling.py --images 20 --tokens 20000   # a quick check that it works
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).parent))
-from images import generate  # noqa: E402  (the same generated JPEGs as bench/images.py)
+from images import generate as generate_images  # noqa: E402  (the same generated JPEGs as bench/images.py)
 from process_tree import run_measured  # noqa: E402
+from vocab import MAX_TOKENS, generate as generate_corpus  # noqa: E402  (the corpus of bench/vocab.py)
 
 PREP = str(Path(sys.executable).with_name("prep"))
+JOBS = ("images", "vocab")
 
 
-def prep_images(src: Path, out: Path, workers: int):
-    return run_measured([PREP, "images", str(src), str(out), "--overwrite", "--num-shards", "8",
-                         "--workers", str(workers)], stdout=subprocess.DEVNULL)
+def scaling(job: str, unit: str, small: int, command: Callable[[int, int], list[str]]) -> None:
+    """Runs `command(count, workers)` (the job on `count` units of input) with 1 and 2 workers on 10x
+    `small` units, and with 2 workers on `small` units; prints throughput, speed-up and peak memory."""
+    def run(count: int, workers: int):
+        return run_measured(command(count, workers), stdout=subprocess.DEVNULL)
+
+    n = small * 10
+    one, two = run(n, 1), run(n, 2)
+    print(f"\nprep {job}, {n:,} {unit}: 1 worker {n / one.seconds:,.0f} {unit}/s, 2 workers {n / two.seconds:,.0f}"
+          f" {unit}/s: speed-up {one.seconds / two.seconds:.2f}x", flush=True)
+    small_run = run(small, 2)
+    print(f"peak memory (runner + workers), 2 workers: {small:,} {unit} {small_run.peak_rss_bytes / 2**20:,.0f} MiB,"
+          f" {n:,} {unit} {two.peak_rss_bytes / 2**20:,.0f} MiB"
+          f" (ratio {two.peak_rss_bytes / small_run.peak_rss_bytes:.2f} for 10x the input)\n", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=4000, help="the small input; the large one is 10x")
-    parser.add_argument("--size", default="320x240")
+    parser.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated jobs to run, of: {', '.join(JOBS)}")
+    parser.add_argument("--images", type=int, default=4000, help="images: the small input; the large one is 10x")
+    parser.add_argument("--size", default="320x240", help="images: their width x height")
+    parser.add_argument("--tokens", type=int, default=10_000_000, help="vocab: the small corpus; the large one is 10x")
     parser.add_argument("--workdir", default="/tmp/prep-bench-scaling")
     args = parser.parse_args()
-    work, size = Path(args.workdir), tuple(int(n) for n in args.size.split("x"))
-    small, large = work / f"{args.images}", work / f"{args.images * 10}"
-    for folder, count in ((small, args.images), (large, args.images * 10)):
-        print(f"generating {count:,} JPEGs of {args.size} in {folder} (cached) ...", flush=True)
-        generate(folder, count, size)
+    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    unknown = sorted(set(jobs) - set(JOBS))
+    if unknown or not jobs:
+        parser.error(f"--jobs: {', '.join(unknown) or 'none given'}: choose from {', '.join(JOBS)}")
+    work = Path(args.workdir)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the runs", flush=True)
 
-    one = prep_images(large, work / "out", 1)
-    two = prep_images(large, work / "out", 2)
-    n = args.images * 10
-    print(f"\nprep images, {n:,} images: 1 worker {n / one.seconds:,.0f} img/s, 2 workers {n / two.seconds:,.0f} img/s:"
-          f" speed-up {one.seconds / two.seconds:.2f}x")
-    small_run = prep_images(small, work / "out", 2)
-    print(f"peak memory (runner + workers), 2 workers: {args.images:,} images {small_run.peak_rss_bytes / 2**20:,.0f} MiB,"
-          f" {n:,} images {two.peak_rss_bytes / 2**20:,.0f} MiB"
-          f" (ratio {two.peak_rss_bytes / small_run.peak_rss_bytes:.2f} for 10x the input)")
+    if "images" in jobs:
+        size = tuple(int(n) for n in args.size.split("x"))
+        folders = {count: work / str(count) for count in (args.images, args.images * 10)}
+        for count, folder in folders.items():
+            print(f"generating {count:,} JPEGs of {args.size} in {folder} (cached) ...", flush=True)
+            generate_images(folder, count, size)
+        scaling("images", "images", args.images, lambda count, workers: [
+            PREP, "images", str(folders[count]), str(work / "out"), "--overwrite", "--num-shards", "8",
+            "--workers", str(workers)])
+
+    if "vocab" in jobs:
+        corpora = {count: work / f"tokens-{count}" for count in (args.tokens, args.tokens * 10)}
+        for count, folder in corpora.items():
+            print(f"generating {count:,} tokens in {folder} (cached) ...", flush=True)
+            generate_corpus(folder, count)
+        scaling("vocab", "tokens", args.tokens, lambda count, workers: [
+            PREP, "vocab", f"{corpora[count]}/part-*.txt", str(work / "vocab.txt"), "--overwrite",
+            "--max-tokens", str(MAX_TOKENS), "--workers", str(workers)])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Dataflow settings Beam's dry run accepts offline (it refuses ids like `p` and buckets like `gs://b`): as
+# RunnerOptions fields, and as the `prep` command's flags.
+DATAFLOW = dict(runner="dataflow", project="my-proj-123", region="us-central1", temp_location="gs://my-bucket/tmp")
+DATAFLOW_FLAGS = [arg for name, value in DATAFLOW.items() for arg in (f"--{name.replace('_', '-')}", value)]
+
 
 def image_bytes(size=(32, 24), color=(200, 30, 30), fmt="JPEG", mode="RGB", **save) -> bytes:
     """An encoded image: a colour block with a gradient so that it is not trivially compressible."""

@@ -15,10 +15,8 @@ from prep.job_options import ImageJobOptions, ShardingOptions
 from prep.launch import run_pipeline
 from prep.packaging import worker_package
 from prep.runner import BeamFlagError, RunnerOptions, pipeline_options
-from tests.conftest import image_bytes
+from tests.conftest import DATAFLOW, image_bytes
 from tests.memfs import MEM_SCHEME, MemFileSystem
-
-DATAFLOW = dict(runner="dataflow", project="my-proj-123", region="us-central1", temp_location="gs://my-bucket/tmp")
 
 
 def _image_job(src: str, out: str):
