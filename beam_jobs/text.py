@@ -3,34 +3,51 @@
 Two passes over the inputs. The survey (shared with `prep vocab`) counts inputs, labels, lines per
 byte range and, unless a vocabulary is given, the tokens; the vocabulary is chosen from it. Then the
 encoding pass reads the inputs again and turns each document into a record with the complete
-vocabulary as a side input, so no document waits in memory for the vocabulary to be known.
+vocabulary as a side input, so no document waits in memory for the vocabulary to be known. It also
+hashes each document's normalised text (prep.text_duplicates): copies are grouped by that hash inside
+the job, reported in stats.json and, with --dedupe, left out.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from beam_jobs.commit import Commit
+from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.rejected import WriteRejected
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFn
 from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, SurveyCorpus, rules_of
-from prep import layout as layouts, text_dataset, vocabulary
+from prep import duplicates, layout as layouts, text_dataset, vocabulary
 from prep.corpus_survey import first_lines, range_key
 from prep.job_options import TextJobOptions
 from prep.progress import Progress
 from prep.splits import DEFAULT_SPLIT
+from prep.text_duplicates import document_copy, rejection
 from prep.text_inputs import Rejection, corpus_items
 from prep.text_records import text_example
 from prep.tokenizer import Tokenizer
 from prep.vocab_files import read_vocabulary
 
 
+class _Encoded(NamedTuple):
+    """A document on its way to its shard: the record, what duplicate detection needs, its stats fact
+    (counted only if the record is written)."""
+
+    record: bytes
+    copy: duplicates.Copy
+    fact: tuple
+
+
+_DOCUMENTS = duplicates.Content(lambda r: r[2].copy, rejection)  # (split, identity, _Encoded)
+
+
 class _EncodeDocuments(beam.DoFn):
-    """(path, start, end) -> (split, identity, serialised record); rejections and stats facts on the side."""
+    """(path, start, end) -> (split, identity, _Encoded); rejections and their facts on the side."""
 
     def __init__(self, options: TextJobOptions):
         self.options = options
@@ -82,9 +99,9 @@ class _EncodeDocuments(beam.DoFn):
             split = item.split or (o.split_fractions.assign(item.identity) if o.split_fractions else DEFAULT_SPLIT)
             self.encoded.inc()
             self.progress.add("documents")
-            yield split, item.identity, text_example(item, kept, label, o.raw_text)
-            yield beam.pvalue.TaggedOutput("facts", text_dataset.record_fact(split, item.label, ids, len(kept),
-                                                                             vocabulary.OOV_ID))
+            yield split, item.identity, _Encoded(
+                text_example(item, kept, label, o.raw_text), document_copy(item, split, self.tokenizer),
+                text_dataset.record_fact(split, item.label, ids, len(kept), vocabulary.OOV_ID))
 
 
 def _read_vocabulary(path: str) -> vocabulary.TokenVocabulary:
@@ -116,8 +133,13 @@ class ConvertCorpus(beam.PTransform):
             lambda s: first_lines(s.get("lines", {}))))
         encoded = ranges | "Encode" >> beam.ParDo(_EncodeDocuments(o), layout, vocab, labels, lines).with_outputs(
             "rejected", "facts", main="records")
+        copies = encoded.records | "FindDuplicates" >> FindDuplicates(o.dedupe, _DOCUMENTS)
+        rejected = (encoded.rejected, copies["rejected"]) | "AllRejected" >> beam.Flatten()
+        written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: r[2].fact)
+        facts = (encoded.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
         return (
-            encoded.records
+            copies["records"]
+            | "Records" >> beam.MapTuple(lambda split, identity, encoded: (split, identity, encoded.record))
             | "WriteShards" >> WriteShards(o.out, o.sharding)
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(text_dataset.finish_text, o),
@@ -128,8 +150,9 @@ class ConvertCorpus(beam.PTransform):
                 vocabulary=vocab,
                 labels=labels,
                 summary=beam.pvalue.AsSingleton(
-                    encoded.facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(text_dataset.add_text_fact))),
+                    facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(text_dataset.add_text_fact))),
                 survey=summary,
-                rejected=beam.pvalue.AsSingleton(encoded.rejected | "WriteRejected" >> WriteRejected(o.out)),
+                duplicates=beam.pvalue.AsSingleton(copies["summary"]),
+                rejected=beam.pvalue.AsSingleton(rejected | "WriteRejected" >> WriteRejected(o.out)),
             )
         )

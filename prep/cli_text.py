@@ -88,10 +88,13 @@ def tokenizer_flags(command):
 @tokenizer_flags
 @click.option("--max-length", type=click.IntRange(min=1), help="Keep at most this many token ids per record.")
 @click.option("--no-raw-text", is_flag=True, help="Leave the text itself out of the records (token ids only).")
+@click.option("--dedupe", is_flag=True,
+              help="Drop exact copies of a document: the same tokens, i.e. the same text once standardised "
+                   "(kept: the first by path and line); each dropped document is in rejected.jsonl.")
 @sharding_flags
 @tfds_flag
 @runner_flags
-def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text, sharding, runner, overwrite):
+def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text, dedupe, sharding, runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
 
     SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
@@ -118,7 +121,7 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
         text=settings,
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
-        labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, created=now())
+        labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, dedupe=dedupe, created=now())
     if inputs.format == "folder":
         preflight.check_not_nested(inputs.src, options.out)
     text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)

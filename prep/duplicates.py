@@ -1,12 +1,13 @@
-"""Duplicate images: exact copies (the same stored bytes) and near copies (perceptual hashes a few
-bits apart). Copies across splits are leakage: a test image the model trained on inflates accuracy.
+"""Duplicate records: exact copies (the same content: an image's stored bytes, a document's normalised
+text) and, for images, near copies (perceptual hashes a few bits apart). Copies across splits are
+leakage: a test record the model trained on inflates accuracy.
 
 Pure logic; beam_jobs/duplicates.py groups the records by content and by hash band around it.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 NEAR_BITS = 6        # at most this many of the 64 dHash bits differ: a near copy (re-encoded, resized, recompressed)
 # The hash is cut into 4 bands of 16 bits and only images sharing a band are compared: copies up to 3 bits
@@ -14,6 +15,7 @@ NEAR_BITS = 6        # at most this many of the 64 dHash bits differ: a near cop
 BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
 EXAMPLES = 50        # groups or pairs listed in stats.json
+REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
 
 
 class Copy(NamedTuple):
@@ -22,14 +24,37 @@ class Copy(NamedTuple):
     relative_path: str
     split: str
     digest: bytes
-    fingerprint: int
+    fingerprint: int = 0  # images: perceptual hash; 0: none, never compared for near copies
+    line: int = 0         # text: the line the document starts on; 0: the whole file is the record
+
+    @property
+    def name(self) -> str:
+        """How stats.json and rejected.jsonl name the record: its path, and line within a file of many."""
+        return f"{self.relative_path}:{self.line}" if self.line else self.relative_path
+
+
+class Content(NamedTuple):
+    """What a job's (split, key, value) records are to duplicate detection."""
+
+    copy: Callable[[Any], Copy]
+    rejection: Callable[[Copy, Copy], dict]  # (kept, dropped) -> the rejected.jsonl row of the dropped copy
+    near: bool = False                       # also look for near copies by perceptual hash
+
+
+def _order(copy: Copy) -> tuple[str, int]:
+    return copy.relative_path, copy.line
 
 
 def survivor(copies: Iterable[Copy]) -> tuple[Copy, list[Copy]]:
-    """The copy kept by --dedupe (the first by path: the same on every run, whatever the worker count)
-    and the others."""
-    ordered = sorted(copies, key=lambda c: c.relative_path)
+    """The copy kept by --dedupe (the first by path, then line: the same on every run, whatever the
+    worker count) and the others."""
+    ordered = sorted(copies, key=_order)
     return ordered[0], ordered[1:]
+
+
+def dropped_detail(kept: Copy, what: str, rule: str = "path") -> str:
+    """rejected.jsonl's detail for a copy --dedupe drops: `what` it shares with `kept`, by which `rule` kept won."""
+    return f"the same {what} as {kept.name} (kept: the first by {rule}; --dedupe)"
 
 
 def bands(fingerprint: int) -> list[tuple[int, int]]:
@@ -52,19 +77,19 @@ def near_pairs(copies: list[Copy]) -> list[tuple[str, str, int]]:
         for b in copies[i + 1:]:
             bits = hamming(a.fingerprint, b.fingerprint)
             if bits <= NEAR_BITS and a.digest != b.digest:
-                first, second = sorted((a.relative_path, b.relative_path))
+                first, second = sorted((a.name, b.name))
                 pairs.append((first, second, bits))
     return pairs
 
 
-def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]], dropped: int = 0) -> dict:
-    """stats.json's "duplicates": `groups` are groups of exact copies; near pairs are (path, path, bits).
-    Groups spanning splits come first: they are leakage."""
-    groups = [sorted((c.relative_path, c.split) for c in g) for g in groups]
+def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]] | None, dropped: int = 0) -> dict:
+    """stats.json's "duplicates": `groups` are groups of exact copies; near pairs are (path, path, bits),
+    None where near copies are not looked for (text). Groups spanning splits come first: they are leakage."""
+    groups = [[(c.name, c.split) for c in sorted(g, key=_order)] for g in groups]
     across = [g for g in groups if len({split for _, split in g}) > 1]
     within = [g for g in groups if len({split for _, split in g}) == 1]
     listed = sorted(across) + sorted(within)
-    return {
+    summary = {
         "exact": {
             "groups": len(groups),
             "extra_copies": sum(len(g) - 1 for g in groups),
@@ -73,9 +98,11 @@ def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]], droppe
             "dropped_by_dedupe": dropped,
             "examples": [{"paths": [p for p, _ in g], "splits": [s for _, s in g]} for g in listed[:EXAMPLES]],
         },
-        "near": {
+    }
+    if near is not None:
+        summary["near"] = {
             "pairs": len(near),
             "threshold_bits": NEAR_BITS,
             "examples": [{"paths": [a, b], "differing_bits": bits} for a, b, bits in sorted(near)[:EXAMPLES]],
-        },
-    }
+        }
+    return summary

@@ -67,6 +67,7 @@ class TextJobOptions:
     labels: tuple[str, ...] | None = None
     vocab_file: str | None = None
     raw_text: bool = True
+    dedupe: bool = False  # drop exact copies (prep.text_duplicates; kept: the first by path and line)
     created: str = ""  # ISO time the run was launched, for provenance
 
     def to_dict(self) -> dict:

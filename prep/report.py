@@ -216,11 +216,11 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
     dup = stats.get("duplicates") or {}
     exact = dup.get("exact") or {}
     across = exact.get("groups_across_splits") or 0
-    thing = "documents" if schema.kind == "text" else "images"
+    thing, job = ("documents", "text") if schema.kind == "text" else ("images", "images")
     if across:
         out.append(Finding("leak", (
             f"Leakage: {_plural(across, 'group')} of identical {thing} {'spans' if across == 1 else 'span'} splits. A test {thing[:-1]} the model "
-            f"trained on inflates test accuracy; drop the copies (prep images --dedupe) or move them to one split."),
+            f"trained on inflates test accuracy; drop the copies (prep {job} --dedupe) or move them to one split."),
             "duplicates"))
     within = exact.get("groups_within_a_split") or 0
     if within:
@@ -367,7 +367,7 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
         "groups across splits (leakage)": exact.get("groups_across_splits", 0),
         "groups within a split": exact.get("groups_within_a_split", 0),
         "extra copies": exact.get("extra_copies", 0),
-        "near-duplicate pairs": near.get("pairs", 0),
+        **({"near-duplicate pairs": near.get("pairs", 0)} if "near" in dup else {}),  # text: not looked for
         "dropped by --dedupe": exact.get("dropped_by_dedupe", 0),
     }
     section.add(_chart(charts.counts_bars(counts, "duplicates found during conversion", "count",

@@ -90,9 +90,10 @@ def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict) -> dict:
 
 
 def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels: tuple[str, ...] | None,
-               inputs: int, splits: list[str]) -> dict:
+               inputs: int, splits: list[str], duplicates: dict | None) -> dict:
     """stats.json of a text dataset, from the summaries the pipeline combined; `splits` are the
-    dataset's split names (a split without records is listed too)."""
+    dataset's split names (a split without records is listed too); `duplicates` is what
+    beam_jobs.duplicates found, if it looked."""
     records = summary.get("records", {})
     rejected = summary.get("rejected", {})
     tokens, oov = summary.get("tokens", {}), summary.get("oov_tokens", {})
@@ -108,7 +109,7 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
         return out
 
     total_tokens, total_oov = sum(tokens.values()), sum(oov.values())
-    return {
+    stats = {
         "inputs": inputs,
         "records": sum(records.values()),
         "rejected": sum(rejected.values()),
@@ -128,6 +129,9 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
             "coverage": _rate(used, len(vocabulary.tokens)),
         },
     }
+    if duplicates is not None:
+        stats["duplicates"] = duplicates
+    return stats
 
 
 def token_vocabulary_entry(vocabulary: TokenVocabulary) -> Vocabulary:
@@ -148,12 +152,12 @@ def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> in
 
 
 def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
-                labels: tuple[str, ...] | None, summary: dict, survey: dict,
-                rejected: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+                labels: tuple[str, ...] | None, summary: dict, survey: dict, rejected: int,
+                duplicates: dict | None = None) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (vocabularies, stats) of a finished text job; refuses to lose inputs."""
     inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), rejected)
     names = split_names(options, layout)
-    stats = text_stats(summary, survey, vocabulary, labels, inputs, names)
+    stats = text_stats(summary, survey, vocabulary, labels, inputs, names, duplicates)
     ids = summary.get("ids_per_record") or {}
     value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
     vocabularies = [token_vocabulary_entry(vocabulary)]

@@ -112,3 +112,20 @@ def test_fingerprints_survive_recompression_but_tell_pictures_apart():
     assert duplicates.hamming(fingerprint, normalise_image(other, options).fingerprint) > duplicates.NEAR_BITS
     resized = normalise_image(one, ImageOptions(resize=(64, 48))).fingerprint
     assert duplicates.hamming(fingerprint, resized) <= duplicates.NEAR_BITS
+
+
+def test_documents_survive_by_path_then_line_and_are_named_with_their_line():
+    copies = [Copy("b.txt", "train", b"d", line=1), Copy("a.txt", "test", b"d", line=10),
+              Copy("a.txt", "train", b"d", line=9)]
+    kept, others = duplicates.survivor(copies)
+    assert kept.name == "a.txt:9", "line 9 before line 10, not by the name's string order"
+    assert [c.name for c in others] == ["a.txt:10", "b.txt:1"]
+    assert Copy("whole.txt", "train", b"d").name == "whole.txt", "a file that is one document: its path alone"
+
+
+def test_without_near_copies_the_summary_has_no_near_section():
+    group = [Copy("a.txt", "train", b"d", line=10), Copy("a.txt", "test", b"d", line=9)]
+    summary = duplicates.summarize([group], None, dropped=1)
+    assert "near" not in summary
+    assert summary["exact"]["examples"] == [{"paths": ["a.txt:9", "a.txt:10"], "splits": ["test", "train"]}]
+    assert summary["exact"]["groups_across_splits"] == 1 and summary["exact"]["dropped_by_dedupe"] == 1

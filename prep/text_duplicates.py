@@ -1,0 +1,37 @@
+"""Exact duplicate documents: what makes two documents the same, and the rejected.jsonl row of a copy
+--dedupe drops.
+
+Two documents are copies when the model would see the same tokens: their text after the job's
+--standardize, split as --split-on splits it (n-grams follow from those tokens). With the defaults,
+"Hello,  World!" and "hello world" are copies; "Hello World" and "hello world" are not with
+--standardize none. Documents left with no token at all (only punctuation, say) are copies of each other.
+"""
+
+from __future__ import annotations
+
+from prep.duplicates import REASON, Copy, dropped_detail
+from prep.image_records import content_digest
+from prep.text_inputs import Rejection, Row
+from prep.text_split import split_tokens
+from prep.text_standardize import standardize
+from prep.tokenizer import Tokenizer
+
+# Joins a document's tokens back into one string, one to one: whitespace tokens hold no space, and
+# characters put back together are the text they came from.
+_JOIN = {"whitespace": b" ", "character": b""}
+
+
+def normalised_text(text: bytes, tokenizer: Tokenizer) -> bytes:
+    """The form of `text` (UTF-8) that copies share: its tokens before n-grams, joined."""
+    return _JOIN[tokenizer.split].join(split_tokens(standardize(text, tokenizer.standardize), tokenizer.split))
+
+
+def document_copy(row: Row, split: str, tokenizer: Tokenizer) -> Copy:
+    """What duplicate detection needs of one document: where it is and a hash of its normalised text."""
+    return Copy(row.source, split, content_digest(normalised_text(row.text, tokenizer)), line=row.line)
+
+
+def rejection(kept: Copy, dropped: Copy) -> dict:
+    """The rejected.jsonl row of a document --dedupe drops, naming the one kept."""
+    detail = dropped_detail(kept, "text once standardised", "path and line")
+    return Rejection(dropped.relative_path, dropped.line, REASON, detail).to_dict()
