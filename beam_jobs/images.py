@@ -91,16 +91,19 @@ class ConvertImageFolder(beam.PTransform):
     def expand(self, pipeline):
         o = self.options
         files = pipeline | "MatchFiles" >> MatchInputs(o.src)
-        layout = beam.pvalue.AsSingleton(
+        detected = (
             files
             | "FolderPairs" >> beam.FlatMap(lambda f: [p] if (p := layouts.folder_pair(layouts.relative_path(f[0], o.src))) else [])
-            | "DistinctPairs" >> beam.Distinct()
-            | "AllPairs" >> beam.combiners.ToList()
+            | "AllPairs" >> beam.combiners.ToSet()
             | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels)
         )
+        layout = beam.pvalue.AsSingleton(detected)
         converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs(
             "rejected", "facts", main="records")
-        copies = converted.records | "FindDuplicates" >> FindDuplicates(o.dedupe)
+        copies = converted.records | "FindDuplicates" >> FindDuplicates(o.dedupe) if o.check_duplicates else {
+            "records": converted.records, "rejected": pipeline | "NoCopies" >> beam.Create([]),
+            "facts": pipeline | "NoCopyFacts" >> beam.Create([]),
+            "summary": pipeline | "NotChecked" >> beam.Create([None])}
         rejected = (converted.rejected, copies["rejected"]) | "AllRejected" >> beam.Flatten()
         written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: ("record", r[2]))
         facts = (converted.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
@@ -111,8 +114,7 @@ class ConvertImageFolder(beam.PTransform):
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(image_dataset.finish_images, o),
                 split_names=beam.pvalue.AsSingleton(
-                    pipeline | "Once" >> beam.Create([None]) | "SplitNames" >> beam.Map(
-                        lambda _, layout: image_dataset.split_names(o, layout), layout)),
+                    detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
                 layout=layout,
                 summary=beam.pvalue.AsSingleton(
                     facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),

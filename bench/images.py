@@ -8,6 +8,13 @@ prep's images/s over the loop's.
 
     .venv/bin/python bench/images.py                    # 5,000 JPEGs of 640x480, both modes
     .venv/bin/python bench/images.py --images 5000,20000 --modes original
+    .venv/bin/python bench/images.py --duplicate-check    # also: what finding duplicates costs prep
+
+prep's fixed cost (start-up, building the pipeline, starting and stopping workers) is timed on a
+folder of 10 images first; each row then also shows prep's marginal rate, (images) / (time - fixed).
+
+With --duplicate-check, prep also runs with --no-duplicate-check (no content grouping, no perceptual
+hash), alternating with the normal run --repeats times; the fastest of each is compared.
 """
 
 from __future__ import annotations
@@ -83,12 +90,14 @@ def baseline(src: Path, out: Path, resize: tuple[int, int] | None) -> int:
     return written
 
 
-def run_prep(src: Path, out: Path, resize: tuple[int, int] | None, workers: int | None) -> None:
+def run_prep(src: Path, out: Path, resize: tuple[int, int] | None, workers: int | None, *flags: str) -> None:
     prep = Path(sys.executable).with_name("prep")
-    command = [str(prep), "images", str(src), str(out), "--num-shards", "8", "--overwrite"]
+    command = [str(prep), "images", str(src), str(out), "--num-shards", "8", "--overwrite", *flags]
     command += ["--resize", f"{resize[0]}x{resize[1]}"] if resize else []
     command += ["--workers", str(workers)] if workers else []
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.exit(f"prep failed:\n{done.stderr}")
 
 
 def timed(fn, *args) -> float:
@@ -104,6 +113,9 @@ def main() -> None:
     parser.add_argument("--modes", default="original,resize", help="original (keep bytes) and/or resize (224x224)")
     parser.add_argument("--workers", type=int, help="prep's local workers (default: one per core)")
     parser.add_argument("--workdir", default="/tmp/prep-bench-images")
+    parser.add_argument("--duplicate-check", action="store_true",
+                        help="also time prep with --no-duplicate-check and print what the check costs")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each, the fastest counts")
     args = parser.parse_args()
     work = Path(args.workdir)
     size = tuple(int(n) for n in args.size.split("x"))
@@ -113,16 +125,27 @@ def main() -> None:
         generate(work / str(count), count, size)
     import tensorflow  # noqa: F401  (imported before timing, as a user's script would have it)
 
-    print(f"\n{'images':>7}  {'mode':<22}{'loop img/s':>12}{'prep img/s':>12}{'ratio':>8}   ({os.cpu_count()} cores)")
+    generate(work / "10", 10, size)
+    fixed_s = min(timed(run_prep, work / "10", work / "prep", None, args.workers) for _ in range(args.repeats))
+    print(f"prep's fixed cost (10 images, whole command): {fixed_s:.1f} s")
+    extra = f"{'unchecked img/s':>17}{'check costs':>13}" if args.duplicate_check else ""
+    print(f"\n{'images':>7}  {'mode':<22}{'loop img/s':>12}{'prep img/s':>12}{'ratio':>8}{'marginal':>10}{extra}   ({os.cpu_count()} cores)")
     for count in counts:
         src = work / str(count)
         for mode in args.modes.split(","):
             resize = (224, 224) if mode == "resize" else None
-            loop_s = timed(baseline, src, work / "loop", resize)
-            prep_s = timed(run_prep, src, work / "prep", resize, args.workers)
+            loop_s = min(timed(baseline, src, work / "loop", resize) for _ in range(args.repeats))
+            prep_s, unchecked_s = [], []
+            for _ in range(args.repeats):  # alternated, so that a busy moment does not favour one
+                prep_s.append(timed(run_prep, src, work / "prep", resize, args.workers))
+                if args.duplicate_check:
+                    unchecked_s.append(timed(run_prep, src, work / "prep", resize, args.workers, "--no-duplicate-check"))
             label = "keep original bytes" if resize is None else "--resize 224x224"
-            print(f"{count:>7,}  {label:<22}{count / loop_s:>12,.0f}{count / prep_s:>12,.0f}{loop_s / prep_s:>7.2f}x",
-                  flush=True)
+            line = f"{count:>7,}  {label:<22}{count / loop_s:>12,.0f}{count / min(prep_s):>12,.0f}{loop_s / min(prep_s):>7.2f}x"
+            line += f"{count / max(min(prep_s) - fixed_s, 1e-9):>10,.0f}"
+            if unchecked_s:
+                line += f"{count / min(unchecked_s):>17,.0f}{min(prep_s) / min(unchecked_s) - 1:>+12.1%}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

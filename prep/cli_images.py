@@ -40,10 +40,12 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--include-hidden", is_flag=True, help="Convert dot-files and OS junk too (default: reject them as hidden).")
 @click.option("--dedupe", is_flag=True,
               help="Drop exact copies of an image (kept: the first by path); each dropped file is in rejected.jsonl.")
+@click.option("--no-duplicate-check", "no_duplicate_check", is_flag=True,
+              help="Skip looking for exact and near copies (faster; stats.json then has no duplicates).")
 @tfds_flag
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
-           max_pixels, include_hidden, dedupe, runner, overwrite):
+           max_pixels, include_hidden, dedupe, no_duplicate_check, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>) into sharded TFRecords in OUT.
 
     Beam flags after `--` go to the pipeline as they are.
@@ -52,10 +54,13 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     from prep import preflight
     from prep.vocab_files import read_vocabulary
 
+    if dedupe and no_duplicate_check:
+        raise click.UsageError("--dedupe needs the duplicate check: drop --no-duplicate-check")
     try:
         image_options = ImageOptions(
             resize=parse_flag(_resize, resize, "--resize") if resize else None, resize_mode=resize_mode,
-            format=image_format, quality=quality, channels=int(channels), max_pixels=max_pixels)
+            format=image_format, quality=quality, channels=int(channels), max_pixels=max_pixels,
+            fingerprint=not no_duplicate_check)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     labels = None
@@ -65,7 +70,8 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options,
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
-        labels=labels, include_hidden=include_hidden, dedupe=dedupe, created=now())
+        labels=labels, include_hidden=include_hidden, dedupe=dedupe, check_duplicates=not no_duplicate_check,
+        created=now())
     preflight.check_not_nested(options.src, options.out)
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),

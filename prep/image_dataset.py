@@ -40,8 +40,9 @@ def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
     return job_results.split_names(options.split_fractions, layout)
 
 
-def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict) -> dict:
-    """stats.json of an image dataset, from the summaries the pipeline combined."""
+def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict | None) -> dict:
+    """stats.json of an image dataset, from the summaries the pipeline combined (no "duplicates"
+    when the job did not look for them: --no-duplicate-check)."""
     records = summary.get("records", {})
     rejected = summary.get("rejected", {})
     return {
@@ -61,12 +62,11 @@ def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict) ->
             "height": summary.get("height"),
             "bytes": summary.get("bytes"),
         },
-        "duplicates": duplicates,
-    }
+    } | ({"duplicates": duplicates} if duplicates is not None else {})
 
 
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
-                  duplicates: dict, rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+                  duplicates: dict | None, rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
     check_accounted(inputs, sum(r["num_records"] for r in results), rejected)
     splits = splits_from_results(results, split_names(options, layout))

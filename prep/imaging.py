@@ -108,6 +108,7 @@ class ImageOptions:
     quality: int = 95
     channels: int = 3
     max_pixels: int = 89_478_485
+    fingerprint: bool = True  # take each image's perceptual hash, for near-copy detection
 
     def __post_init__(self) -> None:
         if self.resize is not None and not (
@@ -232,7 +233,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                     channels=options.channels,
                     reencoded=False,
                     source_format=im.format.lower(),
-                    fingerprint=fingerprint(im, (width, height)),
+                    fingerprint=fingerprint(im, (width, height)) if options.fingerprint else 0,
                 )
             # A JPEG decodes straight to luma for channels 1 (as TensorFlow does) and, when
             # shrinking, at the smallest DCT scale still at least the target size.
@@ -576,7 +577,7 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
         channels=options.channels,
         reencoded=True,
         source_format=source_format,
-        fingerprint=fingerprint(out),
+        fingerprint=fingerprint(out) if options.fingerprint else 0,
     )
 
 

@@ -32,6 +32,7 @@ class ImageJobOptions:
     labels: tuple[str, ...] | None = None
     include_hidden: bool = False
     dedupe: bool = False  # drop exact copies (kept: the first by path)
+    check_duplicates: bool = True  # find exact and near copies (stats.json's "duplicates")
     created: str = ""  # ISO time the run was launched, for provenance
 
     def to_dict(self) -> dict:

@@ -218,6 +218,18 @@ def test_reruns_give_byte_identical_shards_whatever_the_worker_count(image_folde
     assert (tmp_path / "a" / "rejected.jsonl").read_bytes() == (tmp_path / "b" / "rejected.jsonl").read_bytes()
 
 
+def test_without_the_duplicate_check_copies_are_kept_and_stats_say_nothing_about_them(image_folder, tmp_path, prep_cli):
+    copy = image_folder / "dog" / "copy of dog0.png"
+    copy.write_bytes((image_folder / "dog" / "dog0.png").read_bytes())
+    checked, unchecked = tmp_path / "checked", tmp_path / "unchecked"
+    assert prep_cli("images", image_folder, checked, "--workers", "1").exit_code == 0
+    assert prep_cli("images", image_folder, unchecked, "--no-duplicate-check", "--workers", "1").exit_code == 0
+    assert stats(checked)["duplicates"]["exact"]["groups"] == 1
+    assert "duplicates" not in stats(unchecked)
+    assert stats(unchecked)["records"] == stats(checked)["records"] == 13
+    assert shard_bytes(unchecked) == shard_bytes(checked), "the check changes what is known, not what is written"
+
+
 def test_refuses_to_overwrite_a_dataset_unless_asked(image_folder, tmp_path, prep_cli):
     out = tmp_path / "out"
     assert prep_cli("images", image_folder, out, "--num-shards", "3", "--workers", "1").exit_code == 0
@@ -245,6 +257,8 @@ def test_refuses_to_overwrite_a_dataset_unless_asked(image_folder, tmp_path, pre
      "cannot read"),
     (lambda t: write_image(t / "src" / "a" / "x.jpg"), ["{t}/src", "{t}/out", "--format", "jpeg", "--channels", "4"],
      "channels"),
+    (lambda t: write_image(t / "src" / "a" / "x.jpg"), ["{t}/src", "{t}/out", "--dedupe", "--no-duplicate-check"],
+     "--dedupe needs the duplicate check"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(tmp_path, prep_cli, setup, args, message):
     setup(tmp_path)
