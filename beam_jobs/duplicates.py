@@ -4,6 +4,7 @@ every hash), and --dedupe."""
 from __future__ import annotations
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from prep import duplicates
 
@@ -26,6 +27,48 @@ def _dropped(group: list[duplicates.Copy]):
     return [(kept, copy) for copy in others]
 
 
+class _GatherCopies(beam.DoFn):
+    """Records -> (bucket, [Copy]) batches, one per bucket and bundle (see `duplicates.buckets`).
+
+    One shuffle element per record and band cost Beam more than the hashing itself; a batch per
+    bucket costs next to nothing per record. A bundle's batches are sent every FLUSH records, so a
+    worker never holds more than that many copies.
+    """
+
+    FLUSH = 20_000
+
+    def __init__(self, content: duplicates.Content):
+        self.content = content
+
+    def start_bundle(self):
+        self._batches: dict = {}
+        self._held = 0
+
+    def process(self, record):
+        copy = self.content.copy(record)
+        for key in duplicates.buckets(copy, self.content.near):
+            self._batches.setdefault(key, []).append(copy)
+        self._held += 1
+        if self._held >= self.FLUSH:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for batch in self._flush():
+            yield GlobalWindows.windowed_value(batch)
+
+    def _flush(self) -> list:
+        batches, self._batches, self._held = self._batches, {}, 0
+        return list(batches.items())
+
+
+def _compare(bucket):
+    key, batches = bucket
+    groups, pairs = duplicates.compare_bucket(key, (copy for batch in batches for copy in batch))
+    yield from groups
+    for pair in pairs:
+        yield beam.pvalue.TaggedOutput("near", pair)
+
+
 class FindDuplicates(beam.PTransform):
     """(split, key, value) records -> the records to write (without the extra copies when `dedupe`),
     with tagged outputs `rejected` (dropped copies), `facts` (for the stats summary) and `summary`
@@ -35,24 +78,15 @@ class FindDuplicates(beam.PTransform):
         super().__init__()
         self.dedupe, self.content = dedupe, content
 
-    def _near_pairs(self, copies):
-        return (
-            copies
-            | "HashBands" >> beam.FlatMap(lambda c: [(band, c) for band in duplicates.bands(c.fingerprint)])
-            | "GroupByBand" >> beam.GroupByKey()
-            | "ComparePairs" >> beam.FlatMap(lambda kv: duplicates.near_pairs(list(kv[1])))
-            | "DistinctPairs" >> beam.Distinct()
-        )
-
     def expand(self, records):
         content = self.content
-        copies = records | "Copies" >> beam.Map(content.copy)
-        groups = (
-            copies
-            | "ByContent" >> beam.Map(lambda c: (c.digest, c))
-            | "GroupByContent" >> beam.GroupByKey()
-            | "CopiesOnly" >> beam.FlatMap(lambda kv: [list(kv[1])] if len(kv[1]) > 1 else [])
+        found = (
+            records
+            | "GatherCopies" >> beam.ParDo(_GatherCopies(content))
+            | "GroupByBucket" >> beam.GroupByKey()
+            | "Compare" >> beam.FlatMap(_compare).with_outputs("near", main="groups")
         )
+        groups = found.groups
         dropped = groups | "Dropped" >> beam.FlatMap(_dropped) if self.dedupe else (
             records.pipeline | "NoneDropped" >> beam.Create([]))
         rejected = dropped | "Rejections" >> beam.MapTuple(content.rejection)
@@ -60,13 +94,12 @@ class FindDuplicates(beam.PTransform):
         if self.dedupe:
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
             kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
-        near = beam.pvalue.AsList(self._near_pairs(copies)) if content.near else None
         summary = (
             groups
             | "AllGroups" >> beam.combiners.ToList()
             | "Summarize" >> beam.Map(
-                lambda g, near, dropped: duplicates.summarize(g, near, dropped),
-                near,
+                lambda g, near, dropped: duplicates.summarize(g, near if content.near else None, dropped),
+                beam.pvalue.AsList(found.near),
                 beam.pvalue.AsSingleton(rejected | "CountDropped" >> beam.combiners.Count.Globally()))
         )
         facts = rejected | "Facts" >> beam.Map(lambda r: ("rejected", r["reason"]))

@@ -62,6 +62,31 @@ def bands(fingerprint: int) -> list[tuple[int, int]]:
     return [(b, fingerprint >> (16 * b) & 0xFFFF) for b in range(BANDS)]
 
 
+def buckets(copy: Copy, near: bool) -> list[tuple]:
+    """The shuffle buckets a copy goes to: ("exact", first digest byte), and with `near` one
+    ("band", band number, high byte of its value) per band of a fingerprinted copy. Copies that must
+    be compared always share a bucket, and the few hundred buckets let a job send one batch of copies
+    per bucket rather than one element per record and band."""
+    keys: list[tuple] = [("exact", copy.digest[0])]
+    if near and copy.fingerprint:
+        keys += [("band", band, value >> 8) for band, value in bands(copy.fingerprint)]
+    return keys
+
+
+def compare_bucket(key: tuple, copies: Iterable[Copy]) -> tuple[list[list[Copy]], list[tuple[str, str, int]]]:
+    """The groups of exact copies (an "exact" bucket) or the near pairs (a "band" bucket) among one
+    bucket's copies."""
+    same: dict = {}
+    if key[0] == "exact":
+        for copy in copies:
+            same.setdefault(copy.digest, []).append(copy)
+        return [group for group in same.values() if len(group) > 1], []
+    band = key[1]
+    for copy in copies:
+        same.setdefault(copy.fingerprint >> (16 * band) & 0xFFFF, []).append(copy)
+    return [], [pair for group in same.values() if len(group) > 1 for pair in near_pairs(group)]
+
+
 def hamming(a: int, b: int) -> int:
     return bin(a ^ b).count("1")
 
@@ -100,6 +125,7 @@ def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]] | None,
         },
     }
     if near is not None:
+        near = set(near)  # a pair sharing several bands is found in each
         summary["near"] = {
             "pairs": len(near),
             "threshold_bits": NEAR_BITS,

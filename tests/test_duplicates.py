@@ -102,6 +102,37 @@ def test_which_near_copies_share_a_band(bits, shared):
     assert bool(set(duplicates.bands(value)) & set(duplicates.bands(flipped))) == shared
 
 
+def test_buckets_find_what_comparing_every_pair_finds():
+    """The batched shuffle (copies bucketed by digest byte and band) against brute force over all pairs."""
+    import random
+
+    rng = random.Random(7)
+    bases = [rng.getrandbits(64) for _ in range(40)]
+    copies = []
+    for i in range(400):
+        fingerprint = bases[i % 40]
+        for _ in range(rng.choice([0, 1, 2, 3])):
+            fingerprint ^= 1 << rng.randrange(64)
+        digest = b"\x00same" if i % 97 == 0 else bytes([i % 7]) + i.to_bytes(4, "big")
+        copies.append(Copy(f"{i:03d}.jpg", "train", digest, fingerprint))
+    buckets: dict = {}
+    for copy in copies:
+        for key in duplicates.buckets(copy, near=True):
+            buckets.setdefault(key, []).append(copy)
+    groups, pairs = [], set()
+    for key, members in buckets.items():
+        found_groups, found_pairs = duplicates.compare_bucket(key, members)
+        groups += found_groups
+        pairs |= set(found_pairs)
+    brute = {tuple(sorted((a.name, b.name))) + (duplicates.hamming(a.fingerprint, b.fingerprint),)
+             for i, a in enumerate(copies) for b in copies[i + 1:]
+             if duplicates.hamming(a.fingerprint, b.fingerprint) <= 3 and a.digest != b.digest}
+    assert brute and brute <= pairs, "pairs up to 3 bits apart always share a band bucket"
+    assert all(bits <= duplicates.NEAR_BITS for _, _, bits in pairs)
+    assert sorted(sorted(c.name for c in g) for g in groups) == [["000.jpg", "097.jpg", "194.jpg", "291.jpg", "388.jpg"]]
+    assert duplicates.buckets(copies[0], near=False) == [("exact", 0)], "text: no bands"
+
+
 def test_fingerprints_survive_recompression_but_tell_pictures_apart():
     from prep.imaging import ImageOptions, normalise_image
 
