@@ -12,7 +12,8 @@ REJECTED_FILE = "rejected.jsonl"
 
 def _write_sorted(element, path):
     _, rows = element
-    lines = sorted(json.dumps(r, ensure_ascii=False, sort_keys=True) for r in rows)
+    rows = sorted(rows, key=lambda r: (r["path"], r.get("line", 0), r["reason"], r.get("detail", "")))
+    lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in rows]
     with FileSystems.create(path + ".tmp") as f:
         f.write("".join(line + "\n" for line in lines).encode("utf-8"))
     if FileSystems.exists(path):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-DATAFLOW_FLAGS = ["--runner", "dataflow", "--project", "my-proj-123", "--region", "us-central1",
-                  "--temp-location", "gs://my-bucket/tmp"]
+from tests.conftest import DATAFLOW_FLAGS
 
 
 def test_dataflow_dry_run_from_the_command_line(prep_cli):

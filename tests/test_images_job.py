@@ -202,6 +202,8 @@ def test_bad_inputs_land_in_rejected_jsonl_and_nothing_is_lost(image_folder, tmp
         "fish/.DS_Store": "hidden_file",
         "loose.jpg": "not_in_class_folder",
     }
+    paths = [json.loads(line)["path"] for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert paths == sorted(bad), "rejected.jsonl is in path order"
     s = stats(out)
     assert s["inputs"] == 19 == s["records"] + s["rejected"]
     assert s["records"] == 12 == len(read_dataset(out))
