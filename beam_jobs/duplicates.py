@@ -71,8 +71,9 @@ def _compare(bucket):
 
 class FindDuplicates(beam.PTransform):
     """(split, key, value) records -> the records to write (without the extra copies when `dedupe`),
-    with tagged outputs `rejected` (dropped copies), `facts` (for the stats summary) and `summary`
-    (stats.json's "duplicates", one dict). `content` says what the records are (default: images)."""
+    with tagged outputs `rejected` (dropped copies) and `facts` (rejections, groups of copies and near
+    pairs, for the job's summary: `duplicates.from_summary` makes stats.json's "duplicates" of them, so
+    no shuffle of its own gathers them). `content` says what the records are (default: images)."""
 
     def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES):
         super().__init__()
@@ -94,13 +95,10 @@ class FindDuplicates(beam.PTransform):
         if self.dedupe:
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
             kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
-        summary = (
-            groups
-            | "AllGroups" >> beam.combiners.ToList()
-            | "Summarize" >> beam.Map(
-                lambda g, near, dropped: duplicates.summarize(g, near if content.near else None, dropped),
-                beam.pvalue.AsList(found.near),
-                beam.pvalue.AsSingleton(rejected | "CountDropped" >> beam.combiners.Count.Globally()))
+        facts = (
+            (rejected | "RejectedFacts" >> beam.Map(lambda r: ("rejected", r["reason"])),
+             groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
+             found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p)))
+            | "Facts" >> beam.Flatten()
         )
-        facts = rejected | "Facts" >> beam.Map(lambda r: ("rejected", r["reason"]))
-        return {"records": kept, "rejected": rejected, "facts": facts, "summary": summary}
+        return {"records": kept, "rejected": rejected, "facts": facts}

@@ -16,6 +16,7 @@ from beam_jobs.rejected import WriteRejected
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFn
 from prep import image_dataset, layout as layouts
+from prep.image_dataset import INPUT_FACT
 from prep.image_records import image_example, pending_image
 from prep.imaging import ImageRejected, normalise_image
 from prep.job_options import ImageJobOptions
@@ -56,6 +57,7 @@ class _ConvertImage(beam.DoFn):
 
     def process(self, element, layout: layouts.Layout):
         path, _size = element
+        yield beam.pvalue.TaggedOutput("facts", INPUT_FACT)  # counted apart from what becomes of it
         relative = layouts.relative_path(path, self.options.src)
         if not self.options.include_hidden and layouts.is_hidden(relative):
             yield from self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)")
@@ -102,10 +104,9 @@ class ConvertImageFolder(beam.PTransform):
             "rejected", "facts", main="records")
         copies = converted.records | "FindDuplicates" >> FindDuplicates(o.dedupe) if o.check_duplicates else {
             "records": converted.records, "rejected": pipeline | "NoCopies" >> beam.Create([]),
-            "facts": pipeline | "NoCopyFacts" >> beam.Create([]),
-            "summary": pipeline | "NotChecked" >> beam.Create([None])}
+            "facts": pipeline | "NoCopyFacts" >> beam.Create([])}
         rejected = (converted.rejected, copies["rejected"]) | "AllRejected" >> beam.Flatten()
-        written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: ("record", r[2]))
+        written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2]))
         facts = (converted.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
         return (
             copies["records"]
@@ -118,8 +119,6 @@ class ConvertImageFolder(beam.PTransform):
                 layout=layout,
                 summary=beam.pvalue.AsSingleton(
                     facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
-                duplicates=beam.pvalue.AsSingleton(copies["summary"]),
                 rejected=beam.pvalue.AsSingleton(rejected | "WriteRejected" >> WriteRejected(o.out)),
-                inputs=beam.pvalue.AsSingleton(files | "CountInputs" >> beam.combiners.Count.Globally()),
             )
         )

@@ -152,7 +152,6 @@ class ConvertCorpus(beam.PTransform):
                 summary=beam.pvalue.AsSingleton(
                     facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(text_dataset.add_text_fact))),
                 survey=summary,
-                duplicates=beam.pvalue.AsSingleton(copies["summary"]),
                 rejected=beam.pvalue.AsSingleton(rejected | "WriteRejected" >> WriteRejected(o.out)),
             )
         )

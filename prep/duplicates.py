@@ -16,6 +16,9 @@ BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
 EXAMPLES = 50        # groups or pairs listed in stats.json
 REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
+# The facts duplicate detection adds to a job's summary (prep.statistics.Summary) for stats.json:
+GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
+NEAR_FACT = "near_pair"         # (NEAR_FACT, (path, path, differing bits)): a near pair (found once per shared band)
 
 
 class Copy(NamedTuple):
@@ -105,6 +108,21 @@ def near_pairs(copies: list[Copy]) -> list[tuple[str, str, int]]:
                 first, second = sorted((a.name, b.name))
                 pairs.append((first, second, bits))
     return pairs
+
+
+def add_fact(summary, fact: tuple) -> bool:
+    """Collects a fact of duplicate detection into a job's `Summary`; False for any other fact."""
+    if fact[0] in (GROUP_FACT, NEAR_FACT):
+        summary.collect(fact[0], fact[1])
+        return True
+    return False
+
+
+def from_summary(summary: dict, near: bool) -> dict:
+    """stats.json's "duplicates" from a job's combined summary (`near`: whether near copies were looked
+    for); copies --dedupe dropped are the summary's rejections for REASON."""
+    return summarize(summary.get(GROUP_FACT, []), summary.get(NEAR_FACT, []) if near else None,
+                     summary.get("rejected", {}).get(REASON, 0))
 
 
 def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]] | None, dropped: int = 0) -> dict:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import prep
 from prep import job_results
-from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, image_features
+from prep.duplicates import add_fact as add_duplicate_fact, from_summary as duplicates_from_summary
+from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, PendingImage, image_features
 from prep.job_options import ImageJobOptions
 from prep.job_results import LABELS_FILE, STATS_FILE, check_accounted, json_bytes, splits_from_results
 from prep.layout import Layout
@@ -17,22 +18,33 @@ from prep.vocab_files import vocabulary_bytes
 from schemas import DatasetSchema, Provenance, Vocabulary
 
 # A fact about one input, gathered by the pipeline for stats.json:
-#   ("record", PendingImage) for each record written, ("rejected", reason) for each input left out
+#   INPUT_FACT for each input file found, record_fact(image) for each record written,
+#   ("rejected", reason) for each input left out, and the facts of duplicate detection
+INPUT_FACT = ("input", "files")
+
+
+def record_fact(image: PendingImage) -> tuple:
+    """What stats.json needs of a written image: a few fields, not the image (re-encoded bytes would
+    otherwise travel to the summary too)."""
+    return ("record", image.split, image.class_name, image.format, image.source_format, image.data is not None,
+            image.width, image.height, image.size)
 
 
 def add_image_fact(summary: Summary, fact: tuple) -> None:
-    if fact[0] == "rejected":
-        summary.count("rejected", fact[1])
+    if add_duplicate_fact(summary, fact):
         return
-    image = fact[1]
-    summary.count("records", image.split)
-    summary.count(f"classes/{image.split}", image.class_name)
-    summary.count("formats", image.format)
-    summary.count("source_formats", image.source_format)
-    summary.count("reencoded", "no" if image.data is None else "yes")
-    summary.observe("width", image.width)
-    summary.observe("height", image.height)
-    summary.observe("bytes", image.size)
+    if fact[0] in ("rejected", "input"):
+        summary.count(*fact)
+        return
+    _, split, class_name, fmt, source_format, reencoded, width, height, size = fact
+    summary.count("records", split)
+    summary.count(f"classes/{split}", class_name)
+    summary.count("formats", fmt)
+    summary.count("source_formats", source_format)
+    summary.count("reencoded", "yes" if reencoded else "no")
+    summary.observe("width", width)
+    summary.observe("height", height)
+    summary.observe("bytes", size)
 
 
 def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
@@ -66,11 +78,13 @@ def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict | N
 
 
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
-                  duplicates: dict | None, rejected: int, inputs: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+                  rejected: int) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
+    inputs = summary.get(INPUT_FACT[0], {}).get(INPUT_FACT[1], 0)
     check_accounted(inputs, sum(r["num_records"] for r in results), rejected)
     splits = splits_from_results(results, split_names(options, layout))
-    stats = image_stats(summary, layout, inputs, duplicates)
+    found = duplicates_from_summary(summary, near=True) if options.check_duplicates else None
+    stats = image_stats(summary, layout, inputs, found)
     schema = DatasetSchema(
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
         kind="images",

@@ -583,6 +583,7 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
 
 MIN_FINGERPRINT_SIDE = 16  # pixels: thumbnails of smaller images all look alike
 MIN_FINGERPRINT_RANGE = 8  # grey levels between the darkest and brightest thumbnail pixel
+FINGERPRINT_REDUCE_TO = 32  # pixels: larger images are box-reduced to about this size before the 9x8 thumbnail
 
 
 def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> int:
@@ -600,6 +601,9 @@ def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> int:
         return 0
     if im.mode == "P":
         im = im.convert("RGBA")  # Pillow wants palette transparency resolved before going to grey
+    factor = min(im.size) // FINGERPRINT_REDUCE_TO
+    if factor > 1:
+        im = im.reduce(factor)  # box-average first: resampling a large image straight to 9x8 costs more than the decode
     thumbnail = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
     low, high = thumbnail.getextrema()
     if high - low < MIN_FINGERPRINT_RANGE:

@@ -51,10 +51,12 @@ class Distribution:
 
 @dataclass
 class Summary:
-    """Named counters (`counts["records"]["train"]`) and distributions (`distributions["width"]`)."""
+    """Named counters (`counts["records"]["train"]`), distributions (`distributions["width"]`) and
+    lists of the few values kept whole (`lists["duplicate_group"]`, in no particular order)."""
 
     counts: dict[str, Counter] = field(default_factory=dict)
     distributions: dict[str, Distribution] = field(default_factory=dict)
+    lists: dict[str, list] = field(default_factory=dict)
 
     def count(self, name: str, key: str, n: int = 1) -> None:
         self.counts.setdefault(name, Counter())[key] += n
@@ -62,14 +64,20 @@ class Summary:
     def observe(self, name: str, value: float) -> None:
         self.distributions.setdefault(name, Distribution()).add(value)
 
+    def collect(self, name: str, value) -> None:
+        self.lists.setdefault(name, []).append(value)
+
     def merge(self, other: "Summary") -> "Summary":
         for name, counter in other.counts.items():
             self.counts.setdefault(name, Counter()).update(counter)
         for name, dist in other.distributions.items():
             self.distributions.setdefault(name, Distribution()).merge(dist)
+        for name, values in other.lists.items():
+            self.lists.setdefault(name, []).extend(values)
         return self
 
     def to_dict(self) -> dict:
         out: dict = {name: dict(sorted(c.items())) for name, c in sorted(self.counts.items())}
         out.update({name: d.to_dict() for name, d in sorted(self.distributions.items())})
+        out.update(self.lists)
         return out

@@ -10,6 +10,7 @@ from collections import Counter
 
 import prep
 from prep import job_results
+from prep.duplicates import add_fact as add_duplicate_fact, from_summary as duplicates_from_summary
 from prep.job_options import TextJobOptions, VocabJobOptions
 from prep.job_results import LABELS_FILE, STATS_FILE, check_accounted, json_bytes, splits_from_results
 from prep.layout import Layout
@@ -37,6 +38,8 @@ def record_fact(split: str, label: str | None, ids: list[int], written: int, oov
 
 
 def add_text_fact(summary: Summary, fact: tuple) -> None:
+    if add_duplicate_fact(summary, fact):
+        return
     if fact[0] == "rejected":
         summary.count("rejected", fact[1])
         return
@@ -152,12 +155,13 @@ def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> in
 
 
 def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
-                labels: tuple[str, ...] | None, summary: dict, survey: dict, rejected: int,
-                duplicates: dict | None = None) -> tuple[DatasetSchema, dict[str, bytes]]:
+                labels: tuple[str, ...] | None, summary: dict, survey: dict,
+                rejected: int) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (vocabularies, stats) of a finished text job; refuses to lose inputs."""
     inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), rejected)
     names = split_names(options, layout)
-    stats = text_stats(summary, survey, vocabulary, labels, inputs, names, duplicates)
+    found = duplicates_from_summary(summary, near=False)
+    stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found)
     ids = summary.get("ids_per_record") or {}
     value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
     vocabularies = [token_vocabulary_entry(vocabulary)]

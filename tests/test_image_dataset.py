@@ -1,0 +1,63 @@
+"""prep.image_dataset: what an image job concludes from the facts its pipeline gathered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prep import duplicates
+from prep.duplicates import Copy
+from prep.image_dataset import INPUT_FACT, add_image_fact, finish_images, record_fact
+from prep.image_records import PendingImage
+from prep.job_options import ImageJobOptions
+from prep.job_results import LostInputsError
+from prep.layout import Layout
+from prep.statistics import Summary
+
+_LAYOUT = Layout(False, ("cat", "dog"), ())
+_SHARD = {"split": "train", "index": 0, "num_shards": 1, "file": "train-00000-of-00001.tfrecord",
+          "num_records": 2, "num_bytes": 100}
+
+
+def _image(path: str) -> PendingImage:
+    return PendingImage(f"/src/{path}", path, 0, "cat", "jpeg", 20, 30, 3, 50, b"d" * 16, split="train")
+
+
+def _summary(facts) -> dict:
+    """Facts added to two summaries and merged, as the job's combine does over bundles."""
+    halves = [Summary(), Summary()]
+    for i, fact in enumerate(facts):
+        add_image_fact(halves[i % 2], fact)
+    return halves[0].merge(halves[1]).to_dict()
+
+
+def _facts(inputs: int, records: list[str], rejected: list[str]):
+    copies = [Copy(p, "train", b"d" * 16) for p in records]
+    return ([INPUT_FACT] * inputs + [record_fact(_image(p)) for p in records]
+            + [("rejected", reason) for reason in rejected]
+            + [(duplicates.GROUP_FACT, copies), (duplicates.NEAR_FACT, ("cat/a.jpg", "cat/c.jpg", 4)),
+               (duplicates.NEAR_FACT, ("cat/a.jpg", "cat/c.jpg", 4))])
+
+
+def test_stats_count_inputs_records_rejections_and_duplicates_from_the_facts():
+    summary = _summary(_facts(3, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
+    schema, files = finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary, rejected=1)
+    stats = json.loads(files["stats.json"])
+    assert (stats["inputs"], stats["records"], stats["rejected"]) == (3, 2, 1)
+    assert stats["duplicates"]["exact"]["groups"] == 1 and stats["duplicates"]["exact"]["extra_copies"] == 1
+    assert stats["duplicates"]["near"]["pairs"] == 1, "a pair found in two bands is one pair"
+    assert schema.splits[0].num_records == 2
+
+
+def test_without_the_duplicate_check_stats_have_no_duplicates():
+    summary = _summary(_facts(3, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
+    options = ImageJobOptions("/src", "/out/pets", check_duplicates=False)
+    _, files = finish_images(options, [_SHARD], _LAYOUT, summary, rejected=1)
+    assert "duplicates" not in json.loads(files["stats.json"])
+
+
+def test_a_run_that_lost_an_input_is_refused():
+    summary = _summary(_facts(4, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
+    with pytest.raises(LostInputsError, match="4 inputs but 2 records"):
+        finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary, rejected=1)
