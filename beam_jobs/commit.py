@@ -34,7 +34,7 @@ class _CommitFn(beam.DoFn):
     def __init__(self, out: str, options: ShardingOptions, finalize: Finalize):
         self.out, self.options, self.finalize = out, options, finalize
 
-    def process(self, results, split_names, **side):
+    def process(self, _, results, split_names, **side):
         results = list(results)
         for split in split_names:
             present = {r["index"]: r for r in results if r["split"] == split}
@@ -66,8 +66,9 @@ class Commit(beam.PTransform):
 
     def expand(self, shard_results):
         return (
-            shard_results
-            | "AllShards" >> beam.combiners.ToList()
+            shard_results.pipeline
+            | "Once" >> beam.Create([None])  # the shard results as a side input: no combine stage to gather them
             | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize),
-                                              self.split_names, **self.finalize_inputs)
+                                              beam.pvalue.AsList(shard_results), self.split_names,
+                                              **self.finalize_inputs)
         )

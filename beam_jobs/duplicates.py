@@ -70,10 +70,10 @@ def _compare(bucket):
 
 
 class FindDuplicates(beam.PTransform):
-    """(split, key, value) records -> the records to write (without the extra copies when `dedupe`),
-    with tagged outputs `rejected` (dropped copies) and `facts` (rejections, groups of copies and near
-    pairs, for the job's summary: `duplicates.from_summary` makes stats.json's "duplicates" of them, so
-    no shuffle of its own gathers them). `content` says what the records are (default: images)."""
+    """(split, key, value) records -> `records`, those to write (without the extra copies when
+    `dedupe`), and `facts` for the job's summary: groups of copies, near pairs, and ("rejected", row)
+    for each copy dropped. `duplicates.from_summary` makes stats.json's "duplicates" of them, so no
+    shuffle of its own gathers them. `content` says what the records are (default: images)."""
 
     def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES):
         super().__init__()
@@ -88,17 +88,12 @@ class FindDuplicates(beam.PTransform):
             | "Compare" >> beam.FlatMap(_compare).with_outputs("near", main="groups")
         )
         groups = found.groups
-        dropped = groups | "Dropped" >> beam.FlatMap(_dropped) if self.dedupe else (
-            records.pipeline | "NoneDropped" >> beam.Create([]))
-        rejected = dropped | "Rejections" >> beam.MapTuple(content.rejection)
+        facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
+                 found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p))]
         kept = records
         if self.dedupe:
+            dropped = groups | "Dropped" >> beam.FlatMap(_dropped)
+            facts.append(dropped | "Rejections" >> beam.MapTuple(lambda kept, copy: ("rejected", content.rejection(kept, copy))))
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
             kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
-        facts = (
-            (rejected | "RejectedFacts" >> beam.Map(lambda r: ("rejected", r["reason"])),
-             groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
-             found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p)))
-            | "Facts" >> beam.Flatten()
-        )
-        return {"records": kept, "rejected": rejected, "facts": facts}
+        return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten()}

@@ -12,7 +12,6 @@ from apache_beam.metrics import Metrics
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.matching import MatchInputs
-from beam_jobs.rejected import WriteRejected
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFn
 from prep import image_dataset, layout as layouts
@@ -52,8 +51,7 @@ class _ConvertImage(beam.DoFn):
     def _reject(self, relative: str, reason: str, detail: str):
         self.rejected.inc()
         self.progress.add("rejected")
-        yield beam.pvalue.TaggedOutput("rejected", {"path": relative, "reason": reason, "detail": detail})
-        yield beam.pvalue.TaggedOutput("facts", ("rejected", reason))
+        yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": relative, "reason": reason, "detail": detail}))
 
     def process(self, element, layout: layouts.Layout):
         path, _size = element
@@ -100,16 +98,15 @@ class ConvertImageFolder(beam.PTransform):
             | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels)
         )
         layout = beam.pvalue.AsSingleton(detected)
-        converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs(
-            "rejected", "facts", main="records")
-        copies = converted.records | "FindDuplicates" >> FindDuplicates(o.dedupe) if o.check_duplicates else {
-            "records": converted.records, "rejected": pipeline | "NoCopies" >> beam.Create([]),
-            "facts": pipeline | "NoCopyFacts" >> beam.Create([])}
-        rejected = (converted.rejected, copies["rejected"]) | "AllRejected" >> beam.Flatten()
-        written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2]))
-        facts = (converted.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
+        converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs("facts", main="records")
+        records, facts = converted.records, [converted.facts]
+        if o.check_duplicates:
+            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe)
+            records = copies["records"]
+            facts.append(copies["facts"])
+        facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2])))
         return (
-            copies["records"]
+            records
             | "WriteShards" >> WriteShards(o.out, o.sharding, functools.partial(image_example, read=read_file),
                                           record_size=lambda image: image.record_size)
             | "Commit" >> Commit(
@@ -118,7 +115,7 @@ class ConvertImageFolder(beam.PTransform):
                     detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
                 layout=layout,
                 summary=beam.pvalue.AsSingleton(
-                    facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
-                rejected=beam.pvalue.AsSingleton(rejected | "WriteRejected" >> WriteRejected(o.out)),
+                    tuple(facts) | "AllFacts" >> beam.Flatten()
+                    | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
             )
         )

@@ -15,6 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.commit import write_file
 from prep import schema_inference as inference
+from prep.job_results import REJECTED_FILE
 from prep.schema_inference import FileScan, FileSet, Inference, InferOptions, RecordStats
 from schemas import save_schema
 
@@ -23,7 +24,7 @@ def write_inference(out: str, result: Inference) -> None:
     """Writes an inference into the dataset directory: its files, rejected.jsonl, schema.json last."""
     for relative, data in sorted(result.files.items()):
         write_file(FileSystems.join(out, relative), data)
-    write_file(FileSystems.join(out, inference.REJECTED_FILE), inference.rejected_lines(result))
+    write_file(FileSystems.join(out, REJECTED_FILE), inference.rejected_lines(result))
     save_schema(result.schema, out)
 
 

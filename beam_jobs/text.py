@@ -18,7 +18,6 @@ from apache_beam.metrics import Metrics
 
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
-from beam_jobs.rejected import WriteRejected
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFn
 from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, SurveyCorpus, rules_of
@@ -73,8 +72,7 @@ class _EncodeDocuments(beam.DoFn):
     def _reject(self, rejection: Rejection):
         self.rejected.inc()
         self.progress.add("rejected")
-        yield beam.pvalue.TaggedOutput("rejected", rejection.to_dict())
-        yield beam.pvalue.TaggedOutput("facts", ("rejected", rejection.reason))
+        yield beam.pvalue.TaggedOutput("facts", ("rejected", rejection.to_dict()))
 
     def process(self, element, layout: layouts.Layout, vocab: vocabulary.TokenVocabulary,
                 labels: tuple[str, ...] | None, lines: dict[str, int]):
@@ -132,9 +130,8 @@ class ConvertCorpus(beam.PTransform):
         lines = beam.pvalue.AsSingleton(survey["summary"] | "FirstLines" >> beam.Map(
             lambda s: first_lines(s.get("lines", {}))))
         encoded = ranges | "Encode" >> beam.ParDo(_EncodeDocuments(o), layout, vocab, labels, lines).with_outputs(
-            "rejected", "facts", main="records")
+            "facts", main="records")
         copies = encoded.records | "FindDuplicates" >> FindDuplicates(o.dedupe, _DOCUMENTS)
-        rejected = (encoded.rejected, copies["rejected"]) | "AllRejected" >> beam.Flatten()
         written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: r[2].fact)
         facts = (encoded.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
         return (
@@ -152,6 +149,5 @@ class ConvertCorpus(beam.PTransform):
                 summary=beam.pvalue.AsSingleton(
                     facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(text_dataset.add_text_fact))),
                 survey=summary,
-                rejected=beam.pvalue.AsSingleton(rejected | "WriteRejected" >> WriteRejected(o.out)),
             )
         )

@@ -203,7 +203,7 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
 def _run_full(options, files, scans, runner: RunnerOptions) -> None:
     from beam_jobs.infer import InferSchemaFromEveryRecord
     from prep.launch import run_pipeline
-    from prep.schema_inference import REJECTED_FILE
+    from prep.job_results import REJECTED_FILE
     from schemas import load_schema
 
     usable = sum(1 for s in scans if s.problem is None)

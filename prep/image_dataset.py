@@ -11,7 +11,8 @@ from prep import job_results
 from prep.duplicates import add_fact as add_duplicate_fact, from_summary as duplicates_from_summary
 from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, PendingImage, image_features
 from prep.job_options import ImageJobOptions
-from prep.job_results import LABELS_FILE, STATS_FILE, check_accounted, json_bytes, splits_from_results
+from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_rejection, check_accounted, json_bytes,
+                              rejected_jsonl, rejected_rows, splits_from_results)
 from prep.layout import Layout
 from prep.statistics import Summary
 from prep.vocab_files import vocabulary_bytes
@@ -19,7 +20,7 @@ from schemas import DatasetSchema, Provenance, Vocabulary
 
 # A fact about one input, gathered by the pipeline for stats.json:
 #   INPUT_FACT for each input file found, record_fact(image) for each record written,
-#   ("rejected", reason) for each input left out, and the facts of duplicate detection
+#   ("rejected", rejected.jsonl row) for each input left out, and the facts of duplicate detection
 INPUT_FACT = ("input", "files")
 
 
@@ -33,7 +34,10 @@ def record_fact(image: PendingImage) -> tuple:
 def add_image_fact(summary: Summary, fact: tuple) -> None:
     if add_duplicate_fact(summary, fact):
         return
-    if fact[0] in ("rejected", "input"):
+    if fact[0] == "rejected":
+        add_rejection(summary, fact[1])
+        return
+    if fact == INPUT_FACT:
         summary.count(*fact)
         return
     _, split, class_name, fmt, source_format, reencoded, width, height, size = fact
@@ -78,10 +82,11 @@ def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict | N
 
 
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
-                  rejected: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
     inputs = summary.get(INPUT_FACT[0], {}).get(INPUT_FACT[1], 0)
-    check_accounted(inputs, sum(r["num_records"] for r in results), rejected)
+    rejected = rejected_rows(summary)
+    check_accounted(inputs, sum(r["num_records"] for r in results), len(rejected))
     splits = splits_from_results(results, split_names(options, layout))
     found = duplicates_from_summary(summary, near=True) if options.check_duplicates else None
     stats = image_stats(summary, layout, inputs, found)
@@ -98,5 +103,6 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     files = {
         LABELS_FILE: vocabulary_bytes(layout.classes),
         STATS_FILE: json_bytes(stats),
+        REJECTED_FILE: rejected_jsonl(rejected),
     }
     return schema, files

@@ -16,6 +16,8 @@ from schemas import Shard, Split
 
 LABELS_FILE = "vocab/labels.txt"
 STATS_FILE = "stats.json"
+REJECTED_FILE = "rejected.jsonl"
+REJECTED_ROWS = "rejected_rows"  # the summary's list of rejected.jsonl rows
 
 
 class LostInputsError(RuntimeError):
@@ -49,6 +51,23 @@ def splits_from_results(results: Iterable[dict], names: Iterable[str]) -> tuple[
         for name in names
         for rs in [by_split[name]]
     )
+
+
+def add_rejection(summary, row: dict) -> None:
+    """Counts one input left out (a row of rejected.jsonl: path, reason, detail) in a job's `Summary`,
+    and keeps the row for the file."""
+    summary.count("rejected", row["reason"])
+    summary.collect(REJECTED_ROWS, row)
+
+
+def rejected_rows(summary: dict) -> list[dict]:
+    return summary.get(REJECTED_ROWS, [])
+
+
+def rejected_jsonl(rows: Iterable[dict]) -> bytes:
+    """rejected.jsonl: one JSON object per input left out, in path (then line) order."""
+    rows = sorted(rows, key=lambda r: (r["path"], r.get("line") or 0, r["reason"], r.get("detail", "")))
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode("utf-8")
 
 
 def json_bytes(data: dict) -> bytes:

@@ -28,12 +28,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from prep import tfrecord_io
 from prep.imaging import sniff_format
+from prep.job_results import LABELS_FILE
+from prep.splits import DEFAULT_SPLIT
 from schemas import DatasetSchema, Feature, ImageInfo, Provenance, Shard, Split, Vocabulary
 
-DEFAULT_SPLIT = "train"
-LABELS_FILE = "vocab/labels.txt"
 LABELS_VOCABULARY = "labels"
-REJECTED_FILE = "rejected.jsonl"
 # Keys proposed as the label, best first, when --label-key is not given.
 LABEL_NAMES = ("label", "labels", "class", "class_id", "category", "target", "y")
 MAX_CLASSES = 10_000  # more distinct values than this is not a class label

@@ -12,7 +12,8 @@ import prep
 from prep import job_results
 from prep.duplicates import add_fact as add_duplicate_fact, from_summary as duplicates_from_summary
 from prep.job_options import TextJobOptions, VocabJobOptions
-from prep.job_results import LABELS_FILE, STATS_FILE, check_accounted, json_bytes, splits_from_results
+from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_rejection, check_accounted, json_bytes,
+                              rejected_jsonl, rejected_rows, splits_from_results)
 from prep.layout import Layout
 from prep.statistics import Summary
 from prep.text_records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
@@ -25,7 +26,7 @@ TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
 
 # A fact about one input, gathered by the pipeline for stats.json:
 #   ("record", split, label name or None, tokens, out-of-vocabulary tokens, ids written, distinct ids)
-#   ("rejected", reason)
+#   ("rejected", rejected.jsonl row)
 
 
 class SourceChangedError(RuntimeError):
@@ -41,7 +42,7 @@ def add_text_fact(summary: Summary, fact: tuple) -> None:
     if add_duplicate_fact(summary, fact):
         return
     if fact[0] == "rejected":
-        summary.count("rejected", fact[1])
+        add_rejection(summary, fact[1])
         return
     _, split, label, tokens, oov, written, ids = fact
     summary.count("records", split)
@@ -156,16 +157,17 @@ def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> in
 
 def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
                 labels: tuple[str, ...] | None, summary: dict, survey: dict,
-                rejected: int) -> tuple[DatasetSchema, dict[str, bytes]]:
+) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (vocabularies, stats) of a finished text job; refuses to lose inputs."""
-    inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), rejected)
+    rejected = rejected_rows(summary)
+    inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), len(rejected))
     names = split_names(options, layout)
     found = duplicates_from_summary(summary, near=False)
     stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found)
     ids = summary.get("ids_per_record") or {}
     value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
     vocabularies = [token_vocabulary_entry(vocabulary)]
-    files = {TOKENS_FILE: tokens_file(vocabulary), STATS_FILE: json_bytes(stats)}
+    files = {TOKENS_FILE: tokens_file(vocabulary), STATS_FILE: json_bytes(stats), REJECTED_FILE: rejected_jsonl(rejected)}
     if vocabulary.counts is not None:
         files[TOKEN_COUNTS_FILE] = counts_tsv(vocabulary)
     if labels is not None:

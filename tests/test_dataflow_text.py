@@ -85,7 +85,7 @@ def test_the_text_job_is_built_for_dataflow_offline_without_reading_the_bucket(g
     steps, beam_options, staged = _dry_run("ConvertCorpus", ConvertCorpus(options))
     for step in ("MatchFiles/Match", "MatchFiles/ByteRanges", "Layout/DetectLayout", "Survey/Read", "Survey/Merge",
                  "ChooseVocabulary/MergeByBucket", "ChooseVocabulary/Choose", "Labels", "Encode",
-                 "WriteShards/GroupByShard", "WriteShards/WriteShard", "WriteRejected", "Summarize",
+                 "WriteShards/GroupByShard", "WriteShards/WriteShard", "FindDuplicates", "Summarize",
                  "Commit/WriteSchemaLast"):
         assert f"ConvertCorpus/{step}" in steps, step
     assert "ConvertCorpus/MatchFiles/Spread" in steps, "a Reshuffle spreads the byte ranges over the workers"

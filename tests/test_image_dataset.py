@@ -35,29 +35,30 @@ def _summary(facts) -> dict:
 def _facts(inputs: int, records: list[str], rejected: list[str]):
     copies = [Copy(p, "train", b"d" * 16) for p in records]
     return ([INPUT_FACT] * inputs + [record_fact(_image(p)) for p in records]
-            + [("rejected", reason) for reason in rejected]
+            + [("rejected", {"path": f"bad{i}.jpg", "reason": reason, "detail": "..."}) for i, reason in enumerate(rejected)]
             + [(duplicates.GROUP_FACT, copies), (duplicates.NEAR_FACT, ("cat/a.jpg", "cat/c.jpg", 4)),
                (duplicates.NEAR_FACT, ("cat/a.jpg", "cat/c.jpg", 4))])
 
 
 def test_stats_count_inputs_records_rejections_and_duplicates_from_the_facts():
     summary = _summary(_facts(3, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
-    schema, files = finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary, rejected=1)
+    schema, files = finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary)
     stats = json.loads(files["stats.json"])
     assert (stats["inputs"], stats["records"], stats["rejected"]) == (3, 2, 1)
     assert stats["duplicates"]["exact"]["groups"] == 1 and stats["duplicates"]["exact"]["extra_copies"] == 1
     assert stats["duplicates"]["near"]["pairs"] == 1, "a pair found in two bands is one pair"
     assert schema.splits[0].num_records == 2
+    assert files["rejected.jsonl"] == b'{"detail": "...", "path": "bad0.jpg", "reason": "truncated"}\n'
 
 
 def test_without_the_duplicate_check_stats_have_no_duplicates():
     summary = _summary(_facts(3, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
     options = ImageJobOptions("/src", "/out/pets", check_duplicates=False)
-    _, files = finish_images(options, [_SHARD], _LAYOUT, summary, rejected=1)
+    _, files = finish_images(options, [_SHARD], _LAYOUT, summary)
     assert "duplicates" not in json.loads(files["stats.json"])
 
 
 def test_a_run_that_lost_an_input_is_refused():
     summary = _summary(_facts(4, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
     with pytest.raises(LostInputsError, match="4 inputs but 2 records"):
-        finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary, rejected=1)
+        finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary)

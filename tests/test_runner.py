@@ -30,7 +30,7 @@ def test_dataflow_dry_run_builds_the_whole_job_offline_without_listing_inputs():
     launched = run_pipeline(_image_job("gs://my-bucket/raw", "gs://my-bucket/out"), runner)
     names = {t.unique_name for t in launched.job.proto_pipeline.components.transforms.values()}
     for step in ("MatchFiles", "Convert", "WriteShards", "WriteShards/GroupByShard", "WriteShards/WriteShard",
-                 "WriteRejected", "Summarize", "Commit"):
+                 "FindDuplicates", "Summarize", "Commit"):
         assert f"ConvertImageFolder/{step}" in names
     assert "ConvertImageFolder/MatchFiles/Spread" in names, "a Reshuffle spreads reads over the workers"
     options = launched.job.options.get_all_options()

@@ -25,6 +25,10 @@ from prep.vocabulary import VocabularyRules, learn
 _INPUTS = TextInputs("/c.jsonl", "/", "/c.jsonl", "auto", "text", "topic")
 
 
+def _rejected(reason: str) -> tuple:
+    return "rejected", {"path": "c.jsonl", "line": 2, "reason": reason, "detail": "..."}
+
+
 def _summary(facts) -> dict:
     s = Summary()
     for fact in facts:
@@ -34,7 +38,7 @@ def _summary(facts) -> dict:
 
 def test_inputs_must_agree_between_the_passes_and_with_the_records():
     survey = {"inputs": {"rows": 3}}
-    summary = _summary([record_fact("train", "a", [2, 3], 2, 1), record_fact("train", "a", [1], 1, 1), ("rejected", "bad_json")])
+    summary = _summary([record_fact("train", "a", [2, 3], 2, 1), record_fact("train", "a", [1], 1, 1), _rejected("bad_json")])
     assert check_inputs(survey, summary, written=2, rejected=1) == 3
     with pytest.raises(SourceChangedError, match="3 inputs at the first read, 4 at the second"):
         check_inputs(survey, _summary([record_fact("train", "a", [2], 1, 1)] * 4), written=4, rejected=0)
@@ -55,13 +59,14 @@ def test_labels_come_from_the_flag_the_folders_or_the_corpus():
 def test_finish_writes_vocabularies_stats_and_a_schema_with_every_split():
     vocab = learn({b"the": 3, b"cat": 1}, VocabularyRules())
     options = TextJobOptions(_INPUTS, "/out/news")
-    summary = _summary([record_fact("train", "a", [2, 3, 1], 3, 1), ("rejected", "missing_text")])
+    summary = _summary([record_fact("train", "a", [2, 3, 1], 3, 1), _rejected("missing_text")])
     results = [{"split": "train", "index": 0, "num_shards": 1, "file": "train-00000-of-00001.tfrecord",
                 "num_records": 1, "num_bytes": 40}]
     schema, files = finish_text(options, results, Layout(False, ()), vocab, ("a",), summary,
-                                {"inputs": {"rows": 2, "tokens": 4}}, rejected=1)
+                                {"inputs": {"rows": 2, "tokens": 4}})
     assert files["vocab/tokens.txt"] == b"the\ncat\n" and files["vocab/tokens.counts.tsv"] == b"3\tthe\n1\tcat\n"
     assert files["vocab/labels.txt"] == b"a\n"
+    assert [json.loads(line)["reason"] for line in files["rejected.jsonl"].splitlines()] == ["missing_text"]
     assert schema.name == "news" and schema.feature("text/token_ids").value_count == (3, 3)
     assert [v.name for v in schema.vocabularies] == ["tokens", "labels"]
     stats = json.loads(files["stats.json"])
