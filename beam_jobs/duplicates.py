@@ -3,9 +3,11 @@ every hash), and --dedupe."""
 
 from __future__ import annotations
 
-import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
+import functools
 
+import apache_beam as beam
+
+from beam_jobs.batching import BatchPerKey, values_of
 from prep import duplicates
 
 
@@ -27,43 +29,15 @@ def _dropped(group: list[duplicates.Copy]):
     return [(kept, copy) for copy in others]
 
 
-class _GatherCopies(beam.DoFn):
-    """Records -> (bucket, [Copy]) batches, one per bucket and bundle (see `duplicates.buckets`).
-
-    One shuffle element per record and band cost Beam more than the hashing itself; a batch per
-    bucket costs next to nothing per record. A bundle's batches are sent every FLUSH records, so a
-    worker never holds more than that many copies.
-    """
-
-    FLUSH = 20_000
-
-    def __init__(self, content: duplicates.Content):
-        self.content = content
-
-    def start_bundle(self):
-        self._batches: dict = {}
-        self._held = 0
-
-    def process(self, record):
-        copy = self.content.copy(record)
-        for key in duplicates.buckets(copy, self.content.near):
-            self._batches.setdefault(key, []).append(copy)
-        self._held += 1
-        if self._held >= self.FLUSH:
-            yield from self._flush()
-
-    def finish_bundle(self):
-        for batch in self._flush():
-            yield GlobalWindows.windowed_value(batch)
-
-    def _flush(self) -> list:
-        batches, self._batches, self._held = self._batches, {}, 0
-        return list(batches.items())
+def _bucketed(content: duplicates.Content, record):
+    """A record's copy, once for each bucket it must be compared in (see `duplicates.buckets`)."""
+    copy = content.copy(record)
+    return [(key, copy) for key in duplicates.buckets(copy, content.near)]
 
 
 def _compare(bucket):
     key, batches = bucket
-    groups, pairs = duplicates.compare_bucket(key, (copy for batch in batches for copy in batch))
+    groups, pairs = duplicates.compare_bucket(key, values_of(batches))
     yield from groups
     for pair in pairs:
         yield beam.pvalue.TaggedOutput("near", pair)
@@ -83,7 +57,7 @@ class FindDuplicates(beam.PTransform):
         content = self.content
         found = (
             records
-            | "GatherCopies" >> beam.ParDo(_GatherCopies(content))
+            | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content)))
             | "GroupByBucket" >> beam.GroupByKey()
             | "Compare" >> beam.FlatMap(_compare).with_outputs("near", main="groups")
         )

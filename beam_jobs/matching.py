@@ -6,12 +6,17 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
+from beam_jobs.batching import BatchPerKey
+
+FILES_PER_BATCH = 64
+
 
 class MatchInputs(beam.PTransform):
     """Every file under `root` (recursively) as (path, size in bytes), spread over the workers.
 
     The match runs on a worker; the Reshuffle after it breaks fusion, so reading and decoding are
-    parallel even though the match is one element.
+    parallel even though the match is one element. Files travel through it in batches of
+    FILES_PER_BATCH, which is enough to spread the work and costs the shuffle little per file.
     """
 
     def __init__(self, root: str):
@@ -22,6 +27,7 @@ class MatchInputs(beam.PTransform):
         return (
             pipeline
             | "Match" >> fileio.MatchFiles(FileSystems.join(self.root, "**"))
-            | "PathAndSize" >> beam.Map(lambda m: (m.path, m.size_in_bytes))
+            | "PathAndSize" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes))], max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()
+            | "OneByOne" >> beam.FlatMap(lambda batch: batch[1])
         )

@@ -16,14 +16,16 @@ from apache_beam.io.filesystems import FileSystems
 
 from typing import Any, Callable
 
+from beam_jobs.batching import BatchPerKey, values_of
 from prep import sharding, tfrecord_io
 from prep.job_options import ShardingOptions
 
 
 def _assign(element, shard_counts):
+    """[(shard, (order, key, value))]: where a record goes (one pair, batched per shard by BatchPerKey)."""
     split, key, value = element
     n = shard_counts[split] if isinstance(shard_counts, dict) else shard_counts
-    return (split, sharding.shard_index(key, n), n), (sharding.order_key(key), key, value)
+    return [((split, sharding.shard_index(key, n), n), (sharding.order_key(key), key, value))]
 
 
 def _identity(value: bytes) -> bytes:
@@ -35,8 +37,8 @@ class _WriteShard(beam.DoFn):
         self.out, self.compression, self.to_record = out, compression, to_record
 
     def process(self, element):
-        (split, index, num_shards), values = element
-        values = sorted(values, key=lambda v: (v[0], v[1]))
+        (split, index, num_shards), batches = element
+        values = sorted(values_of(batches), key=lambda v: (v[0], v[1]))
         name = sharding.shard_file_name(split, index, num_shards, self.compression)
         count, size = tfrecord_io.write_records(
             FileSystems.join(self.out, name), (self.to_record(v) for _, _, v in values), self.compression)
@@ -59,10 +61,11 @@ class WriteShards(beam.PTransform):
         self.to_record, self.record_size = to_record, record_size
 
     def expand(self, records):
+        record_size = self.record_size
         if self.options.num_shards:
             shard_counts = self.options.num_shards
         else:
-            shard_size, record_size = self.options.shard_size, self.record_size
+            shard_size = self.options.shard_size
             shard_counts = beam.pvalue.AsDict(
                 records
                 | "RecordBytes" >> beam.Map(lambda r: (r[0], record_size(r[2])))
@@ -71,7 +74,7 @@ class WriteShards(beam.PTransform):
             )
         return (
             records
-            | "AssignShard" >> beam.Map(_assign, shard_counts)
+            | "AssignShard" >> beam.ParDo(BatchPerKey(_assign, size=lambda v: record_size(v[2])), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record))
         )
