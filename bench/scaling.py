@@ -10,7 +10,8 @@ flat, since images and documents stream through the jobs.
   needs several files, or ranges of one, before a second worker has anything to read), learning its
   20,000-token vocabulary.
 
-    .venv/bin/python bench/scaling.py                          # 4,000/40,000 images; 10M/100M tokens
+    .venv/bin/python bench/scaling.py                          # 2,000/20,000 640x480 images; 10M/100M tokens
+    .venv/bin/python bench/scaling.py --jobs images --workdir /tmp/prep-bench-images   # bench/images.py's JPEGs
     .venv/bin/python bench/scaling.py --jobs vocab --tokens 20000000
     .venv/bin/python bench/scaling.py --images 20 --tokens 20000   # a quick check that it works
 """
@@ -52,8 +53,8 @@ def scaling(job: str, unit: str, small: int, command: Callable[[int, int], list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated jobs to run, of: {', '.join(JOBS)}")
-    parser.add_argument("--images", type=int, default=4000, help="images: the small input; the large one is 10x")
-    parser.add_argument("--size", default="320x240", help="images: their width x height")
+    parser.add_argument("--images", type=int, default=2000, help="images: the small input; the large one is 10x")
+    parser.add_argument("--size", default="640x480", help="images: their width x height")
     parser.add_argument("--tokens", type=int, default=10_000_000, help="vocab: the small corpus; the large one is 10x")
     parser.add_argument("--workdir", default="/tmp/prep-bench-scaling")
     args = parser.parse_args()
