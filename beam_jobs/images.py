@@ -13,7 +13,7 @@ from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
-from beam_jobs.stats import SummarizeFn
+from beam_jobs.stats import SummarizeFacts
 from prep import image_dataset, layout as layouts
 from prep.image_dataset import INPUT_FACT
 from prep.image_records import image_example, pending_image
@@ -114,8 +114,6 @@ class ConvertImageFolder(beam.PTransform):
                 split_names=beam.pvalue.AsSingleton(
                     detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
                 layout=layout,
-                summary=beam.pvalue.AsSingleton(
-                    tuple(facts) | "AllFacts" >> beam.Flatten()
-                    | "Summarize" >> beam.CombineGlobally(SummarizeFn(image_dataset.add_image_fact))),
+                summary=beam.pvalue.AsSingleton(tuple(facts) | "Summarize" >> SummarizeFacts(image_dataset.add_image_fact)),
             )
         )

@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.sharded_write import WriteShards
-from beam_jobs.stats import SummarizeFn
+from beam_jobs.stats import SummarizeFacts
 from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, SurveyCorpus, rules_of
 from prep import duplicates, layout as layouts, text_dataset, vocabulary
 from prep.corpus_survey import first_lines, range_key
@@ -133,7 +133,7 @@ class ConvertCorpus(beam.PTransform):
             "facts", main="records")
         copies = encoded.records | "FindDuplicates" >> FindDuplicates(o.dedupe, _DOCUMENTS)
         written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: r[2].fact)
-        facts = (encoded.facts, copies["facts"], written) | "AllFacts" >> beam.Flatten()
+        facts = (encoded.facts, copies["facts"], written)
         return (
             copies["records"]
             | "Records" >> beam.MapTuple(lambda split, identity, encoded: (split, identity, encoded.record))
@@ -146,8 +146,7 @@ class ConvertCorpus(beam.PTransform):
                 layout=layout,
                 vocabulary=vocab,
                 labels=labels,
-                summary=beam.pvalue.AsSingleton(
-                    facts | "Summarize" >> beam.CombineGlobally(SummarizeFn(text_dataset.add_text_fact))),
+                summary=beam.pvalue.AsSingleton(facts | "Summarize" >> SummarizeFacts(text_dataset.add_text_fact)),
                 survey=summary,
             )
         )

@@ -19,7 +19,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_jobs.commit import write_file
-from beam_jobs.stats import SummarizeFn
+from beam_jobs.stats import SummarizeFn, merge_summary
 from prep import layout as layouts, text_dataset, vocabulary
 from prep.corpus_survey import Survey, range_key
 from prep.job_options import VocabJobOptions
@@ -104,10 +104,6 @@ class _SurveyFn(beam.DoFn):
         for bucket in self.survey.take_counts().items():
             yield beam.pvalue.TaggedOutput("counts", _at_bundle_end(bucket))
         yield _at_bundle_end(self.survey.take_summary())
-
-
-def merge_summary(summary: Summary, other: Summary) -> None:
-    summary.merge(other)
 
 
 class SurveyCorpus(beam.PTransform):

@@ -202,3 +202,21 @@ def test_summary_to_dict_sorts_names_and_keys() -> None:
 
 def test_an_empty_summary() -> None:
     assert Summary().to_dict() == {}
+
+
+def test_facts_from_several_stages_fold_into_one_summary_through_per_bundle_partials():
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from beam_jobs.stats import SummarizeFacts
+
+    def add(summary, fact):
+        summary.count("seen", fact[0])
+        summary.observe("value", fact[1])
+
+    with TestPipeline() as p:
+        first = p | "First" >> beam.Create([("a", i) for i in range(50)])
+        second = p | "Second" >> beam.Create([("b", i) for i in range(50, 60)])
+        found = (first, second) | SummarizeFacts(add) | beam.Map(lambda s: (s["seen"], s["value"]["count"], s["value"]["max"]))
+        assert_that(found, equal_to([({"a": 50, "b": 10}, 60, 59)]))
