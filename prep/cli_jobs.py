@@ -106,24 +106,31 @@ def print_summary(out: str) -> None:
                    f"see {FileSystems.join(out, 'rejected.jsonl')}")
 
 
-def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool) -> None:
-    """Prepares OUT, runs the job `build(pipeline)` builds, and reports: the summary, or on Dataflow
-    the job's page as soon as it is submitted; a dry run lists the pipeline's steps and writes nothing."""
+def _print_dataflow_page(launched) -> None:
+    if launched.console_url:
+        click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}", err=True)
+
+
+def run_job(build: Callable, runner: RunnerOptions) -> bool:
+    """Runs the job `build(pipeline)` builds to its end, printing its page on Dataflow as soon as it is
+    submitted. A dry run lists the pipeline's steps instead; returns whether the job ran."""
     from prep.launch import run_pipeline
+
+    launched = run_pipeline(build, runner, on_submitted=_print_dataflow_page)
+    if runner.dry_run:
+        click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
+        for step in launched.steps:
+            click.echo(f"  {step}")
+        return False
+    return True
+
+
+def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool) -> None:
+    """Prepares OUT, runs the job `build(pipeline)` builds (see `run_job`), and prints the summary."""
     from prep.outdir import prepare_output
 
     if not runner.dry_run:
         prepare_output(out, overwrite)
     click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
-
-    def submitted(launched):
-        if launched.console_url:
-            click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}", err=True)
-
-    launched = run_pipeline(build, runner, on_submitted=submitted)
-    if runner.dry_run:
-        click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
-        for step in launched.steps:
-            click.echo(f"  {step}")
-        return
-    print_summary(out)
+    if run_job(build, runner):
+        print_summary(out)

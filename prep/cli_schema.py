@@ -202,19 +202,13 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
 
 def _run_full(options, files, scans, runner: RunnerOptions) -> None:
     from beam_jobs.infer import InferSchemaFromEveryRecord
-    from prep.launch import run_pipeline
+    from prep.cli_jobs import run_job
     from prep.job_results import REJECTED_FILE
     from schemas import load_schema
 
     usable = sum(1 for s in scans if s.problem is None)
     click.echo(f"prep schema infer --full: reading every record of {usable:,} files ({runner.description})", err=True)
-
-    def submitted(launched):
-        if launched.console_url:
-            click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}", err=True)
-
-    run_pipeline(lambda p: p | "InferSchema" >> InferSchemaFromEveryRecord(options, files, scans), runner,
-                 on_submitted=submitted)
+    run_job(lambda p: p | "InferSchema" >> InferSchemaFromEveryRecord(options, files, scans), runner)
     schema = load_schema(files.out)
     extra = schema.provenance.options if schema.provenance else {}
     left_out = [(x["file"], x["reason"], x["problem"]) for x in extra.get("left_out", [])]

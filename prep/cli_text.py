@@ -9,7 +9,7 @@ import os
 import click
 
 from prep.cli import cli, now
-from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags, tfds_flag
+from prep.cli_jobs import launch, parse_flag, run_job, runner_flags, sharding_flags, tfds_flag
 from prep.preflight import is_local
 from prep.text_inputs import INPUT_FORMATS
 from prep.text_split import SPLITS
@@ -159,7 +159,6 @@ def vocab(inputs, out, settings, runner, overwrite):
     from beam_jobs.vocab import LearnVocabulary
     from prep import text_preflight
     from prep.job_options import VocabJobOptions
-    from prep.launch import run_pipeline
     from prep.text_dataset import vocab_sidecars
 
     out = os.path.abspath(out) if is_local(out) else out
@@ -167,13 +166,8 @@ def vocab(inputs, out, settings, runner, overwrite):
     text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
     text_preflight.check_text_source(inputs, None, False)
     click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
-    launched = run_pipeline(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner)
-    if runner.dry_run:
-        click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
-        for step in launched.steps:
-            click.echo(f"  {step}")
-        return
-    _print_vocab_summary(out)
+    if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner):
+        _print_vocab_summary(out)
 
 
 def _print_vocab_summary(out: str) -> None:
