@@ -67,7 +67,7 @@ class FindDuplicates(beam.PTransform):
         kept = records
         if self.dedupe:
             dropped = groups | "Dropped" >> beam.FlatMap(_dropped)
-            facts.append(dropped | "Rejections" >> beam.MapTuple(lambda kept, copy: ("rejected", content.rejection(kept, copy))))
+            facts.append(dropped | "Rejections" >> beam.MapTuple(lambda survivor, copy: ("rejected", content.rejection(survivor, copy))))
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
             kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
         return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten()}

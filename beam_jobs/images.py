@@ -15,7 +15,6 @@ from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFacts
 from prep import image_dataset, layout as layouts
-from prep.image_dataset import INPUT_FACT
 from prep.image_records import image_example, pending_image
 from prep.imaging import ImageRejected, normalise_image
 from prep.job_options import ImageJobOptions
@@ -55,7 +54,7 @@ class _ConvertImage(beam.DoFn):
 
     def process(self, element, layout: layouts.Layout):
         path, _size = element
-        yield beam.pvalue.TaggedOutput("facts", INPUT_FACT)  # counted apart from what becomes of it
+        yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)  # counted apart from what becomes of it
         relative = layouts.relative_path(path, self.options.src)
         if not self.options.include_hidden and layouts.is_hidden(relative):
             yield from self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import prep
 from prep import job_results
-from prep.duplicates import add_fact as add_duplicate_fact, from_summary as duplicates_from_summary
+from prep.duplicates import from_summary as duplicates_from_summary
 from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, PendingImage, image_features
 from prep.job_options import ImageJobOptions
-from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_rejection, check_accounted, json_bytes,
+from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_shared_fact, check_accounted, json_bytes,
                               rejected_jsonl, rejected_rows, splits_from_results)
 from prep.layout import Layout
 from prep.statistics import Summary
@@ -32,10 +32,7 @@ def record_fact(image: PendingImage) -> tuple:
 
 
 def add_image_fact(summary: Summary, fact: tuple) -> None:
-    if add_duplicate_fact(summary, fact):
-        return
-    if fact[0] == "rejected":
-        add_rejection(summary, fact[1])
+    if add_shared_fact(summary, fact):
         return
     if fact == INPUT_FACT:
         summary.count(*fact)
@@ -81,8 +78,8 @@ def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict | N
     } | ({"duplicates": duplicates} if duplicates is not None else {})
 
 
-def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout, summary: dict,
-) -> tuple[DatasetSchema, dict[str, bytes]]:
+def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
+                  summary: dict) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
     inputs = summary.get(INPUT_FACT[0], {}).get(INPUT_FACT[1], 0)
     rejected = rejected_rows(summary)

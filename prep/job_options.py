@@ -22,6 +22,13 @@ class ShardingOptions:
     compression: str = "none"
 
 
+def _provenance_dict(options) -> dict:
+    """A job's options as plain JSON values, recorded in schema.json's provenance."""
+    d = dataclasses.asdict(options)
+    d["split_fractions"] = dict(options.split_fractions.items) if options.split_fractions else None
+    return d
+
+
 @dataclass(frozen=True)
 class ImageJobOptions:
     src: str
@@ -36,10 +43,7 @@ class ImageJobOptions:
     created: str = ""  # ISO time the run was launched, for provenance
 
     def to_dict(self) -> dict:
-        """The options as plain JSON values, recorded in schema.json's provenance."""
-        d = dataclasses.asdict(self)
-        d["split_fractions"] = dict(self.split_fractions.items) if self.split_fractions else None
-        return d
+        return _provenance_dict(self)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,4 @@ class TextJobOptions:
     created: str = ""  # ISO time the run was launched, for provenance
 
     def to_dict(self) -> dict:
-        """The options as plain JSON values, recorded in schema.json's provenance."""
-        d = dataclasses.asdict(self)
-        d["split_fractions"] = dict(self.split_fractions.items) if self.split_fractions else None
-        return d
+        return _provenance_dict(self)

@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from typing import Iterable
 
+from prep.duplicates import add_fact as add_duplicate_fact
 from prep.layout import Layout
 from prep.splits import DEFAULT_SPLIT, SplitFractions
 from schemas import Shard, Split
@@ -58,6 +59,15 @@ def add_rejection(summary, row: dict) -> None:
     and keeps the row for the file."""
     summary.count("rejected", row["reason"])
     summary.collect(REJECTED_ROWS, row)
+
+
+def add_shared_fact(summary, fact: tuple) -> bool:
+    """Folds a fact every job gathers (a rejection, or one of duplicate detection) into its `Summary`;
+    False for a fact of the job's own."""
+    if fact[0] == "rejected":
+        add_rejection(summary, fact[1])
+        return True
+    return add_duplicate_fact(summary, fact)
 
 
 def rejected_rows(summary: dict) -> list[dict]:

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from prep import tfrecord_io
 from prep.imaging import sniff_format
-from prep.job_results import LABELS_FILE
+from prep.job_results import LABELS_FILE, rejected_jsonl
 from prep.splits import DEFAULT_SPLIT
 from schemas import DatasetSchema, Feature, ImageInfo, Provenance, Shard, Split, Vocabulary
 
@@ -1008,7 +1008,4 @@ def infer_sampled(options: InferOptions) -> tuple[FileSet, list[FileScan], Infer
 
 def rejected_lines(inference: Inference) -> bytes:
     """rejected.jsonl of an inference: one line per file left out, as prep's jobs write it."""
-    import json
-
-    return "".join(json.dumps({"path": rel, "reason": reason, "detail": problem}, ensure_ascii=False) + "\n"
-                   for rel, reason, problem in inference.left_out).encode("utf-8")
+    return rejected_jsonl({"path": rel, "reason": reason, "detail": problem} for rel, reason, problem in inference.left_out)

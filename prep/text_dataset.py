@@ -10,9 +10,9 @@ from collections import Counter
 
 import prep
 from prep import job_results
-from prep.duplicates import add_fact as add_duplicate_fact, from_summary as duplicates_from_summary
+from prep.duplicates import from_summary as duplicates_from_summary
 from prep.job_options import TextJobOptions, VocabJobOptions
-from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_rejection, check_accounted, json_bytes,
+from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_shared_fact, check_accounted, json_bytes,
                               rejected_jsonl, rejected_rows, splits_from_results)
 from prep.layout import Layout
 from prep.statistics import Summary
@@ -39,10 +39,7 @@ def record_fact(split: str, label: str | None, ids: list[int], written: int, oov
 
 
 def add_text_fact(summary: Summary, fact: tuple) -> None:
-    if add_duplicate_fact(summary, fact):
-        return
-    if fact[0] == "rejected":
-        add_rejection(summary, fact[1])
+    if add_shared_fact(summary, fact):
         return
     _, split, label, tokens, oov, written, ids = fact
     summary.count("records", split)
@@ -156,8 +153,7 @@ def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> in
 
 
 def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
-                labels: tuple[str, ...] | None, summary: dict, survey: dict,
-) -> tuple[DatasetSchema, dict[str, bytes]]:
+                labels: tuple[str, ...] | None, summary: dict, survey: dict) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (vocabularies, stats) of a finished text job; refuses to lose inputs."""
     rejected = rejected_rows(summary)
     inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), len(rejected))
