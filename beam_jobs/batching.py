@@ -5,10 +5,16 @@ runner a trip through the runner process), which for small values is more than t
 Beam lifts combines into the workers for this reason; `BatchPerKey` does the same for grouping: each
 bundle sends one (key, [values]) batch per key, and the consumer of the GroupByKey reads the values
 of every batch of its key (`values_of`).
+
+A batch travels as one pickle of its values, not as a list Beam encodes value by value: classes and
+field names are written once per batch, not once per value, and the runner holding the shuffle (in
+memory, on the local runner) moves one bytes object per batch without decoding its values. For
+`prep images` this halves what the shuffles carry per image.
 """
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, Callable, Iterable
 
 import apache_beam as beam
@@ -19,7 +25,7 @@ MAX_BYTES = 64 * 2**20   # bytes of values (as `size` counts them) a bundle hold
 
 
 class BatchPerKey(beam.DoFn):
-    """element -> (key, [value, ...]) batches, where `pairs(element, *side_inputs)` gives the element's
+    """element -> (key, batch) pairs, the batch a pickle of [value, ...], where `pairs(element, *side_inputs)` gives the element's
     (key, value) pairs (any number). Only for the global window, which every prep job uses."""
 
     def __init__(self, pairs: Callable[..., Iterable[tuple[Any, Any]]], size: Callable[[Any], int] = lambda v: 0,
@@ -45,9 +51,9 @@ class BatchPerKey(beam.DoFn):
 
     def _flush(self) -> list:
         batches, self._batches, self._values, self._bytes = self._batches, {}, 0, 0
-        return list(batches.items())
+        return [(key, pickle.dumps(values, pickle.HIGHEST_PROTOCOL)) for key, values in batches.items()]
 
 
-def values_of(batches: Iterable[list]) -> Iterable:
-    """The values of the batches a GroupByKey gathered for one key."""
-    return (value for batch in batches for value in batch)
+def values_of(batches: Iterable[bytes]) -> Iterable:
+    """The values of the batches a GroupByKey gathered for one key (or of any iterable of batches)."""
+    return (value for batch in batches for value in pickle.loads(batch))

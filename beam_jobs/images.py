@@ -30,6 +30,11 @@ def read_file(path: str) -> bytes:
         return f.read()
 
 
+def read_source(src: str, relative: str) -> bytes:
+    """The bytes of the file at `relative` under SRC (a kept image, read again when its shard is written)."""
+    return read_file(layouts.source_path(relative, src))
+
+
 class _ConvertImage(beam.DoFn):
     """(path, size) -> (split, relative path, PendingImage); rejections and their facts on the side."""
 
@@ -77,7 +82,7 @@ class _ConvertImage(beam.DoFn):
         self.converted.inc()
         self.progress.add("converted")
         yield split, relative, pending_image(
-            path, relative, self._label_id(layout, where.class_name), where.class_name, image, split)
+            relative, self._label_id(layout, where.class_name), where.class_name, image, split)
 
 
 class ConvertImageFolder(beam.PTransform):
@@ -106,7 +111,7 @@ class ConvertImageFolder(beam.PTransform):
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2])))
         return (
             records
-            | "WriteShards" >> WriteShards(o.out, o.sharding, functools.partial(image_example, read=read_file),
+            | "WriteShards" >> WriteShards(o.out, o.sharding, functools.partial(image_example, read=functools.partial(read_source, o.src)),
                                           record_size=lambda image: image.record_size)
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(image_dataset.finish_images, o),

@@ -22,10 +22,15 @@ from prep.job_options import ShardingOptions
 
 
 def _assign(element, shard_counts):
-    """[(shard, (order, key, value))]: where a record goes (one pair, batched per shard by BatchPerKey)."""
+    """[(shard, (key, value))]: where a record goes (one pair, batched per shard by BatchPerKey)."""
     split, key, value = element
     n = shard_counts[split] if isinstance(shard_counts, dict) else shard_counts
-    return [((split, sharding.shard_index(key, n), n), (sharding.order_key(key), key, value))]
+    return [((split, sharding.shard_index(key, n), n), (key, value))]
+
+
+def _in_shard_order(pair) -> tuple[int, str]:
+    key = pair[0]
+    return sharding.order_key(key), key
 
 
 def _identity(value: bytes) -> bytes:
@@ -38,10 +43,10 @@ class _WriteShard(beam.DoFn):
 
     def process(self, element):
         (split, index, num_shards), batches = element
-        values = sorted(values_of(batches), key=lambda v: (v[0], v[1]))
+        pairs = sorted(values_of(batches), key=_in_shard_order)
         name = sharding.shard_file_name(split, index, num_shards, self.compression)
         count, size = tfrecord_io.write_records(
-            FileSystems.join(self.out, name), (self.to_record(v) for _, _, v in values), self.compression)
+            FileSystems.join(self.out, name), (self.to_record(v) for _, v in pairs), self.compression)
         yield {"split": split, "index": index, "num_shards": num_shards, "file": name,
                "num_records": count, "num_bytes": size}
 
@@ -74,7 +79,7 @@ class WriteShards(beam.PTransform):
             )
         return (
             records
-            | "AssignShard" >> beam.ParDo(BatchPerKey(_assign, size=lambda v: record_size(v[2])), shard_counts)
+            | "AssignShard" >> beam.ParDo(BatchPerKey(_assign, size=lambda v: record_size(v[1])), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record))
         )

@@ -29,16 +29,16 @@ def content_digest(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()[:16]  # SHA-256 runs on the CPU's SHA instructions: 2x blake2b here
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PendingImage:
     """A checked image on its way to its shard.
 
-    Small on purpose: this is what the shuffle between checking and writing carries. An image kept as
-    it is travels as its path and digest and is read again when its shard is written (from the page
-    cache, locally); only re-encoded images carry their new bytes in `data`.
+    Small on purpose: this is what the shuffle between checking and writing carries (and on Beam's
+    local runner, what it holds in memory until the shards are written). An image kept as it is
+    travels as its path under SRC and its digest and is read again when its shard is written (from
+    the page cache, locally); only re-encoded images carry their new bytes in `data`.
     """
 
-    path: str
     relative_path: str
     label: int
     class_name: str
@@ -58,19 +58,18 @@ class PendingImage:
         return self.size + RECORD_OVERHEAD
 
 
-def pending_image(path: str, relative_path: str, label: int, class_name: str, image: ImageRecord,
-                  split: str) -> PendingImage:
+def pending_image(relative_path: str, label: int, class_name: str, image: ImageRecord, split: str) -> PendingImage:
     return PendingImage(
-        path, relative_path, label, class_name, image.format, image.height, image.width, image.channels,
+        relative_path, label, class_name, image.format, image.height, image.width, image.channels,
         len(image.data), content_digest(image.data), image.data if image.reencoded else None,
         image.fingerprint, split, image.source_format)
 
 
 def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:
-    """The serialised `tf.train.Example` of one image; `read(path)` gives a kept file's bytes again."""
+    """The serialised `tf.train.Example` of one image; `read(relative path)` gives a kept file's bytes again."""
     data = image.data
     if data is None:
-        data = read(image.path)
+        data = read(image.relative_path)
         if content_digest(data) != image.digest:
             raise SourceChangedError(f"{image.relative_path} changed while the job ran: rerun it on a stable SRC")
     return encode_example({

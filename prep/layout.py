@@ -50,6 +50,11 @@ def relative_path(path: str, root: str) -> str:
     return path[len(root):]
 
 
+def source_path(relative: str, root: str) -> str:
+    """The path under `root` that `relative_path` made `relative` of."""
+    return root.rstrip("/") + "/" + relative
+
+
 def is_hidden(relative: str) -> bool:
     """Dot-files, files inside dot-folders, and OS junk (.DS_Store, Thumbs.db, ...)."""
     parts = relative.split("/")

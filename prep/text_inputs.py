@@ -44,7 +44,8 @@ FORMATS = ("folder", "lines", "jsonl", "csv", "tsv")
 INPUT_FORMATS = ("auto",) + FORMATS
 LINE_FORMATS = ("lines", "jsonl")  # one row per line: readable by byte ranges
 READ_BYTES = 4 << 20  # bytes read from a file at a time
-RANGE_BYTES = 64 << 20  # an uncompressed line file larger than this is read in ranges of about this size
+RANGE_BYTES = 16 << 20  # an uncompressed line file larger than this is read in ranges of about this size
+# (small enough that the local runner, which deals a stage's ranges out to its workers once, keeps them evenly busy)
 _CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default limit (131,072 characters) would refuse long documents
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n[ \t\r\x0b\x0c]*(?=\n)")  # starts at a '\n': fast to search for

@@ -21,7 +21,7 @@ _SHARD = {"split": "train", "index": 0, "num_shards": 1, "file": "train-00000-of
 
 
 def _image(path: str) -> PendingImage:
-    return PendingImage(f"/src/{path}", path, 0, "cat", "jpeg", 20, 30, 3, 50, b"d" * 16, split="train")
+    return PendingImage(path, 0, "cat", "jpeg", 20, 30, 3, 50, b"d" * 16, split="train")
 
 
 def _summary(facts) -> dict:

@@ -15,6 +15,7 @@ from prep.layout import (
     is_hidden,
     locate,
     relative_path,
+    source_path,
     usable_class_name,
 )
 
@@ -46,6 +47,7 @@ def _pairs(relatives: list[str]) -> list[tuple[str, str]]:
 )
 def test_relative_path(path: str, root: str, relative: str) -> None:
     assert relative_path(path, root) == relative
+    assert source_path(relative, root) == path  # the shard writer finds a kept image again by it
 
 
 @pytest.mark.parametrize(
