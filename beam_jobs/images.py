@@ -109,10 +109,10 @@ class ConvertImageFolder(beam.PTransform):
             records = copies["records"]
             facts.append(copies["facts"])
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2])))
+        to_record = functools.partial(image_example, read=functools.partial(read_source, o.src))
         return (
             records
-            | "WriteShards" >> WriteShards(o.out, o.sharding, functools.partial(image_example, read=functools.partial(read_source, o.src)),
-                                          record_size=lambda image: image.record_size)
+            | "WriteShards" >> WriteShards(o.out, o.sharding, to_record, record_size=lambda image: image.record_size)
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(image_dataset.finish_images, o),
                 split_names=beam.pvalue.AsSingleton(
