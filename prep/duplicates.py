@@ -7,6 +7,7 @@ Pure logic; beam_jobs/duplicates.py groups the records by content and by hash ba
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable, Iterable, NamedTuple
 
 NEAR_BITS = 6        # at most this many of the 64 dHash bits differ: a near copy (re-encoded, resized, recompressed)
@@ -19,6 +20,12 @@ REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
 # The facts duplicate detection adds to a job's summary (prep.statistics.Summary) for stats.json:
 GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
 NEAR_FACT = "near_pair"         # (NEAR_FACT, (path, path, differing bits)): a near pair (found once per shared band)
+
+
+def content_digest(data: bytes) -> bytes:
+    """A 128-bit hash of content (an encoded image's bytes, a document's normalised text): equal
+    digests are exact copies."""
+    return hashlib.sha256(data).digest()[:16]  # SHA-256 runs on the CPU's SHA instructions: 2x blake2b here
 
 
 class Copy(NamedTuple):

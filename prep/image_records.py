@@ -6,10 +6,10 @@ prep image dataset is also a TFDS dataset once its metadata files sit beside the
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
+from prep.duplicates import content_digest
 from prep.example_codec import encode_example
 from prep.imaging import ImageOptions, ImageRecord
 from schemas import Feature, ImageInfo
@@ -22,11 +22,6 @@ RECORD_OVERHEAD = 200  # bytes of a record besides the image: keys, path, number
 
 class SourceChangedError(RuntimeError):
     """An input file changed between its check and its writing: the run must not commit stale data."""
-
-
-def content_digest(data: bytes) -> bytes:
-    """A 128-bit hash of an encoded image's bytes."""
-    return hashlib.sha256(data).digest()[:16]  # SHA-256 runs on the CPU's SHA instructions: 2x blake2b here
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,7 @@ Two documents are copies when the model would see the same tokens: their text af
 
 from __future__ import annotations
 
-from prep.duplicates import REASON, Copy, dropped_detail
-from prep.image_records import content_digest
+from prep.duplicates import REASON, Copy, content_digest, dropped_detail
 from prep.text_inputs import Rejection, Row
 from prep.text_split import split_tokens
 from prep.text_standardize import standardize
