@@ -13,7 +13,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Measured:
     seconds: float
-    peak_rss_bytes: int
+    peak_rss_bytes: int         # the whole tree's, at its peak
+    peak_root_rss_bytes: int = 0   # the command's own process (for a local Beam job: the runner)
+    peak_child_rss_bytes: int = 0  # the largest process it started (a Beam SDK worker), at its peak
 
 
 def _children(pid: int) -> list[int]:
@@ -32,30 +34,36 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def _tree_rss(pid: int) -> int:
-    total, stack = 0, [pid]
+def _tree_rss(pid: int) -> tuple[int, int, int]:
+    """(the whole tree's, `pid`'s own, the largest descendant's) resident bytes."""
+    total, root, child, stack = 0, 0, 0, [pid]
     while stack:
         p = stack.pop()
         try:
             with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except OSError:
             continue
+        total += rss
+        if p == pid:
+            root = rss
+        else:
+            child = max(child, rss)
         stack += _children(p)
-    return total
+    return total, root, child
 
 
 def run_measured(command: list[str], interval: float = 0.05, **popen) -> Measured:
     """Runs `command` to the end (raising if it fails) and measures it."""
     start = time.perf_counter()
     process = subprocess.Popen(command, **popen)
-    peak = 0
+    peaks = (0, 0, 0)
     stop = threading.Event()
 
     def poll():
-        nonlocal peak
+        nonlocal peaks
         while not stop.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            peaks = tuple(map(max, peaks, _tree_rss(process.pid)))
             stop.wait(interval)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -66,4 +74,4 @@ def run_measured(command: list[str], interval: float = 0.05, **popen) -> Measure
     poller.join()
     if code:
         raise subprocess.CalledProcessError(code, command)
-    return Measured(seconds, peak)
+    return Measured(seconds, *peaks)

@@ -48,9 +48,12 @@ def scaling(job: str, unit: str, small: int, command: Callable[[int, int], list[
     print(f"\nprep {job}, {n:,} {unit}: 1 worker {n / one.seconds:,.0f} {unit}/s, 2 workers {n / two.seconds:,.0f}"
           f" {unit}/s: speed-up {one.seconds / two.seconds:.2f}x", flush=True)
     small_run = run(small, 2)
-    print(f"peak memory (runner + workers), 2 workers: {small:,} {unit} {small_run.peak_rss_bytes / 2**20:,.0f} MiB,"
-          f" {n:,} {unit} {two.peak_rss_bytes / 2**20:,.0f} MiB"
-          f" (ratio {two.peak_rss_bytes / small_run.peak_rss_bytes:.2f} for 10x the input)\n", flush=True)
+    def mib(field: str) -> str:
+        before, after = getattr(small_run, field), getattr(two, field)
+        return f"{before / 2**20:,.0f} -> {after / 2**20:,.0f} MiB ({after / before:.2f}x)"
+
+    print(f"peak memory, 2 workers, {small:,} -> {n:,} {unit}: runner + workers {mib('peak_rss_bytes')};"
+          f" runner {mib('peak_root_rss_bytes')}; largest worker {mib('peak_child_rss_bytes')}\n", flush=True)
 
 
 def main() -> None:
