@@ -11,6 +11,7 @@ from typing import Callable
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from beam_jobs.batching import delete_spilled
 from prep import sharding, tfrecord_io
 from prep.job_options import ShardingOptions
 from schemas import DatasetSchema, save_schema
@@ -31,8 +32,8 @@ def write_file(path: str, data: bytes) -> None:
 
 
 class _CommitFn(beam.DoFn):
-    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize):
-        self.out, self.options, self.finalize = out, options, finalize
+    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, spill_dir: str | None):
+        self.out, self.options, self.finalize, self.spill_dir = out, options, finalize, spill_dir
 
     def process(self, _, results, split_names, **side):
         results = list(results)
@@ -49,6 +50,7 @@ class _CommitFn(beam.DoFn):
         for relative, data in sorted(files.items()):
             write_file(FileSystems.join(self.out, relative), data)
         save_schema(schema, self.out)
+        delete_spilled(self.spill_dir)
         yield schema
 
 
@@ -56,19 +58,21 @@ class Commit(beam.PTransform):
     """Shard results -> the finished dataset directory; outputs the schema written.
 
     `split_names` (a side input) lists every split that must exist, even with no records;
-    `side_inputs` are passed on to `finalize` by name.
+    `side_inputs` are passed on to `finalize` by name. The job's `spill_dir` (beam_jobs.batching), read
+    by then, is deleted after schema.json is written.
     """
 
-    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, split_names, **side_inputs):
+    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, split_names,
+                 spill_dir: str | None = None, **side_inputs):
         super().__init__()
         self.out, self.options, self.finalize = out, options, finalize
-        self.split_names, self.finalize_inputs = split_names, side_inputs
+        self.split_names, self.spill_dir, self.finalize_inputs = split_names, spill_dir, side_inputs
 
     def expand(self, shard_results):
         return (
             shard_results.pipeline
             | "Once" >> beam.Create([None])  # the shard results as a side input: no combine stage to gather them
-            | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize),
+            | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize, self.spill_dir),
                                               beam.pvalue.AsList(shard_results), self.split_names,
                                               **self.finalize_inputs)
         )

@@ -7,7 +7,7 @@ import functools
 
 import apache_beam as beam
 
-from beam_jobs.batching import BatchPerKey, values_of
+from beam_jobs.batching import BatchPerKey, spilled_records, unbatched, values_of
 from prep import duplicates
 
 
@@ -47,17 +47,18 @@ class FindDuplicates(beam.PTransform):
     """(split, key, value) records -> `records`, those to write (without the extra copies when
     `dedupe`), and `facts` for the job's summary: groups of copies, near pairs, and ("rejected", row)
     for each copy dropped. `duplicates.from_summary` makes stats.json's "duplicates" of them, so no
-    shuffle of its own gathers them. `content` says what the records are (default: images)."""
+    shuffle of its own gathers them. `content` says what the records are (default: images);
+    `spill_dir`: see beam_jobs.batching."""
 
-    def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES):
+    def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES, spill_dir: str | None = None):
         super().__init__()
-        self.dedupe, self.content = dedupe, content
+        self.dedupe, self.content, self.spill_dir = dedupe, content, spill_dir
 
     def expand(self, records):
         content = self.content
         found = (
             records
-            | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content)))
+            | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content), spill_dir=self.spill_dir))
             | "GroupByBucket" >> beam.GroupByKey()
             | "Compare" >> beam.FlatMap(_compare).with_outputs("near", main="groups")
         )
@@ -69,5 +70,10 @@ class FindDuplicates(beam.PTransform):
             dropped = groups | "Dropped" >> beam.FlatMap(_dropped)
             facts.append(dropped | "Rejections" >> beam.MapTuple(lambda survivor, copy: ("rejected", content.rejection(survivor, copy))))
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
-            kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
+            if self.spill_dir:  # the records wait for the names: as spilled batches, not in the runner
+                waiting = records | "WaitForDuplicates" >> beam.ParDo(spilled_records(self.spill_dir, size=lambda r: 0))
+                kept = waiting | "DropCopies" >> beam.FlatMap(
+                    lambda batch, names: [r for r in unbatched(batch) if content.copy(r).name not in names], names)
+            else:
+                kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
         return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten()}

@@ -105,16 +105,17 @@ class ConvertImageFolder(beam.PTransform):
         converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs("facts", main="records")
         records, facts = converted.records, [converted.facts]
         if o.check_duplicates:
-            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe)
+            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir)
             records = copies["records"]
             facts.append(copies["facts"])
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2])))
         to_record = functools.partial(image_example, read=functools.partial(read_source, o.src))
         return (
             records
-            | "WriteShards" >> WriteShards(o.out, o.sharding, to_record, record_size=lambda image: image.record_size)
+            | "WriteShards" >> WriteShards(o.out, o.sharding, to_record, record_size=lambda image: image.record_size,
+                                          spill_dir=o.spill_dir)
             | "Commit" >> Commit(
-                o.out, o.sharding, functools.partial(image_dataset.finish_images, o),
+                o.out, o.sharding, functools.partial(image_dataset.finish_images, o), spill_dir=o.spill_dir,
                 split_names=beam.pvalue.AsSingleton(
                     detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
                 layout=layout,

@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs.batching import BatchPerKey, values_of
+from beam_jobs.batching import BatchPerKey, unbatched
 
 FILES_PER_BATCH = 64
 
@@ -29,5 +29,5 @@ class MatchInputs(beam.PTransform):
             | "Match" >> fileio.MatchFiles(FileSystems.join(self.root, "**"))
             | "PathAndSize" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes))], max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()
-            | "OneByOne" >> beam.FlatMap(lambda keyed: values_of([keyed[1]]))
+            | "OneByOne" >> beam.FlatMap(unbatched)
         )

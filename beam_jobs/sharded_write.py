@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from typing import Any, Callable
 
-from beam_jobs.batching import BatchPerKey, values_of
+from beam_jobs.batching import BatchPerKey, spilled_records, unbatched, values_of
 from prep import sharding, tfrecord_io
 from prep.job_options import ShardingOptions
 
@@ -26,6 +26,11 @@ def _assign(element, shard_counts):
     split, key, value = element
     n = shard_counts[split] if isinstance(shard_counts, dict) else shard_counts
     return [((split, sharding.shard_index(key, n), n), (key, value))]
+
+
+def _assign_spilled(element, shard_counts):
+    """_assign for each record of a spilled batch (see `spilled_records`)."""
+    return [pair for record in unbatched(element) for pair in _assign(record, shard_counts)]
 
 
 def _in_shard_order(pair) -> tuple[int, str]:
@@ -55,18 +60,19 @@ class WriteShards(beam.PTransform):
     """(split, key, value) -> one dict per shard written (split, index, file, counts).
 
     `to_record(value)` gives the serialised record (default: the value is one) and `record_size(value)`
-    its size in bytes, for --shard-size. Shards a split gets no record for are not written here; the
+    its size in bytes, for --shard-size; `spill_dir`: see beam_jobs.batching. Shards a split gets no record for are not written here; the
     commit step writes them empty.
     """
 
     def __init__(self, out: str, options: ShardingOptions, to_record: Callable[[Any], bytes] = _identity,
-                 record_size: Callable[[Any], int] = len):
+                 record_size: Callable[[Any], int] = len, spill_dir: str | None = None):
         super().__init__()
         self.out, self.options = out, options
         self.to_record, self.record_size = to_record, record_size
+        self.spill_dir = spill_dir
 
     def expand(self, records):
-        record_size = self.record_size
+        record_size, assign = self.record_size, _assign
         if self.options.num_shards:
             shard_counts = self.options.num_shards
         else:
@@ -77,9 +83,14 @@ class WriteShards(beam.PTransform):
                 | "SplitBytes" >> beam.CombinePerKey(sum)
                 | "ShardsNeeded" >> beam.MapTuple(lambda split, total: (split, sharding.num_shards_for_size(total, shard_size)))
             )
+            if self.spill_dir:  # the records wait for the shard counts: as spilled batches, not in the runner
+                records = records | "WaitForShardCounts" >> beam.ParDo(
+                    spilled_records(self.spill_dir, size=lambda r: record_size(r[2])))
+                assign = _assign_spilled
         return (
             records
-            | "AssignShard" >> beam.ParDo(BatchPerKey(_assign, size=lambda v: record_size(v[1])), shard_counts)
+            | "AssignShard" >> beam.ParDo(
+                BatchPerKey(assign, size=lambda v: record_size(v[1]), spill_dir=self.spill_dir), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record))
         )

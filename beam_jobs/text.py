@@ -131,15 +131,15 @@ class ConvertCorpus(beam.PTransform):
             lambda s: first_lines(s.get("lines", {}))))
         encoded = ranges | "Encode" >> beam.ParDo(_EncodeDocuments(o), layout, vocab, labels, lines).with_outputs(
             "facts", main="records")
-        copies = encoded.records | "FindDuplicates" >> FindDuplicates(o.dedupe, _DOCUMENTS)
+        copies = encoded.records | "FindDuplicates" >> FindDuplicates(o.dedupe, _DOCUMENTS, o.spill_dir)
         written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: r[2].fact)
         facts = (encoded.facts, copies["facts"], written)
         return (
             copies["records"]
             | "Records" >> beam.MapTuple(lambda split, identity, encoded: (split, identity, encoded.record))
-            | "WriteShards" >> WriteShards(o.out, o.sharding)
+            | "WriteShards" >> WriteShards(o.out, o.sharding, spill_dir=o.spill_dir)
             | "Commit" >> Commit(
-                o.out, o.sharding, functools.partial(text_dataset.finish_text, o),
+                o.out, o.sharding, functools.partial(text_dataset.finish_text, o), spill_dir=o.spill_dir,
                 split_names=beam.pvalue.AsSingleton(
                     pipeline | "Once" >> beam.Create([None]) | "SplitNames" >> beam.Map(
                         lambda _, layout: text_dataset.split_names(o, layout), layout)),

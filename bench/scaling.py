@@ -1,6 +1,6 @@
 """Benchmark: local scaling of the jobs over cores, and memory as the input grows.
 
-For each job (`prep images`, `prep vocab`) it runs the command on the same generated input with 1 and
+For each job (`prep images`, `prep vocab`, `prep text`) it runs the command on the same generated input with 1 and
 with 2 local workers and prints the speed-up; then it runs it with 2 workers on an input 10x smaller
 and prints the peak memory of the whole process tree (runner and workers) at both sizes: it should stay
 flat, since images and documents stream through the jobs.
@@ -9,11 +9,15 @@ flat, since images and documents stream through the jobs.
 - vocab: the English-like plain text corpus of bench/vocab.py (files of about 64 MB: the large corpus
   needs several files, or ranges of one, before a second worker has anything to read), learning its
   20,000-token vocabulary.
+- text: the same corpus (a smaller one: `prep text` also encodes every document and writes it) to
+  records with that vocabulary, in shards of the default size. Its shuffle carries every record: on
+  the local runner it goes through spill files under OUT (beam_jobs.batching), so the runner's memory
+  stays flat and a worker holds one shard at a time.
 
     .venv/bin/python bench/scaling.py                          # 2,000/20,000 640x480 images; 10M/100M tokens
     .venv/bin/python bench/scaling.py --jobs images --workdir /tmp/prep-bench-images   # bench/images.py's JPEGs
     .venv/bin/python bench/scaling.py --jobs vocab --tokens 20000000
-    .venv/bin/python bench/scaling.py --images 20 --tokens 20000   # a quick check that it works
+    .venv/bin/python bench/scaling.py --images 20 --tokens 20000 --text-tokens 20000   # a quick check that it works
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from process_tree import run_measured  # noqa: E402
 from vocab import MAX_TOKENS, generate as generate_corpus  # noqa: E402  (the corpus of bench/vocab.py)
 
 PREP = str(Path(sys.executable).with_name("prep"))
-JOBS = ("images", "vocab")
+JOBS = ("images", "vocab", "text")
 
 
 def scaling(job: str, unit: str, small: int, command: Callable[[int, int], list[str]], repeats: int = 1) -> None:
@@ -62,6 +66,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000, help="images: the small input; the large one is 10x")
     parser.add_argument("--size", default="640x480", help="images: their width x height")
     parser.add_argument("--tokens", type=int, default=10_000_000, help="vocab: the small corpus; the large one is 10x")
+    parser.add_argument("--text-tokens", type=int, default=2_000_000, help="text: the small corpus; the large one is 10x")
     parser.add_argument("--workdir", default="/tmp/prep-bench-scaling")
     parser.add_argument("--repeats", type=int, default=1, help="alternated runs of 1 and 2 workers; the fastest counts")
     args = parser.parse_args()
@@ -82,15 +87,15 @@ def main() -> None:
             PREP, "images", str(folders[count]), str(work / "out"), "--overwrite", "--num-shards", "8",
             "--workers", str(workers)], args.repeats)
 
-    if "vocab" in jobs:
-        corpora = {count: work / f"tokens-{count}" for count in (args.tokens, args.tokens * 10)}
-        for count, folder in corpora.items():
-            print(f"generating {count:,} tokens in {folder} (cached) ...", flush=True)
-            generate_corpus(folder, count)
-        scaling("vocab", "tokens", args.tokens, lambda count, workers: [
-            PREP, "vocab", f"{corpora[count]}/part-*.txt", str(work / "vocab.txt"), "--overwrite",
-            "--max-tokens", str(MAX_TOKENS), "--workers", str(workers)], args.repeats)
-
+    for job, out, small in (("vocab", "vocab.txt", args.tokens), ("text", "text-out", args.text_tokens)):
+        if job in jobs:
+            corpora = {count: work / f"tokens-{count}" for count in (small, small * 10)}
+            for count, folder in corpora.items():
+                print(f"generating {count:,} tokens in {folder} (cached) ...", flush=True)
+                generate_corpus(folder, count)
+            scaling(job, "tokens", small, lambda count, workers, job=job, out=out, corpora=corpora: [
+                PREP, job, f"{corpora[count]}/part-*.txt", str(work / out), "--overwrite",
+                "--max-tokens", str(MAX_TOKENS), "--workers", str(workers)], args.repeats)
 
 if __name__ == "__main__":
     main()

@@ -71,7 +71,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
         labels=labels, include_hidden=include_hidden, dedupe=dedupe, check_duplicates=not no_duplicate_check,
-        created=now())
+        spill_shuffles=runner.is_local, created=now())
     preflight.check_not_nested(options.src, options.out)
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),

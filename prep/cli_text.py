@@ -121,7 +121,8 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
         text=settings,
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
-        labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, dedupe=dedupe, created=now())
+        labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, dedupe=dedupe,
+        spill_shuffles=runner.is_local, created=now())
     if inputs.format == "folder":
         preflight.check_not_nested(inputs.src, options.out)
     text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from prep.imaging import ImageOptions
+from prep.outdir import SPILL_DIR
 from prep.splits import SplitFractions
 from prep.text_inputs import TextInputs
 from schemas import TextSettings
@@ -22,9 +23,19 @@ class ShardingOptions:
     compression: str = "none"
 
 
+def spill_dir(options) -> str | None:
+    """Where a job's shuffled batches go when it spills them (None: through the runner's shuffle)."""
+    if not options.spill_shuffles:
+        return None
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.join(options.out, SPILL_DIR)
+
+
 def _provenance_dict(options) -> dict:
     """A job's options as plain JSON values, recorded in schema.json's provenance."""
     d = dataclasses.asdict(options)
+    del d["spill_shuffles"]  # how this run shuffled, not what it made
     d["split_fractions"] = dict(options.split_fractions.items) if options.split_fractions else None
     return d
 
@@ -40,7 +51,12 @@ class ImageJobOptions:
     include_hidden: bool = False
     dedupe: bool = False  # drop exact copies (kept: the first by path)
     check_duplicates: bool = True  # find exact and near copies (stats.json's "duplicates")
+    spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
+
+    @property
+    def spill_dir(self) -> str | None:
+        return spill_dir(self)
 
     def to_dict(self) -> dict:
         return _provenance_dict(self)
@@ -73,7 +89,12 @@ class TextJobOptions:
     vocab_file: str | None = None
     raw_text: bool = True
     dedupe: bool = False  # drop exact copies (prep.text_duplicates; kept: the first by path and line)
+    spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
+
+    @property
+    def spill_dir(self) -> str | None:
+        return spill_dir(self)
 
     def to_dict(self) -> dict:
         return _provenance_dict(self)

@@ -11,9 +11,11 @@ import re
 
 from schemas import SCHEMA_FILE
 
+SPILL_DIR = ".shuffle"  # a local run's shuffled batches (beam_jobs.batching), deleted when it commits
+
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
-    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
+    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt|\.shuffle"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 

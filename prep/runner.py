@@ -44,6 +44,13 @@ class RunnerOptions:
                                                 for a in self.beam_args)
 
     @property
+    def is_local(self) -> bool:
+        """Beam's DirectRunner on this machine, which holds every shuffle in memory (so jobs spill theirs to
+        files: beam_jobs.batching)."""
+        runner = _flag_value(list(self.beam_args), "--runner")
+        return not self.is_dataflow and (runner is None or runner.lower() in ("directrunner", "direct"))
+
+    @property
     def description(self) -> str:
         if self.is_dataflow:
             return f"on Dataflow{' (dry run: nothing is submitted)' if self.dry_run else ''}"

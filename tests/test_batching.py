@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_jobs.batching import BatchPerKey, values_of
+from beam_jobs.batching import BatchPerKey, delete_spilled, values_of
 
 
 def test_batches_carry_every_value_once_and_are_sent_when_full():
@@ -40,3 +40,19 @@ def test_byte_limit_sends_large_values_early():
 
 def _assert(condition: bool, found) -> None:
     assert condition, found
+
+
+def test_spilled_batches_are_read_back_whole_and_deleted_with_their_folder(tmp_path):
+    spill_dir = str(tmp_path / "spill")
+    with TestPipeline() as p:
+        batches = p | beam.Create(range(50)) | beam.ParDo(
+            BatchPerKey(lambda x: [(x % 2, x)], max_values=9, spill_dir=spill_dir))
+        assert_that(batches | beam.MapTuple(lambda _, batch: type(batch).__name__) | beam.Distinct(),
+                    equal_to(["Spilled"]), label="only places travel")
+        grouped = batches | beam.GroupByKey() | beam.MapTuple(lambda key, found: (key, sorted(values_of(found))))
+        assert_that(grouped, equal_to([(k, [x for x in range(50) if x % 2 == k]) for k in range(2)]),
+                    label="every value once")
+    assert len(list((tmp_path / "spill").iterdir())) >= 50 // 9, "one file per flush"
+    delete_spilled(spill_dir)
+    assert not (tmp_path / "spill").exists()
+    delete_spilled(spill_dir)  # nothing left to delete: not an error
