@@ -14,9 +14,13 @@ flat, since images and documents stream through the jobs.
   the local runner it goes through spill files under OUT (beam_jobs.batching), so the runner's memory
   stays flat and a worker holds one shard at a time.
 
-    .venv/bin/python bench/scaling.py                          # 2,000/20,000 640x480 images; 10M/100M tokens
+    .venv/bin/python bench/scaling.py --repeats 2   # 10,000/100,000 640x480 images; 100M/1B tokens; text 2M/20M
     .venv/bin/python bench/scaling.py --jobs images --workdir /tmp/prep-bench-images   # bench/images.py's JPEGs
     .venv/bin/python bench/scaling.py --jobs vocab --tokens 20000000
+
+The defaults are large on purpose: Beam's local runner costs a few seconds to start and stop its worker
+processes whatever the input, so a speed-up over cores is only visible on minutes of work (generating
+the inputs the first time takes about 25 minutes for the images and 12 for the corpus, on one core).
     .venv/bin/python bench/scaling.py --images 20 --tokens 20000 --text-tokens 20000   # a quick check that it works
 """
 
@@ -63,9 +67,9 @@ def scaling(job: str, unit: str, small: int, command: Callable[[int, int], list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated jobs to run, of: {', '.join(JOBS)}")
-    parser.add_argument("--images", type=int, default=2000, help="images: the small input; the large one is 10x")
+    parser.add_argument("--images", type=int, default=10_000, help="images: the small input; the large one is 10x")
     parser.add_argument("--size", default="640x480", help="images: their width x height")
-    parser.add_argument("--tokens", type=int, default=10_000_000, help="vocab: the small corpus; the large one is 10x")
+    parser.add_argument("--tokens", type=int, default=100_000_000, help="vocab: the small corpus; the large one is 10x")
     parser.add_argument("--text-tokens", type=int, default=2_000_000, help="text: the small corpus; the large one is 10x")
     parser.add_argument("--workdir", default="/tmp/prep-bench-scaling")
     parser.add_argument("--repeats", type=int, default=1, help="alternated runs of 1 and 2 workers; the fastest counts")

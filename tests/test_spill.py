@@ -83,3 +83,13 @@ def test_only_local_runs_spill():
     assert not RunnerOptions(runner="dataflow").is_local
     assert not RunnerOptions(beam_args=("--runner=DataflowRunner",)).is_local
     assert not RunnerOptions(beam_args=("--runner=FlinkRunner",)).is_local  # its workers may not share OUT
+
+
+def test_spill_files_a_failed_run_left_are_replaced_on_overwrite(image_folder, tmp_path, prep_cli):
+    out = tmp_path / "out"
+    (out / SPILL_DIR).mkdir(parents=True)
+    (out / SPILL_DIR / "0123abcd.batches").write_bytes(b"left by a run that failed")
+    refused = prep_cli("images", image_folder, out, "--workers", "1")
+    assert refused.exit_code == 2 and "--overwrite" in refused.err
+    assert prep_cli("images", image_folder, out, "--workers", "1", "--overwrite").exit_code == 0
+    assert (out / "schema.json").exists() and not (out / SPILL_DIR).exists()
