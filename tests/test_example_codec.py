@@ -236,6 +236,7 @@ def test_the_same_features_always_give_the_same_bytes() -> None:
         ({"x": ("string", [0.5])}, ValueError, "a string feature needs bytes or str values, not float"),
         ({"x": ("string", [None])}, ValueError, "a string feature needs bytes or str values, not NoneType"),
         ({"big": ("int64", [2**63])}, ValueError, "feature 'big': 9223372036854775808 does not fit in an int64"),
+        ({"ids": ("int64", [3, 0.5])}, ValueError, "feature 'ids': 'float' object cannot be interpreted as an integer"),
         ({"neg": ("int64", [-(2**64) - 1])}, ValueError, "feature 'neg': -18446744073709551617 does not fit"),
         ({"f": ("float32", [1e39])}, ValueError, "feature 'f': float too large"),
     ],
@@ -247,6 +248,8 @@ def test_bad_features_are_refused(features: dict, error: type, message: str) -> 
 
 _values = st.one_of(
     st.tuples(st.just("int64"), st.lists(st.integers(INT64_MIN, INT64_MAX), max_size=20)),
+    # token ids, labels, sizes: the range packed by table lookup, across its edges (2**16) and a negative
+    st.tuples(st.just("int64"), st.lists(st.one_of(st.integers(0, 70_000), st.just(-1)), max_size=40)),
     st.tuples(st.just("float32"), st.lists(st.floats(width=32), max_size=20)),
     st.tuples(st.just("string"), st.lists(st.one_of(st.binary(max_size=40), st.text(max_size=20)), max_size=20)),
 )
