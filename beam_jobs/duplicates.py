@@ -21,7 +21,8 @@ def _image_rejection(kept: duplicates.Copy, dropped: duplicates.Copy) -> dict:
             "detail": duplicates.dropped_detail(kept, "image")}
 
 
-IMAGES = duplicates.Content(_image_copy, _image_rejection, near=True)  # (split, relative path, PendingImage)
+# (split, relative path, PendingImage) records
+IMAGES = duplicates.Content(_image_copy, _image_rejection, lambda r: r[2].record_size, near=True)
 
 
 def _dropped(group: list[duplicates.Copy]):
@@ -71,7 +72,7 @@ class FindDuplicates(beam.PTransform):
             facts.append(dropped | "Rejections" >> beam.MapTuple(lambda survivor, copy: ("rejected", content.rejection(survivor, copy))))
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
             if self.spill_dir:  # the records wait for the names: as spilled batches, not in the runner
-                waiting = records | "WaitForDuplicates" >> beam.ParDo(spilled_records(self.spill_dir, size=lambda r: 0))
+                waiting = records | "WaitForDuplicates" >> beam.ParDo(spilled_records(self.spill_dir, size=content.size))
                 kept = waiting | "DropCopies" >> beam.FlatMap(
                     lambda batch, names: [r for r in unbatched(batch) if content.copy(r).name not in names], names)
             else:

@@ -42,7 +42,8 @@ class _Encoded(NamedTuple):
     fact: tuple
 
 
-_DOCUMENTS = duplicates.Content(lambda r: r[2].copy, rejection)  # (split, identity, _Encoded)
+# (split, identity, _Encoded) records
+_DOCUMENTS = duplicates.Content(lambda r: r[2].copy, rejection, lambda r: len(r[2].record))
 
 
 class _EncodeDocuments(beam.DoFn):

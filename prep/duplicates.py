@@ -48,6 +48,7 @@ class Content(NamedTuple):
 
     copy: Callable[[Any], Copy]
     rejection: Callable[[Copy, Copy], dict]  # (kept, dropped) -> the rejected.jsonl row of the dropped copy
+    size: Callable[[Any], int]               # a record's bytes, to bound what a worker holds while it batches records
     near: bool = False                       # also look for near copies by perceptual hash
 
 
