@@ -30,6 +30,10 @@ def _dropped(group: list[duplicates.Copy]):
     return [(kept, copy) for copy in others]
 
 
+def _not_dropped(content: duplicates.Content, record, names: dict) -> bool:
+    return content.copy(record).name not in names
+
+
 def _bucketed(content: duplicates.Content, record):
     """A record's copy, once for each bucket it must be compared in (see `duplicates.buckets`)."""
     copy = content.copy(record)
@@ -71,10 +75,11 @@ class FindDuplicates(beam.PTransform):
             dropped = groups | "Dropped" >> beam.FlatMap(_dropped)
             facts.append(dropped | "Rejections" >> beam.MapTuple(lambda survivor, copy: ("rejected", content.rejection(survivor, copy))))
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
+            keep = functools.partial(_not_dropped, content)
             if self.spill_dir:  # the records wait for the names: as spilled batches, not in the runner
                 waiting = records | "WaitForDuplicates" >> beam.ParDo(spilled_records(self.spill_dir, size=content.size))
                 kept = waiting | "DropCopies" >> beam.FlatMap(
-                    lambda batch, names: [r for r in unbatched(batch) if content.copy(r).name not in names], names)
+                    lambda batch, names: [r for r in unbatched(batch) if keep(r, names)], names)
             else:
-                kept = records | "DropCopies" >> beam.Filter(lambda r, names: content.copy(r).name not in names, names)
+                kept = records | "DropCopies" >> beam.Filter(keep, names)
         return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten()}

@@ -60,8 +60,8 @@ class WriteShards(beam.PTransform):
     """(split, key, value) -> one dict per shard written (split, index, file, counts).
 
     `to_record(value)` gives the serialised record (default: the value is one) and `record_size(value)`
-    its size in bytes, for --shard-size; `spill_dir`: see beam_jobs.batching. Shards a split gets no record for are not written here; the
-    commit step writes them empty.
+    its size in bytes, for --shard-size; `spill_dir`: see beam_jobs.batching. Shards a split gets no
+    record for are not written here; the commit step writes them empty.
     """
 
     def __init__(self, out: str, options: ShardingOptions, to_record: Callable[[Any], bytes] = _identity,

@@ -23,13 +23,17 @@ class ShardingOptions:
     compression: str = "none"
 
 
-def spill_dir(options) -> str | None:
-    """Where a job's shuffled batches go when it spills them (None: through the runner's shuffle)."""
-    if not options.spill_shuffles:
-        return None
-    from apache_beam.io.filesystems import FileSystems
+class _SpillsUnderOut:
+    """For job options with `out` and `spill_shuffles`: where the job's shuffled batches go."""
 
-    return FileSystems.join(options.out, SPILL_DIR)
+    @property
+    def spill_dir(self) -> str | None:
+        """OUT/.shuffle when the job spills its shuffles (None: they go through the runner's shuffle)."""
+        if not self.spill_shuffles:
+            return None
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.join(self.out, SPILL_DIR)
 
 
 def _provenance_dict(options) -> dict:
@@ -41,7 +45,7 @@ def _provenance_dict(options) -> dict:
 
 
 @dataclass(frozen=True)
-class ImageJobOptions:
+class ImageJobOptions(_SpillsUnderOut):
     src: str
     out: str
     image: ImageOptions = ImageOptions()
@@ -53,10 +57,6 @@ class ImageJobOptions:
     check_duplicates: bool = True  # find exact and near copies (stats.json's "duplicates")
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
-
-    @property
-    def spill_dir(self) -> str | None:
-        return spill_dir(self)
 
     def to_dict(self) -> dict:
         return _provenance_dict(self)
@@ -76,7 +76,7 @@ class VocabJobOptions:
 
 
 @dataclass(frozen=True)
-class TextJobOptions:
+class TextJobOptions(_SpillsUnderOut):
     """`prep text`: documents to records of token ids. `vocab_file` reuses a vocabulary instead of
     learning one; `raw_text` keeps the text itself in every record too."""
 
@@ -91,10 +91,6 @@ class TextJobOptions:
     dedupe: bool = False  # drop exact copies (prep.text_duplicates; kept: the first by path and line)
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
-
-    @property
-    def spill_dir(self) -> str | None:
-        return spill_dir(self)
 
     def to_dict(self) -> dict:
         return _provenance_dict(self)

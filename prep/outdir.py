@@ -15,7 +15,8 @@ SPILL_DIR = ".shuffle"  # a local run's shuffled batches (beam_jobs.batching), d
 
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
-    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt|\.shuffle"
+    r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
+    rf"|{re.escape(SPILL_DIR)}"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 
