@@ -1,6 +1,6 @@
 # Two commands do everything from nothing (a fresh machine with Python 3.11 and pip):
 #   make demo   set up .venv, convert the UCI digits into a dataset, inspect and verify it
-#   make test   set up .venv and .venv-tf215, run the test suite in both
+#   make test   set up .venv and .venv-tf215, lint, check the layers, run the test suite in both
 PYTHON ?= python3
 VENV := .venv
 VENV_TF215 := .venv-tf215
@@ -26,11 +26,13 @@ $(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
 	touch $@
 
 demo: venv
-	$(VENV)/bin/python -m prep.demo
+	$(VENV)/bin/python -m prep.cli.demo
 
 test: venv venv-tf215
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/$(PYTEST) tests --ignore=tests/estimator
-	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/test_readers_input_fn.py tests/test_readers_codegen.py
+	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py
 
 clean:
 	rm -rf $(VENV) $(VENV_TF215) demo_out

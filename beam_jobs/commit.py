@@ -12,8 +12,9 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import delete_spilled
-from prep import sharding, tfrecord_io
-from prep.job_options import ShardingOptions
+from prep.core import sharding
+from prep.jobs.options import ShardingOptions
+from prep.records import tfrecord_io
 from schemas import DatasetSchema, save_schema
 
 # finalize(shard results, **side inputs) -> (schema, {relative path: file bytes}); shard results are

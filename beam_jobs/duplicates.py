@@ -8,7 +8,7 @@ import functools
 import apache_beam as beam
 
 from beam_jobs.batching import BatchPerKey, spilled_records, unbatched, values_of
-from prep import duplicates
+from prep.core import duplicates
 
 
 def _image_copy(record) -> duplicates.Copy:

@@ -14,12 +14,13 @@ from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFacts
-from prep import image_dataset, layout as layouts
-from prep.image_records import image_example, pending_image
-from prep.imaging import ImageRejected, normalise_image
-from prep.job_options import ImageJobOptions
-from prep.progress import Progress
-from prep.splits import DEFAULT_SPLIT
+from prep.core import layout as layouts
+from prep.core.splits import DEFAULT_SPLIT
+from prep.images import dataset as image_dataset
+from prep.images.imaging import ImageRejected, normalise_image
+from prep.images.options import ImageJobOptions
+from prep.images.records import image_example, pending_image
+from prep.jobs.progress import Progress
 
 
 def read_file(path: str) -> bytes:

@@ -1,6 +1,6 @@
 """`prep schema infer --full`: read every record of every file, then write schema.json with exact counts.
 
-The launcher has already listed the files and sampled them (prep/schema_inference.py), so bad inputs
+The launcher has already listed the files and sampled them (prep/interop/schema_inference.py), so bad inputs
 fail before a job starts. This job reads each usable file end to end on a worker (CRCs checked), merges
 the statistics of all records, merges the full scans into the sampled ones (a file found damaged now is
 left out), and commits: vocabulary, rejected.jsonl, then schema.json last.
@@ -14,9 +14,9 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.commit import write_file
-from prep import schema_inference as inference
-from prep.job_results import REJECTED_FILE
-from prep.schema_inference import FileScan, FileSet, Inference, InferOptions, RecordStats
+from prep.interop import schema_inference as inference
+from prep.interop.schema_inference import FileScan, FileSet, Inference, InferOptions, RecordStats
+from prep.jobs.results import REJECTED_FILE
 from schemas import save_schema
 
 

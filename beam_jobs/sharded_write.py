@@ -11,14 +11,15 @@ not shuffled at all.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from typing import Any, Callable
-
 from beam_jobs.batching import BatchPerKey, spilled_records, unbatched, values_of
-from prep import sharding, tfrecord_io
-from prep.job_options import ShardingOptions
+from prep.core import sharding
+from prep.jobs.options import ShardingOptions
+from prep.records import tfrecord_io
 
 
 def _assign(element, shard_counts):

@@ -7,7 +7,7 @@ from typing import Callable
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
-from prep.statistics import Summary
+from prep.core.statistics import Summary
 
 
 class SummarizeFn(beam.CombineFn):

@@ -4,7 +4,7 @@ Two passes over the inputs. The survey (shared with `prep vocab`) counts inputs,
 byte range and, unless a vocabulary is given, the tokens; the vocabulary is chosen from it. Then the
 encoding pass reads the inputs again and turns each document into a record with the complete
 vocabulary as a side input, so no document waits in memory for the vocabulary to be known. It also
-hashes each document's normalised text (prep.text_duplicates): copies are grouped by that hash inside
+hashes each document's normalised text (prep.text.duplicates): copies are grouped by that hash inside
 the job, reported in stats.json and, with --dedupe, left out.
 """
 
@@ -21,16 +21,19 @@ from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFacts
 from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, SurveyCorpus, rules_of
-from prep import duplicates, layout as layouts, text_dataset, vocabulary
-from prep.corpus_survey import first_lines, range_key
-from prep.job_options import TextJobOptions
-from prep.progress import Progress
-from prep.splits import DEFAULT_SPLIT
-from prep.text_duplicates import document_copy, rejection
-from prep.text_inputs import Rejection, corpus_items
-from prep.text_records import text_example
-from prep.tokenizer import Tokenizer
-from prep.vocab_files import read_vocabulary
+from prep.core import duplicates
+from prep.core import layout as layouts
+from prep.core.splits import DEFAULT_SPLIT
+from prep.core.vocab_files import read_vocabulary
+from prep.jobs.progress import Progress
+from prep.text import dataset as text_dataset
+from prep.text import vocabulary
+from prep.text.corpus_survey import first_lines, range_key
+from prep.text.duplicates import document_copy, rejection
+from prep.text.inputs import Rejection, corpus_items
+from prep.text.options import TextJobOptions
+from prep.text.records import text_example
+from prep.text.tokenizer import Tokenizer
 
 
 class _Encoded(NamedTuple):

@@ -2,10 +2,10 @@
 `prep text` shares with it.
 
 Counting never sends one element per token through a shuffle: each worker counts the tokens of a
-whole bundle of files into one table (in bulk, see prep.token_counting), hands the table on in
+whole bundle of files into one table (in bulk, see prep.text.token_counting), hands the table on in
 buckets by a stable hash of the token when it grows large and when the bundle ends, and the buckets
 are merged per bucket (a combiner, lifted before the shuffle). Each bucket then keeps only the
-tokens that can still make the vocabulary (prep.vocabulary.candidates), and one step merges those.
+tokens that can still make the vocabulary (prep.text.vocabulary.candidates), and one step merges those.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_jobs.commit import write_file
 from beam_jobs.stats import SummarizeFn, merge_summary
-from prep import layout as layouts, text_dataset, vocabulary
-from prep.corpus_survey import Survey, range_key
-from prep.job_options import VocabJobOptions
-from prep.progress import Progress
-from prep.statistics import Summary
-from prep.text_inputs import TextInputs, byte_ranges, corpus_items, file_format
-from prep.tokenizer import Tokenizer
+from prep.core import layout as layouts
+from prep.jobs.progress import Progress
+from prep.text import dataset as text_dataset
+from prep.text import vocabulary
+from prep.text.corpus_survey import Survey, range_key
+from prep.text.inputs import TextInputs, byte_ranges, corpus_items, file_format
+from prep.text.options import VocabJobOptions
+from prep.text.tokenizer import Tokenizer
 from schemas import TextSettings
 
 

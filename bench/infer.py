@@ -33,8 +33,8 @@ POOL = 4096  # distinct records each file is made from (in a different order per
 
 
 def _records(seed: int) -> list[bytes]:
-    from prep.example_codec import encode_example
-    from prep.tfrecord_io import encode_record
+    from prep.records.example_codec import encode_example
+    from prep.records.tfrecord_io import encode_record
 
     rng = random.Random(seed)
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
@@ -112,7 +112,7 @@ def tf_count(folder: Path, spec: dict | None = None) -> tuple[int, float]:
 
 
 def _size(text: str) -> int:
-    from prep.sharding import parse_size
+    from prep.core.sharding import parse_size
 
     return parse_size(text)
 

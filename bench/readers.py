@@ -43,9 +43,9 @@ SHUFFLE_BUFFER = 10_000
 
 def make_small_records(out: Path, count: int, shards: int = 16) -> None:
     """`count` records of id, score, length, label and 10-30 token ids, as a prep dataset in `out`."""
-    from prep.example_codec import encode_example
-    from prep.tfrecord_io import write_records
-    from schemas import Feature, Shard, Split, DatasetSchema, Vocabulary, save_schema
+    from prep.records.example_codec import encode_example
+    from prep.records.tfrecord_io import write_records
+    from schemas import DatasetSchema, Feature, Shard, Split, Vocabulary, save_schema
 
     if (out / "schema.json").exists():
         return

@@ -67,7 +67,7 @@ def run_report(out: Path, page: Path) -> None:
 
 def read_everything(out: Path) -> int:
     """The baseline: every record of every shard read and decoded once; returns the record count."""
-    from prep.contact_sheet import scan_records
+    from prep.inspection.contact_sheet import scan_records
     from schemas import load_schema
 
     return sum(1 for _ in scan_records(str(out), load_schema(str(out))))

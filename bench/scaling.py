@@ -36,7 +36,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).parent))
 from images import generate as generate_images  # noqa: E402  (the same generated JPEGs as bench/images.py)
 from process_tree import run_measured  # noqa: E402
-from vocab import MAX_TOKENS, generate as generate_corpus  # noqa: E402  (the corpus of bench/vocab.py)
+from vocab import MAX_TOKENS  # noqa: E402  (the corpus of bench/vocab.py)
+from vocab import generate as generate_corpus
 
 PREP = str(Path(sys.executable).with_name("prep"))
 JOBS = ("images", "vocab", "text")

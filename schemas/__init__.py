@@ -3,7 +3,6 @@
 Imports no Beam and no TensorFlow at import time; only functions that return tf objects import it.
 """
 
-from schemas.feature_description import from_feature_description
 from schemas.feature_spec import feature_spec, parse_spec
 from schemas.jsonio import SCHEMA_FILE, dumps, load_schema, loads, save_schema, schema_from_dict, schema_to_dict
 from schemas.model import (
@@ -25,6 +24,6 @@ from schemas.model import (
 __all__ = [
     "COMPRESSIONS", "DTYPES", "ENCODINGS", "FORMAT_VERSION", "SCHEMA_FILE",
     "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "Shard", "Split", "TextSettings",
-    "Vocabulary", "dumps", "feature_spec", "from_feature_description", "load_schema", "loads", "parse_spec", "save_schema",
+    "Vocabulary", "dumps", "feature_spec", "load_schema", "loads", "parse_spec", "save_schema",
     "schema_from_dict", "schema_to_dict",
 ]

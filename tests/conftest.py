@@ -62,7 +62,7 @@ class Result:
 @pytest.fixture
 def prep_cli(capsys):
     """Runs `prep ARGS...` in this process and returns its exit code and output."""
-    from prep.cli import main
+    from prep.cli.main import main
 
     def run(*args: str) -> Result:
         capsys.readouterr()
@@ -77,7 +77,7 @@ def prep_cli(capsys):
 def made_dataset(tmp_path_factory) -> Path:
     """An image dataset written once per session by `prep images` (train/test, 2 shards each); copy it
     before changing it."""
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("made")
     src = base / "src"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from prep.cli import cli
 
-
-@cli.command()
+@click.command()
 @click.argument("dataset")
 @click.option("--samples", type=click.IntRange(min=0), default=3, show_default=True, help="Records to show.")
 @click.option("--sheet", metavar="FILE.png",
@@ -16,11 +14,11 @@ from prep.cli import cli
               help="Samples per class on the contact sheet (the first in shard order).")
 def inspect(dataset, samples, sheet, per_class):
     """Show a dataset: schema, splits, classes, image or text stats, rejected inputs, sample records."""
-    from prep.inspect_dataset import describe
+    from prep.inspection.inspect_dataset import describe
 
     made = None
     if sheet:
-        from prep.contact_sheet import SheetError, make_sheet, write_file
+        from prep.inspection.contact_sheet import SheetError, make_sheet, write_file
 
         try:
             made = make_sheet(dataset.rstrip("/"), per_class)
@@ -37,7 +35,7 @@ def inspect(dataset, samples, sheet, per_class):
                    f"{made.size[0]:,}x{made.size[1]:,} px ({made.records_read:,} records read)")
 
 
-@cli.command()
+@click.command()
 @click.argument("dataset")
 @click.option("--no-parse", is_flag=True, help="Check framing, CRCs and counts only, not that records parse.")
 def verify(dataset, no_parse):
@@ -45,7 +43,7 @@ def verify(dataset, no_parse):
 
     Exits non-zero naming each bad file.
     """
-    from prep.verify import verify_dataset
+    from prep.inspection.verify import verify_dataset
 
     def report(finding):
         if finding.problem:
@@ -59,3 +57,6 @@ def verify(dataset, no_parse):
         raise click.ClickException(f"{len(bad)} of {len(findings)} files are bad: {', '.join(f.file for f in bad)}")
     records = sum(f.records or 0 for f in findings if f.unit == "records")
     click.echo(f"verified {records:,} records in {sum(len(s.shards) for s in schema.splits)} shards")
+
+
+COMMANDS = (inspect, verify,)  # what prep.cli.main adds to `prep`

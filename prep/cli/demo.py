@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from prep.cli import main as prep
+from prep.cli.main import main as prep
 
 ROOT = Path("demo_out")
 

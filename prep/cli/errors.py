@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from prep.outdir import OutputExistsError
-from prep.preflight import PreflightError
-from prep.runner import BeamFlagError
+from prep.core.preflight import PreflightError
+from prep.jobs.outdir import OutputExistsError
+from prep.jobs.runner import BeamFlagError
 from schemas import SchemaError
 
 USER_ERRORS = (PreflightError, OutputExistsError, SchemaError, BeamFlagError)

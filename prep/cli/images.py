@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from prep.cli import cli, now
-from prep.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
-from prep.cli_jobs import launch, parse_flag, runner_flags, sharding_flags, tfds_flag
-from prep.job_options import ImageJobOptions
-from prep.splits import parse_split_fractions
+from prep.cli.jobs import launch, now, parse_flag, runner_flags, sharding_flags, tfds_flag
+from prep.core.splits import parse_split_fractions
+from prep.images.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
+from prep.images.options import ImageJobOptions
 
 
 def _resize(text: str) -> tuple[int, int]:
@@ -18,7 +17,7 @@ def _resize(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-@cli.command(context_settings={"show_default": True})
+@click.command(context_settings={"show_default": True})
 @click.argument("src")
 @click.argument("out")
 @click.option("--split", "split_text", metavar="NAME=FRACTION,...",
@@ -51,8 +50,8 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     Beam flags after `--` go to the pipeline as they are.
     """
     from beam_jobs.images import ConvertImageFolder
-    from prep import preflight
-    from prep.vocab_files import read_vocabulary
+    from prep.core import preflight
+    from prep.core.vocab_files import read_vocabulary
 
     if dedupe and no_duplicate_check:
         raise click.UsageError("--dedupe needs the duplicate check: drop --no-duplicate-check")
@@ -76,3 +75,6 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
            runner, overwrite)
+
+
+COMMANDS = (images,)  # what prep.cli.main adds to `prep`

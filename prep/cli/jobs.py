@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 from typing import Callable
 
 import click
 
-from prep.job_options import ShardingOptions
-from prep.runner import RUNNERS, RunnerOptions, pipeline_options
-from prep.sharding import parse_size
+from prep.core.sharding import parse_size
+from prep.jobs.options import ShardingOptions
+from prep.jobs.runner import RUNNERS, RunnerOptions, pipeline_options
+
+
+def now() -> str:
+    """The launch time recorded in provenance: UTC, to the second, ISO 8601."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def parse_flag(parser: Callable, text: str, flag: str):
@@ -78,7 +84,7 @@ def tfds_flag(command):
     def wrapper(*args, tfds, **kwargs):
         result = command(*args, **kwargs)
         if tfds and not kwargs.get("dry_run"):
-            from prep.tfds_metadata import TfdsError, export_tfds
+            from prep.interop.tfds import TfdsError, export_tfds
 
             out = kwargs["out"].rstrip("/")
             try:
@@ -114,7 +120,7 @@ def _print_dataflow_page(launched) -> None:
 def run_job(build: Callable, runner: RunnerOptions) -> bool:
     """Runs the job `build(pipeline)` builds to its end, printing its page on Dataflow as soon as it is
     submitted. A dry run lists the pipeline's steps instead; returns whether the job ran."""
-    from prep.launch import run_pipeline
+    from prep.jobs.launch import run_pipeline
 
     launched = run_pipeline(build, runner, on_submitted=_print_dataflow_page)
     if runner.dry_run:
@@ -127,7 +133,7 @@ def run_job(build: Callable, runner: RunnerOptions) -> bool:
 
 def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool) -> None:
     """Prepares OUT, runs the job `build(pipeline)` builds (see `run_job`), and prints the summary."""
-    from prep.outdir import prepare_output
+    from prep.jobs.outdir import prepare_output
 
     if not runner.dry_run:
         prepare_output(out, overwrite)

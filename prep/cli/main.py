@@ -5,15 +5,14 @@ A user's mistake is one line on stderr and exit code 2; a failed job is one line
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import sys
 
 import click
 
-from prep.errors import USER_ERRORS
-from prep.launch import JobFailed
+from prep.cli.errors import USER_ERRORS
+from prep.jobs.launch import JobFailed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -22,12 +21,13 @@ def cli() -> None:
     """Raw image folders and text corpora to sharded TFRecords, with schemas and generated readers."""
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-
-
 def _register() -> None:
-    from prep import cli_images, cli_dataset, cli_reader, cli_report, cli_schema, cli_text  # noqa: F401  (each module adds its commands to `cli`)
+    """Adds every command to `cli`: the one place that knows them all (no command module imports this one)."""
+    from prep.cli import dataset, images, reader, report, schema, text
+
+    for module in (dataset, images, reader, report, schema, text):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,8 @@ import os
 
 import click
 
-from prep.cli import cli
 
-
-@cli.command()
+@click.command()
 @click.argument("dataset")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The module to write, e.g. flowers_input.py (replaced if it exists).")
@@ -30,3 +28,6 @@ def reader(dataset, output, data_dir):
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
     click.echo(f"wrote {output}: make_input_fn(split, batch_size, ...) reading {data_dir} by default")
+
+
+COMMANDS = (reader,)  # what prep.cli.main adds to `prep`

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from prep.cli import cli
 
-
-@cli.command()
+@click.command()
 @click.argument("dataset")
 @click.option("-o", "--output", required=True, metavar="FILE.html", help="The page to write (replaced if it exists).")
 @click.option("--per-class", type=click.IntRange(min=1, max=100), default=8, show_default=True,
@@ -19,9 +17,9 @@ def report(dataset, output, per_class):
     Every chart and image is inline: the page opens with no network. Reads stats.json and only the
     records it shows. Needs the report extra: pip install 'tfrecord-prep[report]'.
     """
-    from prep.contact_sheet import write_file
-    from prep.report import ReportOptions, build_report
-    from prep.report_charts import MissingExtraError
+    from prep.inspection.contact_sheet import write_file
+    from prep.inspection.report import ReportOptions, build_report
+    from prep.inspection.report_charts import MissingExtraError
 
     try:
         page = build_report(dataset.rstrip("/"), ReportOptions(per_class=per_class))
@@ -32,3 +30,6 @@ def report(dataset, output, per_class):
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
     click.echo(f"wrote {output} ({len(page.encode('utf-8')) / 1e6:,.1f} MB): open it in a browser")
+
+
+COMMANDS = (report,)  # what prep.cli.main adds to `prep`

@@ -1,6 +1,6 @@
 """`prep schema infer|import|export` and `prep export tfds`: schemas for TFRecords from anywhere, and prep
-datasets for TFDS and TFX. Parses flags, runs, reports; the work is in prep/schema_inference.py,
-prep/tfds_metadata.py, prep/tfx_schema.py and beam_jobs/infer.py.
+datasets for TFDS and TFX. Parses flags, runs, reports; the work is in prep/interop/schema_inference.py,
+prep/interop/tfds.py, prep/interop/tfx.py and beam_jobs/infer.py.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import os
 
 import click
 
-from prep.cli import cli, now
-from prep.runner import RUNNERS, RunnerOptions
+from prep.cli.jobs import now
+from prep.jobs.runner import RUNNERS, RunnerOptions
 
 
 class InputError(click.ClickException):
@@ -21,9 +21,9 @@ class InputError(click.ClickException):
 
 def _user_errors(run):
     """Runs `run()`, turning the interop modules' user errors into one line and exit code 2."""
-    from prep.schema_inference import InferenceError
-    from prep.tfds_metadata import TfdsError
-    from prep.tfx_schema import TfxError
+    from prep.interop.schema_inference import InferenceError
+    from prep.interop.tfds import TfdsError
+    from prep.interop.tfx import TfxError
 
     try:
         return run()
@@ -45,7 +45,7 @@ def _beam_args(arguments: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, 
 
 
 def _split_globs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    from prep.schema_inference import parse_split_glob
+    from prep.interop.schema_inference import parse_split_glob
 
     try:
         return tuple(parse_split_glob(v) for v in values)
@@ -127,7 +127,7 @@ def _write(out: str, result) -> None:
     _report(result.schema, out, result.notes, result.left_out)
 
 
-@cli.group("schema")
+@click.group("schema")
 def schema_group() -> None:
     """Describe TFRecords prep did not write (infer, import) and export a dataset's schema (TFX, TFDS)."""
 
@@ -161,8 +161,8 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
     """
     import dataclasses
 
-    from prep import schema_inference as inference
-    from prep.runner import pipeline_options
+    from prep.interop import schema_inference as inference
+    from prep.jobs.runner import pipeline_options
 
     _quiet_tensorflow()
     patterns, beam_args = _beam_args(arguments)
@@ -202,8 +202,8 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
 
 def _run_full(options, files, scans, runner: RunnerOptions) -> None:
     from beam_jobs.infer import InferSchemaFromEveryRecord
-    from prep.cli_jobs import run_job
-    from prep.job_results import REJECTED_FILE
+    from prep.cli.jobs import run_job
+    from prep.jobs.results import REJECTED_FILE
     from schemas import load_schema
 
     usable = sum(1 for s in scans if s.problem is None)
@@ -218,14 +218,14 @@ def _run_full(options, files, scans, runner: RunnerOptions) -> None:
 
 
 def _is_tfds_folder(pattern: str) -> bool:
-    from prep.tfds_metadata import has_tfds_metadata
+    from prep.interop.tfds import has_tfds_metadata
 
     return not any(c in pattern for c in "*?[") and has_tfds_metadata(pattern.rstrip("/"))
 
 
 def _import_tfds(directory: str, out: str | None, name: str | None, label_key: str | None, overwrite: bool,
                  command: str) -> None:
-    from prep.tfds_metadata import import_tfds
+    from prep.interop.tfds import import_tfds
 
     def run():
         target = (out or directory).rstrip("/")
@@ -265,8 +265,8 @@ def import_(source, patterns, out, label_key, split_values, name, overwrite):
     def run():
         from apache_beam.io.filesystems import FileSystems
 
-        from prep import schema_inference as inference
-        from prep.tfx_schema import schema_from_tfx
+        from prep.interop import schema_inference as inference
+        from prep.interop.tfx import schema_from_tfx
 
         try:
             with FileSystems.open(source, compression_type="uncompressed") as f:
@@ -299,14 +299,14 @@ def export_schema(dataset, tfx_path, tfds):
         raise click.UsageError("say what to export: --tfx FILE and/or --tfds")
     dataset = dataset.rstrip("/")
     if tfx_path:
-        from prep.tfx_schema import export_tfx
+        from prep.interop.tfx import export_tfx
 
         click.echo(f"wrote {_user_errors(lambda: export_tfx(dataset, tfx_path))}")
     if tfds:
         _export_tfds(dataset)
 
 
-@cli.group("export")
+@click.group("export")
 def export_group() -> None:
     """Make a dataset readable by other tools."""
 
@@ -322,8 +322,11 @@ def export_tfds_command(dataset):
 
 
 def _export_tfds(dataset: str) -> None:
-    from prep.tfds_metadata import export_tfds
+    from prep.interop.tfds import export_tfds
 
     for path in _user_errors(lambda: export_tfds(dataset)):
         click.echo(f"wrote {path}")
     click.echo(f"open it with: tfds.builder_from_directory({dataset!r}).as_dataset(split=...)")
+
+
+COMMANDS = (schema_group, export_group,)  # what prep.cli.main adds to `prep`

@@ -8,12 +8,11 @@ import os
 
 import click
 
-from prep.cli import cli, now
-from prep.cli_jobs import launch, parse_flag, run_job, runner_flags, sharding_flags, tfds_flag
-from prep.preflight import is_local
-from prep.text_inputs import INPUT_FORMATS
-from prep.text_split import SPLITS
-from prep.text_standardize import STANDARDIZE
+from prep.cli.jobs import launch, now, parse_flag, run_job, runner_flags, sharding_flags, tfds_flag
+from prep.core.preflight import is_local
+from prep.text.inputs import INPUT_FORMATS
+from prep.text.split import SPLITS
+from prep.text.standardize import STANDARDIZE
 
 _STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
 
@@ -22,8 +21,8 @@ def input_flags(command):
     """Where the documents are and how to read them (both commands)."""
     @functools.wraps(command)
     def wrapper(*args, src, input_format, text_field, label_field, include_hidden, **kwargs):
-        from prep.text_inputs import resolve_inputs
-        from prep.text_preflight import is_directory
+        from prep.text.inputs import resolve_inputs
+        from prep.text.preflight import is_directory
 
         src = os.path.abspath(src) if is_local(src) else src
         try:
@@ -75,7 +74,7 @@ def tokenizer_flags(command):
     return wrapper
 
 
-@cli.command(context_settings={"show_default": True})
+@click.command(context_settings={"show_default": True})
 @input_flags
 @click.argument("out")
 @click.option("--split", "split_text", metavar="NAME=FRACTION,...",
@@ -102,10 +101,11 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
     to the pipeline as they are.
     """
     from beam_jobs.text import ConvertCorpus
-    from prep import preflight, text_preflight
-    from prep.job_options import TextJobOptions
-    from prep.splits import parse_split_fractions
-    from prep.vocab_files import read_vocabulary
+    from prep.core import preflight
+    from prep.core.splits import parse_split_fractions
+    from prep.core.vocab_files import read_vocabulary
+    from prep.text import preflight as text_preflight
+    from prep.text.options import TextJobOptions
 
     if vocab_file:
         if settings.max_tokens is not None or settings.min_count != 1:
@@ -145,7 +145,7 @@ def _print_text_summary(out: str) -> None:
                f"{oov} out of vocabulary")
 
 
-@cli.command(context_settings={"show_default": True})
+@click.command(context_settings={"show_default": True})
 @input_flags
 @click.argument("out")
 @tokenizer_flags
@@ -158,9 +158,9 @@ def vocab(inputs, out, settings, runner, overwrite):
     reads it.
     """
     from beam_jobs.vocab import LearnVocabulary
-    from prep import text_preflight
-    from prep.job_options import VocabJobOptions
-    from prep.text_dataset import vocab_sidecars
+    from prep.text import preflight as text_preflight
+    from prep.text.dataset import vocab_sidecars
+    from prep.text.options import VocabJobOptions
 
     out = os.path.abspath(out) if is_local(out) else out
     options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now())
@@ -174,7 +174,7 @@ def vocab(inputs, out, settings, runner, overwrite):
 def _print_vocab_summary(out: str) -> None:
     from apache_beam.io.filesystems import FileSystems
 
-    from prep.text_dataset import vocab_sidecars
+    from prep.text.dataset import vocab_sidecars
 
     counts, stats_path = vocab_sidecars(out)
     if not FileSystems.exists(stats_path):
@@ -187,3 +187,6 @@ def _print_vocab_summary(out: str) -> None:
     if stats["rejected"]:
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in stats["rejected_by_reason"].items())
         click.echo(f"rejected {stats['rejected']:,} of {stats['inputs']:,} inputs ({reasons})")
+
+
+COMMANDS = (text, vocab,)  # what prep.cli.main adds to `prep`

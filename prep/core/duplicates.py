@@ -17,7 +17,7 @@ BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
 EXAMPLES = 50        # groups or pairs listed in stats.json
 REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
-# The facts duplicate detection adds to a job's summary (prep.statistics.Summary) for stats.json:
+# The facts duplicate detection adds to a job's summary (prep.core.statistics.Summary) for stats.json:
 GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
 NEAR_FACT = "near_pair"         # (NEAR_FACT, (path, path, differing bits)): a near pair (found once per shared band)
 

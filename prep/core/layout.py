@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from prep.splits import SPLIT_FOLDERS
+from prep.core.splits import SPLIT_FOLDERS
 
 # Why a file has no place in the dataset, for rejected.jsonl.
 PROBLEMS = {

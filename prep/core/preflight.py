@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from prep.layout import detect_layout, usable_class_name
+from prep.core.layout import detect_layout, usable_class_name
 
 
 class PreflightError(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from prep.splits import stable_hash
+from prep.core.splits import stable_hash
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?))?b?\s*$", re.IGNORECASE)
 _SUFFIXES = {"none": ".tfrecord", "gzip": ".tfrecord.gz", "zlib": ".tfrecord.zz"}

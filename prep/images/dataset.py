@@ -7,15 +7,24 @@ without Beam and the pipeline stays a sentence of transforms.
 from __future__ import annotations
 
 import prep
-from prep import job_results
-from prep.duplicates import from_summary as duplicates_from_summary
-from prep.image_records import LABEL_KEY, LABELS_VOCABULARY, PendingImage, image_features
-from prep.job_options import ImageJobOptions
-from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_shared_fact, check_accounted, json_bytes,
-                              rejected_jsonl, rejected_rows, splits_from_results)
-from prep.layout import Layout
-from prep.statistics import Summary
-from prep.vocab_files import vocabulary_bytes
+from prep.core.duplicates import from_summary as duplicates_from_summary
+from prep.core.layout import Layout
+from prep.core.statistics import Summary
+from prep.core.vocab_files import vocabulary_bytes
+from prep.images.options import ImageJobOptions
+from prep.images.records import LABEL_KEY, LABELS_VOCABULARY, PendingImage, image_features
+from prep.jobs import results as job_results
+from prep.jobs.results import (
+    LABELS_FILE,
+    REJECTED_FILE,
+    STATS_FILE,
+    add_shared_fact,
+    check_accounted,
+    json_bytes,
+    rejected_jsonl,
+    rejected_rows,
+    splits_from_results,
+)
 from schemas import DatasetSchema, Provenance, Vocabulary
 
 # A fact about one input, gathered by the pipeline for stats.json:

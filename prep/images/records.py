@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from prep.duplicates import content_digest
-from prep.example_codec import encode_example
-from prep.imaging import ImageOptions, ImageRecord
+from prep.core.duplicates import content_digest
+from prep.images.imaging import ImageOptions, ImageRecord
+from prep.records.example_codec import encode_example
 from schemas import Feature, ImageInfo
 
 IMAGE_KEY = "image"
@@ -44,7 +44,7 @@ class PendingImage:
     size: int  # bytes of the encoded image
     digest: bytes
     data: bytes | None = None
-    fingerprint: int = 0  # perceptual hash (prep.imaging.fingerprint)
+    fingerprint: int = 0  # perceptual hash (prep.images.imaging.fingerprint)
     split: str = ""
     source_format: str = ""
 

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Mapping
 
-from prep import tfrecord_io
+from prep.records import tfrecord_io
 from schemas import DatasetSchema
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _values(kind: int, message: memoryview) -> list:
 def decode_example(record: bytes) -> dict[str, list]:
     """A serialised `tf.train.Example` as {key: list of values}: bytes, floats or ints as stored.
 
-    The inverse of `prep.example_codec.encode_example`, for any writer's records (packed or unpacked
+    The inverse of `prep.records.example_codec.encode_example`, for any writer's records (packed or unpacked
     lists); a key with an empty list decodes to []."""
     features: dict[str, list] = {}
     for number, _, message in _fields(memoryview(record)):

@@ -6,8 +6,8 @@ import itertools
 import json
 from typing import Iterator
 
-from prep import tfrecord_io
-from prep.contact_sheet import read_text
+from prep.inspection.contact_sheet import read_text
+from prep.records import tfrecord_io
 from schemas import DatasetSchema, feature_spec, load_schema
 
 

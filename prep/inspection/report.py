@@ -2,7 +2,7 @@
 
 Everything comes from what the job already wrote (schema.json, stats.json, rejected.jsonl, the
 vocabularies) plus the few records the page shows: the samples of each class (see
-`prep.contact_sheet`: the first in shard order), the images of the duplicates stats.json lists when
+`prep.inspection.contact_sheet`: the first in shard order), the images of the duplicates stats.json lists when
 they are cheap to find, or a few documents of a text dataset. So a report of millions of records
 reads a few hundred. Charts are inline SVG (matplotlib, the `report` extra), images inline data URIs;
 the page loads nothing from anywhere, so it can be mailed or opened on a cluster with no network.
@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
-from prep import contact_sheet as sheets
-from prep import report_charts as charts
-from prep.contact_sheet import ImageSample, SampledImage
+from prep.inspection import contact_sheet as sheets
+from prep.inspection import report_charts as charts
+from prep.inspection.contact_sheet import ImageSample, SampledImage
 from schemas import DatasetSchema, Vocabulary, load_schema
 
 if TYPE_CHECKING:
@@ -166,10 +166,10 @@ def find_images(root: str, schema: DatasetSchema, paths: Iterable[str], max_byte
     """The records of `paths` (image file names), reading shards of at most `max_bytes` in all (at
     least one shard).
 
-    The job puts a record in shard `prep.sharding.shard_index(path, shards)` of its split, so each
+    The job puts a record in shard `prep.core.sharding.shard_index(path, shards)` of its split, so each
     path has one candidate shard per split (or per split in `splits_of[path]`, when known); the
     shards holding the most wanted paths are read first, each only until its paths are found."""
-    from prep.sharding import shard_index
+    from prep.core.sharding import shard_index
 
     keys = sheets.ImageKeys.of(schema)
     names = sheets.label_names(root, schema)
@@ -729,7 +729,7 @@ def text_sections(root: str, schema: DatasetSchema, stats: Mapping, options: Rep
 
     section = Section("lengths", "Tokens per document")
     if lengths is None and docs and token is not None:
-        from prep.statistics import Distribution
+        from prep.core.statistics import Distribution
 
         counted = Distribution()
         for doc in docs:

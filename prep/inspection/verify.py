@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from prep import tfrecord_io
+from prep.records import tfrecord_io
 from schemas import DatasetSchema, feature_spec, load_schema
 
 PARSE_BATCH = 1024  # records parsed per tf.io.parse_example call

@@ -1,6 +1,6 @@
 """A hand-written `tf.io` feature_description becomes a schema, so existing reading code moves to prep.
 
-    from schemas import from_feature_description
+    from prep.interop import from_feature_description
     schema = from_feature_description(feature_description, files=file_paths)
     save_schema(schema, schema_dir(schema, file_paths))   # or the `out` folder given
 
@@ -88,7 +88,7 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
     detected, string keys holding images or text get that encoding, and the records must parse with the
     description (SchemaError otherwise, naming the file and record).
     """
-    from prep import schema_inference as inference
+    from prep.interop import schema_inference as inference
 
     features = features_from_description(feature_description)
     patterns = (files,) if isinstance(files, str) else tuple(files)
@@ -110,7 +110,7 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
 
 def schema_dir(schema: DatasetSchema, files: str | Sequence[str]) -> str:
     """The folder a schema made by `from_feature_description(…, files)` without `out` belongs in."""
-    from prep import schema_inference as inference
+    from prep.interop import schema_inference as inference
 
     patterns = (files,) if isinstance(files, str) else tuple(files)
     return inference.locate_files(patterns, None).out

@@ -26,10 +26,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-from prep import tfrecord_io
-from prep.imaging import sniff_format
-from prep.job_results import LABELS_FILE, rejected_jsonl
-from prep.splits import DEFAULT_SPLIT
+from prep.core.splits import DEFAULT_SPLIT
+from prep.images.imaging import sniff_format
+from prep.jobs.results import LABELS_FILE, rejected_jsonl
+from prep.records import tfrecord_io
 from schemas import DatasetSchema, Feature, ImageInfo, Provenance, Shard, Split, Vocabulary
 
 LABELS_VOCABULARY = "labels"
@@ -769,7 +769,7 @@ def infer_features(stats: RecordStats, exact: bool, label_key: str | None
     ([] for one value); when some records lack it, a default (zeros, "", -1 for a label) fills in;
     any other key is variable length. `exact` says the statistics cover every record.
     """
-    from prep.vocab_files import vocabulary_bytes
+    from prep.core.vocab_files import vocabulary_bytes
 
     notes: list[str] = []
     features: list[Feature] = []

@@ -16,7 +16,7 @@ import posixpath
 import re
 from typing import Any
 
-from prep.schema_inference import (
+from prep.interop.schema_inference import (
     LABELS_FILE,
     LABELS_VOCABULARY,
     Inference,
@@ -108,7 +108,7 @@ def export_tfds(dataset_dir: str) -> list[str]:
     """
     from apache_beam.io.filesystems import FileSystems
 
-    from prep.vocab_files import read_vocabulary
+    from prep.core.vocab_files import read_vocabulary
 
     schema = load_schema(dataset_dir)
     _check_exportable(schema)
@@ -197,9 +197,9 @@ def _tensor_features(name: str, connector, doc: str, notes: list[str]) -> list[F
 
 def _image_format(directory: str, split, key: str) -> str:
     """The format of the first image of a split (TFDS stores what it was given unless told a format)."""
-    from prep import tfrecord_io
-    from prep.imaging import sniff_format
-    from prep.schema_inference import parse_record
+    from prep.images.imaging import sniff_format
+    from prep.interop.schema_inference import parse_record
+    from prep.records import tfrecord_io
 
     for filename, count in zip(split.filenames, split.shard_lengths):
         if count:
@@ -225,7 +225,7 @@ def import_tfds(directory: str, out: str | None = None, *, name: str | None = No
     import numpy as np
     from apache_beam.io.filesystems import FileSystems
 
-    from prep.vocab_files import vocabulary_bytes
+    from prep.core.vocab_files import vocabulary_bytes
 
     tfds = _tfds()
     directory = directory.rstrip("/")

@@ -161,7 +161,7 @@ def export_tfx(dataset_dir: str, path: str) -> str:
     """Writes the schema.pbtxt of the dataset in `dataset_dir` to `path` (local or gs://)."""
     from apache_beam.io.filesystems import FileSystems
 
-    from prep.vocab_files import read_vocabulary
+    from prep.core.vocab_files import read_vocabulary
     from schemas import load_schema
 
     schema = load_schema(dataset_dir)
@@ -256,7 +256,7 @@ def schema_from_tfx(text: str, source: str = "schema.pbtxt") -> TfxDescription:
     """Reads schema.pbtxt text: its standard fields, then prep's tags where present."""
     from google.protobuf import text_format
 
-    from prep.vocab_files import vocabulary_bytes
+    from prep.core.vocab_files import vocabulary_bytes
 
     schema_pb2 = _schema_pb2()
     proto = schema_pb2.Schema()

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from prep.runner import RunnerOptions, pipeline_options
+from prep.jobs.runner import RunnerOptions, pipeline_options
 
 
 class JobFailed(Exception):

@@ -10,9 +10,9 @@ import json
 from collections import defaultdict
 from typing import Iterable
 
-from prep.duplicates import add_fact as add_duplicate_fact
-from prep.layout import Layout
-from prep.splits import DEFAULT_SPLIT, SplitFractions
+from prep.core.duplicates import add_fact as add_duplicate_fact
+from prep.core.layout import Layout
+from prep.core.splits import DEFAULT_SPLIT, SplitFractions
 from schemas import Shard, Split
 
 LABELS_FILE = "vocab/labels.txt"

@@ -70,7 +70,7 @@ def _flag_value(args: list[str], name: str) -> str | None:
 def dataflow_args(options: RunnerOptions) -> list[str]:
     """Beam flags for Dataflow: the runner, project, region and temp location (from prep's flags or
     Beam's own), and --setup_file with the toolkit's package unless the user ships code another way."""
-    from prep.packaging import worker_package
+    from prep.jobs.packaging import worker_package
 
     args = list(options.beam_args)
     given = {"--project": options.project, "--region": options.region, "--temp_location": options.temp_location}

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from prep.statistics import Summary
-from prep.text_inputs import Item, LineBlock, Rejection, Row
-from prep.token_counting import TokenCounter, into_buckets
-from prep.tokenizer import Tokenizer
+from prep.core.statistics import Summary
+from prep.text.inputs import Item, LineBlock, Rejection, Row
+from prep.text.token_counting import TokenCounter, into_buckets
+from prep.text.tokenizer import Tokenizer
 
 FLUSH_DISTINCT = 1_000_000  # distinct tokens a worker holds before handing its counts on
 

@@ -9,16 +9,25 @@ from __future__ import annotations
 from collections import Counter
 
 import prep
-from prep import job_results
-from prep.duplicates import from_summary as duplicates_from_summary
-from prep.job_options import TextJobOptions, VocabJobOptions
-from prep.job_results import (LABELS_FILE, REJECTED_FILE, STATS_FILE, add_shared_fact, check_accounted, json_bytes,
-                              rejected_jsonl, rejected_rows, splits_from_results)
-from prep.layout import Layout
-from prep.statistics import Summary
-from prep.text_records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
-from prep.vocab_files import vocabulary_bytes
-from prep.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
+from prep.core.duplicates import from_summary as duplicates_from_summary
+from prep.core.layout import Layout
+from prep.core.statistics import Summary
+from prep.core.vocab_files import vocabulary_bytes
+from prep.jobs import results as job_results
+from prep.jobs.results import (
+    LABELS_FILE,
+    REJECTED_FILE,
+    STATS_FILE,
+    add_shared_fact,
+    check_accounted,
+    json_bytes,
+    rejected_jsonl,
+    rejected_rows,
+    splits_from_results,
+)
+from prep.text.options import TextJobOptions, VocabJobOptions
+from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
+from prep.text.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
 from schemas import DatasetSchema, Provenance, Vocabulary
 
 TOKENS_FILE = "vocab/tokens.txt"

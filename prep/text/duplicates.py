@@ -9,11 +9,11 @@ Two documents are copies when the model would see the same tokens: their text af
 
 from __future__ import annotations
 
-from prep.duplicates import REASON, Copy, content_digest, dropped_detail
-from prep.text_inputs import Rejection, Row
-from prep.text_split import split_tokens
-from prep.text_standardize import standardize
-from prep.tokenizer import Tokenizer
+from prep.core.duplicates import REASON, Copy, content_digest, dropped_detail
+from prep.text.inputs import Rejection, Row
+from prep.text.split import split_tokens
+from prep.text.standardize import standardize
+from prep.text.tokenizer import Tokenizer
 
 # Joins a document's tokens back into one string, one to one: whitespace tokens hold no space, and
 # characters put back together are the text they came from.

@@ -38,7 +38,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Union
 
-from prep import layout as layouts
+from prep.core import layout as layouts
 
 FORMATS = ("folder", "lines", "jsonl", "csv", "tsv")
 INPUT_FORMATS = ("auto",) + FORMATS
@@ -54,7 +54,7 @@ _LINE_END = re.compile(rb"(?<=\n)")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 
-# Why an input is left out, for rejected.jsonl (the folder layout's own reasons come from prep.layout).
+# Why an input is left out, for rejected.jsonl (the folder layout's own reasons come from prep.core.layout).
 REASONS = {
     "empty_file": "the file holds no document or row",
     "empty_document": "the document is empty or only whitespace",

@@ -1,6 +1,6 @@
 """Checks of a text corpus before a job starts, so a user's mistake is one clear line, not a failed job.
 
-Like prep.preflight they look at little (folder names near the top, the first row of the first
+Like prep.core.preflight they look at little (folder names near the top, the first row of the first
 file) and only on local disk: a bucket is read inside the pipeline instead.
 """
 
@@ -12,9 +12,9 @@ import io
 import json
 import os
 
-from prep import preflight
-from prep.preflight import PreflightError, is_local
-from prep.text_inputs import TextInputs, file_format, has_glob, open_input
+from prep.core import preflight
+from prep.core.preflight import PreflightError, is_local
+from prep.text.inputs import TextInputs, file_format, has_glob, open_input
 
 
 def is_directory(src: str) -> bool:

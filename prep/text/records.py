@@ -10,8 +10,8 @@ are the text, encoded. `text/filename` and `text/line` say where the document ca
 
 from __future__ import annotations
 
-from prep.example_codec import encode_example
-from prep.text_inputs import Row
+from prep.records.example_codec import encode_example
+from prep.text.inputs import Row
 from schemas import Feature, TextSettings
 
 TEXT_KEY = "text"

@@ -8,7 +8,7 @@ Keras (3.x, with TensorFlow 2.21) standardises with two TensorFlow ops, and both
   class that lists the 32 ASCII punctuation characters (Python's `string.punctuation`) and nothing
   else: Unicode punctuation such as '¿', '«', '…' or '、' is kept.
 
-Both were checked against TensorFlow on every Unicode code point (tests/test_text_standardize.py
+Both were checked against TensorFlow on every Unicode code point (tests/text/test_standardize.py
 does so on arbitrary text). Because both only touch ASCII bytes, and in UTF-8 an ASCII byte is
 always an ASCII character (the bytes of multi-byte characters are all >= 0x80), they are done on the
 UTF-8 bytes with one `bytes.translate`: no decoding, at C speed, in Beam workers without TensorFlow.

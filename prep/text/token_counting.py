@@ -23,8 +23,8 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 
-from prep.text_standardize import standardize
-from prep.tokenizer import Tokenizer
+from prep.text.standardize import standardize
+from prep.text.tokenizer import Tokenizer
 
 BLOCK_BYTES = 4 << 20  # bytes of documents counted in one go on the bulk path
 NUM_BUCKETS = 64  # pieces the partial counts of a worker are cut into

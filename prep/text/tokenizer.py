@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prep.ngrams import ngrams
-from prep.text_split import check_split, split_tokens
-from prep.text_standardize import check_standardize, standardize
+from prep.text.ngrams import ngrams
+from prep.text.split import check_split, split_tokens
+from prep.text.standardize import check_standardize, standardize
 from schemas import TextSettings
 
 

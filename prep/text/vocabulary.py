@@ -146,7 +146,7 @@ def learn(counts: Mapping[bytes, int], rules: VocabularyRules) -> TokenVocabular
 
 
 def from_lines(entries: Iterable[str], source: str) -> TokenVocabulary:
-    """A vocabulary read from a file's lines (as `prep.vocab_files.read_vocabulary` returns them)."""
+    """A vocabulary read from a file's lines (as `prep.core.vocab_files.read_vocabulary` returns them)."""
     return TokenVocabulary(tuple(e.encode("utf-8") for e in entries), None, CutCounts(), source)
 
 

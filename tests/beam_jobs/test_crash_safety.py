@@ -24,7 +24,7 @@ def big_folder(tmp_path_factory):
 
 def _start(src, out, *flags):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.Popen([sys.executable, "-m", "prep.cli", "images", str(src), str(out), "--workers", "1",
+    return subprocess.Popen([sys.executable, "-m", "prep.cli.main", "images", str(src), str(out), "--workers", "1",
                              "--num-shards", "4", *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, start_new_session=True)
 

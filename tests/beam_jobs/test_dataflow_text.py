@@ -10,12 +10,13 @@ import pytest
 
 from beam_jobs.text import ConvertCorpus
 from beam_jobs.vocab import LearnVocabulary
-from prep.job_options import ShardingOptions, TextJobOptions, VocabJobOptions
-from prep.launch import run_pipeline
-from prep.runner import RunnerOptions
-from prep.splits import parse_split_fractions
-from prep.text_inputs import resolve_inputs
-from prep.text_preflight import is_directory
+from prep.core.splits import parse_split_fractions
+from prep.jobs.launch import run_pipeline
+from prep.jobs.options import ShardingOptions
+from prep.jobs.runner import RunnerOptions
+from prep.text.inputs import resolve_inputs
+from prep.text.options import TextJobOptions, VocabJobOptions
+from prep.text.preflight import is_directory
 from schemas import TextSettings
 from tests.conftest import DATAFLOW, DATAFLOW_FLAGS
 
@@ -66,7 +67,7 @@ def _staged(job) -> dict[str, str]:
 
 
 def _assert_shipped_to_dataflow(options: dict, staged: dict[str, str]) -> None:
-    """Runner options passed through, and the toolkit's package (from prep.packaging) staged as the sdist
+    """Runner options passed through, and the toolkit's package (from prep.jobs.packaging) staged as the sdist
     Beam installs on every worker."""
     assert options["runner"] == "DataflowRunner" and options["project"] == "my-proj-123"
     assert options["region"] == "us-central1" and options["temp_location"].startswith("gs://my-bucket/tmp")
@@ -74,7 +75,7 @@ def _assert_shipped_to_dataflow(options: dict, staged: dict[str, str]) -> None:
     assert options["setup_file"].endswith("setup.py")
     with tarfile.open(staged["workflow.tar.gz"]) as sdist:
         shipped = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
-    assert {"prep/cli_text.py", "prep/tokenizer.py", "prep/text_inputs.py", "beam_jobs/text.py", "beam_jobs/vocab.py",
+    assert {"prep/cli/text.py", "prep/text/tokenizer.py", "prep/text/inputs.py", "beam_jobs/text.py", "beam_jobs/vocab.py",
             "schemas/dataset_schema.json", "setup.py"} <= shipped
 
 
@@ -122,7 +123,7 @@ def test_the_vocab_job_is_built_for_dataflow_offline_without_reading_the_bucket(
      "LearnVocabulary/WriteFiles"),
 ])
 def test_the_commands_dry_run_on_dataflow_without_touching_the_bucket(prep_cli, gcs_on_client, args, last_step):
-    # The command's own checks of SRC and OUT (prep/cli_text.py, prep/text_preflight.py) run too.
+    # The command's own checks of SRC and OUT (prep/cli/text.py, prep/text/preflight.py) run too.
     result = prep_cli(*args, *DATAFLOW_FLAGS, "--dry-run", "--", *BEAM_ARGS)
     assert result.exit_code == 0, result.err
     assert "on Dataflow (dry run: nothing is submitted)" in result.err

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prep.splits import parse_split_fractions
+from prep.core.splits import parse_split_fractions
 from tests.conftest import image_bytes, write_image
 
 

@@ -12,11 +12,13 @@ import pytest
 from beam_jobs import commit
 from beam_jobs.images import ConvertImageFolder
 from beam_jobs.text import ConvertCorpus
-from prep.job_options import ImageJobOptions, ShardingOptions, TextJobOptions
-from prep.launch import run_pipeline
-from prep.outdir import SPILL_DIR
-from prep.runner import RunnerOptions
-from prep.text_inputs import resolve_inputs
+from prep.images.options import ImageJobOptions
+from prep.jobs.launch import run_pipeline
+from prep.jobs.options import ShardingOptions
+from prep.jobs.outdir import SPILL_DIR
+from prep.jobs.runner import RunnerOptions
+from prep.text.inputs import resolve_inputs
+from prep.text.options import TextJobOptions
 
 SMALL_SHARDS = ShardingOptions(shard_size=3000)  # shards by size: the records wait for the shard counts
 

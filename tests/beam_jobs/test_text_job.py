@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from prep import text_inputs
-from prep.tokenizer import Tokenizer
+from prep.text import inputs as text_inputs
+from prep.text.tokenizer import Tokenizer
 from tests.text_reference import CORPUS, adapt_vocabulary, file_ids
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from prep import corpus_survey, token_counting
+from prep.text import corpus_survey, token_counting
 from tests.text_reference import CORPUS, adapt_vocabulary
 
 
@@ -82,7 +82,7 @@ def test_many_flushes_and_byte_ranges_give_the_same_vocabulary(corpus, tmp_path,
     assert prep_cli("vocab", f"{corpus}/*", tmp_path / "a.txt", "--workers", "1").exit_code == 0
     monkeypatch.setattr(corpus_survey, "FLUSH_DISTINCT", 3)
     monkeypatch.setattr(token_counting, "BLOCK_BYTES", 50)
-    from prep import text_inputs
+    from prep.text import inputs as text_inputs
 
     monkeypatch.setattr(text_inputs, "RANGE_BYTES", 64)
     assert len(text_inputs.byte_ranges(str(corpus / "a.txt"), (corpus / "a.txt").stat().st_size, "lines")) > 10

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from prep.cli_schema import _beam_args
+from prep.cli.schema import _beam_args
 from schemas import load_schema
-from tests.test_schema_inference import _flip_byte, _sequence_example, parse_all, write_tfrecord
+from tests.interop.test_schema_inference import _flip_byte, _sequence_example, parse_all, write_tfrecord
 
 
 def _three_features(folder: Path) -> Path:

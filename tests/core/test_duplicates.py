@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from prep import duplicates
-from prep.duplicates import Copy
-from tests.conftest import image_bytes
+from prep.core import duplicates
+from prep.core.duplicates import Copy
 
 
 def _photo(seed: int, size=(160, 120)) -> bytes:
@@ -134,7 +133,7 @@ def test_buckets_find_what_comparing_every_pair_finds():
 
 
 def test_fingerprints_survive_recompression_but_tell_pictures_apart():
-    from prep.imaging import ImageOptions, normalise_image
+    from prep.images.imaging import ImageOptions, normalise_image
 
     options = ImageOptions()
     one, other = _photo(1), _photo(2)

@@ -1,4 +1,4 @@
-"""Tests for prep.layout: relative paths, hidden files, and the class/split layout of SRC."""
+"""Tests for prep.core.layout: relative paths, hidden files, and the class/split layout of SRC."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from prep.layout import (
+from prep.core.layout import (
     PROBLEMS,
     Layout,
     Location,

@@ -1,4 +1,4 @@
-"""Tests for prep.sharding: size parsing, shard counts, shard assignment and shard file names."""
+"""Tests for prep.core.sharding: size parsing, shard counts, shard assignment and shard file names."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from prep.sharding import num_shards_for_size, order_key, parse_size, shard_file_name, shard_index, shard_suffix
+from prep.core.sharding import num_shards_for_size, order_key, parse_size, shard_file_name, shard_index, shard_suffix
 
 KB, MB, GB, TB = 10**3, 10**6, 10**9, 10**12
 KIB, MIB, GIB = 2**10, 2**20, 2**30

@@ -1,4 +1,4 @@
-"""Tests for prep.splits: stable hashing, split fractions and their parsing."""
+"""Tests for prep.core.splits: stable hashing, split fractions and their parsing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from prep.splits import DEFAULT_SPLIT, SPLIT_FOLDERS, SplitFractions, parse_split_fractions, stable_hash
+from prep.core.splits import DEFAULT_SPLIT, SPLIT_FOLDERS, SplitFractions, parse_split_fractions, stable_hash
 
 THREE_WAY = "train=0.8,validation=0.1,test=0.1"
 # Paths a real SRC may hold: non-ASCII names, and a name that is not UTF-8 as Python decodes it.

@@ -1,4 +1,4 @@
-"""Tests for prep.statistics: mergeable counts and power-of-two histograms for stats.json."""
+"""Tests for prep.core.statistics: mergeable counts and power-of-two histograms for stats.json."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from prep.statistics import Distribution, Summary
+from prep.core.statistics import Distribution, Summary
 
 
 def _distribution(values) -> Distribution:

@@ -1,4 +1,4 @@
-"""Tests for prep.vocab_files: vocabulary files as Keras reads them, one UTF-8 entry per line."""
+"""Tests for prep.core.vocab_files: vocabulary files as Keras reads them, one UTF-8 entry per line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prep.vocab_files import parse_vocabulary, read_vocabulary, vocabulary_bytes
+from prep.core.vocab_files import parse_vocabulary, read_vocabulary, vocabulary_bytes
 
 SOURCE = "vocab/labels.txt"
 

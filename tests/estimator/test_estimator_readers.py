@@ -11,8 +11,13 @@ import pytest
 pytest.importorskip("tensorflow_estimator", reason="tf.estimator exists in TensorFlow <= 2.15 only (.venv-tf215)")
 import tensorflow as tf  # noqa: E402
 
-from tests.test_readers_input_fn import (  # noqa: E402,F401  (fixtures)
-    TOKEN_KEY, WORDS, reader, resized_dataset, split_records, text_dataset,
+from tests.readers.test_input_fn import (  # noqa: E402,F401  (fixtures)
+    TOKEN_KEY,
+    WORDS,
+    reader,
+    resized_dataset,
+    split_records,
+    text_dataset,
 )
 
 ModeKeys = tf.estimator.ModeKeys

@@ -1,4 +1,4 @@
-"""prep.image_dataset: what an image job concludes from the facts its pipeline gathered."""
+"""prep.images.dataset: what an image job concludes from the facts its pipeline gathered."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from prep import duplicates
-from prep.duplicates import Copy
-from prep.image_dataset import INPUT_FACT, add_image_fact, finish_images, record_fact
-from prep.image_records import PendingImage
-from prep.job_options import ImageJobOptions
-from prep.job_results import LostInputsError
-from prep.layout import Layout
-from prep.statistics import Summary
+from prep.core import duplicates
+from prep.core.duplicates import Copy
+from prep.core.layout import Layout
+from prep.core.statistics import Summary
+from prep.images.dataset import INPUT_FACT, add_image_fact, finish_images, record_fact
+from prep.images.options import ImageJobOptions
+from prep.images.records import PendingImage
+from prep.jobs.results import LostInputsError
 
 _LAYOUT = Layout(False, ("cat", "dog"), ())
 _SHARD = {"split": "train", "index": 0, "num_shards": 1, "file": "train-00000-of-00001.tfrecord",

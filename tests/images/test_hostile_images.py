@@ -57,7 +57,7 @@ def _inputs() -> dict[str, bytes | None]:
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("hostile")
     src = base / "src"
@@ -75,7 +75,7 @@ def converted(tmp_path_factory):
 
 
 def test_every_input_is_a_record_or_a_reason(converted):
-    from tests.test_images_job import read_dataset
+    from tests.beam_jobs.test_images_job import read_dataset
 
     out, rejected = converted
     records = {r["image/filename"].decode("utf-8", "surrogateescape") for r in read_dataset(out)}
@@ -97,7 +97,7 @@ def test_every_input_is_a_record_or_a_reason(converted):
 def test_every_record_decodes_in_tensorflow_to_the_size_it_claims(converted):
     import tensorflow as tf
 
-    from tests.test_images_job import read_dataset
+    from tests.beam_jobs.test_images_job import read_dataset
 
     for row in read_dataset(converted[0]):
         decoded = tf.io.decode_image(row["image"], channels=3, expand_animations=False)

@@ -1,4 +1,4 @@
-"""Tests for prep.imaging.
+"""Tests for prep.images.imaging.
 
 Every image is made here, in memory, with Pillow (or byte by byte where Pillow cannot write it).
 TensorFlow is the oracle for "what training will decode": whatever normalise_image returns must
@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from prep.imaging import (
+from prep.images.imaging import (
     KEPT_FORMATS,
     OUTPUT_FORMATS,
     REASONS,
@@ -783,6 +783,6 @@ def test_unknown_reason_is_a_programming_error() -> None:
 
 
 def test_importing_the_module_does_not_import_pillow() -> None:
-    code = "import sys, prep.imaging; sys.exit('PIL' in sys.modules)"
+    code = "import sys, prep.images.imaging; sys.exit('PIL' in sys.modules)"
     repo = Path(__file__).resolve().parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=repo).returncode == 0

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from prep import contact_sheet as sheets
-from prep.contact_sheet import SheetLayout, decode_example, fit_text
-from prep.example_codec import encode_example
+from prep.inspection import contact_sheet as sheets
+from prep.inspection.contact_sheet import SheetLayout, decode_example, fit_text
+from prep.records.example_codec import encode_example
 
 COLOURS = {"blue": (20, 40, 220), "green": (30, 200, 60), "red": (230, 30, 30)}
 IMAGES = {"blue": 3, "green": 2, "red": 1}     # per class: red has fewer than the sheet's 2 columns
@@ -23,7 +23,7 @@ def coloured(tmp_path_factory):
     varied shapes, in three classes."""
     from PIL import Image
 
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("coloured")
     for name, count in IMAGES.items():
@@ -137,7 +137,7 @@ def test_inspect_writes_the_sheet(coloured, tmp_path, prep_cli, monkeypatch):
 
 
 def test_inspect_sheet_of_a_dataset_without_images_is_a_usage_error(tmp_path, prep_cli):
-    from schemas import Feature, Shard, Split, DatasetSchema, save_schema
+    from schemas import DatasetSchema, Feature, Shard, Split, save_schema
 
     schema = DatasetSchema("docs", "text", (Feature("text", "string", (), "text"),),
                            (Split("train", (Shard("train-00000-of-00001.tfrecord", 0, 0),), 0),))

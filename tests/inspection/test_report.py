@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from prep import report
-from prep.example_codec import encode_example
+from prep.inspection import report
+from prep.records.example_codec import encode_example
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -83,7 +83,7 @@ NEAR = ("train/a/img02.jpg", "train/b/recompressed_02.jpg")        # re-encoded 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """Split folders with planted copies (within a class, across train/test, a near copy) and two bad files."""
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("planted")
     src = base / "src"
@@ -179,7 +179,7 @@ def _text_stats(variant: str) -> dict:
 def text_dataset(request, tmp_path):
     """A text dataset written by hand: stats.json as the text job writes it ("full") or without any
     text figure ("minimal"), which the report must survive by reading the documents instead."""
-    from prep import tfrecord_io
+    from prep.records import tfrecord_io
     from schemas import DatasetSchema, Feature, Shard, Split, TextSettings, Vocabulary, save_schema
 
     (tmp_path / "vocab").mkdir()
@@ -222,7 +222,7 @@ def test_text_report_reads_documents_back_with_oov_marked(text_dataset):
 
 
 def test_foreign_records_without_stats_get_a_report_that_shows_a_skewed_shard(tmp_path):
-    from prep import tfrecord_io
+    from prep.records import tfrecord_io
     from schemas import DatasetSchema, Feature, Shard, Split, save_schema
 
     shards = []

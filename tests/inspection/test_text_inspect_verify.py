@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from prep import tfrecord_io
-from prep.example_codec import encode_example
+from prep.records import tfrecord_io
+from prep.records.example_codec import encode_example
 
 
 @pytest.fixture(scope="session")
 def text_dataset(tmp_path_factory) -> Path:
     """A labelled text dataset made once per session (train/test, 2 shards each); copy it to change it."""
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("text")
     rows = [{"text": f"The {animal} sat on mat {i}.", "label": animal} for i, animal in

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from prep import tfrecord_io
+from prep.records import tfrecord_io
 
 
 def _truncate(d):

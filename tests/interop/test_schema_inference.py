@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from prep import schema_inference as inference
-from prep.schema_inference import InferenceError, InferOptions, SampleOptions
+from prep.interop import schema_inference as inference
+from prep.interop.schema_inference import InferenceError, InferOptions, SampleOptions
 from schemas import SchemaError, feature_spec
 from tests.conftest import image_bytes
 
@@ -259,7 +259,7 @@ def test_probes_find_records_inside_large_uncompressed_files(tmp_path, count, pa
 
 
 def test_records_in_finds_the_first_record_start_in_any_window(tmp_path):
-    from prep.tfrecord_io import encode_record
+    from prep.records.tfrecord_io import encode_record
 
     records = [example({"x": i, "pad": "y" * (i % 7)}) for i in range(50)]
     stream = b"".join(encode_record(r) for r in records)
@@ -345,7 +345,7 @@ def test_metadata_files_are_not_taken_for_shards(tmp_path):
 def test_from_feature_description_makes_a_schema_of_a_hand_written_dict(tmp_path):
     import tensorflow as tf
 
-    from schemas.feature_description import from_feature_description, schema_dir
+    from prep.interop.feature_description import from_feature_description, schema_dir
 
     rows = [{"feature1": 0.5, "feature2": i, "label": i % 2, "image": image_bytes(fmt="PNG"), "tags": ("bytes", ["a"] * i)}
             for i in range(4)]
@@ -367,7 +367,7 @@ def test_from_feature_description_makes_a_schema_of_a_hand_written_dict(tmp_path
 def test_from_feature_description_refuses_a_description_the_records_do_not_fit(tmp_path):
     import tensorflow as tf
 
-    from schemas.feature_description import from_feature_description
+    from prep.interop.feature_description import from_feature_description
 
     write_tfrecord(tmp_path / "a.tfrecord", [{"x": [1, 2]}])
     with pytest.raises(SchemaError, match="a.tfrecord: record 0 does not parse"):

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prep.tfds_metadata import TfdsError, export_tfds, import_tfds
+from prep.interop.tfds import TfdsError, export_tfds, import_tfds
 from schemas import feature_spec, load_schema
 from tests.conftest import image_bytes
-from tests.test_schema_inference import example, write_tfrecord
+from tests.interop.test_schema_inference import example, write_tfrecord
 
 tfds = pytest.importorskip("tensorflow_datasets")
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from prep.tfx_schema import TfxError, export_tfx, schema_from_tfx, schema_to_tfx
+from prep.interop.tfx import TfxError, export_tfx, schema_from_tfx, schema_to_tfx
 from schemas import DatasetSchema, Feature, ImageInfo, Shard, Split, TextSettings, Vocabulary, load_schema
 
 schema_pb2 = pytest.importorskip("tensorflow_metadata.proto.v0.schema_pb2")

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from beam_jobs.images import ConvertImageFolder
-from prep.job_options import ImageJobOptions, ShardingOptions
-from prep.launch import run_pipeline
-from prep.packaging import worker_package
-from prep.runner import BeamFlagError, RunnerOptions, pipeline_options
+from prep.images.options import ImageJobOptions
+from prep.jobs.launch import run_pipeline
+from prep.jobs.options import ShardingOptions
+from prep.jobs.packaging import worker_package
+from prep.jobs.runner import BeamFlagError, RunnerOptions, pipeline_options
 from tests.conftest import DATAFLOW, image_bytes
 from tests.memfs import MEM_SCHEME, MemFileSystem
 
@@ -38,7 +39,7 @@ def test_dataflow_dry_run_builds_the_whole_job_offline_without_listing_inputs():
     assert options["region"] == "us-central1" and options["temp_location"].startswith("gs://my-bucket/tmp")
     assert options["max_num_workers"] == 7 and options["machine_type"] == "n2-highcpu-8"
     setup = Path(options["setup_file"])
-    for module in ("prep/imaging.py", "beam_jobs/images.py", "schemas/dataset_schema.json", "readers/__init__.py"):
+    for module in ("prep/images/imaging.py", "beam_jobs/images.py", "schemas/dataset_schema.json", "readers/__init__.py"):
         assert (setup.parent / module).is_file(), module
 
 
@@ -68,7 +69,7 @@ def test_the_worker_package_builds_an_installable_sdist(tmp_path):
     (archive,) = (tmp_path / "dist").glob("*.tar.gz")
     with tarfile.open(archive) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    assert {"prep/imaging.py", "beam_jobs/images.py", "schemas/model.py", "schemas/dataset_schema.json"} <= names
+    assert {"prep/images/imaging.py", "beam_jobs/images.py", "schemas/model.py", "schemas/dataset_schema.json"} <= names
     assert not any("__pycache__" in n for n in names)
 
 

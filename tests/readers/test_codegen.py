@@ -21,7 +21,7 @@ tf = pytest.importorskip("tensorflow")
 
 from readers import codegen, make_input_fn  # noqa: E402
 from schemas import DatasetSchema, Feature, ImageInfo, Shard, Split, Vocabulary, feature_spec, load_schema  # noqa: E402
-from tests.test_readers_input_fn import TOKEN_KEY, text_dataset, text_schema  # noqa: E402,F401
+from tests.readers.test_input_fn import TOKEN_KEY, text_dataset, text_schema  # noqa: E402,F401
 
 GOLDEN = Path(__file__).parent / "golden" / "reviews_input.py"
 CONSTANTS = ("NAME", "DATA_DIR", "COMPRESSION", "SPLITS", "FEATURE_SPEC", "LABEL_KEY", "IMAGES", "PAD_IDS")
@@ -140,7 +140,7 @@ def golden_schema() -> DatasetSchema:
 
 def test_generated_module_matches_the_golden_file():
     """The module a person keeps in their training repo. After a deliberate change to the generator or to
-    readers/pipeline.py: PREP_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_readers_codegen.py, then read the diff."""
+    readers/pipeline.py: PREP_UPDATE_GOLDEN=1 .venv/bin/pytest tests/readers/test_codegen.py, then read the diff."""
     text = codegen.generate_module(golden_schema(), "/data/reviews")
     if os.environ.get("PREP_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)

@@ -14,8 +14,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from prep.example_codec import encode_example  # noqa: E402
-from prep.tfrecord_io import write_records  # noqa: E402
+from prep.records.example_codec import encode_example  # noqa: E402
+from prep.records.tfrecord_io import write_records  # noqa: E402
 from readers import ReaderError, make_input_fn  # noqa: E402
 from schemas import DatasetSchema, Feature, SchemaError, Shard, Split, Vocabulary, save_schema  # noqa: E402
 
@@ -78,7 +78,7 @@ def text_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def resized_dataset(tmp_path_factory) -> Path:
     """An image dataset written by `prep images --resize 12x10 --channels 1`: every image 10x12x1."""
-    from prep.cli import main
+    from prep.cli.main import main
     from tests.conftest import write_image
 
     base = tmp_path_factory.mktemp("resized")
@@ -93,7 +93,7 @@ def resized_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def made_text_dataset(tmp_path_factory) -> Path:
     """A text dataset written by `prep text` from class folders pos/ and neg/ (train/test, 2 shards each)."""
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("made_text")
     for i in range(12):

@@ -1,4 +1,4 @@
-"""Tests for prep.example_codec, with TensorFlow as the oracle for every record it encodes."""
+"""Tests for prep.records.example_codec, with TensorFlow as the oracle for every record it encodes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prep.example_codec import encode_example
+from prep.records.example_codec import encode_example
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 KIND = {"int64": "int64_list", "float32": "float_list", "string": "bytes_list"}

@@ -1,9 +1,8 @@
-"""Tests for prep.tfrecord_io: TFRecord framing written and read in plain Python."""
+"""Tests for prep.records.tfrecord_io: TFRecord framing written and read in plain Python."""
 
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import pickle
 import struct
@@ -17,10 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prep import tfrecord_io
-from tests.memfs import MEM_SCHEME
-from tests.memfs import MemFileSystem as _MemFileSystem
-from prep.tfrecord_io import (
+from prep.records import tfrecord_io
+from prep.records.tfrecord_io import (
     RecordError,
     count_records,
     detect_compression,
@@ -29,6 +26,8 @@ from prep.tfrecord_io import (
     shard_suffix,
     write_records,
 )
+from tests.memfs import MEM_SCHEME
+from tests.memfs import MemFileSystem as _MemFileSystem
 
 # A record over 1 MiB crosses the reader's chunk boundary and takes its big-record path.
 MIXED_RECORDS = [b"", b"a", bytes(range(256)) * 20, b"", os.urandom(1_500_000), b"tail"]
@@ -430,7 +429,7 @@ def test_detect_compression_of_short_or_foreign_files(store: Store, data: bytes)
 
 
 def test_module_imports_without_beam_or_tensorflow() -> None:
-    code = ("import sys, prep.tfrecord_io; "
+    code = ("import sys, prep.records.tfrecord_io; "
             "heavy = [m for m in sys.modules if m.split('.')[0] in "
             "('apache_beam', 'tensorflow', 'crcmod')]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -8,13 +8,13 @@ import dataclasses
 import json
 import math
 import os
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
 import jsonschema
 import pytest
+import tomllib
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -1,4 +1,4 @@
-"""prep.text_dataset: what a text job concludes from the facts its pipeline gathered."""
+"""prep.text.dataset: what a text job concludes from the facts its pipeline gathered."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from prep.job_options import TextJobOptions
-from prep.job_results import LostInputsError
-from prep.layout import Layout
-from prep.statistics import Summary
-from prep.text_dataset import (
+from prep.core.layout import Layout
+from prep.core.statistics import Summary
+from prep.jobs.results import LostInputsError
+from prep.text.dataset import (
     SourceChangedError,
     add_text_fact,
     check_inputs,
@@ -19,8 +18,9 @@ from prep.text_dataset import (
     record_fact,
     vocab_sidecars,
 )
-from prep.text_inputs import TextInputs
-from prep.vocabulary import VocabularyRules, learn
+from prep.text.inputs import TextInputs
+from prep.text.options import TextJobOptions
+from prep.text.vocabulary import VocabularyRules, learn
 
 _INPUTS = TextInputs("/c.jsonl", "/", "/c.jsonl", "auto", "text", "topic")
 

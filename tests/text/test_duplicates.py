@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from prep.text_duplicates import normalised_text
-from prep.tokenizer import Tokenizer
-from tests.test_text_job import read_records, rejected, shard_bytes, stats
+from prep.text.duplicates import normalised_text
+from prep.text.tokenizer import Tokenizer
+from tests.beam_jobs.test_text_job import read_records, rejected, shard_bytes, stats
 
 
 @pytest.mark.parametrize("one, other, settings, same", [
@@ -39,7 +39,7 @@ WITHIN = ("train/neg/0.txt", "train/neg/1.txt")  # case, punctuation and spacing
 @pytest.fixture(scope="module")
 def split_folders(tmp_path_factory) -> Path:
     """Split folders of class folders, one document per file, with a copy across splits and one within."""
-    from prep.cli import main
+    from prep.cli.main import main
 
     base = tmp_path_factory.mktemp("text_copies")
     docs = {
@@ -71,8 +71,8 @@ def test_copies_within_and_across_splits_are_counted_and_listed_leakage_first(sp
 
 
 def test_the_report_shows_text_copies_leakage_first(split_folders):
-    from prep import report
-    from tests.test_report import Page
+    from prep.inspection import report
+    from tests.inspection.test_report import Page
 
     page = report.build_report(str(split_folders))
     assert list(Page(page).sections)[0] == "duplicates", "leakage puts the duplicates first"

@@ -1,4 +1,4 @@
-"""prep.text_inputs: every input format into rows or rejections with file, line and reason."""
+"""prep.text.inputs: every input format into rows or rejections with file, line and reason."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ import json
 import os
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from prep import text_inputs
-from prep.corpus_survey import Survey, first_lines, range_key
-from prep.layout import Layout, detect_layout
-from prep.text_inputs import (
+from prep.core.layout import Layout, detect_layout
+from prep.text import inputs as text_inputs
+from prep.text.corpus_survey import Survey, first_lines, range_key
+from prep.text.inputs import (
     LineBlock,
-    _blank_lines,
-    _lines,
     Rejection,
     Row,
     TextInputs,
+    _blank_lines,
+    _lines,
     byte_ranges,
     corpus_items,
     file_format,

@@ -1,4 +1,4 @@
-"""prep.text_standardize against TextVectorization's own standardisation, on every code point and on
+"""prep.text.standardize against TextVectorization's own standardisation, on every code point and on
 arbitrary Unicode text."""
 
 from __future__ import annotations
@@ -6,9 +6,10 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from prep.text_standardize import KERAS_STRIP_REGEX, PUNCTUATION, STANDARDIZE, check_standardize, standardize
+from prep.text.standardize import KERAS_STRIP_REGEX, PUNCTUATION, STANDARDIZE, check_standardize, standardize
 from tests.text_reference import CORPUS, keras_standardize
 
 _CODE_POINTS = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]  # UTF-8 cannot hold surrogates

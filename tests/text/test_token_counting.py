@@ -1,15 +1,16 @@
-"""prep.token_counting: bulk counting gives exactly the counts of Counter(tokens), on any bytes."""
+"""prep.text.token_counting: bulk counting gives exactly the counts of Counter(tokens), on any bytes."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from prep import token_counting
-from prep.token_counting import TokenCounter, bucket_of, count_whitespace_tokens, into_buckets
-from prep.tokenizer import Tokenizer
+from prep.text import token_counting
+from prep.text.token_counting import TokenCounter, bucket_of, count_whitespace_tokens, into_buckets
+from prep.text.tokenizer import Tokenizer
 from tests.text_reference import CORPUS, SPLITS, STANDARDIZE
 
 _PIECES = [b"a", b"B", b"zz", b" ", b"\n", b"\t", b"\r", b"\x0b", b"\x0c", b"\x00", b"\x1c", b"\xc3\xa9",

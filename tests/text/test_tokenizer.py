@@ -1,13 +1,14 @@
-"""prep.tokenizer (with prep.text_split and prep.ngrams) against the tokens TextVectorization makes."""
+"""prep.text.tokenizer (with prep.text.split and prep.text.ngrams) against the tokens TextVectorization makes."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from prep.ngrams import ngrams
-from prep.text_split import WHITESPACE, check_split, split_tokens
-from prep.tokenizer import Tokenizer
+from prep.text.ngrams import ngrams
+from prep.text.split import WHITESPACE, check_split, split_tokens
+from prep.text.tokenizer import Tokenizer
 from tests.text_reference import CORPUS, SPLITS, STANDARDIZE, keras_tokens
 
 _CODE_POINTS = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]

@@ -1,4 +1,4 @@
-"""prep.vocabulary against TextVectorization.adapt: the same tokens in the same order, and the same ids
+"""prep.text.vocabulary against TextVectorization.adapt: the same tokens in the same order, and the same ids
 through the written file, for every standardisation and split."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from prep.tokenizer import Tokenizer
-from prep.vocabulary import (
+from prep.text.token_counting import into_buckets
+from prep.text.tokenizer import Tokenizer
+from prep.text.vocabulary import (
     EmptyVocabularyError,
     VocabularyRules,
     candidates,
@@ -17,7 +18,6 @@ from prep.vocabulary import (
     learn,
     tokens_file,
 )
-from prep.token_counting import into_buckets
 from tests.text_reference import CORPUS, SPLITS, STANDARDIZE, adapt_vocabulary, adapted_ids, file_ids
 
 

@@ -1,0 +1,27 @@
+"""The options of `prep images`: one frozen dataclass, built once by the CLI from its flags, passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prep.core.splits import SplitFractions
+from prep.images.imaging import ImageOptions
+from prep.jobs.options import ShardingOptions, SpillsUnderOut, provenance_dict
+
+
+@dataclass(frozen=True)
+class ImageJobOptions(SpillsUnderOut):
+    src: str
+    out: str
+    image: ImageOptions = ImageOptions()
+    sharding: ShardingOptions = ShardingOptions()
+    split_fractions: SplitFractions | None = None
+    labels: tuple[str, ...] | None = None
+    include_hidden: bool = False
+    dedupe: bool = False  # drop exact copies (kept: the first by path)
+    check_duplicates: bool = True  # find exact and near copies (stats.json's "duplicates")
+    spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
+    created: str = ""  # ISO time the run was launched, for provenance
+
+    def to_dict(self) -> dict:
+        return provenance_dict(self)

@@ -1,0 +1,45 @@
+"""The options of `prep text` and `prep vocab`: one frozen dataclass each, built once by the CLI from its flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from prep.core.splits import SplitFractions
+from prep.jobs.options import ShardingOptions, SpillsUnderOut, provenance_dict
+from prep.text.inputs import TextInputs
+from schemas import TextSettings
+
+
+@dataclass(frozen=True)
+class VocabJobOptions:
+    """`prep vocab`: learn a token vocabulary from `inputs` and write it to the file `out`."""
+
+    inputs: TextInputs
+    out: str
+    text: TextSettings = TextSettings()
+    created: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TextJobOptions(SpillsUnderOut):
+    """`prep text`: documents to records of token ids. `vocab_file` reuses a vocabulary instead of
+    learning one; `raw_text` keeps the text itself in every record too."""
+
+    inputs: TextInputs
+    out: str
+    text: TextSettings = TextSettings()
+    sharding: ShardingOptions = ShardingOptions()
+    split_fractions: SplitFractions | None = None
+    labels: tuple[str, ...] | None = None
+    vocab_file: str | None = None
+    raw_text: bool = True
+    dedupe: bool = False  # drop exact copies (prep.text.duplicates; kept: the first by path and line)
+    spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
+    created: str = ""  # ISO time the run was launched, for provenance
+
+    def to_dict(self) -> dict:
+        return provenance_dict(self)
