@@ -784,5 +784,5 @@ def test_unknown_reason_is_a_programming_error() -> None:
 
 def test_importing_the_module_does_not_import_pillow() -> None:
     code = "import sys, prep.images.imaging; sys.exit('PIL' in sys.modules)"
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=repo).returncode == 0

@@ -433,6 +433,6 @@ def test_module_imports_without_beam_or_tensorflow() -> None:
             "heavy = [m for m in sys.modules if m.split('.')[0] in "
             "('apache_beam', 'tensorflow', 'crcmod')]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(tfrecord_io.__file__).parents[1])
+                         cwd=Path(tfrecord_io.__file__).parents[2])
 
     assert out.stdout.strip() == "[]"

@@ -568,7 +568,7 @@ def test_json_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_json_schema_is_shipped_as_package_data() -> None:
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
     assert "*.json" in pyproject["tool"]["setuptools"]["package-data"]["schemas"]
     assert resources.files("schemas").joinpath("dataset_schema.json").is_file()
 
