@@ -15,6 +15,7 @@ from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFacts
 from prep.core import layout as layouts
+from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.splits import DEFAULT_SPLIT
 from prep.images import dataset as image_dataset
 from prep.images.imaging import ImageRejected, normalise_image
@@ -78,6 +79,9 @@ class _ConvertImage(beam.DoFn):
             image = normalise_image(data, self.options.image)
         except ImageRejected as e:
             yield from self._reject(relative, e.reason, e.detail)
+            return
+        except Exception as e:  # no single input may stop the job: prep.core.failures
+            yield from self._reject(relative, CONVERSION_ERROR, unforeseen(e))
             return
         split = where.split or (self.options.split_fractions.assign(relative) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()

@@ -15,6 +15,9 @@ import click
 def inspect(dataset, samples, sheet, per_class):
     """Show a dataset: schema, splits, classes, image or text stats, rejected inputs, sample records."""
     from prep.inspection.inspect_dataset import describe
+    from prep.jobs.terminal import quiet_tensorflow
+
+    quiet_tensorflow()
 
     made = None
     if sheet:
@@ -44,6 +47,9 @@ def verify(dataset, no_parse):
     Exits non-zero naming each bad file.
     """
     from prep.inspection.verify import verify_dataset
+    from prep.jobs.terminal import quiet_tensorflow
+
+    quiet_tensorflow()
 
     def report(finding):
         if finding.problem:

@@ -35,8 +35,9 @@ def train_one_epoch(dataset: Path) -> int:
     code = prep(["reader", str(dataset), "-o", str(module)])
     if code:
         return code
-    import tensorflow as tf
+    from prep.jobs.terminal import quiet_tensorflow
 
+    tf = quiet_tensorflow()
     sys.path.insert(0, str(ROOT))
     digits_input = importlib.import_module("digits_input")
     options = dict(image_size=(8, 8), image_dtype="float32", features=["image"])

@@ -6,6 +6,7 @@ import click
 
 from prep.cli.jobs import launch, now, parse_flag, runner_flags, sharding_flags, tfds_flag
 from prep.core.splits import parse_split_fractions
+from prep.images import depth
 from prep.images.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
 from prep.images.options import ImageJobOptions
 
@@ -34,6 +35,9 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--quality", type=click.IntRange(1, 95), default=95, help="JPEG quality of re-encoded images.")
 @click.option("--channels", type=click.Choice(["1", "3", "4"]), default="3",
               help="Channels every image decodes to: 1 grayscale, 3 RGB, 4 RGBA.")
+@click.option("--high-bit-depth", type=click.Choice(depth.POLICIES), default="shift",
+              help="How 16-bit, 32-bit and float images go to 8 bits: shift keeps the high byte (x >> 8); stretch maps "
+                   "each image's own darkest..brightest to 0..255 (10-12-bit microscopy, medical, satellite data).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=ImageOptions.max_pixels,
               help="Reject images whose header claims more pixels (decompression-bomb guard).")
 @click.option("--include-hidden", is_flag=True, help="Convert dot-files and OS junk too (default: reject them as hidden).")
@@ -44,7 +48,7 @@ def _resize(text: str) -> tuple[int, int]:
 @tfds_flag
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
-           max_pixels, include_hidden, dedupe, no_duplicate_check, runner, overwrite):
+           high_bit_depth, max_pixels, include_hidden, dedupe, no_duplicate_check, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>) into sharded TFRecords in OUT.
 
     Beam flags after `--` go to the pipeline as they are.
@@ -59,6 +63,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         image_options = ImageOptions(
             resize=parse_flag(_resize, resize, "--resize") if resize else None, resize_mode=resize_mode,
             format=image_format, quality=quality, channels=int(channels), max_pixels=max_pixels,
+            high_bit_depth=high_bit_depth,
             fingerprint=not no_duplicate_check)
     except ValueError as e:
         raise click.UsageError(str(e)) from None

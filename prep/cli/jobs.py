@@ -106,23 +106,34 @@ def print_summary(out: str) -> None:
         stats = json.loads(f.read())
     splits = ", ".join(f"{name} {s['records']:,}" for name, s in stats["splits"].items())
     click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}")
-    if stats["rejected"]:
-        reasons = ", ".join(f"{reason} {n:,}" for reason, n in stats["rejected_by_reason"].items())
-        click.echo(f"rejected {stats['rejected']:,} of {stats['inputs']:,} inputs ({reasons}): "
-                   f"see {FileSystems.join(out, 'rejected.jsonl')}")
+    print_rejected(stats, FileSystems.join(out, "rejected.jsonl"))
+
+
+def print_rejected(stats: dict, rejected_file: str | None = None) -> None:
+    """The summary's lines on rejected inputs: foreseen reasons, then conversion errors on a line of their own."""
+    from prep.core.failures import REPORT_HINT, split_reasons
+
+    if not stats["rejected"]:
+        return
+    foreseen, errors = split_reasons(stats["rejected_by_reason"])
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in foreseen.items())
+    where = f": see {rejected_file}" if rejected_file else ""
+    click.echo(f"rejected {stats['rejected']:,} of {stats['inputs']:,} inputs ({reasons or 'no foreseen reason'}){where}")
+    if errors:
+        click.echo(f"conversion_error {errors:,}: {REPORT_HINT}")
 
 
 def _print_dataflow_page(launched) -> None:
-    if launched.console_url:
-        click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}", err=True)
+    if launched.console_url:  # on stdout: stderr is the job's log while it runs (prep.jobs.terminal)
+        click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}")
 
 
-def run_job(build: Callable, runner: RunnerOptions) -> bool:
+def run_job(build: Callable, runner: RunnerOptions, name: str = "job") -> bool:
     """Runs the job `build(pipeline)` builds to its end, printing its page on Dataflow as soon as it is
     submitted. A dry run lists the pipeline's steps instead; returns whether the job ran."""
     from prep.jobs.launch import run_pipeline
 
-    launched = run_pipeline(build, runner, on_submitted=_print_dataflow_page)
+    launched = run_pipeline(build, runner, on_submitted=_print_dataflow_page, name=name)
     if runner.dry_run:
         click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
         for step in launched.steps:
@@ -138,5 +149,5 @@ def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions
     if not runner.dry_run:
         prepare_output(out, overwrite)
     click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
-    if run_job(build, runner):
+    if run_job(build, runner, name):
         print_summary(out)

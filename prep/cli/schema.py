@@ -5,12 +5,11 @@ prep/interop/tfds.py, prep/interop/tfx.py and beam_jobs/infer.py.
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from prep.cli.jobs import now
 from prep.jobs.runner import RUNNERS, RunnerOptions
+from prep.jobs.terminal import quiet_tensorflow
 
 
 class InputError(click.ClickException):
@@ -29,10 +28,6 @@ def _user_errors(run):
         return run()
     except (InferenceError, TfdsError, TfxError) as e:
         raise InputError(str(e)) from None
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: no C++ INFO lines
 
 
 def _beam_args(arguments: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -164,7 +159,7 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
     from prep.interop import schema_inference as inference
     from prep.jobs.runner import pipeline_options
 
-    _quiet_tensorflow()
+    quiet_tensorflow()
     patterns, beam_args = _beam_args(arguments)
     if not patterns:
         raise click.UsageError("name the TFRecord files (paths, globs or a folder)")
@@ -208,7 +203,7 @@ def _run_full(options, files, scans, runner: RunnerOptions) -> None:
 
     usable = sum(1 for s in scans if s.problem is None)
     click.echo(f"prep schema infer --full: reading every record of {usable:,} files ({runner.description})", err=True)
-    run_job(lambda p: p | "InferSchema" >> InferSchemaFromEveryRecord(options, files, scans), runner)
+    run_job(lambda p: p | "InferSchema" >> InferSchemaFromEveryRecord(options, files, scans), runner, "schema-infer")
     schema = load_schema(files.out)
     extra = schema.provenance.options if schema.provenance else {}
     left_out = [(x["file"], x["reason"], x["problem"]) for x in extra.get("left_out", [])]
@@ -252,7 +247,7 @@ def import_(source, patterns, out, label_key, split_values, name, overwrite):
 
     The records of every file are sampled to check that they parse with SOURCE's features.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     if _is_tfds_folder(source):
         if patterns:
             raise click.UsageError("a TFDS folder lists its own files: give no FILES")
@@ -294,7 +289,7 @@ def import_(source, patterns, out, label_key, split_values, name, overwrite):
 @click.option("--tfds", is_flag=True, help="Write TFDS's dataset_info.json and features.json into DATASET.")
 def export_schema(dataset, tfx_path, tfds):
     """Export the schema of a dataset: a TFX / TFDV schema.pbtxt, and/or TFDS metadata."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     if not tfx_path and not tfds:
         raise click.UsageError("say what to export: --tfx FILE and/or --tfds")
     dataset = dataset.rstrip("/")
@@ -317,7 +312,7 @@ def export_tfds_command(dataset):
     """Write dataset_info.json and features.json into DATASET, so that TFDS opens it:
     tfds.builder_from_directory(DATASET).as_dataset(split=...). TFDS reads uncompressed shards only.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     _export_tfds(dataset.rstrip("/"))
 
 

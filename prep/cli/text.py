@@ -8,7 +8,7 @@ import os
 
 import click
 
-from prep.cli.jobs import launch, now, parse_flag, run_job, runner_flags, sharding_flags, tfds_flag
+from prep.cli.jobs import launch, now, parse_flag, print_rejected, run_job, runner_flags, sharding_flags, tfds_flag
 from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
@@ -167,7 +167,7 @@ def vocab(inputs, out, settings, runner, overwrite):
     text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
     text_preflight.check_text_source(inputs, None, False)
     click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
-    if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner):
+    if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner, "vocab"):
         _print_vocab_summary(out)
 
 
@@ -184,9 +184,7 @@ def _print_vocab_summary(out: str) -> None:
     v = stats["vocabulary"]
     click.echo(f"wrote {v['size']:,} tokens to {out} (counts in {counts}): {v['corpus_tokens']:,} tokens, "
                f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents")
-    if stats["rejected"]:
-        reasons = ", ".join(f"{reason} {n:,}" for reason, n in stats["rejected_by_reason"].items())
-        click.echo(f"rejected {stats['rejected']:,} of {stats['inputs']:,} inputs ({reasons})")
+    print_rejected(stats)
 
 
 COMMANDS = (text, vocab,)  # what prep.cli.main adds to `prep`

@@ -28,13 +28,14 @@ Re-encoding applies, in order:
 
 1. EXIF orientation (the pixels are stored upright; TensorFlow ignores EXIF).
 2. First frame only: animated GIF/PNG/WebP and multi-page TIFF keep frame 0.
-3. Channels: 16-bit grey (I;16, and I, read as 16-bit) keeps its high byte (x >> 8, so
-   65535 -> 255, the same rule as TensorFlow's uint16 -> uint8 and Pillow's 16-bit RGB reading);
-   CMYK, YCbCr, ... go to RGB; palette or key-colour transparency goes to RGBA first. Alpha is
+3. Channels: 16-bit, 32-bit and float grey (I;16 in every byte order, I, F) go to 8 bits as
+   `--high-bit-depth` says (prep.images.depth: by default the high byte, x >> 8, so 65535 -> 255,
+   the same rule as TensorFlow's uint16 -> uint8 and Pillow's 16-bit RGB reading; or each image's
+   own range stretched to 0-255); CMYK, YCbCr, ... go to RGB; palette or key-colour transparency goes to RGBA first. Alpha is
    *dropped* for channels 1 and 3 (the colour under it is kept as stored, not composited onto
    black), because that is what TensorFlow does when it decodes a kept RGBA PNG to 1 or 3
    channels: one rule whether a file was kept or re-encoded. Channels 4 from an opaque image
-   gets alpha 255. Float (F) images have no fixed range and are rejected as unsupported_mode.
+   gets alpha 255. A mode Pillow opens but cannot convert is rejected as unsupported_mode.
 4. Resize with bilinear filtering: stretch to the size, pad (keep aspect, centre, fill with
    zeros: black, and transparent for channels 4, like tf.image.resize_with_pad), or crop (keep
    aspect, scale to cover, centre crop). A JPEG is first decoded at the smallest DCT scale
@@ -65,6 +66,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
+from prep.images import depth
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -85,7 +88,6 @@ REASONS: dict[str, str] = {
 # sees the size, so a larger --max-pixels could never be honoured.
 _PILLOW_HARD_LIMIT = 2 * 89_478_485
 _CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _EXIF_ORIENTATION = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
@@ -109,6 +111,7 @@ class ImageOptions:
     channels: int = 3
     max_pixels: int = 89_478_485
     fingerprint: bool = True  # take each image's perceptual hash, for near-copy detection
+    high_bit_depth: str = "shift"  # how 16-bit, 32-bit and float pixels go to 8 bits: prep.images.depth
 
     def __post_init__(self) -> None:
         if self.resize is not None and not (
@@ -132,6 +135,10 @@ class ImageOptions:
             raise ValueError(
                 f"--quality must be an integer from 1 to 95 (Pillow advises against more), "
                 f"got {self.quality!r}"
+            )
+        if self.high_bit_depth not in depth.POLICIES:
+            raise ValueError(
+                f"--high-bit-depth must be one of {', '.join(depth.POLICIES)}, got {self.high_bit_depth!r}"
             )
         if self.channels not in _CHANNEL_MODES:
             raise ValueError(f"--channels must be 1, 3 or 4, got {self.channels!r}")
@@ -564,7 +571,7 @@ def _draft_size(resize: tuple[int, int] | None, orientation: int) -> tuple[int, 
 
 def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOptions) -> ImageRecord:
     """Upright, convert, resize and encode a loaded image."""
-    out = _to_channels(_upright(im, orientation), options.channels)
+    out = _to_channels(_upright(im, orientation), options.channels, options.high_bit_depth)
     if options.resize is not None:
         out = _resize(out, options.resize, options.resize_mode)
     source_format = im.format.lower()
@@ -636,14 +643,14 @@ def _upright(im: Image.Image, orientation: int) -> Image.Image:
     return im.transpose(method)
 
 
-def _to_channels(im: Image.Image, channels: int) -> Image.Image:
+def _to_channels(im: Image.Image, channels: int, high_bit_depth: str) -> Image.Image:
     """Convert to L, RGB or RGBA for 1, 3 or 4 channels; alpha policy in the module docstring."""
     target = _CHANNEL_MODES[channels]
-    if im.mode == "F":
-        raise ImageRejected("unsupported_mode", "float (F) pixels have no fixed 8-bit range")
-    if im.mode in _SIXTEEN_BIT_MODES:
-        # x / 256 truncates to x >> 8; convert("L") alone would clip everything over 255.
-        im = im.point(lambda value: value / 256).convert("L")
+    if im.mode in depth.HIGH_DEPTH_MODES:
+        try:
+            im = depth.to_eight_bits(im, high_bit_depth)
+        except depth.DepthRejected as exc:
+            raise ImageRejected("unsupported_mode", str(exc)) from None
     elif im.mode == "PA" or "transparency" in im.info:
         im = im.convert("RGBA")
     if im.mode == target:

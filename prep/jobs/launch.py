@@ -9,15 +9,27 @@ from dataclasses import dataclass
 from typing import Callable
 
 from prep.jobs.runner import RunnerOptions, pipeline_options
+from prep.jobs.terminal import debugging, job_output_to, new_log
 
 
 class JobFailed(Exception):
-    """The pipeline failed; the message is the cause, without Beam's wrapping (PREP_DEBUG=1 shows it all)."""
+    """The pipeline failed; the message is the stage and the cause, without Beam's wrapping, and names the
+    log holding the whole output (PREP_DEBUG=1 shows it all on the terminal instead)."""
+
+
+def _stage(error: BaseException) -> str | None:
+    """The step that failed, from Beam's "[while running 'Job/Step/ParDo(...)']", without the ParDo."""
+    steps = re.findall(r"\[while running '([^']+)'\]", str(error))
+    if not steps:
+        return None
+    parts = [p for p in steps[-1].split("/") if not re.match(r"^(ParDo|Map|FlatMap)\(", p)]
+    return "/".join(parts) or steps[-1]
 
 
 def _cause(error: BaseException) -> str:
     """The innermost message of a Beam failure (Beam wraps worker errors in several layers)."""
     text = str(error)
+    text = re.sub(r" ?\[while running '[^']+'\]", "", text)
     known = re.findall(r"(LostInputsError|SourceChangedError|SchemaError|RecordError|OSError|ValueError|RuntimeError): (.+)", text)
     if known:
         return f"{known[-1][0]}: {known[-1][1].strip()}"
@@ -43,9 +55,10 @@ def _top_steps(pipeline) -> tuple[str, ...]:
 
 
 def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
-                 on_submitted: Callable[[Launched], None] = lambda launched: None) -> Launched:
+                 on_submitted: Callable[[Launched], None] = lambda launched: None, name: str = "job") -> Launched:
     """Builds the pipeline with `build(pipeline)` and runs it to the end (a dry run builds it only: on
-    Dataflow, Beam's own dry run makes the whole job description without submitting it)."""
+    Dataflow, Beam's own dry run makes the whole job description without submitting it). While it runs,
+    its output goes to a log file (prep.jobs.terminal), deleted when the job succeeds."""
     import apache_beam as beam
 
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
@@ -55,21 +68,31 @@ def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
     steps = _top_steps(pipeline)
     if runner.dry_run and not runner.is_dataflow:
         return Launched(steps)
+    if debugging():
+        return _run(pipeline, options, steps, runner, on_submitted)
+    log = new_log(name)
     try:
-        result = pipeline.run()
-        launched = Launched(steps, job=getattr(result, "job", None))
-        if runner.is_dataflow and not runner.dry_run:
-            cloud = options.get_all_options()
-            launched = Launched(steps, result.job_id(), "https://console.cloud.google.com/dataflow/jobs/"
-                                f"{cloud['region']}/{result.job_id()}?project={cloud['project']}", launched.job)
-        on_submitted(launched)
-        result.wait_until_finish()
-        if runner.is_dataflow and not runner.dry_run and str(result.state) not in ("DONE", "PipelineState.DONE"):
-            raise JobFailed(f"the Dataflow job ended {result.state}: see {launched.console_url}")
-        return launched
-    except JobFailed:
-        raise
+        with job_output_to(log):
+            launched = _run(pipeline, options, steps, runner, on_submitted)
+    except JobFailed as e:
+        raise JobFailed(f"{e} (full output: {log})") from e.__cause__
     except Exception as e:  # a worker's exception arrives wrapped in the runner's own types
-        if os.environ.get("PREP_DEBUG"):
-            raise
-        raise JobFailed(_cause(e)) from e
+        stage = _stage(e)
+        raise JobFailed(f"{'in ' + stage + ': ' if stage else ''}{_cause(e)} (full output: {log})") from e
+    os.remove(log)
+    return launched
+
+
+def _run(pipeline, options, steps: tuple[str, ...], runner: RunnerOptions,
+         on_submitted: Callable[[Launched], None]) -> Launched:
+    result = pipeline.run()
+    launched = Launched(steps, job=getattr(result, "job", None))
+    if runner.is_dataflow and not runner.dry_run:
+        cloud = options.get_all_options()
+        launched = Launched(steps, result.job_id(), "https://console.cloud.google.com/dataflow/jobs/"
+                            f"{cloud['region']}/{result.job_id()}?project={cloud['project']}", launched.job)
+    on_submitted(launched)
+    result.wait_until_finish()
+    if runner.is_dataflow and not runner.dry_run and str(result.state) not in ("DONE", "PipelineState.DONE"):
+        raise JobFailed(f"the Dataflow job ended {result.state}: see {launched.console_url}")
+    return launched

@@ -1,16 +1,18 @@
 """Progress of a long run, told by each worker process on stderr every few seconds.
 
 Beam's DirectRunner gives the launching process no view of a running pipeline, but its worker
-processes share the terminal's stderr, so each one reports its own counts; on Dataflow the same
+processes share the terminal, so each one reports its own counts (on stdout while their stderr
+goes to the job's log: prep.jobs.terminal); on Dataflow the same
 lines land in the worker logs.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections import Counter
+
+from prep.jobs.terminal import progress_stream
 
 REPORT_EVERY = 10.0  # seconds between two reports of one worker
 
@@ -29,5 +31,6 @@ class Progress:
         if now - self.last >= self.interval:
             self.last = now
             done = ", ".join(f"{v:,} {k}" for k, v in sorted(self.counts.items()))
-            sys.stderr.write(f"  [{self.what} worker {os.getpid()}, {now - self.started:,.0f} s] {done}\n")
-            sys.stderr.flush()
+            stream = progress_stream()
+            stream.write(f"  [{self.what} worker {os.getpid()}, {now - self.started:,.0f} s] {done}\n")
+            stream.flush()

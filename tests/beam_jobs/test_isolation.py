@@ -1,0 +1,102 @@
+"""No single input stops a job: an unforeseen exception on one image becomes a `conversion_error` line in
+rejected.jsonl and the run commits. A failure that is not about one input (the disk fills up) still fails
+the job: one line on the terminal that names the stage and a log file with the whole output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_image
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    src = tmp_path / "src"
+    for i in range(6):
+        write_image(src / ("cat" if i % 2 else "dog") / f"{i}.png", fmt="PNG", size=(20 + i, 16), color=(40 * i, 0, 0))
+    return src
+
+
+def test_an_unexpected_exception_on_one_input_is_a_conversion_error_and_the_job_commits(
+        folder, tmp_path, prep_cli, monkeypatch):
+    import beam_jobs.images
+
+    real = beam_jobs.images.normalise_image
+
+    def fails_on_one(data, options):
+        if data == (folder / "cat" / "3.png").read_bytes():
+            raise KeyError("a bug nobody foresaw")
+        return real(data, options)
+
+    monkeypatch.setattr(beam_jobs.images, "normalise_image", fails_on_one)
+    out = tmp_path / "out"
+    result = prep_cli("images", folder, out, "--workers", "1")
+
+    assert result.exit_code == 0, result.err
+    assert (out / "schema.json").exists()
+    rows = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rows] == [("cat/3.png", "conversion_error")]
+    assert rows[0]["detail"].startswith("KeyError: 'a bug nobody foresaw' (at test_isolation.py:")
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["inputs"], stats["records"], stats["rejected"]) == (6, 5, 1)
+    assert "conversion_error 1: unexpected failures, maybe bugs in prep" in result.out
+
+
+def test_foreseen_rejections_print_no_conversion_error_line(folder, tmp_path, prep_cli):
+    (folder / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    result = prep_cli("images", folder, tmp_path / "out", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    assert "rejected 1 of 7 inputs (truncated 1)" in result.out
+    assert "conversion_error" not in result.out
+
+
+def _mount_small_tmpfs(path: Path) -> None:
+    path.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("needs root and mount(8) to make a filesystem that fills up")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+
+def test_a_job_that_fills_the_disk_fails_in_a_few_lines_naming_its_log(tmp_path):
+    src = tmp_path / "src"
+    for i in range(40):
+        write_image(src / "a" / f"{i}.png", fmt="PNG", size=(64, 64), color=(i, 0, 0))
+    small = tmp_path / "small"
+    _mount_small_tmpfs(small)
+    try:
+        done = subprocess.run([sys.executable, "-m", "prep.cli.main", "images", str(src), str(small / "out"),
+                               "--workers", "1", "--format", "png"], capture_output=True, text=True, timeout=300)
+        listed = sorted(p.name for p in (small / "out").iterdir()) if (small / "out").exists() else []
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1
+    assert len(lines) <= 3, done.stderr
+    assert "Traceback" not in done.stderr
+    failure = lines[-1]
+    assert failure.startswith("prep images: the job failed: in ConvertImageFolder/")
+    assert "No space left on device" in failure
+    log = Path(failure.rsplit("(full output: ", 1)[1].rstrip(")"))
+    assert log.is_file() and "No space left on device" in log.read_text()
+    assert "schema.json" not in listed
+    log.unlink()
+
+
+def test_a_successful_run_leaves_no_log_and_prints_only_the_summary(folder, tmp_path):
+    before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("prep-images-*.log"))
+    done = subprocess.run([sys.executable, "-m", "prep.cli.main", "images", str(folder), str(tmp_path / "out"),
+                           "--workers", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines() == [f"prep images: {folder} -> {tmp_path / 'out'} (1 local worker)"]
+    assert done.stdout.startswith("wrote 6 records")
+    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("prep-images-*.log")) == before
