@@ -14,8 +14,12 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.commit import write_file
-from prep.interop import schema_inference as inference
-from prep.interop.schema_inference import FileScan, FileSet, Inference, InferOptions, RecordStats
+from prep.interop import inference
+from prep.interop.inference.assembly import Inference
+from prep.interop.inference.feature_stats import RecordStats
+from prep.interop.inference.files import FileSet
+from prep.interop.inference.options import InferOptions
+from prep.interop.inference.scanning import FileScan
 from prep.jobs.results import REJECTED_FILE
 from schemas import save_schema
 

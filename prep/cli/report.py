@@ -18,8 +18,9 @@ def report(dataset, output, per_class):
     records it shows. Needs the report extra: pip install 'tfrecord-prep[report]'.
     """
     from prep.inspection.contact_sheet import write_file
-    from prep.inspection.report import ReportOptions, build_report
-    from prep.inspection.report_charts import MissingExtraError
+    from prep.inspection.report.charts import MissingExtraError
+    from prep.inspection.report.options import ReportOptions
+    from prep.inspection.report.page import build_report
 
     try:
         page = build_report(dataset.rstrip("/"), ReportOptions(per_class=per_class))

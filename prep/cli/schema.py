@@ -20,7 +20,7 @@ class InputError(click.ClickException):
 
 def _user_errors(run):
     """Runs `run()`, turning the interop modules' user errors into one line and exit code 2."""
-    from prep.interop.schema_inference import InferenceError
+    from prep.interop.inference.errors import InferenceError
     from prep.interop.tfds import TfdsError
     from prep.interop.tfx import TfxError
 
@@ -40,7 +40,7 @@ def _beam_args(arguments: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, 
 
 
 def _split_globs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    from prep.interop.schema_inference import parse_split_glob
+    from prep.interop.inference.files import parse_split_glob
 
     try:
         return tuple(parse_split_glob(v) for v in values)
@@ -156,7 +156,7 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
     """
     import dataclasses
 
-    from prep.interop import schema_inference as inference
+    from prep.interop import inference
     from prep.jobs.runner import pipeline_options
 
     quiet_tensorflow()
@@ -260,7 +260,7 @@ def import_(source, patterns, out, label_key, split_values, name, overwrite):
     def run():
         from apache_beam.io.filesystems import FileSystems
 
-        from prep.interop import schema_inference as inference
+        from prep.interop import inference
         from prep.interop.tfx import schema_from_tfx
 
         try:

@@ -88,7 +88,7 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
     detected, string keys holding images or text get that encoding, and the records must parse with the
     description (SchemaError otherwise, naming the file and record).
     """
-    from prep.interop import schema_inference as inference
+    from prep.interop import inference
 
     features = features_from_description(feature_description)
     patterns = (files,) if isinstance(files, str) else tuple(files)
@@ -110,7 +110,7 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
 
 def schema_dir(schema: DatasetSchema, files: str | Sequence[str]) -> str:
     """The folder a schema made by `from_feature_description(…, files)` without `out` belongs in."""
-    from prep.interop import schema_inference as inference
+    from prep.interop import inference
 
     patterns = (files,) if isinstance(files, str) else tuple(files)
     return inference.locate_files(patterns, None).out

@@ -16,15 +16,11 @@ import posixpath
 import re
 from typing import Any
 
-from prep.interop.schema_inference import (
-    LABELS_FILE,
-    LABELS_VOCABULARY,
-    Inference,
-    InferenceError,
-    propose_label_key,
-    relative_to,
-    split_order,
-)
+from prep.interop.inference.assembly import Inference, split_order
+from prep.interop.inference.errors import InferenceError
+from prep.interop.inference.files import relative_to
+from prep.interop.inference.rules import LABELS_VOCABULARY, propose_label_key
+from prep.jobs.results import LABELS_FILE
 from schemas import DatasetSchema, Feature, ImageInfo, Provenance, Shard, Split, Vocabulary, load_schema
 
 TFDS_FILES = ("dataset_info.json", "features.json")
@@ -198,7 +194,7 @@ def _tensor_features(name: str, connector, doc: str, notes: list[str]) -> list[F
 def _image_format(directory: str, split, key: str) -> str:
     """The format of the first image of a split (TFDS stores what it was given unless told a format)."""
     from prep.images.imaging import sniff_format
-    from prep.interop.schema_inference import parse_record
+    from prep.interop.inference.record_parser import parse_record
     from prep.records import tfrecord_io
 
     for filename, count in zip(split.filenames, split.shard_lengths):

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from prep.inspection import report
+from prep.inspection.report import page as report
 from prep.records.example_codec import encode_example
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

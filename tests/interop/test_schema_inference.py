@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from prep.interop import schema_inference as inference
-from prep.interop.schema_inference import InferenceError, InferOptions, SampleOptions
+from prep.interop import inference
+from prep.interop.inference.errors import InferenceError
+from prep.interop.inference.options import InferOptions, SampleOptions
 from schemas import SchemaError, feature_spec
 from tests.conftest import image_bytes
 

@@ -71,7 +71,7 @@ def test_copies_within_and_across_splits_are_counted_and_listed_leakage_first(sp
 
 
 def test_the_report_shows_text_copies_leakage_first(split_folders):
-    from prep.inspection import report
+    from prep.inspection.report import page as report
     from tests.inspection.test_report import Page
 
     page = report.build_report(str(split_folders))

@@ -1,0 +1,157 @@
+"""The duplicates section: the copies stats.json lists, groups across splits (leakage) first, near
+duplicates after, each with its images when they are cheap to find. The job put each record in a shard
+chosen by a hash of its path, so an image is looked for only in the shard it can be in."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator, Mapping, Sequence
+
+from prep.inspection import contact_sheet as sheets
+from prep.inspection.contact_sheet import SampledImage
+from prep.inspection.report import charts
+from prep.inspection.report.markup import Section, chart_figure, escape, html_table, number, plural, split_badges, tile
+from prep.inspection.report.options import ReportOptions
+from schemas import DatasetSchema
+
+_SHARD_NAME = re.compile(r"-(\d{5})-of-(\d{5})\.tfrecord")
+
+
+def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[str, SampledImage] | None,
+                       options: ReportOptions) -> Section | None:
+    dup = stats.get("duplicates")
+    if not dup:
+        return None
+    exact, near = dup.get("exact") or {}, dup.get("near") or {}
+    section = Section("duplicates", "Duplicates")
+    counts = {
+        "groups across splits (leakage)": exact.get("groups_across_splits", 0),
+        "groups within a split": exact.get("groups_within_a_split", 0),
+        "extra copies": exact.get("extra_copies", 0),
+        **({"near-duplicate pairs": near.get("pairs", 0)} if "near" in dup else {}),  # text: not looked for
+        "dropped by --dedupe": exact.get("dropped_by_dedupe", 0),
+    }
+    section.add(chart_figure(charts.counts_bars(counts, "duplicates found during conversion", "count",
+                                          highlight=["groups across splits (leakage)"] if counts[
+                                              "groups across splits (leakage)"] else ())))
+    examples = exact.get("examples") or []
+    across = [g for g in examples if len(set(g.get("splits") or [])) > 1]
+    within = [g for g in examples if len(set(g.get("splits") or [])) <= 1]
+    kind = "documents" if schema.kind == "text" else "images"
+
+    def group_rows(groups: list[dict]) -> Iterator[list[str]]:
+        for g in groups[:options.duplicate_examples]:
+            paths, splits = g.get("paths") or [], g.get("splits") or []
+            pictures = "".join(tile(images.get(p), [p.rsplit('/', 1)[-1], s], p)
+                               for p, s in zip(paths, splits)) if images is not None else ""
+            listing = "<br>".join(f"<code>{escape(p)}</code> {split_badges([s])}" for p, s in zip(paths, splits))
+            yield ([f'<div class="tiles">{pictures}</div>'] if images is not None else []) + [listing]
+
+    head = (["images"] if images is not None else []) + ["copies"]
+    if across:
+        section.add(f'<div class="leak"><h3>Across splits: {plural(exact.get("groups_across_splits", len(across)), "group")}'
+                    f' (leakage)</h3><p>The same {kind[:-1]} in more than one split: the model is tested on what it '
+                    f'trained on.</p>{html_table(head, group_rows(across), "dups")}</div>')
+    elif exact:
+        section.add("<h3>Across splits: none</h3><p>No identical copies span splits.</p>")
+    if within:
+        section.add(f'<h3>Within a split: {plural(exact.get("groups_within_a_split", len(within)), "group")}</h3>'
+                    + html_table(head, group_rows(within), "dups"))
+    pairs = near.get("examples") or []
+    if pairs:
+        bits = near.get("threshold_bits", "?")
+        rows = []
+        for pair in pairs[:options.duplicate_examples]:
+            a, b = (pair.get("paths") or ["?", "?"])[:2]
+            pictures = ("".join(tile(images.get(p), [p.rsplit('/', 1)[-1]], p) for p in (a, b))
+                        if images is not None else "")
+            rows.append(([f'<div class="tiles">{pictures}</div>'] if images is not None else [])
+                        + [f"<code>{escape(a)}</code><br><code>{escape(b)}</code>", number(pair.get("differing_bits"))])
+        section.add(f"<h3>Near duplicates: {plural(near.get('pairs', len(pairs)), 'pair')}</h3>"
+                    f"<p>Different files whose perceptual hashes (a 64-bit difference hash of a 9\u00d78 greyscale "
+                    f"thumbnail) differ in at most {escape(bits)} bits: the same picture re-encoded, recompressed or "
+                    f"resized.</p>" + html_table(head + ["bits apart"], rows, "dups"))
+    shown = min(len(across), options.duplicate_examples) + min(len(within), options.duplicate_examples)
+    total = exact.get("groups", len(examples))
+    if total > shown:
+        section.add(f"<p class='note'>{shown:,} of {total:,} groups shown; stats.json lists the first "
+                    f"{len(examples):,}, groups across splits first.</p>")
+    if images is not None:
+        section.add("<p class='note'>Images are read from the shards the job put them in; one shown as "
+                    "\u201cnot read\u201d sits in a shard beyond the report's reading budget.</p>")
+    return section
+
+
+def duplicate_paths(stats: Mapping, limit: int) -> tuple[list[str], dict[str, list[str]]]:
+    """The image paths the duplicates section shows, and the split of each where stats.json says."""
+    dup = stats.get("duplicates") or {}
+    examples = (dup.get("exact") or {}).get("examples") or []
+    across = [g for g in examples if len(set(g.get("splits") or [])) > 1][:limit]
+    within = [g for g in examples if len(set(g.get("splits") or [])) <= 1][:limit]
+    paths: list[str] = []
+    splits: dict[str, list[str]] = {}
+    for g in across + within:
+        for p, s in zip(g.get("paths") or [], g.get("splits") or []):
+            paths.append(p)
+            splits.setdefault(p, []).append(s)
+    for pair in ((dup.get("near") or {}).get("examples") or [])[:limit]:
+        paths += (pair.get("paths") or [])[:2]
+    return list(dict.fromkeys(paths)), splits
+
+
+def _split_of_shards(schema: DatasetSchema) -> dict[str, list[tuple[int, int, str]]]:
+    """Per split, (index, count, file) of each shard whose name says its place (<split>-NNNNN-of-NNNNN)."""
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for split in schema.splits:
+        for shard in split.shards:
+            match = _SHARD_NAME.search(shard.file)
+            if match:
+                out.setdefault(split.name, []).append((int(match.group(1)), int(match.group(2)), shard.file))
+    return out
+
+
+def find_images(root: str, schema: DatasetSchema, paths: Iterable[str], max_bytes: int,
+                splits_of: Mapping[str, Sequence[str]] | None = None) -> dict[str, SampledImage]:
+    """The records of `paths` (image file names), reading shards of at most `max_bytes` in all (at
+    least one shard).
+
+    The job puts a record in shard `prep.core.sharding.shard_index(path, shards)` of its split, so each
+    path has one candidate shard per split (or per split in `splits_of[path]`, when known); the
+    shards holding the most wanted paths are read first, each only until its paths are found."""
+    from prep.core.sharding import shard_index
+
+    keys = sheets.ImageKeys.of(schema)
+    names = sheets.label_names(root, schema)
+    layout = _split_of_shards(schema)
+    sizes = {shard.file: shard.num_bytes or 0 for split in schema.splits for shard in split.shards}
+    candidates: dict[tuple[str, str], set[str]] = {}
+    for path in paths:
+        for split in (splits_of or {}).get(path) or layout:
+            shards = layout.get(split) or []
+            for index, total, file in shards:
+                if index == shard_index(path, total):
+                    candidates.setdefault((split, file), set()).add(path)
+    found: dict[str, SampledImage] = {}
+    order = sorted(candidates, key=lambda k: (-len(candidates[k]), k))
+    spent = 0
+    for split, file in order:
+        missing = candidates[(split, file)] - found.keys()
+        if not missing:
+            continue
+        if spent and spent + sizes.get(file, 0) > max_bytes:
+            continue
+        spent += sizes.get(file, 0)
+        needles = [path.encode("utf-8", "surrogateescape") for path in missing]
+        records = sheets.scan_records(root, schema, [(split, file)],
+                                      prefilter=lambda data: any(n in data for n in needles))
+        try:
+            for record in records:
+                image = sheets.sampled_image(record, keys, names)
+                if image.filename in missing:
+                    found[image.filename] = image
+                    missing.discard(image.filename)
+                    if not missing:
+                        break
+        finally:
+            records.close()
+    return found

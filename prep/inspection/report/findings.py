@@ -1,0 +1,79 @@
+"""What stands out: the short list at the top of the page, leakage first, then duplicates, rejected
+inputs, empty or imbalanced classes and skewed shards; "nothing stands out" says what was checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from prep.inspection import contact_sheet as sheets
+from prep.inspection.report import charts
+from prep.inspection.report.markup import escape, plural
+from schemas import DatasetSchema
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the "what stands out" list at the top; `level` is "leak", "warn" or "ok"."""
+
+    level: str
+    text: str
+    anchor: str = ""
+
+
+def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
+    """What stands out, leakage first."""
+    out: list[Finding] = []
+    dup = stats.get("duplicates") or {}
+    exact = dup.get("exact") or {}
+    across = exact.get("groups_across_splits") or 0
+    thing, job = ("documents", "text") if schema.kind == "text" else ("images", "images")
+    if across:
+        out.append(Finding("leak", (
+            f"Leakage: {plural(across, 'group')} of identical {thing} {'spans' if across == 1 else 'span'} splits. A test {thing[:-1]} the model "
+            f"trained on inflates test accuracy; drop the copies (prep {job} --dedupe) or move them to one split."),
+            "duplicates"))
+    within = exact.get("groups_within_a_split") or 0
+    if within:
+        out.append(Finding("warn", f"{plural(within, 'group')} of identical {thing} within a split "
+                                   f"({plural(exact.get('extra_copies', 0), 'extra copy', 'extra copies')} in all).",
+                           "duplicates"))
+    near = (dup.get("near") or {}).get("pairs") or 0
+    if near:
+        out.append(Finding("warn", f"{plural(near, 'pair')} of near-duplicate {thing} (re-encoded, resized or "
+                                   f"recompressed copies).", "duplicates"))
+    rejected = stats.get("rejected") or 0
+    if rejected:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in (stats.get("rejected_by_reason") or {}).items())
+        out.append(Finding("warn", f"{plural(rejected, 'input')} rejected ({reasons}).", "rejected"))
+    totals = sheets.class_totals(stats)
+    if totals:
+        empty = [c for c, n in totals.items() if n == 0]
+        if empty:
+            out.append(Finding("warn", f"{plural(len(empty), 'class', 'classes')} without records: "
+                                       f"{', '.join(empty[:8])}{' ...' if len(empty) > 8 else ''}.", "classes"))
+        counted = [n for n in totals.values() if n]
+        if len(counted) > 1 and max(counted) >= 10 * min(counted):
+            out.append(Finding("warn", f"Classes are imbalanced: the largest has {max(counted) / min(counted):,.0f} "
+                                       f"times the records of the smallest.", "classes"))
+    for split in schema.splits:
+        counts = [s.num_records for s in split.shards]
+        if len(counts) > 1 and None not in counts and sum(counts):
+            mean = sum(counts) / len(counts)
+            if any(charts.is_skewed(n, mean) for n in counts):
+                out.append(Finding("warn", f"Split {split.name}: shards hold {min(counts):,} to {max(counts):,} "
+                                           f"records (mean {mean:,.1f}); readers of small shards sit idle.", "shards"))
+    if not out:
+        checked = (["no duplicates"] if "duplicates" in stats else []) + (
+            ["no rejected inputs"] if "rejected" in stats else []) + ["even shards"]
+        out.append(Finding("ok", f"Nothing stands out: {', '.join(checked)}."))
+    return out
+
+
+def findings_html(items: list[Finding]) -> str:
+    """The findings as a list, each linked to the section with its details."""
+    rows = []
+    for f in items:
+        link = f' <a href="#{f.anchor}">details</a>' if f.anchor else ""
+        rows.append(f'<li class="{f.level}">{escape(f.text)}{link}</li>')
+    return f'<ul class="findings">{"".join(rows)}</ul>'
