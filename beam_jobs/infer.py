@@ -1,6 +1,6 @@
 """`prep schema infer --full`: read every record of every file, then write schema.json with exact counts.
 
-The launcher has already listed the files and sampled them (prep/interop/schema_inference.py), so bad inputs
+The launcher has already listed the files and sampled them (prep/interop/inference/), so bad inputs
 fail before a job starts. This job reads each usable file end to end on a worker (CRCs checked), merges
 the statistics of all records, merges the full scans into the sampled ones (a file found damaged now is
 left out), and commits: vocabulary, rejected.jsonl, then schema.json last.

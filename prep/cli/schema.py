@@ -1,5 +1,5 @@
 """`prep schema infer|import|export` and `prep export tfds`: schemas for TFRecords from anywhere, and prep
-datasets for TFDS and TFX. Parses flags, runs, reports; the work is in prep/interop/schema_inference.py,
+datasets for TFDS and TFX. Parses flags, runs, reports; the work is in prep/interop/inference/,
 prep/interop/tfds.py, prep/interop/tfx.py and beam_jobs/infer.py.
 """
 

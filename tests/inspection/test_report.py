@@ -239,3 +239,11 @@ def test_foreign_records_without_stats_get_a_report_that_shows_a_skewed_shard(tm
     assert "Split train: shards hold 10 to 100 records" in page_text
     assert report.findings(report.load_schema(str(tmp_path)).replace(splits=(Split("train", (
         Shard("a", 9, 1), Shard("b", 3, 1)), 12),)), {})[0].level == "ok", "a small split's spread is no alarm"
+
+
+def test_conversion_errors_stand_out_apart_from_foreseen_rejections(made_dataset):
+    schema = report.load_schema(str(made_dataset))
+    stats = {"rejected": 5, "rejected_by_reason": {"corrupt": 3, "conversion_error": 2}}
+    lines = [f.text for f in report.findings(schema, stats) if f.anchor == "rejected"]
+    assert lines[0].startswith("2 inputs failed with an unexpected error (conversion_error)")
+    assert lines[1] == "3 inputs rejected (corrupt 3)."

@@ -9,6 +9,8 @@ import pytest
 from prep.interop import inference
 from prep.interop.inference.errors import InferenceError
 from prep.interop.inference.options import InferOptions, SampleOptions
+from prep.interop.inference.scanning import records_in
+from prep.jobs.results import LABELS_FILE
 from schemas import SchemaError, feature_spec
 from tests.conftest import image_bytes
 
@@ -212,6 +214,27 @@ def test_a_damaged_file_among_good_ones_is_left_out_and_reported(tmp_path):
     assert result.schema.provenance.options["left_out"][0]["file"] == "train-1.tfrecord"
 
 
+def test_an_unexpected_exception_on_one_file_leaves_it_out_as_a_conversion_error(tmp_path, monkeypatch):
+    from prep.interop.inference import feature_stats
+
+    for i in range(3):
+        write_tfrecord(tmp_path / f"train-{i}.tfrecord", [{"x": j + 100 * i} for j in range(5)])
+    real = feature_stats.RecordStats.add
+
+    def fails_on_one_file(self, data):
+        if b"\xc8\x01" in data:  # the varint of 200: only in train-2's records
+            raise ZeroDivisionError("a bug nobody foresaw")
+        return real(self, data)
+
+    monkeypatch.setattr(feature_stats.RecordStats, "add", fails_on_one_file)
+    result = infer(tmp_path)
+    assert [sh.file for sh in result.schema.split("train").shards] == ["train-0.tfrecord", "train-1.tfrecord"]
+    [(relative, reason, problem)] = result.left_out
+    assert (relative, reason) == ("train-2.tfrecord", "conversion_error")
+    assert problem.startswith("ZeroDivisionError: a bug nobody foresaw (at test_schema_inference.py:")
+    assert b"conversion_error" in inference.rejected_lines(result)
+
+
 def test_files_mixing_compressions_are_refused(tmp_path):
     write_tfrecord(tmp_path / "a.tfrecord", [{"x": 1}])
     write_tfrecord(tmp_path / "b.tfrecord.gz", [{"x": 1}], "GZIP")
@@ -265,7 +288,7 @@ def test_records_in_finds_the_first_record_start_in_any_window(tmp_path):
     records = [example({"x": i, "pad": "y" * (i % 7)}) for i in range(50)]
     stream = b"".join(encode_record(r) for r in records)
     for cut in (0, 1, 5, 13, 200, 777):
-        found = list(inference._records_in(stream[cut: cut + 600]))
+        found = list(records_in(stream[cut: cut + 600]))
         assert found and found == records[records.index(found[0]): records.index(found[0]) + len(found)]
 
 
@@ -274,7 +297,7 @@ def test_class_names_come_from_a_name_key_beside_the_ids(tmp_path):
     write_tfrecord(tmp_path / "a.tfrecord", rows)
     result = infer(tmp_path)
     assert result.schema.feature("label").vocabulary == "labels"
-    assert result.files[inference.LABELS_FILE] == b"cat\ndog\neel\n"
+    assert result.files[LABELS_FILE] == b"cat\ndog\neel\n"
 
 
 def test_no_class_list_from_an_incomplete_sample(tmp_path):

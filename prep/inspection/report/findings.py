@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from prep.core.failures import REPORT_HINT, split_reasons
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.report import charts
 from prep.inspection.report.markup import escape, plural
@@ -44,8 +45,13 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
                                    f"recompressed copies).", "duplicates"))
     rejected = stats.get("rejected") or 0
     if rejected:
-        reasons = ", ".join(f"{r} {n:,}" for r, n in (stats.get("rejected_by_reason") or {}).items())
-        out.append(Finding("warn", f"{plural(rejected, 'input')} rejected ({reasons}).", "rejected"))
+        foreseen, errors = split_reasons(stats.get("rejected_by_reason") or {})
+        if errors:
+            out.append(Finding("warn", f"{plural(errors, 'input')} failed with an unexpected error (conversion_error): "
+                                       f"{REPORT_HINT}.", "rejected"))
+        if foreseen:
+            reasons = ", ".join(f"{r} {n:,}" for r, n in foreseen.items())
+            out.append(Finding("warn", f"{plural(rejected - errors, 'input')} rejected ({reasons}).", "rejected"))
     totals = sheets.class_totals(stats)
     if totals:
         empty = [c for c, n in totals.items() if n == 0]

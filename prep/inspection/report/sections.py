@@ -8,6 +8,7 @@ import json
 import math
 from typing import Mapping
 
+from prep.core.failures import CONVERSION_ERROR, REPORT_HINT
 from prep.inspection.report import charts
 from prep.inspection.report.markup import Section, byte_size, chart_figure, escape, html_table, number
 from prep.inspection.report.options import ReportOptions
@@ -71,12 +72,14 @@ def rejected_section(root: str, stats: Mapping, options: ReportOptions) -> Secti
     section.add(chart_figure(charts.counts_bars(dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
                                           "rejected inputs by reason", "inputs", highlight=list(by_reason))))
     rows = rejected_by_reason(root, options.rejected_paths, by_reason)
-    for reason, n in sorted(by_reason.items(), key=lambda kv: -kv[1]):
+    # conversion errors first: they may be bugs worth reporting, not problems of the data
+    for reason, n in sorted(by_reason.items(), key=lambda kv: (kv[0] != CONVERSION_ERROR, -kv[1])):
         listed = rows.get(reason, [])
         more = f" (the first {len(listed):,} listed)" if len(listed) < n else ""
         table = html_table(["path", "why"], ([f"<code>{escape(r.get('path', '?'))}</code>", escape(r.get("detail", ""))]
                                            for r in listed))
-        section.add(f"<h3>{escape(reason)}: {number(n)}{more}</h3>{table}")
+        hint = f" <small>({escape(REPORT_HINT)})</small>" if reason == CONVERSION_ERROR else ""
+        section.add(f"<h3>{escape(reason)}: {number(n)}{more}{hint}</h3>{table}")
     return section
 
 

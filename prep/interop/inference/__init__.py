@@ -22,12 +22,10 @@ from prep.interop.inference.errors import InferenceError
 from prep.interop.inference.files import FileEntry, locate_files, split_of_name
 from prep.interop.inference.options import InferOptions, SampleOptions
 from prep.interop.inference.rules import propose_label_key, sniffed_encodings
-from prep.interop.inference.scanning import _records_in, merge_scans, scan_file, scan_files
-from prep.jobs.results import LABELS_FILE
+from prep.interop.inference.scanning import merge_scans, scan_file, scan_files
 
 __all__ = [
-    "FileEntry", "InferOptions", "InferenceError", "LABELS_FILE", "SampleOptions", "build_inference",
+    "FileEntry", "InferOptions", "InferenceError", "SampleOptions", "build_inference",
     "describe_files", "infer_sampled", "locate_files", "merge_scans", "propose_label_key", "rejected_lines",
     "scan_file", "scan_files", "sniffed_encodings", "split_of_name",
-    "_records_in",  # private to scanning; tests/interop test the window search through it
 ]

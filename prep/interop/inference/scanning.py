@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
+from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.interop.inference.feature_stats import RecordStats
 from prep.interop.inference.files import FileEntry
 from prep.interop.inference.options import SampleOptions
@@ -81,6 +82,8 @@ def scan_file(entry: FileEntry, sample: SampleOptions | None, keep: int = 0) -> 
         scan.problem, scan.reason = e.problem, e.reason
     except OSError as e:
         scan.problem, scan.reason = f"cannot read it: {e}", "unreadable"
+    except Exception as e:  # no single file may stop the inference: prep.core.failures
+        return FileScan(entry, compression, problem=unforeseen(e), reason=CONVERSION_ERROR)
     return scan
 
 
@@ -113,10 +116,10 @@ def _probe_records(path: str, head: int, size: int, sample: SampleOptions, large
         for i in range(1, sample.probes + 1):
             offset = head + (size - head - window) * i // sample.probes
             handle.seek(offset)
-            yield from itertools.islice(_records_in(handle.read(window)), sample.probe_records)
+            yield from itertools.islice(records_in(handle.read(window)), sample.probe_records)
 
 
-def _records_in(window: bytes) -> Iterator[bytes]:
+def records_in(window: bytes) -> Iterator[bytes]:
     """The whole records in a window cut from anywhere in an uncompressed TFRecord file.
 
     The first record start is where a length header's CRC matches and the data's CRC matches too (a
