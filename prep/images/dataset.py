@@ -87,6 +87,16 @@ def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict | N
     } | ({"duplicates": duplicates} if duplicates is not None else {})
 
 
+def common_size(stats: dict) -> tuple[int, int] | None:
+    """(height, width) in pixels when every written image has that size, else None."""
+    height, width = stats["images"]["height"], stats["images"]["width"]
+    if not height or not width or not height.get("count"):
+        return None
+    if height["min"] != height["max"] or width["min"] != width["max"]:
+        return None
+    return int(height["min"]), int(width["min"])
+
+
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
                   summary: dict) -> tuple[DatasetSchema, dict[str, bytes]]:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
@@ -99,7 +109,7 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     schema = DatasetSchema(
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
         kind="images",
-        features=image_features(options.image, set(stats["images"]["formats"]) or {"jpeg"}),
+        features=image_features(options.image, set(stats["images"]["formats"]) or {"jpeg"}, common_size(stats)),
         splits=splits,
         compression=options.sharding.compression,
         label_key=LABEL_KEY,

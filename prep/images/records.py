@@ -79,10 +79,15 @@ def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:
     })
 
 
-def image_features(options: ImageOptions, formats: set[str]) -> tuple[Feature, ...]:
-    """The schema's features for images converted with `options`; `formats` are those written."""
+def image_features(options: ImageOptions, formats: set[str],
+                   size: tuple[int, int] | None = None) -> tuple[Feature, ...]:
+    """The schema's features for images converted with `options`; `formats` are those written, `size`
+    the (height, width) in pixels every written image has, when they all have one (after --resize, or
+    a folder of same-sized images such as the UCI digits), so readers need no image_size."""
     fmt = next(iter(formats)) if len(formats) == 1 else "mixed"
-    height, width = (options.resize[1], options.resize[0]) if options.resize else (None, None)
+    if options.resize:
+        size = (options.resize[1], options.resize[0])
+    height, width = size or (None, None)
     return (
         Feature(IMAGE_KEY, "string", (), "image", "encoded image bytes",
                 image=ImageInfo(fmt, options.channels, height, width)),

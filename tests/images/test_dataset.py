@@ -62,3 +62,15 @@ def test_a_run_that_lost_an_input_is_refused():
     summary = _summary(_facts(4, ["cat/a.jpg", "cat/b.jpg"], ["truncated"]))
     with pytest.raises(LostInputsError, match="4 inputs but 2 records"):
         finish_images(ImageJobOptions("/src", "/out/pets"), [_SHARD], _LAYOUT, summary)
+
+
+def test_the_schema_records_the_size_every_image_has_and_none_when_sizes_differ():
+    options = ImageJobOptions("/src", "/out/pets")
+    same = _summary([INPUT_FACT] * 2 + [record_fact(_image(p)) for p in ("cat/a.jpg", "cat/b.jpg")])
+    schema, _ = finish_images(options, [_SHARD], _LAYOUT, same)
+    assert (schema.feature("image").image.height, schema.feature("image").image.width) == (20, 30)
+
+    other = PendingImage("cat/b.jpg", 0, "cat", "jpeg", 21, 30, 3, 50, b"e" * 16, split="train")
+    mixed = _summary([INPUT_FACT] * 2 + [record_fact(_image("cat/a.jpg")), record_fact(other)])
+    schema, _ = finish_images(options, [_SHARD], _LAYOUT, mixed)
+    assert (schema.feature("image").image.height, schema.feature("image").image.width) == (None, None)
