@@ -238,15 +238,30 @@ def test_the_schema_record_counts_say_how_many_batches_come(text_dataset):
     assert make_input_fn(text_dataset, "train", 4, mode="eval")(input_context=context).cardinality() == 4  # 14 records
 
 
-def test_shards_holding_other_counts_than_the_schema_says_fail_the_pass(text_dataset, tmp_path):
+SPLIT_SAYS = r"the shards of the test split do not hold the {} records its schema.json says"
+SHARD_SAYS = r"a shard of the test split does not hold the records its schema.json says.*test-00000-of-00002"
+
+
+# The test split holds 8 + 7 records, read 4 a batch. Eval reads the shards one after the other and
+# counts the batches, checking the last one's size; training interleaves them, counting each shard's blocks.
+@pytest.mark.parametrize("mode, more, error", [
+    ("eval", 1, SPLIT_SAYS.format(16)),  # 4 batches as said, the last of 3 records, not 4
+    ("eval", -1, SPLIT_SAYS.format(14)),  # 4 batches as said, the last of 3 records, not 2
+    ("eval", 4, SPLIT_SAYS.format(19)),  # 5 batches said
+    ("eval", -4, SPLIT_SAYS.format(11)),  # 3 batches said
+    ("train", 1, SHARD_SAYS),
+    ("train", -1, SHARD_SAYS),
+    ("train", 64, SHARD_SAYS),  # 2 blocks of 64 records said
+])
+def test_shards_holding_other_counts_than_the_schema_says_fail_the_pass(text_dataset, tmp_path, mode, more, error):
     wrong = Path(shutil.copytree(text_dataset, tmp_path / "wrong"))
     schema = json.loads((wrong / "schema.json").read_text())
     test = next(s for s in schema["splits"] if s["name"] == "test")
-    test["shards"][0]["num_records"] += 1
-    test["num_records"] += 1
+    test["shards"][0]["num_records"] += more
+    test["num_records"] += more
     (wrong / "schema.json").write_text(json.dumps(schema))
-    with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain 16 elements but contained only 15"):
-        list(make_input_fn(wrong, "test", 4)())
+    with pytest.raises((tf.errors.FailedPreconditionError, tf.errors.InvalidArgumentError), match=error):
+        list(make_input_fn(wrong, "test", 4, mode=mode, num_epochs=1)())
 
 
 def test_more_input_pipelines_than_shards_is_refused(text_dataset):
