@@ -170,7 +170,8 @@ def count_batches(batches: tf.data.Dataset, *, records: Any, batch_size: int, nu
     last = records - (count - 1) * batch_size
 
     def check_size(index: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
-        expected = tf.where(index == count - 1, tf.cast(last, tf.int64), tf.constant(batch_size, tf.int64))
+        # tf.equal, not ==: in a TF1 graph (tf.estimator), == compares the tensors' identity.
+        expected = tf.where(tf.equal(index, count - 1), tf.cast(last, tf.int64), tf.constant(batch_size, tf.int64))
         same = tf.equal(tf.shape(serialized, out_type=tf.int64)[0], expected)
         with tf.control_dependencies([tf.debugging.Assert(same, list(message))]):
             return tf.identity(serialized)
