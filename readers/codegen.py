@@ -64,6 +64,8 @@ LABEL_KEY = {label_key}
 IMAGES = {images}
 # Token-id features: the padding id of their vocabulary.
 PAD_IDS = {pad_ids}
+# What supervised=True returns beside the label (None: the dataset has no single image or token-id feature).
+MAIN_FEATURE = {main_feature}
 
 
 def make_input_fn(
@@ -83,6 +85,8 @@ def make_input_fn(
     cache: bool | str = False,
     deterministic: bool | None = None,
     seed: int | None = None,
+    supervised: bool = False,
+    keras_names: bool = False,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -106,20 +110,25 @@ def make_input_fn(
         features: the names of the features to return (default: all but the label).
         num_epochs: passes over the data when training; None repeats forever.
         shuffle_buffer: records in the shuffle buffer when training.
-        cycle_length: shards read in parallel (default: up to 16).
+        cycle_length: shards read in parallel when training (default: up to 16); 1 reads them one
+            after the other.
         cache: keep the serialised records after the first pass, in memory (True) or in files at this
             path prefix.
         deterministic: when training, False (the default) lets records arrive in whatever order is
             fastest; True fixes the order (for a given seed). Eval and predict always keep order.
         seed: seed of the shuffles, for a repeatable order with deterministic=True.
+        supervised: batches are `(feature, label)` pairs of tensors, as TFDS's `as_supervised` gives:
+            the dataset's one image or token-id feature (or the one name in `features`) and the label.
+        keras_names: the features dict's keys with "/" as "_" (`text/token_ids` -> `text_token_ids`),
+            names Keras 3 accepts for an `Input` (it refuses "/").
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
-    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS)
+    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
         num_epochs=num_epochs, shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache,
-        deterministic=deterministic, seed=seed,
+        deterministic=deterministic, seed=seed, supervised=supervised, keras_names=keras_names,
     )
     return build_input_fn(layout, data_dir, split, options)
 
@@ -149,6 +158,7 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
         label_key=literal(layout.label_key),
         images=literal(dict(layout.images)),
         pad_ids=literal(dict(layout.pad_ids)),
+        main_feature=literal(layout.main_feature),
     ) + pipeline_code()
 
 

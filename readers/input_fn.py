@@ -37,6 +37,8 @@ def make_input_fn(
     cache: bool | str = False,
     deterministic: bool | None = None,
     seed: int | None = None,
+    supervised: bool = False,
+    keras_names: bool = False,
 ) -> Callable[..., Any]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
     of `(features, labels)` batches of split `split` of the prep dataset in `dataset_dir`.
@@ -45,8 +47,10 @@ def make_input_fn(
     option) is an error now, not in the middle of training: `schemas.SchemaError` for the schema,
     `readers.ReaderError` for the rest (both are ValueErrors).
 
-    Keras: `model.fit(train_fn(), steps_per_epoch=N, validation_data=eval_fn())`. tf.estimator:
-    `estimator.train(train_fn)`, which passes `params`, `mode` and `input_context` itself.
+    Keras: `model.fit(train_fn(), steps_per_epoch=N, validation_data=eval_fn())`; with supervised=True
+    a plain `keras.Sequential` fits, with keras_names=True a model whose `Input`s are named after the
+    features. tf.estimator: `estimator.train(train_fn)`, which passes `params`, `mode` and
+    `input_context` itself.
 
     Args:
         batch_size: records per batch (the global batch size under tf.distribute);
@@ -66,12 +70,17 @@ def make_input_fn(
         features: the names of the features to return (default: all but the label).
         num_epochs: passes over the data when training; None repeats forever.
         shuffle_buffer: records in the shuffle buffer when training.
-        cycle_length: shards read in parallel (default: up to 16).
+        cycle_length: shards read in parallel when training (default: up to 16); 1 reads them one
+            after the other.
         cache: keep the serialised records after the first pass, in memory (True) or in files at this
             path prefix.
         deterministic: when training, False (the default) lets records arrive in whatever order is
             fastest; True fixes the order (for a given seed). Eval and predict always keep order.
         seed: seed of the shuffles, for a repeatable order with deterministic=True.
+        supervised: batches are `(feature, label)` pairs of tensors, as TFDS's `as_supervised` gives:
+            the dataset's one image or token-id feature (or the one name in `features`) and the label.
+        keras_names: the features dict's keys with "/" as "_" (`text/token_ids` -> `text_token_ids`),
+            names Keras 3 accepts for an `Input` (it refuses "/").
     """
     from schemas import load_schema
 
@@ -82,6 +91,6 @@ def make_input_fn(
         label_key=layout.label_key if label_key is FROM_SCHEMA else label_key,
         sequence_length=sequence_length, ragged=ragged, features=features, num_epochs=num_epochs,
         shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache, deterministic=deterministic,
-        seed=seed,
+        seed=seed, supervised=supervised, keras_names=keras_names,
     )
     return build_input_fn(layout, dataset_dir, split, options)

@@ -23,6 +23,9 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
             pad_id = schema.vocabulary(f.vocabulary).pad_id
             if pad_id is not None:
                 pad_ids[f.name] = pad_id
+    # What supervised=True returns beside the label: TFDS's as_supervised gives (image, label) and
+    # (text, label); a prep text dataset's model input is its token ids.
+    main = [f.name for f in schema.features if f.name in images or f.encoding == "token_ids"]
     return DatasetLayout(
         splits={s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits},
         compression=COMPRESSION_TYPES[schema.compression],
@@ -30,4 +33,5 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         label_key=schema.label_key,
         images=images,
         pad_ids=pad_ids,
+        main_feature=main[0] if len(main) == 1 else None,
     )

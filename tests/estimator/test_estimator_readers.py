@@ -1,6 +1,7 @@
 """A real tf.estimator trains, evaluates and predicts from the runtime and the generated input functions:
 a canned DNNClassifier over feature columns, a custom model_fn, and a run under MirroredStrategy that
-hands the input function an input_context. Needs TensorFlow 2.15 with tensorflow-estimator 2.15."""
+hands the input function an input_context, and a model_fn taking supervised=True batches (one tensor).
+Needs TensorFlow 2.15 with tensorflow-estimator 2.15."""
 
 from __future__ import annotations
 
@@ -100,3 +101,21 @@ def test_input_fn_arguments_are_those_estimator_passes(reader, text_dataset):
     assert set(fn_args(input_fn)) == {"params", "mode", "config", "input_context"}
     partial = functools.partial(input_fn, params={"batch_size": 3})
     assert next(iter(partial(mode=ModeKeys.EVAL)))[1].shape == (3,)
+
+
+def test_supervised_batches_feed_a_model_fn_taking_one_tensor(reader, text_dataset, tmp_path):
+    def model_fn(features, labels, mode):
+        assert isinstance(features, tf.Tensor)  # the token ids themselves, not a dict
+        embeddings = tf.compat.v1.get_variable("embeddings", [len(WORDS) + 2, 2])
+        logits = tf.reduce_mean(tf.nn.embedding_lookup(embeddings, features), axis=1)
+        loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels, logits)
+        every = tf.ones_like(labels, tf.bool)
+        step = tf.compat.v1.train.get_or_create_global_step()
+        return tf.estimator.EstimatorSpec(
+            mode, loss=loss, train_op=tf.compat.v1.train.AdamOptimizer(0.05).minimize(loss, global_step=step),
+            eval_metric_ops={"examples": tf.compat.v1.metrics.true_positives(every, every)})
+
+    estimator = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / "supervised"))
+    estimator.train(reader(text_dataset, "train", 4, supervised=True, sequence_length=6), max_steps=5)
+    metrics = estimator.evaluate(reader(text_dataset, "test", 4, supervised=True, sequence_length=6))
+    assert metrics["examples"] == 15 and metrics["global_step"] == 5

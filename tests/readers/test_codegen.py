@@ -24,7 +24,7 @@ from schemas import DatasetSchema, Feature, ImageInfo, Shard, Split, Vocabulary,
 from tests.readers.test_input_fn import TOKEN_KEY, text_dataset, text_schema  # noqa: E402,F401
 
 GOLDEN = Path(__file__).parent / "golden" / "reviews_input.py"
-CONSTANTS = ("NAME", "DATA_DIR", "COMPRESSION", "SPLITS", "FEATURE_SPEC", "LABEL_KEY", "IMAGES", "PAD_IDS")
+CONSTANTS = ("NAME", "DATA_DIR", "COMPRESSION", "SPLITS", "FEATURE_SPEC", "LABEL_KEY", "IMAGES", "PAD_IDS", "MAIN_FEATURE")
 
 
 def load_module(path: Path):
@@ -92,7 +92,7 @@ def test_generated_module_describes_the_dataset_as_its_schema_does(made_dataset,
     assert module.FEATURE_SPEC == feature_spec(schema)
     assert module.SPLITS == {s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits}
     assert (module.NAME, module.DATA_DIR, module.COMPRESSION, module.LABEL_KEY) == (schema.name, str(made_dataset), "", "label")
-    assert module.IMAGES == {"image": (3, None)} and module.PAD_IDS == {}
+    assert module.IMAGES == {"image": (3, None)} and module.PAD_IDS == {} and module.MAIN_FEATURE == "image"
 
 
 def test_generated_make_input_fn_has_the_runtime_options(text_dataset, generated):
@@ -268,3 +268,4 @@ def test_a_hostile_schema_gives_an_inert_module_that_round_trips_its_names(schem
     assert module.SPLITS == {s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits}
     assert module.FEATURE_SPEC == feature_spec(schema)
     assert list(module.IMAGES) == [schema.features[0].name] and list(module.PAD_IDS) == [schema.features[1].name]
+    assert module.MAIN_FEATURE is None  # an image and token ids: which one is the input is for the caller to say

@@ -1,5 +1,6 @@
 """readers.make_input_fn on datasets made by `prep images` and on a text dataset: what the batches hold,
-eval reading every record once, training shuffling and repeating, input_context, errors, Keras fit."""
+eval reading every record once, training shuffling and repeating, input_context, errors, Keras fit
+(also of a plain Sequential on supervised=True batches, and of a model whose inputs take keras_names)."""
 
 from __future__ import annotations
 
@@ -238,15 +239,30 @@ def test_the_schema_record_counts_say_how_many_batches_come(text_dataset):
     assert make_input_fn(text_dataset, "train", 4, mode="eval")(input_context=context).cardinality() == 4  # 14 records
 
 
-def test_shards_holding_other_counts_than_the_schema_says_fail_the_pass(text_dataset, tmp_path):
+SPLIT_SAYS = r"the shards of the test split do not hold the {} records its schema.json says"
+SHARD_SAYS = r"a shard of the test split does not hold the records its schema.json says.*test-00000-of-00002"
+
+
+# The test split holds 8 + 7 records, read 4 a batch. Eval reads the shards one after the other and
+# counts the batches, checking the last one's size; training interleaves them, counting each shard's blocks.
+@pytest.mark.parametrize("mode, more, error", [
+    ("eval", 1, SPLIT_SAYS.format(16)),  # 4 batches as said, the last of 3 records, not 4
+    ("eval", -1, SPLIT_SAYS.format(14)),  # 4 batches as said, the last of 3 records, not 2
+    ("eval", 4, SPLIT_SAYS.format(19)),  # 5 batches said
+    ("eval", -4, SPLIT_SAYS.format(11)),  # 3 batches said
+    ("train", 1, SHARD_SAYS),
+    ("train", -1, SHARD_SAYS),
+    ("train", 64, SHARD_SAYS),  # 2 blocks of 64 records said
+])
+def test_shards_holding_other_counts_than_the_schema_says_fail_the_pass(text_dataset, tmp_path, mode, more, error):
     wrong = Path(shutil.copytree(text_dataset, tmp_path / "wrong"))
     schema = json.loads((wrong / "schema.json").read_text())
     test = next(s for s in schema["splits"] if s["name"] == "test")
-    test["shards"][0]["num_records"] += 1
-    test["num_records"] += 1
+    test["shards"][0]["num_records"] += more
+    test["num_records"] += more
     (wrong / "schema.json").write_text(json.dumps(schema))
-    with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain 16 elements but contained only 15"):
-        list(make_input_fn(wrong, "test", 4)())
+    with pytest.raises((tf.errors.FailedPreconditionError, tf.errors.InvalidArgumentError), match=error):
+        list(make_input_fn(wrong, "test", 4, mode=mode, num_epochs=1)())
 
 
 def test_more_input_pipelines_than_shards_is_refused(text_dataset):
@@ -311,6 +327,69 @@ def test_a_cache_gives_the_same_records(text_dataset, tmp_path, cache):
     # training interleaves shards in parallel, so epochs may overlap at their edges: compare the whole
     assert len(texts) == 3 * 40 and sorted(texts) == sorted(expected * 3)
     assert cache is True or list(tmp_path.glob("cache*"))
+
+
+# ---- supervised and keras_names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset, feature, shape", [
+    ("resized_dataset", "image", (5, 10, 12, 1)),
+    ("text_dataset", TOKEN_KEY, (5, 8)),
+])
+def test_supervised_gives_the_one_input_feature_and_the_label_as_tensors(reader, request, dataset, feature, shape):
+    dataset = request.getfixturevalue(dataset)
+    options = dict(mode="eval", sequence_length=8) if feature == TOKEN_KEY else dict(mode="eval")
+    inputs, labels = next(iter(reader(dataset, "train", 5, supervised=True, **options)()))
+    features, expected = next(iter(reader(dataset, "train", 5, **options)()))
+    assert isinstance(inputs, tf.Tensor) and inputs.shape == shape
+    assert (inputs.numpy() == features[feature].numpy()).all() and (labels.numpy() == expected.numpy()).all()
+
+
+def test_supervised_takes_the_one_feature_named_in_features(text_dataset):
+    texts, labels = next(iter(make_input_fn(text_dataset, "test", 3, supervised=True, features=["text"])()))
+    assert texts.dtype == tf.string and texts.shape == (3,) and labels.shape == (3,)
+
+
+def test_keras_names_have_no_slash(made_dataset):
+    features, _ = next(iter(make_input_fn(made_dataset, "test", 2, keras_names=True, features=["image/filename", "image/height"])()))
+    assert set(features) == {"image_filename", "image_height"}
+
+
+def layout_of(dataset: Path, **changes):
+    """The reader's layout of a dataset, with `changes` (a dataset no prep job writes)."""
+    import dataclasses
+
+    from readers.layout import dataset_layout
+    from schemas import load_schema
+
+    return dataclasses.replace(dataset_layout(load_schema(str(dataset))), **changes)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(supervised=True, label_key=None), "supervised=True gives .* needs a label_key"),
+    (dict(supervised=True, features=["text", TOKEN_KEY]), r"features names 2: pass features=\[NAME\] with one name"),
+    (dict(supervised=True, keras_names=True), "pass one or the other"),
+])
+def test_supervised_options_that_cannot_work_are_refused(text_dataset, options, message):
+    with pytest.raises(ReaderError, match=message):
+        make_input_fn(text_dataset, "test", 4, **options)
+
+
+def test_supervised_needs_features_when_the_dataset_has_no_one_input(text_dataset):
+    from readers.pipeline import ReadOptions, build_input_fn
+
+    layout = layout_of(text_dataset, main_feature=None)
+    with pytest.raises(ReaderError, match=r"no single image or token-id feature to give: pass features=\[NAME\]"):
+        build_input_fn(layout, str(text_dataset), "test", ReadOptions(supervised=True, label_key="label"))
+
+
+def test_keras_names_that_would_clash_are_refused(text_dataset):
+    from readers.pipeline import ReadOptions, build_input_fn
+
+    spec = layout_of(text_dataset).feature_spec
+    layout = layout_of(text_dataset, feature_spec={**spec, "text_token_ids": spec[TOKEN_KEY]})
+    with pytest.raises(ReaderError, match="would name both 'text/token_ids' and 'text_token_ids' 'text_token_ids'"):
+        build_input_fn(layout, str(text_dataset), "test", ReadOptions(keras_names=True, label_key="label"))
 
 
 # ---- errors at make_input_fn time ---------------------------------------------------------------------
@@ -402,4 +481,56 @@ def test_keras_fits_and_evaluates_on_text(reader, made_text_dataset):
     eval_fn = reader(made_text_dataset, "test", 4, features=[TOKEN_KEY], sequence_length=10)
     model = text_model(10, tokens.first_id + tokens.size)
     history = model.fit(train_fn(), steps_per_epoch=4, epochs=2, validation_data=eval_fn(), verbose=0)
+    assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
+
+
+def test_a_plain_sequential_fits_on_supervised_images(reader, resized_dataset):
+    keras = tf.keras
+    model = keras.Sequential([
+        keras.Input((10, 12, 1), dtype="uint8"), keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2),
+    ])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    train_fn = reader(resized_dataset, "train", 4, supervised=True)
+    eval_fn = reader(resized_dataset, "train", 4, supervised=True, mode="eval")
+    history = model.fit(train_fn(), steps_per_epoch=3, epochs=2, validation_data=eval_fn(), verbose=0)
+    assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
+    assert model.predict(eval_fn(), verbose=0).shape == (16, 2)  # eval: every record once
+
+
+def test_a_plain_sequential_fits_on_supervised_token_ids(reader, made_text_dataset):
+    from schemas import load_schema
+
+    keras = tf.keras
+    tokens = load_schema(str(made_text_dataset)).vocabulary("tokens")
+    model = keras.Sequential([
+        keras.Input((10,), dtype="int64"), keras.layers.Embedding(tokens.first_id + tokens.size, 4),
+        keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2),
+    ])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    train_fn = reader(made_text_dataset, "train", 4, supervised=True, sequence_length=10)
+    eval_fn = reader(made_text_dataset, "test", 4, supervised=True, sequence_length=10)
+    history = model.fit(train_fn(), steps_per_epoch=4, epochs=2, validation_data=eval_fn(), verbose=0)
+    assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
+
+
+def test_a_model_with_inputs_named_after_keras_names_fits(reader, made_text_dataset):
+    import warnings
+
+    from schemas import load_schema
+
+    keras = tf.keras
+    tokens = load_schema(str(made_text_dataset)).vocabulary("tokens")
+    ids = keras.Input((10,), name="text_token_ids", dtype="int64")
+    length = keras.Input((), name="text_line", dtype="int64")
+    x = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(tokens.first_id + tokens.size, 4)(ids))
+    x = keras.layers.Concatenate()([x, keras.layers.Reshape((1,))(keras.layers.Rescaling(0.0)(length))])
+    model = keras.Model({"text_token_ids": ids, "text_line": length}, keras.layers.Dense(2)(x))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    options = dict(features=[TOKEN_KEY, "text/line"], sequence_length=10, keras_names=True)
+    train_fn = reader(made_text_dataset, "train", 4, **options)
+    eval_fn = reader(made_text_dataset, "test", 4, **options)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "When providing `inputs` as a dict")  # the names match the keys
+        history = model.fit(train_fn(), steps_per_epoch=4, epochs=2, validation_data=eval_fn(), verbose=0)
     assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history

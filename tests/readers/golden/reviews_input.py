@@ -51,6 +51,8 @@ IMAGES = {}
 PAD_IDS = {
     'text/token_ids': 0,
 }
+# What supervised=True returns beside the label (None: the dataset has no single image or token-id feature).
+MAIN_FEATURE = 'text/token_ids'
 
 
 def make_input_fn(
@@ -70,6 +72,8 @@ def make_input_fn(
     cache: bool | str = False,
     deterministic: bool | None = None,
     seed: int | None = None,
+    supervised: bool = False,
+    keras_names: bool = False,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -93,20 +97,25 @@ def make_input_fn(
         features: the names of the features to return (default: all but the label).
         num_epochs: passes over the data when training; None repeats forever.
         shuffle_buffer: records in the shuffle buffer when training.
-        cycle_length: shards read in parallel (default: up to 16).
+        cycle_length: shards read in parallel when training (default: up to 16); 1 reads them one
+            after the other.
         cache: keep the serialised records after the first pass, in memory (True) or in files at this
             path prefix.
         deterministic: when training, False (the default) lets records arrive in whatever order is
             fastest; True fixes the order (for a given seed). Eval and predict always keep order.
         seed: seed of the shuffles, for a repeatable order with deterministic=True.
+        supervised: batches are `(feature, label)` pairs of tensors, as TFDS's `as_supervised` gives:
+            the dataset's one image or token-id feature (or the one name in `features`) and the label.
+        keras_names: the features dict's keys with "/" as "_" (`text/token_ids` -> `text_token_ids`),
+            names Keras 3 accepts for an `Input` (it refuses "/").
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
-    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS)
+    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
         num_epochs=num_epochs, shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache,
-        deterministic=deterministic, seed=seed,
+        deterministic=deterministic, seed=seed, supervised=supervised, keras_names=keras_names,
     )
     return build_input_fn(layout, data_dir, split, options)
 
@@ -117,6 +126,9 @@ TRAIN, EVAL, PREDICT = "train", "eval", "infer"  # the values of tf.estimator.Mo
 MODES = {"train": TRAIN, "eval": EVAL, "infer": PREDICT, "predict": PREDICT}
 IMAGE_DTYPES = ("uint8", "float32")
 MAX_CYCLE_LENGTH = 16  # shards read at once by default: enough to keep every core busy
+# Records an interleave hands over at a time: its cost per hand-over is paid once per block. 64 is the
+# block_length of a hand-tuned interleave, so the shards mix as finely as there.
+BLOCK_LENGTH = 64
 
 
 class ReaderError(ValueError):
@@ -129,8 +141,10 @@ class DatasetLayout:
 
     `splits` maps each split to its shards: (file relative to the dataset directory, records in it or
     None when unknown); `compression` is TFRecordDataset's compression_type ("", "GZIP" or "ZLIB");
-    `feature_spec` maps each feature to its `tf.io` parsing spec; `images` maps each image feature to (channels, (height, width) in pixels when
-    every image has that size, else None); `pad_ids` maps each token-id feature to its padding id.
+    `feature_spec` maps each feature to its `tf.io` parsing spec; `images` maps each image feature to
+    (channels, (height, width) in pixels when every image has that size, else None); `pad_ids` maps each
+    token-id feature to its padding id; `main_feature` is what `supervised=True` returns beside the
+    label: the dataset's one image or token-id feature (None when it has none or several).
     """
 
     splits: Mapping[str, Sequence[tuple[str, int | None]]]
@@ -139,6 +153,7 @@ class DatasetLayout:
     label_key: str | None
     images: Mapping[str, tuple[int, tuple[int, int] | None]]
     pad_ids: Mapping[str, int]
+    main_feature: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +175,8 @@ class ReadOptions:
     cache: bool | str = False
     deterministic: bool | None = None
     seed: int | None = None
+    supervised: bool = False
+    keras_names: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,34 +193,42 @@ class ImageDecoding:
 # ---- the steps ---------------------------------------------------------------------------------------
 
 
-def list_shards(paths: Sequence[str], *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
-    """The shard files as a dataset of paths; when training, in a new random order each epoch."""
-    files = tf.data.Dataset.from_tensor_slices(list(paths))
+def list_shards(shards: Sequence[tuple[str, int | None]], *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
+    """The shard files as a dataset of (path, records in it or -1 when unknown); when training, in a new
+    random order each epoch."""
+    files = tf.data.Dataset.from_tensor_slices((
+        tf.constant([path for path, _ in shards], tf.string),
+        tf.constant([-1 if count is None else count for _, count in shards], tf.int64),
+    ))
     if shuffle:
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        files = files.shuffle(len(shards), seed=seed, reshuffle_each_iteration=True)
     return files
 
 
-def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length: int,
-                       deterministic: bool) -> tf.data.Dataset:
-    """The serialised records of the files, `cycle_length` files read in parallel, one record from
-    each in turn (in a stable order when `deterministic`)."""
-    return files.interleave(
-        lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
-        cycle_length=cycle_length,
-        block_length=1,
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic,
-    )
+def read_records(files: tf.data.Dataset, *, compression: str) -> tf.data.Dataset:
+    """The serialised records of the files, one file after the other, each from its start: the cheapest
+    way to read, in one thread, with no hand-over between threads."""
+    return tf.data.TFRecordDataset(files.map(lambda path, _: path), compression_type=compression)
 
 
-def count_records(records: tf.data.Dataset, counts: Sequence[int | None]) -> tf.data.Dataset:
-    """Tells tf.data how many records the shards hold, when the schema counts every shard read, so that
-    the number of batches is known (Keras then knows an epoch's length); a pass over shards that hold
-    another number of records fails."""
-    if None in counts:
-        return records
-    return records.apply(tf.data.experimental.assert_cardinality(sum(counts)))
+def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length: int, block_length: int,
+                       counted: bool, split: str, deterministic: bool) -> tf.data.Dataset:
+    """The serialised records of the files, `cycle_length` files read in parallel, `block_length`
+    records from each in turn (in a stable order when `deterministic`). Each file is read, and its
+    records counted (when `counted`: the second item of `files`), in a thread of the interleave, and
+    comes over as blocks: one hand-over per block, and only `unbatch` per record here."""
+
+    def read_blocks(path: tf.Tensor, records: tf.Tensor) -> tf.data.Dataset:
+        blocks = tf.data.TFRecordDataset(path, compression_type=compression).batch(block_length)
+        if counted:
+            blocks = count_batches(blocks, records=records, batch_size=block_length, num_epochs=1, drop_remainder=False,
+                                   message=[(f"a shard of the {split} split does not hold the records its schema.json "
+                                             "says (changed or damaged since? write the dataset again):"), path])
+        return blocks
+
+    blocks = files.interleave(read_blocks, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
+                              deterministic=deterministic)
+    return blocks.unbatch()
 
 
 def cache_records(records: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
@@ -224,6 +249,30 @@ def repeat_records(records: tf.data.Dataset, num_epochs: int | None) -> tf.data.
 def batch_records(records: tf.data.Dataset, *, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
     """Groups serialised records into batches of `batch_size` (the last one smaller, unless dropped)."""
     return records.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def count_batches(batches: tf.data.Dataset, *, records: Any, batch_size: int, num_epochs: int | None,
+                  drop_remainder: bool, message: Sequence[Any]) -> tf.data.Dataset:
+    """Tells tf.data how many batches `num_epochs` passes over `records` records give (None: forever),
+    so that Keras knows an epoch's length, and fails the pass when another number of batches comes.
+    Keeping the remainder (one pass), the last batch's size is checked too, and the pass fails with
+    `message` (strings and tensors) when it differs: the batches before it are whole, so this counts
+    the records exactly, at a cost per batch, not per record."""
+    if drop_remainder:
+        count = tf.data.INFINITE_CARDINALITY if num_epochs is None and records else records * (num_epochs or 0) // batch_size
+        return batches.apply(tf.data.experimental.assert_cardinality(count))
+    records = records * num_epochs  # a Python int, or a tensor inside an interleave
+    count = -(-records // batch_size)
+    last = records - (count - 1) * batch_size
+
+    def check_size(index: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
+        # tf.equal, not ==: in a TF1 graph (tf.estimator), == compares the tensors' identity.
+        expected = tf.where(tf.equal(index, count - 1), tf.cast(last, tf.int64), tf.constant(batch_size, tf.int64))
+        same = tf.equal(tf.shape(serialized, out_type=tf.int64)[0], expected)
+        with tf.control_dependencies([tf.debugging.Assert(same, list(message))]):
+            return tf.identity(serialized)
+
+    return batches.enumerate().map(check_size).apply(tf.data.experimental.assert_cardinality(count))
 
 
 def parse_batches(batches: tf.data.Dataset, spec: Mapping[str, Any], *, deterministic: bool) -> tf.data.Dataset:
@@ -271,11 +320,17 @@ def pad_token_ids(ids: tf.RaggedTensor, *, pad_id: int, length: int | None) -> t
     return ids.to_tensor(default_value=pad_id, shape=None if length is None else [None, length])
 
 
+def keras_name(name: str) -> str:
+    """A feature name as a Keras 3 `Input` may be named: "/" (which Keras refuses) becomes "_"."""
+    return name.replace("/", "_")
+
+
 def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int], *,
-                 sequence_length: int | None, outputs: Sequence[str],
-                 label_key: str | None) -> Callable[[dict], Any]:
+                 sequence_length: int | None, outputs: Sequence[str], label_key: str | None,
+                 supervised: bool = False, keras_names: bool = False) -> Callable[[dict], Any]:
     """The function that turns a parsed batch into `(features, labels)` (or `features` without a label
-    key): images decoded, token ids padded, everything else as parsed."""
+    key): images decoded, token ids padded, everything else as parsed. `supervised`: the one output
+    feature as a tensor instead of a dict; `keras_names`: the dict's keys as `keras_name` makes them."""
 
     def decode(parsed: dict) -> Any:
         values = {}
@@ -285,7 +340,9 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
             elif name in pad_ids:
                 value = pad_token_ids(value, pad_id=pad_ids[name], length=sequence_length)
             values[name] = value
-        features = {name: values[name] for name in outputs}
+        if supervised:
+            return values[outputs[0]], values[label_key]
+        features = {keras_name(name) if keras_names else name: values[name] for name in outputs}
         return features if label_key is None else (features, values[label_key])
 
     return decode
@@ -312,19 +369,25 @@ def shards_for_pipeline(shards: Sequence[tuple[str, int | None]], split: str,
 def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout, spec: Mapping[str, Any],
                  decode: Callable[[dict], Any], options: ReadOptions, *, split: str, mode: str,
                  batch_size: int, input_context: Any = None) -> tf.data.Dataset:
-    """The whole pipeline for one input pipeline: the steps above, in order."""
+    """The whole pipeline for one input pipeline: the steps above, in order. Training over several
+    shards interleaves them in parallel; one shard, and eval and predict (every record once, in order:
+    the shards one after the other), read in one thread, which is faster than any interleave."""
     training = mode == TRAIN
     deterministic = bool(options.deterministic) if training else True
     if input_context is not None:
         shards = shards_for_pipeline(shards, split, input_context)
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    paths = [path for path, _ in shards]
-    cycle_length = options.cycle_length or min(len(paths), MAX_CYCLE_LENGTH)
+    counts = [count for _, count in shards]
+    counted = None not in counts
+    cycle_length = min(options.cycle_length or MAX_CYCLE_LENGTH, len(shards)) if training else 1
 
-    records = list_shards(paths, shuffle=training, seed=options.seed)
-    records = interleave_records(records, compression=layout.compression, cycle_length=cycle_length,
-                                 deterministic=deterministic)
-    records = count_records(records, [count for _, count in shards])
+    files = list_shards(shards, shuffle=training, seed=options.seed)
+    if cycle_length > 1:
+        records = interleave_records(files, compression=layout.compression, cycle_length=cycle_length,
+                                     block_length=BLOCK_LENGTH, counted=counted, split=split,
+                                     deterministic=deterministic)
+    else:
+        records = read_records(files, compression=layout.compression)
     if options.cache:
         cache = options.cache
         if isinstance(cache, str) and input_context is not None:
@@ -334,6 +397,12 @@ def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout
         records = shuffle_records(records, buffer_size=options.shuffle_buffer, seed=options.seed)
         records = repeat_records(records, options.num_epochs)
     batches = batch_records(records, batch_size=batch_size, drop_remainder=training)
+    if counted:
+        batches = count_batches(
+            batches, records=sum(counts), batch_size=batch_size, num_epochs=options.num_epochs if training else 1,
+            drop_remainder=training,
+            message=[(f"the shards of the {split} split do not hold the {sum(counts)} records its schema.json says "
+                      "(changed or damaged since? write the dataset again)")])
     batches = parse_batches(batches, spec, deterministic=deterministic)
     batches = decode_batches(batches, decode, deterministic=deterministic)
     return prefetch(batches)
@@ -344,10 +413,7 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     """Checks the split, its shards and the options now, then returns the input function."""
     shards = shard_paths(layout, data_dir, split)
     check_options(options)
-    if options.features is None:
-        outputs = [name for name in layout.feature_spec if name != options.label_key]
-    else:
-        outputs = list(options.features)
+    outputs = output_features(layout, options)
     wanted = outputs + ([options.label_key] if options.label_key and options.label_key not in outputs else [])
     for name in wanted:
         if name not in layout.feature_spec:
@@ -358,7 +424,8 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     if options.sequence_length is not None and not pad_ids:
         raise ReaderError("sequence_length is set but no token-id feature is read (or ragged=True)")
     decode = make_decoder(images, pad_ids, sequence_length=options.sequence_length, outputs=outputs,
-                          label_key=options.label_key)
+                          label_key=options.label_key, supervised=options.supervised,
+                          keras_names=options.keras_names)
     default_mode = MODES[options.mode] if options.mode else (TRAIN if split == "train" else EVAL)
 
     def input_fn(params: dict | None = None, mode: str | None = None, config: Any = None,
@@ -376,6 +443,38 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
                             input_context=input_context)
 
     return input_fn
+
+
+def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
+    """The features the batches hold: `options.features`, else all but the label; with supervised=True
+    the one feature returned beside the label. Refuses names that would clash as keras_names."""
+    if options.supervised:
+        if options.label_key is None:
+            raise ReaderError("supervised=True gives (feature, label) pairs, so it needs a label_key")
+        if options.keras_names:
+            raise ReaderError("keras_names=True names the features of a dict, and supervised=True gives one "
+                              "tensor, not a dict: pass one or the other")
+        if options.features is not None:
+            if len(options.features) != 1:
+                raise ReaderError(f"supervised=True gives one feature beside the label, and features names "
+                                  f"{len(options.features)}: pass features=[NAME] with one name, or supervised=False")
+            return list(options.features)
+        if layout.main_feature is None:
+            raise ReaderError("supervised=True gives one feature beside the label, and this dataset has no single "
+                              "image or token-id feature to give: pass features=[NAME] to choose it")
+        return [layout.main_feature]
+    if options.features is None:
+        outputs = [name for name in layout.feature_spec if name != options.label_key]
+    else:
+        outputs = list(options.features)
+    if options.keras_names:
+        renamed: dict[str, str] = {}
+        for name in outputs:
+            other = renamed.setdefault(keras_name(name), name)
+            if other != name:
+                raise ReaderError(f"keras_names=True would name both {other!r} and {name!r} {keras_name(name)!r}: "
+                                  "pass features=[...] to leave one out")
+    return outputs
 
 
 def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[str, int | None]]:
