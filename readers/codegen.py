@@ -21,10 +21,12 @@ from readers.pipeline import DatasetLayout
 from schemas import FORMAT_VERSION, DatasetSchema
 
 PIPELINE_SOURCE = Path(__file__).with_name("pipeline.py")
-# What the generated module imports: pipeline.py may import nothing else.
+# What the generated module imports: pipeline.py may import nothing else. pipeline.py's
+# `from __future__ import annotations` is left out of the module: with it, its dataclasses look the module
+# up in sys.modules, where a module loaded by path (importlib's spec_from_file_location + exec_module, as
+# training launchers and plugin loaders do) is not, and fail.
+FUTURE = "from __future__ import annotations\n"
 IMPORTS = (
-    "from __future__ import annotations\n"
-    "\n"
     "import dataclasses\n"
     "from typing import Any, Callable, Mapping, Sequence\n"
     "\n"
@@ -187,7 +189,7 @@ def pipeline_code() -> str:
         body = body[1:]
     imports = [node for node in body if isinstance(node, (ast.Import, ast.ImportFrom))]
     code = [node for node in body if not isinstance(node, (ast.Import, ast.ImportFrom))]
-    wanted = {ast.dump(node) for node in ast.parse(IMPORTS).body}
+    wanted = {ast.dump(node) for node in ast.parse(FUTURE + IMPORTS).body}
     extra = [ast.unparse(node) for node in imports if ast.dump(node) not in wanted]
     if extra or max(node.lineno for node in imports) > code[0].lineno:
         raise AssertionError(f"{PIPELINE_SOURCE} must import only what codegen.IMPORTS does, at the top: {extra}")

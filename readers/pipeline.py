@@ -94,6 +94,14 @@ class ImageDecoding:
     resize: bool
 
 
+def plain(fn: Callable) -> Callable:
+    """`fn`, for tf.data and tf.map_fn to trace as it is written. The functions here are plain graph
+    code (their `if`s test Python values, never tensors), so AutoGraph has nothing to convert; and it
+    could not in a generated module loaded by path without an entry in sys.modules (as training
+    launchers load files), where it looks the module up."""
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
 # ---- the steps ---------------------------------------------------------------------------------------
 
 
@@ -112,7 +120,7 @@ def list_shards(shards: Sequence[tuple[str, int | None]], *, shuffle: bool, seed
 def read_records(files: tf.data.Dataset, *, compression: str) -> tf.data.Dataset:
     """The serialised records of the files, one file after the other, each from its start: the cheapest
     way to read, in one thread, with no hand-over between threads."""
-    return tf.data.TFRecordDataset(files.map(lambda path, _: path), compression_type=compression)
+    return tf.data.TFRecordDataset(files.map(plain(lambda path, _: path)), compression_type=compression)
 
 
 def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length: int, block_length: int,
@@ -130,7 +138,7 @@ def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length
                                              "says (changed or damaged since? write the dataset again):"), path])
         return blocks
 
-    blocks = files.interleave(read_blocks, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
+    blocks = files.interleave(plain(read_blocks), cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
                               deterministic=deterministic)
     return blocks.unbatch()
 
@@ -176,19 +184,19 @@ def count_batches(batches: tf.data.Dataset, *, records: Any, batch_size: int, nu
         with tf.control_dependencies([tf.debugging.Assert(same, list(message))]):
             return tf.identity(serialized)
 
-    return batches.enumerate().map(check_size).apply(tf.data.experimental.assert_cardinality(count))
+    return batches.enumerate().map(plain(check_size)).apply(tf.data.experimental.assert_cardinality(count))
 
 
 def parse_batches(batches: tf.data.Dataset, spec: Mapping[str, Any], *, deterministic: bool) -> tf.data.Dataset:
     """Parses each batch of serialised `tf.train.Example`s with one `tf.io.parse_example` call."""
-    return batches.map(lambda serialized: tf.io.parse_example(serialized, spec),
+    return batches.map(plain(lambda serialized: tf.io.parse_example(serialized, spec)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
 
 def decode_batches(batches: tf.data.Dataset, decode: Callable[[dict], Any], *,
                    deterministic: bool) -> tf.data.Dataset:
     """Applies `decode` (parsed features -> model inputs) to every batch, batches in parallel."""
-    return batches.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return batches.map(plain(decode), num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
 
 def prefetch(batches: tf.data.Dataset) -> tf.data.Dataset:
@@ -215,7 +223,7 @@ def decode_images(encoded: tf.Tensor, how: ImageDecoding) -> tf.Tensor:
                 image = tf.saturate_cast(tf.round(image), tf.uint8)
         return tf.ensure_shape(image, [height, width, how.channels])
 
-    images = tf.map_fn(decode_one, encoded, fn_output_signature=tf.TensorSpec([height, width, how.channels], dtype))
+    images = tf.map_fn(plain(decode_one), encoded, fn_output_signature=tf.TensorSpec([height, width, how.channels], dtype))
     return images if how.dtype == "uint8" else tf.cast(images, tf.float32) / 255.0
 
 
