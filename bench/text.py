@@ -159,24 +159,25 @@ def prep_command(corpus: Path, out: Path, vocab: Path | None, workers: int | Non
 
 
 def encode_rate(corpus: Path, vocab: Path) -> float:
-    """Tokens per second of the encode stage alone on one core: the job's per-range work on the first
-    byte range of the corpus, in this process, without Beam."""
-    from beam_jobs import text as text_job
+    """Tokens per second of the encode stage alone on one core: the job's per-range work (read the
+    rows, encode them in batches) on the first byte range of the corpus, in this process, without Beam."""
+    from beam_jobs.text import _read_vocabulary
     from prep import text_inputs
     from prep.job_options import TextJobOptions
     from prep.layout import Layout
+    from prep.text_encoder import DocumentEncoder
 
     inputs = text_inputs.resolve_inputs(str(corpus), "auto", "text", "label", False, False)
-    options = TextJobOptions(inputs=inputs, out="/nonexistent", vocab_file=str(vocab))
-    end = min(corpus.stat().st_size, text_inputs.RANGE_BYTES)
-    element = (str(corpus), 0, None if end == corpus.stat().st_size else end)
-    side = (Layout(False, ()), text_job._read_vocabulary(str(vocab)), tuple(TOPICS), {})
-    fn = text_job._EncodeDocuments(options)
-    fn.setup()
+    size = corpus.stat().st_size
+    end = None if size <= text_inputs.RANGE_BYTES else text_inputs.RANGE_BYTES
+    encoder = DocumentEncoder(TextJobOptions(inputs=inputs, out="/nonexistent", vocab_file=str(vocab)),
+                              _read_vocabulary(str(vocab)).ids(), tuple(TOPICS))
     tokens, start = 0, time.perf_counter()
-    for out in fn.process(element, *side):
-        if isinstance(out, tuple):
-            tokens += out[2].fact[3]
+    for item in text_inputs.corpus_items(str(corpus), inputs, Layout(False, ()), 0, end):
+        encoder.add(item)
+        if encoder.full:
+            tokens += sum(encoder.take().summary.counts["tokens"].values())
+    tokens += sum(encoder.take().summary.counts["tokens"].values())
     return tokens / (time.perf_counter() - start)
 
 
