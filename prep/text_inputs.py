@@ -371,6 +371,36 @@ def _json_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | Re
                      inputs, inputs.label_field in obj if inputs.label_field else False)
 
 
+_scan_json = json.JSONDecoder().scan_once  # what json.loads runs, without its checks around it
+
+
+def _json_block(source: str, first: int, block: bytes, inputs: TextInputs) -> list[Row | Rejection]:
+    """`_json_line` of each line of a block, the block decoded at once: a line that is one JSON object
+    and nothing else (the usual case) is scanned directly; any other goes through `_json_line`."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        return [_json_line(source, n, line, inputs) for n, line in enumerate(_lines(block), first)]
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    field, label_field = inputs.text_field, inputs.label_field
+    out = []
+    for n, raw in enumerate(lines, first):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if line[:1] == "{":
+            try:
+                obj, end = _scan_json(line, 0)
+            except (StopIteration, ValueError, RecursionError):
+                end = -1
+            if end == len(line) or end >= 0 and not line[end:].strip(" \t\n\r"):
+                out.append(_text_row(source, n, obj.get(field), obj.get(label_field) if label_field else None,
+                                     inputs, label_field in obj if label_field else False))
+                continue
+        out.append(_json_line(source, n, raw.encode("utf-8"), inputs))
+    return out
+
+
 def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: int, fmt: str,
                 inputs: TextInputs, bulk: bool) -> Iterator[Item]:
     n = first_line
@@ -387,8 +417,13 @@ def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: in
                 continue
             except UnicodeDecodeError:
                 pass  # row by row, to find the bad lines
+        if fmt == "jsonl":
+            rows = _json_block(source, n, block, inputs)
+            yield from rows
+            n += len(rows)
+            continue
         for line in _lines(block):
-            yield _plain_line(source, n, line, inputs) if fmt == "lines" else _json_line(source, n, line, inputs)
+            yield _plain_line(source, n, line, inputs)
             n += 1
 
 
