@@ -25,7 +25,7 @@ def _image_rejection(kept: duplicates.Copy, dropped: duplicates.Copy) -> dict:
 IMAGES = duplicates.Content(_image_copy, _image_rejection, lambda r: r[2].record_size, near=True)
 
 
-def _dropped(group: list[duplicates.Copy]):
+def dropped_copies(group: list[duplicates.Copy]):
     kept, others = duplicates.survivor(group)
     return [(kept, copy) for copy in others]
 
@@ -40,7 +40,7 @@ def _bucketed(content: duplicates.Content, record):
     return [(key, copy) for key in duplicates.buckets(copy, content.near)]
 
 
-def _compare(bucket):
+def compare_bucket(bucket):
     key, batches = bucket
     groups, pairs = duplicates.compare_bucket(key, values_of(batches))
     yield from groups
@@ -65,14 +65,14 @@ class FindDuplicates(beam.PTransform):
             records
             | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content), spill_dir=self.spill_dir))
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Compare" >> beam.FlatMap(_compare).with_outputs("near", main="groups")
+            | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", main="groups")
         )
         groups = found.groups
         facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
                  found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p))]
         kept = records
         if self.dedupe:
-            dropped = groups | "Dropped" >> beam.FlatMap(_dropped)
+            dropped = groups | "Dropped" >> beam.FlatMap(dropped_copies)
             facts.append(dropped | "Rejections" >> beam.MapTuple(lambda survivor, copy: ("rejected", content.rejection(survivor, copy))))
             names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
             keep = functools.partial(_not_dropped, content)

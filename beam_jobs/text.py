@@ -11,67 +11,49 @@ the job, reported in stats.json and, with --dedupe, left out.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+import pickle
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
+from beam_jobs import record_batches
+from beam_jobs.batching import spill
 from beam_jobs.commit import Commit
-from beam_jobs.duplicates import FindDuplicates
-from beam_jobs.sharded_write import WriteShards
+from beam_jobs.duplicates import compare_bucket, dropped_copies
+from beam_jobs.record_batches import WriteShardBatches
 from beam_jobs.stats import SummarizeFacts
 from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, SurveyCorpus, rules_of
 from prep.core import duplicates
 from prep.core import layout as layouts
-from prep.core.splits import DEFAULT_SPLIT
+from prep.core.failures import CONVERSION_ERROR, unforeseen
+from prep.core.statistics import Summary
 from prep.core.vocab_files import read_vocabulary
 from prep.jobs.progress import Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
 from prep.text.corpus_survey import first_lines, range_key
-from prep.text.duplicates import document_copy, rejection
+from prep.text.duplicates import rejection
+from prep.text.encoder import DocumentEncoder
 from prep.text.inputs import Rejection, corpus_items
 from prep.text.options import TextJobOptions
-from prep.text.records import text_example
-from prep.text.tokenizer import Tokenizer
 
 
-class _Encoded(NamedTuple):
-    """A document on its way to its shard: the record, what duplicate detection needs, its stats fact
-    (counted only if the record is written)."""
-
-    record: bytes
-    copy: duplicates.Copy
-    fact: tuple
-
-
-# (split, identity, _Encoded) records
-_DOCUMENTS = duplicates.Content(lambda r: r[2].copy, rejection, lambda r: len(r[2].record))
-
-
-class _EncodeDocuments(beam.DoFn):
-    """(path, start, end) -> (split, identity, _Encoded); rejections and their facts on the side."""
+class _EncodeRanges(beam.DoFn):
+    """(path, start, end) -> batches of records (`record_batches.packed` columns), and tagged:
+    "sizes" (split, bytes of records) per batch, "copies" (bucket, batch of `duplicates.Copy`) for
+    duplicate detection, "facts" (rejections, and the records' facts as one partial summary per batch;
+    with --dedupe the facts wait in the batches). The documents of a whole bundle are encoded together
+    (prep.text.encoder), so what Beam handles per document is nothing."""
 
     def __init__(self, options: TextJobOptions):
         self.options = options
         self.encoded = Metrics.counter("prep", "documents_encoded")
         self.rejected = Metrics.counter("prep", "inputs_rejected")
-        self._ids: tuple = (None, {})
-        self._label_ids: tuple = (None, {})
+        self._encoder: tuple = (None, None, None)  # (vocabulary, labels, DocumentEncoder)
 
     def setup(self):
-        self.tokenizer = Tokenizer.from_settings(self.options.text)
         self.progress = Progress("text")
-
-    def _vocabulary_ids(self, vocab: vocabulary.TokenVocabulary) -> dict[bytes, int]:
-        if self._ids[0] is not vocab:
-            self._ids = (vocab, vocab.ids())
-        return self._ids[1]
-
-    def _labels(self, labels: tuple[str, ...]) -> dict[str, int]:
-        if self._label_ids[0] is not labels:
-            self._label_ids = (labels, {name: i for i, name in enumerate(labels)})
-        return self._label_ids[1]
 
     def _reject(self, rejection: Rejection):
         self.rejected.inc()
@@ -80,30 +62,72 @@ class _EncodeDocuments(beam.DoFn):
 
     def process(self, element, layout: layouts.Layout, vocab: vocabulary.TokenVocabulary,
                 labels: tuple[str, ...] | None, lines: dict[str, int]):
-        o = self.options
         path, start, end = element
         first_line = lines.get(range_key(path, start), 1) if start else 1
-        ids_of = self._vocabulary_ids(vocab)
-        label_ids = self._labels(labels) if labels is not None else None
-        for item in corpus_items(path, o.inputs, layout, start, end, first_line):
-            if isinstance(item, Rejection):
-                yield from self._reject(item)
-                continue
-            label = None
-            if label_ids is not None:
-                label = label_ids.get(item.label)
-                if label is None:
-                    yield from self._reject(Rejection(item.source, item.line, "label_not_in_labels",
-                                                      f"label {item.label!r} is not in the --labels list"))
-                    continue
-            ids = [ids_of.get(token, vocabulary.OOV_ID) for token in self.tokenizer.tokens(item.text)]
-            kept = ids[:o.text.max_length] if o.text.max_length is not None else ids
-            split = item.split or (o.split_fractions.assign(item.identity) if o.split_fractions else DEFAULT_SPLIT)
-            self.encoded.inc()
-            self.progress.add("documents")
-            yield split, item.identity, _Encoded(
-                text_example(item, kept, label, o.raw_text), document_copy(item, split, self.tokenizer),
-                text_dataset.record_fact(split, item.label, ids, len(kept), vocabulary.OOV_ID))
+        if self._encoder[0] is not vocab or self._encoder[1] is not labels:
+            yield from self._flush(bundle_end=False)
+            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab.ids(), labels))
+        encoder = self._encoder[2]
+        for item in corpus_items(path, self.options.inputs, layout, start, end, first_line):
+            try:
+                rejection = item if isinstance(item, Rejection) else encoder.add(item)
+            except Exception as e:  # no single input may stop the job: prep.core.failures
+                rejection = Rejection(item.source, item.line, CONVERSION_ERROR, unforeseen(e))
+            if rejection is not None:
+                yield from self._reject(rejection)
+            elif encoder.full:
+                yield from self._flush(bundle_end=False)
+
+    def finish_bundle(self):
+        yield from self._flush(bundle_end=True)
+
+    def _flush(self, bundle_end: bool):
+        encoder = self._encoder[2]
+        if encoder is None:
+            return
+        batch = encoder.take()
+        n = len(batch.records.records)
+        if not n:
+            return
+        self.encoded.inc(n)
+        self.progress.add("documents", n)
+        spill_dir = self.options.spill_dir
+        at = GlobalWindows.windowed_value if bundle_end else (lambda value: value)
+        yield at(record_batches.packed(batch.records, spill_dir))
+        if batch.summary is not None:
+            yield beam.pvalue.TaggedOutput("facts", at((text_dataset.PARTIAL_FACT, batch.summary)))
+            for size in batch.records.sizes().items():
+                yield beam.pvalue.TaggedOutput("sizes", at(size))
+        copies = [(key, pickle.dumps(group, pickle.HIGHEST_PROTOCOL)) for key, group in batch.copies.items()]
+        for bucket in spill(spill_dir, copies) if spill_dir else copies:
+            yield beam.pvalue.TaggedOutput("copies", at(bucket))
+
+
+class _DropCopies(beam.DoFn):
+    """--dedupe: batches -> batches without the copies dropped, their sizes and the kept records'
+    facts (one partial summary per batch), as _EncodeRanges outputs them without --dedupe."""
+
+    def __init__(self, spill_dir: str | None):
+        self.spill_dir = spill_dir
+
+    def process(self, batch, dropped: dict):
+        columns = record_batches.unpacked(batch)
+        kept = columns.keep([i for i, name in enumerate(columns.identities) if name not in dropped])
+        summary = Summary()
+        for fact in kept.facts:
+            text_dataset.add_text_fact(summary, fact)
+        kept = kept._replace(facts=None)
+        yield record_batches.packed(kept, self.spill_dir)
+        yield beam.pvalue.TaggedOutput("facts", (text_dataset.PARTIAL_FACT, summary))
+        for size in kept.sizes().items():
+            yield beam.pvalue.TaggedOutput("sizes", size)
+
+
+class _GroupCopies(beam.PTransform):
+    """(bucket, batch of copies) -> groups of exact copies ([Copy, ...]), as FindDuplicates finds them."""
+
+    def expand(self, copies):
+        return copies | "GroupByBucket" >> beam.GroupByKey() | "Compare" >> beam.FlatMap(compare_bucket)
 
 
 def _read_vocabulary(path: str) -> vocabulary.TokenVocabulary:
@@ -133,15 +157,23 @@ class ConvertCorpus(beam.PTransform):
             survey["summary"] | "Labels" >> beam.Map(lambda s, layout: text_dataset.label_names(o, layout, s), layout))
         lines = beam.pvalue.AsSingleton(survey["summary"] | "FirstLines" >> beam.Map(
             lambda s: first_lines(s.get("lines", {}))))
-        encoded = ranges | "Encode" >> beam.ParDo(_EncodeDocuments(o), layout, vocab, labels, lines).with_outputs(
-            "facts", main="records")
-        copies = encoded.records | "FindDuplicates" >> FindDuplicates(o.dedupe, _DOCUMENTS, o.spill_dir)
-        written = copies["records"] | "RecordFacts" >> beam.Map(lambda r: r[2].fact)
-        facts = (encoded.facts, copies["facts"], written)
+        encoded = ranges | "Encode" >> beam.ParDo(_EncodeRanges(o), layout, vocab, labels, lines).with_outputs(
+            "facts", "sizes", "copies", main="batches")
+        groups = encoded.copies | "FindDuplicates" >> _GroupCopies()
+        facts = [encoded.facts, groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g))]
+        batches, sizes = encoded.batches, encoded.sizes
+        if o.dedupe:
+            dropped = groups | "Dropped" >> beam.FlatMap(dropped_copies)
+            facts.append(dropped | "Rejections" >> beam.MapTuple(lambda kept, copy: ("rejected", rejection(kept, copy))))
+            names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
+            kept = batches | "DropCopies" >> beam.ParDo(_DropCopies(o.spill_dir), names).with_outputs(
+                "facts", "sizes", main="batches")
+            batches, sizes = kept.batches, kept.sizes
+            facts.append(kept.facts)
+        facts = tuple(facts)
         return (
-            copies["records"]
-            | "Records" >> beam.MapTuple(lambda split, identity, encoded: (split, identity, encoded.record))
-            | "WriteShards" >> WriteShards(o.out, o.sharding, spill_dir=o.spill_dir)
+            batches
+            | "WriteShards" >> WriteShardBatches(o.out, o.sharding, sizes, spill_dir=o.spill_dir)
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(text_dataset.finish_text, o), spill_dir=o.spill_dir,
                 split_names=beam.pvalue.AsSingleton(

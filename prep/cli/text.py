@@ -104,6 +104,7 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
     from prep.core import preflight
     from prep.core.splits import parse_split_fractions
     from prep.core.vocab_files import read_vocabulary
+    from prep.jobs import auto_workers
     from prep.text import preflight as text_preflight
     from prep.text.options import TextJobOptions
 
@@ -126,6 +127,7 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
     if inputs.format == "folder":
         preflight.check_not_nested(inputs.src, options.out)
     text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
+    runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.TEXT_BYTES)
     launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)
     if not runner.dry_run:
         _print_text_summary(options.out)
@@ -158,6 +160,7 @@ def vocab(inputs, out, settings, runner, overwrite):
     reads it.
     """
     from beam_jobs.vocab import LearnVocabulary
+    from prep.jobs import auto_workers
     from prep.text import preflight as text_preflight
     from prep.text.dataset import vocab_sidecars
     from prep.text.options import VocabJobOptions
@@ -166,6 +169,7 @@ def vocab(inputs, out, settings, runner, overwrite):
     options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now())
     text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
     text_preflight.check_text_source(inputs, None, False)
+    runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.VOCAB_BYTES)
     click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
     if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner, "vocab"):
         _print_vocab_summary(out)

@@ -59,7 +59,10 @@ class Summary:
     lists: dict[str, list] = field(default_factory=dict)
 
     def count(self, name: str, key: str, n: int = 1) -> None:
-        self.counts.setdefault(name, Counter())[key] += n
+        counter = self.counts.get(name)
+        if counter is None:  # not setdefault: it would build a Counter on every call
+            counter = self.counts[name] = Counter()
+        counter[key] += n
 
     def observe(self, name: str, value: float) -> None:
         self.distributions.setdefault(name, Distribution()).add(value)

@@ -33,6 +33,7 @@ class RunnerOptions:
     temp_location: str | None = None
     dry_run: bool = False
     beam_args: tuple[str, ...] = ()
+    small_input: bool = False  # `workers` is 1 because the input is small (prep.jobs.auto_workers)
 
     @property
     def local_workers(self) -> int:
@@ -55,7 +56,8 @@ class RunnerOptions:
         if self.is_dataflow:
             return f"on Dataflow{' (dry run: nothing is submitted)' if self.dry_run else ''}"
         return f"{self.local_workers} local worker{'s' if self.local_workers != 1 else ''}" + (
-            " (dry run: nothing runs)" if self.dry_run else "")
+            " (dry run: nothing runs)" if self.dry_run else "") + (
+            ", in this process: a small input finishes sooner without worker processes" if self.small_input else "")
 
 
 def _flag_value(args: list[str], name: str) -> str | None:

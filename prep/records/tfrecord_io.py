@@ -37,6 +37,7 @@ MAX_RECORD_BYTES = 2**31
 _SUFFIXES = {"none": ".tfrecord", "gzip": ".tfrecord.gz"}
 _HEADER = struct.Struct("<QI")  # length, masked CRC of the 8 length bytes
 _FOOTER = struct.Struct("<I")  # masked CRC of the data
+_LENGTH = struct.Struct("<Q")
 _HEADER_BYTES = _HEADER.size  # 12
 _FOOTER_BYTES = _FOOTER.size  # 4
 _CHUNK_BYTES = 1 << 20  # read and write granularity: large enough that per-call overhead vanishes
@@ -197,8 +198,16 @@ def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str) 
             handle.write(block)
             num_bytes += len(block)
 
-    for data in records:
-        pending += encode_record(data)
+    crc = _crc32c_fn()
+    pack_length, pack_crc = _LENGTH.pack, _FOOTER.pack
+    for data in records:  # encode_record, with its look-ups hoisted out of the loop
+        length = pack_length(len(data))
+        c = crc(length)
+        d = crc(data)
+        pending += length
+        pending += pack_crc((((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+        pending += data
+        pending += pack_crc((((d >> 15) | (d << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
         num_records += 1
         if len(pending) >= _CHUNK_BYTES:
             block = bytes(pending)

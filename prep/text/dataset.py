@@ -36,6 +36,8 @@ TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
 # A fact about one input, gathered by the pipeline for stats.json:
 #   ("record", split, label name or None, tokens, out-of-vocabulary tokens, ids written, distinct ids)
 #   ("rejected", rejected.jsonl row)
+#   (PARTIAL_FACT, Summary): the facts of many records already folded (prep.text.encoder)
+PARTIAL_FACT = "records_summary"
 
 
 class SourceChangedError(RuntimeError):
@@ -48,6 +50,9 @@ def record_fact(split: str, label: str | None, ids: list[int], written: int, oov
 
 
 def add_text_fact(summary: Summary, fact: tuple) -> None:
+    if fact[0] == PARTIAL_FACT:
+        summary.merge(fact[1])
+        return
     if add_shared_fact(summary, fact):
         return
     _, split, label, tokens, oov, written, ids = fact

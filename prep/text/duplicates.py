@@ -25,9 +25,11 @@ def normalised_text(text: bytes, tokenizer: Tokenizer) -> bytes:
     return _JOIN[tokenizer.split].join(split_tokens(standardize(text, tokenizer.standardize), tokenizer.split))
 
 
-def document_copy(row: Row, split: str, tokenizer: Tokenizer) -> Copy:
-    """What duplicate detection needs of one document: where it is and a hash of its normalised text."""
-    return Copy(row.source, split, content_digest(normalised_text(row.text, tokenizer)), line=row.line)
+def document_copy(row: Row, split: str, tokenizer: Tokenizer, tokens: list[bytes] | None = None) -> Copy:
+    """What duplicate detection needs of one document: where it is and a hash of its normalised text.
+    `tokens`: the document's tokens before n-grams, when the caller has them already."""
+    text = normalised_text(row.text, tokenizer) if tokens is None else _JOIN[tokenizer.split].join(tokens)
+    return Copy(row.source, split, content_digest(text), line=row.line)
 
 
 def rejection(kept: Copy, dropped: Copy) -> dict:

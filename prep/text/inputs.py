@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Union
 
 from prep.core import layout as layouts
+from prep.core.failures import CONVERSION_ERROR, unforeseen
 
 FORMATS = ("folder", "lines", "jsonl", "csv", "tsv")
 INPUT_FORMATS = ("auto",) + FORMATS
@@ -371,6 +372,36 @@ def _json_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | Re
                      inputs, inputs.label_field in obj if inputs.label_field else False)
 
 
+_scan_json = json.JSONDecoder().scan_once  # what json.loads runs, without its checks around it
+
+
+def _json_block(source: str, first: int, block: bytes, inputs: TextInputs) -> list[Row | Rejection]:
+    """`_json_line` of each line of a block, the block decoded at once: a line that is one JSON object
+    and nothing else (the usual case) is scanned directly; any other goes through `_json_line`."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        return [_json_line(source, n, line, inputs) for n, line in enumerate(_lines(block), first)]
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    field, label_field = inputs.text_field, inputs.label_field
+    out = []
+    for n, raw in enumerate(lines, first):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if line[:1] == "{":
+            try:
+                obj, end = _scan_json(line, 0)
+            except (StopIteration, ValueError, RecursionError):
+                end = -1
+            if end == len(line) or end >= 0 and not line[end:].strip(" \t\n\r"):
+                out.append(_text_row(source, n, obj.get(field), obj.get(label_field) if label_field else None,
+                                     inputs, label_field in obj if label_field else False))
+                continue
+        out.append(_json_line(source, n, raw.encode("utf-8"), inputs))
+    return out
+
+
 def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: int, fmt: str,
                 inputs: TextInputs, bulk: bool) -> Iterator[Item]:
     n = first_line
@@ -387,8 +418,13 @@ def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: in
                 continue
             except UnicodeDecodeError:
                 pass  # row by row, to find the bad lines
+        if fmt == "jsonl":
+            rows = _json_block(source, n, block, inputs)
+            yield from rows
+            n += len(rows)
+            continue
         for line in _lines(block):
-            yield _plain_line(source, n, line, inputs) if fmt == "lines" else _json_line(source, n, line, inputs)
+            yield _plain_line(source, n, line, inputs)
             n += 1
 
 
@@ -504,14 +540,32 @@ def corpus_items(path: str, inputs: TextInputs, layout: layouts.Layout, start: i
             yield Rejection(source, 0, "hidden_file", "hidden file or OS junk, skipped (--include-hidden reads them)")
         return
     if inputs.format != "folder":
-        yield from read_rows(path, source, inputs, start, end, first_line, bulk=bulk)
+        yield from _isolated(read_rows(path, source, inputs, start, end, first_line, bulk=bulk), source)
         return
     where = layouts.locate(source, layout)
     if where.problem:
         yield Rejection(source, 0, where.problem, layouts.PROBLEMS[where.problem])
         return
-    document = read_document(path, source, where.class_name)
+    try:
+        document = read_document(path, source, where.class_name)
+    except Exception as e:  # no single input may stop the job: prep.core.failures
+        document = Rejection(source, 0, CONVERSION_ERROR, unforeseen(e))
     yield dataclasses.replace(document, split=where.split) if isinstance(document, Row) else document
+
+
+def _isolated(items: Iterator[Item], source: str) -> Iterator[Item]:
+    """`items`; when reading them raises unexpectedly, one `conversion_error` rejection stands for what is
+    left of the file or range (prep.core.failures) and the job goes on. Every pass reads through here, so
+    they stop at the same input and agree on the count (a pass reading in bulk, counting lines in blocks,
+    may stop a block earlier: then the commit refuses the run as having lost inputs, as it would anyway)."""
+    line = 0
+    try:
+        for item in items:
+            line = getattr(item, "line", line)
+            yield item
+    except Exception as e:  # no single input may stop the job
+        yield Rejection(source, line + 1 if line else 0, CONVERSION_ERROR,
+                        f"{unforeseen(e)}; what follows in this file{' from this line' if line else ''} is left out")
 
 
 def input_count(item: Item) -> int:

@@ -100,3 +100,55 @@ def test_a_successful_run_leaves_no_log_and_prints_only_the_summary(folder, tmp_
     assert done.stderr.strip().splitlines() == [f"prep images: {folder} -> {tmp_path / 'out'} (1 local worker)"]
     assert done.stdout.startswith("wrote 6 records")
     assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("prep-images-*.log")) == before
+
+
+def _corpus(tmp_path) -> Path:
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"text": f"the cat sat on mat number {i}", "label": "a" if i % 2 else "b"} for i in range(8)]
+    rows[5]["text"] = "a boom in the text"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return corpus
+
+
+def test_an_unexpected_exception_on_one_document_is_a_conversion_error(tmp_path, prep_cli, monkeypatch):
+    from prep.text import encoder
+
+    real = encoder.DocumentEncoder.add
+
+    def fails_on_one(self, row):
+        if b"boom" in row.text:
+            raise IndexError("a bug nobody foresaw")
+        return real(self, row)
+
+    monkeypatch.setattr(encoder.DocumentEncoder, "add", fails_on_one)
+    out = tmp_path / "out"
+    result = prep_cli("text", _corpus(tmp_path), out, "--label-field", "label", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    rows = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["line"], r["reason"]) for r in rows] == [("corpus.jsonl", 6, "conversion_error")]
+    assert rows[0]["detail"].startswith("IndexError: a bug nobody foresaw (at test_isolation.py:")
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["inputs"], stats["records"], stats["rejected"]) == (8, 7, 1)
+
+
+def test_an_unexpected_exception_reading_one_document_file_is_a_conversion_error(tmp_path, prep_cli, monkeypatch):
+    from prep.text import inputs
+
+    src = tmp_path / "src"
+    for i in range(4):
+        (src / ("pos" if i % 2 else "neg")).mkdir(parents=True, exist_ok=True)
+        (src / ("pos" if i % 2 else "neg") / f"{i}.txt").write_text(f"review number {i}")
+    real = inputs.read_document
+
+    def fails_on_one(path, source, class_name):
+        if source.endswith("2.txt"):
+            raise UnicodeError("a decoder bug")
+        return real(path, source, class_name)
+
+    monkeypatch.setattr(inputs, "read_document", fails_on_one)
+    out = tmp_path / "out"
+    result = prep_cli("text", src, out, "--workers", "1")
+    assert result.exit_code == 0, result.err
+    rows = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rows] == [("neg/2.txt", "conversion_error")]
+    assert json.loads((out / "stats.json").read_text())["records"] == 3

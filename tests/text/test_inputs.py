@@ -221,3 +221,26 @@ def test_blank_lines_of_a_block_are_counted_exactly(lines, final_newline):
         return
     expected = sum(1 for line in _lines(block) if not line.strip())
     assert _blank_lines(block) == expected
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                            max_leaves=8)
+_json_lines = st.one_of(
+    st.builds(lambda d, pad, cr: json.dumps(d, ensure_ascii=pad == "") + pad + cr,
+              st.dictionaries(st.sampled_from(["text", "label", "x", "tëxt"]), _json_values, max_size=4),
+              st.sampled_from(["", " ", "\t ", " x", "}", "\x0c"]), st.sampled_from(["", "\r", "\r\r"])),
+    st.sampled_from(['{"text": NaN, "label": Infinity}', '{"text": "a\\ud800b"}', '\ufeff{"text": "x"}', "{",
+                     '{"text": "dup", "text": "last"}', "[1]", "  ", "", '{"text": 1e999}', '{"label": 12345678901234567890}',
+                     "{" * 3000 + "}" * 3000, '{"text": "x"} {"text": "y"}']),
+    st.text(max_size=30))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_json_lines, max_size=12), st.booleans(), st.binary(max_size=3))
+def test_a_block_of_json_lines_reads_as_line_by_line(lines, labelled, junk):
+    """The block path (`_json_block`) gives exactly what `_json_line` gives for each line."""
+    inputs = text_inputs.TextInputs("s", "s", "s/*", "jsonl", "text", "label" if labelled else None)
+    block = "\n".join(lines).encode("utf-8", "surrogatepass") + (b"\n" + junk if junk else b"") + b"\n"
+    expected = [text_inputs._json_line("f", n, line, inputs) for n, line in enumerate(text_inputs._lines(block), 5)]
+    assert text_inputs._json_block("f", 5, block, inputs) == expected
