@@ -602,6 +602,7 @@ def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> int:
 
     0 means "no fingerprint", never compared for near copies: images under 16 pixels on a side and
     flat images, whose hashes are all alike and would make every pair a near copy."""
+    import numpy as np
     from PIL import Image
 
     if min(size or im.size) < MIN_FINGERPRINT_SIDE:
@@ -611,16 +612,15 @@ def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> int:
     factor = min(im.size) // FINGERPRINT_REDUCE_TO
     if factor > 1:
         im = im.reduce(factor)  # box-average first: resampling a large image straight to 9x8 costs more than the decode
-    thumbnail = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    if im.mode != "L":  # a kept JPEG's draft decode is grey already
+        im = im.convert("L")
+    thumbnail = im.resize((9, 8), Image.Resampling.BILINEAR)
     low, high = thumbnail.getextrema()
     if high - low < MIN_FINGERPRINT_RANGE:
         return 0
-    pixels = thumbnail.tobytes()
-    bits = 0
-    for row in range(0, 72, 9):
-        for col in range(row, row + 8):
-            bits = bits << 1 | (pixels[col] < pixels[col + 1])
-    return bits
+    # Row by row, bit 63 first: packbits puts the first comparison in the top bit of the first byte.
+    pixels = np.frombuffer(thumbnail.tobytes(), np.uint8).reshape(8, 9)
+    return int.from_bytes(np.packbits(pixels[:, :-1] < pixels[:, 1:]).tobytes(), "big")
 
 
 def _upright(im: Image.Image, orientation: int) -> Image.Image:

@@ -11,7 +11,7 @@ from typing import Callable
 
 from prep.core.duplicates import content_digest
 from prep.images.imaging import ImageOptions, ImageRecord
-from prep.records.example_codec import encode_example
+from prep.records.example_codec import FixedExample
 from schemas import Feature, ImageInfo
 
 IMAGE_KEY = "image"
@@ -60,6 +60,19 @@ def pending_image(relative_path: str, label: int, class_name: str, image: ImageR
         image.fingerprint, split, image.source_format)
 
 
+# An image record's features, in the order image_example gives their values.
+_IMAGE_RECORD = FixedExample({
+    IMAGE_KEY: "string",
+    "image/format": "string",
+    "image/height": "int64",
+    "image/width": "int64",
+    "image/channels": "int64",
+    "image/filename": "string",
+    LABEL_KEY: "int64",
+    "label/name": "string",
+})
+
+
 def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:
     """The serialised `tf.train.Example` of one image; `read(relative path)` gives a kept file's bytes again."""
     data = image.data
@@ -67,16 +80,8 @@ def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:
         data = read(image.relative_path)
         if content_digest(data) != image.digest:
             raise SourceChangedError(f"{image.relative_path} changed while the job ran: rerun it on a stable SRC")
-    return encode_example({
-        IMAGE_KEY: ("string", [data]),
-        "image/format": ("string", [image.format]),
-        "image/height": ("int64", [image.height]),
-        "image/width": ("int64", [image.width]),
-        "image/channels": ("int64", [image.channels]),
-        "image/filename": ("string", [image.relative_path]),
-        LABEL_KEY: ("int64", [image.label]),
-        "label/name": ("string", [image.class_name]),
-    })
+    return _IMAGE_RECORD.encode(data, image.format, image.height, image.width, image.channels,
+                                image.relative_path, image.label, image.class_name)
 
 
 def image_features(options: ImageOptions, formats: set[str],

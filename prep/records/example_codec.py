@@ -39,10 +39,14 @@ def _varint(n: int) -> bytes:
 _TAGS = {number: bytes([number << 3 | 2]) for number in (1, 2, 3)}  # length-delimited fields 1-3
 
 
+def _header(number: int, size: int) -> bytes:
+    """The tag and length of a length-delimited field `number` of `size` bytes."""
+    return _TAGS[number] + (bytes([size]) if size < 0x80 else _varint(size))
+
+
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (wire type 2)."""
-    size = len(payload)
-    return _TAGS[number] + (bytes([size]) if size < 0x80 else _varint(size)) + payload
+    return _header(number, len(payload)) + payload
 
 
 def _as_bytes(value: Value) -> bytes:
@@ -100,3 +104,50 @@ def encode_example(features: Mapping[str, TypedValues]) -> bytes:
         parts += entry_parts
         size += entry_size
     return b"".join(_wrap(1, (parts, size))[0])
+
+
+class FixedExample:
+    """Encodes Examples that always have the same features, one int64 or string value each (an image's
+    record): the bytes of `encode_example`, with the key order and each key's field worked out once.
+
+    `dtypes` maps each key to "int64" or "string", in the order `encode` takes the values.
+    """
+
+    def __init__(self, dtypes: Mapping[str, str]):
+        for key, dtype in dtypes.items():
+            if dtype not in ("int64", "string"):
+                raise ValueError(f"feature {key!r}: FixedExample encodes int64 and string features, not {dtype!r}")
+        keys = list(dtypes)
+        self._order = tuple(sorted(range(len(keys)), key=lambda i: keys[i]))
+        self._keys = tuple(keys)
+        self._strings = tuple(dtypes[key] == "string" for key in keys)
+        self._key_fields = tuple(_field(1, key.encode("utf-8")) for key in keys)
+
+    def encode(self, *values: Value) -> bytes:
+        """The serialised Example of `values`, one per key in the order the keys were given."""
+        parts: list[bytes] = [b""]  # parts[0]: the Features header, once the size is known
+        size = 0
+        for i in self._order:
+            value = values[i]
+            key_field = self._key_fields[i]
+            try:
+                if self._strings[i]:
+                    data = _as_bytes(value)
+                    # entry{key, Feature{BytesList{data}}}: the headers only, so that data is copied once
+                    list_header = _header(1, len(data))
+                    list_size = len(list_header) + len(data)
+                    feature_header = _header(1, list_size)
+                    value_header = _header(2, len(feature_header) + list_size)
+                    entry_size = len(key_field) + len(value_header) + len(feature_header) + list_size
+                    entry_header = _header(1, entry_size)
+                    parts += (entry_header, key_field, value_header, feature_header, list_header, data)
+                    size += len(entry_header) + entry_size
+                else:
+                    packed = bytes([value]) if 0 <= value < 0x80 else _varint(int(value))
+                    entry = _field(1, key_field + _field(2, _field(3, _field(1, packed))))
+                    parts.append(entry)
+                    size += len(entry)
+            except (ValueError, TypeError, OverflowError) as e:
+                raise ValueError(f"feature {self._keys[i]!r}: {e}") from None
+        parts[0] = _header(1, size)
+        return b"".join(parts)

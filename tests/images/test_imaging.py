@@ -777,6 +777,47 @@ def test_what_crosses_beam_workers_pickles() -> None:
     assert pickle.loads(pickle.dumps(record)) == record
 
 
+def _reference_fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> int:
+    """fingerprint as first written, one comparison at a time: stats.json's hashes must not change."""
+    if min(size or im.size) < 16:
+        return 0
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    factor = min(im.size) // 32
+    if factor > 1:
+        im = im.reduce(factor)
+    thumbnail = im.convert("L").resize((9, 8), Image.Resampling.BILINEAR)
+    low, high = thumbnail.getextrema()
+    if high - low < 8:
+        return 0
+    pixels = thumbnail.tobytes()
+    bits = 0
+    for row in range(0, 72, 9):
+        for col in range(row, row + 8):
+            bits = bits << 1 | (pixels[col] < pixels[col + 1])
+    return bits
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA", "I", "F"])
+@pytest.mark.parametrize("size", [(15, 40), (16, 16), (9, 8), (80, 60), (333, 211), (640, 480)])
+def test_fingerprint_is_the_reference_difference_hash(mode: str, size: tuple[int, int]) -> None:
+    from prep.images.imaging import fingerprint
+
+    rng = np.random.default_rng(sum(size) + len(mode))
+    for i in range(20):
+        coarse = rng.integers(0, 256, (max(1, size[1] // 8), max(1, size[0] // 8), 3), dtype=np.uint8)
+        if i == 0:
+            coarse[:] = 100  # flat: no fingerprint
+        elif i == 1:
+            coarse = (coarse // 64 + 120).astype(np.uint8)  # nearly flat
+        im = Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC)
+        im = im.convert(mode) if mode not in ("P", "I", "F") else (
+            im.quantize(16) if mode == "P" else im.convert("L").convert(mode))
+        assert fingerprint(im) == _reference_fingerprint(im)
+        assert fingerprint(im, (640, 480)) == _reference_fingerprint(im, (640, 480))
+        assert fingerprint(im, (8, 480)) == 0
+
+
 def test_unknown_reason_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="REASONS"):
         ImageRejected("broken", "no such reason")

@@ -14,7 +14,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prep.records.example_codec import encode_example
+from prep.records.example_codec import FixedExample, encode_example
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 KIND = {"int64": "int64_list", "float32": "float_list", "string": "bytes_list"}
@@ -270,3 +270,50 @@ def test_file_names_that_are_not_utf8_keep_their_original_bytes() -> None:
     name = b"caf\xe9.jpg".decode("utf-8", "surrogateescape")
     example = tf.train.Example.FromString(encode_example({"image/filename": ("string", [name])}))
     assert example.features.feature["image/filename"].bytes_list.value == [b"caf\xe9.jpg"]
+
+
+# --- FixedExample: the same bytes as encode_example, for records of one value per feature ------------
+
+_one_value = st.one_of(
+    st.tuples(st.just("int64"), st.one_of(st.integers(INT64_MIN, INT64_MAX), st.integers(-1, 70_000), st.booleans())),
+    st.tuples(st.just("string"), st.one_of(st.binary(max_size=300), st.text(max_size=200))),
+    # lengths at and across the varint edges of every level of nesting (127, 128, 16383, 16384 bytes and more)
+    st.tuples(st.just("string"), st.integers(0, 20_000).map(lambda n: b"\x00" * n)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=200), _one_value, max_size=10))
+def test_fixed_example_gives_the_bytes_of_encode_example(features: dict) -> None:
+    encoder = FixedExample({key: dtype for key, (dtype, _) in features.items()})
+    assert encoder.encode(*(value for _, value in features.values())) == encode_example(
+        {key: (dtype, [value]) for key, (dtype, value) in features.items()})
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 115, 116, 117, 118, 127, 128, 129, 16_250, 16_370, 16_383, 16_384,
+                                  200_000, 2_097_152, 2_097_200])
+def test_fixed_example_gives_the_bytes_of_encode_example_for_an_image_record(size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    values = {"image": ("string", data), "image/format": ("string", "jpeg"), "image/height": ("int64", 480),
+              "image/width": ("int64", 640), "image/channels": ("int64", 3),
+              "image/filename": ("string", "caf\udce9/img_1.jpg"), "label": ("int64", 300),
+              "label/name": ("string", "caf\udce9")}
+    encoder = FixedExample({key: dtype for key, (dtype, _) in values.items()})
+    assert encoder.encode(*(value for _, value in values.values())) == encode_example(
+        {key: (dtype, [value]) for key, (dtype, value) in values.items()})
+
+
+@pytest.mark.parametrize(
+    ("dtypes", "values", "message"),
+    [
+        ({"x": "float32"}, None, "feature 'x': FixedExample encodes int64 and string features, not 'float32'"),
+        ({"x": "string"}, (1,), "feature 'x': a string feature needs bytes or str values, not int"),
+        ({"x": "string"}, (None,), "feature 'x': a string feature needs bytes or str values, not NoneType"),
+        ({"big": "int64"}, (2**63,), "feature 'big': 9223372036854775808 does not fit in an int64"),
+        ({"ids": "int64"}, (0.5,), "feature 'ids': 'float' object cannot be interpreted as an integer"),
+        ({"ids": "int64"}, ("3",), "feature 'ids': '<=' not supported"),
+    ],
+)
+def test_fixed_example_refuses_what_encode_example_refuses(dtypes: dict, values: tuple | None, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        FixedExample(dtypes).encode(*values)
