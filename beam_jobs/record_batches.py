@@ -33,10 +33,11 @@ def unpacked(batch: bytes | Spilled) -> RecordColumns:
 
 
 def _deal(batch, shard_counts) -> list[tuple]:
-    """[((split, shard, shards), (order hash, identity, record))] for each record of a batch."""
+    """[((split, shard, shards), (order hash, identity, framed record))] for each record of a batch."""
     columns = unpacked(batch)
     counts = shard_counts if isinstance(shard_counts, dict) else {split: shard_counts for split in set(columns.splits)}
-    return [((split, shard_hash % counts[split], counts[split]), (order, identity, record))
+    frame = tfrecord_io.encode_record  # here, on every worker, not in the one writer of a shard
+    return [((split, shard_hash % counts[split], counts[split]), (order, identity, frame(record)))
             for split, identity, record, shard_hash, order in zip(*columns[:5])]
 
 
@@ -49,7 +50,7 @@ class _WriteShard(beam.DoFn):
         records = sorted(values_of(batches))  # by order hash, then identity (unique: records never compare)
         name = sharding.shard_file_name(split, index, num_shards, self.compression)
         count, size = tfrecord_io.write_records(
-            FileSystems.join(self.out, name), (record for _, _, record in records), self.compression)
+            FileSystems.join(self.out, name), (record for _, _, record in records), self.compression, framed=True)
         yield {"split": split, "index": index, "num_shards": num_shards, "file": name,
                "num_records": count, "num_bytes": size}
 

@@ -155,8 +155,10 @@ class _GzipDeflater:
         return head + self._deflate.flush() + tail
 
 
-def write_records(path: str, records: Iterable[bytes], compression: str) -> tuple[int, int]:
-    """Write ``records`` as one TFRecord file at ``path`` (local or any Beam filesystem).
+def write_records(path: str, records: Iterable[bytes], compression: str, framed: bool = False) -> tuple[int, int]:
+    """Write ``records`` as one TFRecord file at ``path`` (local or any Beam filesystem); with
+    ``framed``, each record is already framed by ``encode_record`` (framed where there are cores to
+    spare, before the one writer of a shard runs).
 
     The bytes go to a temporary sibling (``path + ".tmp-<uuid>"``) that is renamed onto
     ``path`` only once complete, so a failed or retried worker never leaves a partial file
@@ -175,7 +177,7 @@ def write_records(path: str, records: Iterable[bytes], compression: str) -> tupl
     handle = FileSystems.create(tmp_path, compression_type=CompressionTypes.UNCOMPRESSED)
     try:
         try:
-            counts = _write_framed(handle, records, compression)
+            counts = _write_framed(handle, records, compression, framed)
         finally:
             handle.close()
         FileSystems.rename([tmp_path], [path])
@@ -185,7 +187,7 @@ def write_records(path: str, records: Iterable[bytes], compression: str) -> tupl
     return counts
 
 
-def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str) -> tuple[int, int]:
+def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str, framed: bool = False) -> tuple[int, int]:
     """Frame ``records`` into ``handle`` in ~1 MiB blocks; return (records, bytes written)."""
     deflater = _GzipDeflater() if compression == "gzip" else None
     num_records = 0
@@ -200,14 +202,17 @@ def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str) 
 
     crc = _crc32c_fn()
     pack_length, pack_crc = _LENGTH.pack, _FOOTER.pack
-    for data in records:  # encode_record, with its look-ups hoisted out of the loop
-        length = pack_length(len(data))
-        c = crc(length)
-        d = crc(data)
-        pending += length
-        pending += pack_crc((((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
-        pending += data
-        pending += pack_crc((((d >> 15) | (d << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+    for data in records:
+        if framed:
+            pending += data
+        else:  # encode_record, with its look-ups hoisted out of the loop
+            length = pack_length(len(data))
+            c = crc(length)
+            d = crc(data)
+            pending += length
+            pending += pack_crc((((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+            pending += data
+            pending += pack_crc((((d >> 15) | (d << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
         num_records += 1
         if len(pending) >= _CHUNK_BYTES:
             block = bytes(pending)

@@ -168,6 +168,14 @@ def test_gzip_output_is_deterministic(store: Store) -> None:
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_records_framed_beforehand_give_the_same_file(store: Store, compression: str) -> None:
+    records = [os.urandom(n) for n in (0, 1, 300, 3000) for _ in range(200)] + MIXED_RECORDS
+    write_records(store.path("a"), records, compression)
+    write_records(store.path("b"), [encode_record(r) for r in records], compression, framed=True)
+    assert store.get("a") == store.get("b")
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
 def test_successful_write_leaves_only_the_final_file(store: Store, compression: str) -> None:
     name = "train-00000-of-00001" + shard_suffix(compression)
     write_records(store.path(name), MIXED_RECORDS, compression)
