@@ -70,8 +70,9 @@ def make_input_fn(
         features: the names of the features to return (default: all but the label).
         num_epochs: passes over the data when training; None repeats forever.
         shuffle_buffer: records in the shuffle buffer when training.
-        cycle_length: shards read in parallel when training (default: up to 16); 1 reads them one
-            after the other.
+        cycle_length: shards read in parallel when training, interleaved in blocks of 64 records. By
+            default (None, or 1) one after the other, which reads local files fastest; a prep
+            dataset's shards need no mixing (each is a random sample of the split), others may.
         cache: keep the serialised records after the first pass, in memory (True) or in files at this
             path prefix.
         deterministic: when training, False (the default) lets records arrive in whatever order is

@@ -195,6 +195,17 @@ def test_train_repeats_and_shuffles(made_dataset):
     assert values(train_fn(), "image/filename", limit=3 * n) == names  # a seed fixes the order
 
 
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_shards_interleaved_in_parallel_give_every_record_once_an_epoch(text_dataset, deterministic):
+    expected = sorted(values(make_input_fn(text_dataset, "train", 8, mode="eval")(), "text"))
+    train_fn = make_input_fn(text_dataset, "train", 8, num_epochs=2, cycle_length=3, shuffle_buffer=1,
+                             deterministic=deterministic, seed=5)
+    texts = values(train_fn(), "text")
+    assert sorted(texts[:40]) == sorted(texts[40:]) == expected
+    if deterministic:
+        assert values(train_fn(), "text") == texts
+
+
 def test_the_caller_mode_and_params_override_the_defaults(made_dataset):
     train_fn = make_input_fn(made_dataset, "train", 4, image_size=(8, 8))
     expected = sorted(split_records(made_dataset, "train", "image/filename"))
@@ -240,19 +251,18 @@ def test_the_schema_record_counts_say_how_many_batches_come(text_dataset):
 
 
 SPLIT_SAYS = r"the shards of the test split do not hold the {} records its schema.json says"
-SHARD_SAYS = r"a shard of the test split does not hold the records its schema.json says.*test-00000-of-00002"
+FEWER = r"expected to contain {} elements but contained only {} elements"
 
 
-# The test split holds 8 + 7 records, read 4 a batch. Eval reads the shards one after the other and
-# counts the batches, checking the last one's size; training interleaves them, counting each shard's blocks.
+# The test split holds 8 + 7 records, read 4 a batch. Eval counts the batches and checks the last one's
+# size, which counts the records exactly; training counts the whole batches it declares.
 @pytest.mark.parametrize("mode, more, error", [
     ("eval", 1, SPLIT_SAYS.format(16)),  # 4 batches as said, the last of 3 records, not 4
     ("eval", -1, SPLIT_SAYS.format(14)),  # 4 batches as said, the last of 3 records, not 2
     ("eval", 4, SPLIT_SAYS.format(19)),  # 5 batches said
     ("eval", -4, SPLIT_SAYS.format(11)),  # 3 batches said
-    ("train", 1, SHARD_SAYS),
-    ("train", -1, SHARD_SAYS),
-    ("train", 64, SHARD_SAYS),  # 2 blocks of 64 records said
+    ("train", 1, FEWER.format(4, 3)),  # 4 whole batches said
+    ("train", 64, FEWER.format(19, 3)),
 ])
 def test_shards_holding_other_counts_than_the_schema_says_fail_the_pass(text_dataset, tmp_path, mode, more, error):
     wrong = Path(shutil.copytree(text_dataset, tmp_path / "wrong"))
@@ -324,7 +334,7 @@ def test_a_cache_gives_the_same_records(text_dataset, tmp_path, cache):
     expected = sorted(values(make_input_fn(text_dataset, "train", 8, mode="eval")(), "text"))
     train_fn = make_input_fn(text_dataset, "train", 8, cache=cache, num_epochs=3, seed=1)
     texts = values(train_fn(), "text")
-    # training interleaves shards in parallel, so epochs may overlap at their edges: compare the whole
+    # training batches across the ends of epochs: compare the whole
     assert len(texts) == 3 * 40 and sorted(texts) == sorted(expected * 3)
     assert cache is True or list(tmp_path.glob("cache*"))
 
