@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from prep.cli.jobs import launch, now, parse_flag, runner_flags, sharding_flags, tfds_flag
@@ -56,6 +58,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     from beam_jobs.images import ConvertImageFolder
     from prep.core import preflight
     from prep.core.vocab_files import read_vocabulary
+    from prep.jobs import auto_workers
 
     if dedupe and no_duplicate_check:
         raise click.UsageError("--dedupe needs the duplicate check: drop --no-duplicate-check")
@@ -78,6 +81,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         spill_shuffles=runner.is_local, created=now())
     preflight.check_not_nested(options.src, options.out)
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
+    runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
            runner, overwrite)
 

@@ -18,6 +18,9 @@ from prep.jobs.runner import RunnerOptions
 
 TEXT_BYTES = 8 << 20    # `prep text`: about 1.5 MB of JSON Lines a second per core, encoded and written
 VOCAB_BYTES = 96 << 20  # `prep vocab`: about 50 MB of text a second per core, counted
+# `prep images`: about 40 MB of 640x480 JPEGs a second per core, validated and written; kept low (about
+# 1,000 photos, 1.5 s on one core) since image sizes vary more than text's
+IMAGE_BYTES = 64 << 20
 
 
 def local_bytes(pattern: str, limit: int) -> int | None:
