@@ -7,7 +7,8 @@ a generated module run the same code and give the same batches.
 The steps, in order: list the shard files (shuffled when training), read their records (one file
 after the other, or with cycle_length > 1 interleaved in parallel, in blocks), cache (if asked), shuffle
 and repeat (when training), batch, count the batches (as the schema says), parse each batch with one
-vectorised `tf.io.parse_example` and decode it (images to pixels, token ids padded), prefetch.
+vectorised `tf.io.parse_example` (in eval checking its size first) and decode it (images to pixels,
+token ids padded), prefetch.
 
 Every tf.data step a record passes through costs it about 0.2 µs on bench/readers.py's machine (2
 cores), a hand-over between threads (a parallel interleave) several µs, and records read one file after
@@ -150,36 +151,46 @@ def batch_records(records: tf.data.Dataset, *, batch_size: int, drop_remainder: 
 
 
 def count_batches(batches: tf.data.Dataset, *, records: int, batch_size: int, num_epochs: int | None,
-                  drop_remainder: bool, message: str) -> tf.data.Dataset:
+                  drop_remainder: bool) -> tf.data.Dataset:
     """Tells tf.data how many batches `num_epochs` passes over `records` records give (None: forever),
-    so that Keras knows an epoch's length, and fails the pass when another number of batches comes.
-    Keeping the remainder (one pass), the last batch's size is checked too, and the pass fails with
-    `message` when it differs: the batches before it are whole, so this counts the records exactly, at
-    a cost per batch, not per record."""
+    so that Keras knows an epoch's length; a pass that gives another number of batches fails."""
     if drop_remainder:
         count = tf.data.INFINITE_CARDINALITY if num_epochs is None and records else records * (num_epochs or 0) // batch_size
-        return batches.apply(tf.data.experimental.assert_cardinality(count))
-    records *= num_epochs
+    else:
+        count = -(-records * (num_epochs or 1) // batch_size)
+    return batches.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def check_batch_sizes(records: int, batch_size: int, message: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """For one pass over `records` records keeping the remainder: a function of (batch number, batch)
+    that fails with `message` unless the batch holds `batch_size` records, or the last batch what is
+    left. With the count of batches, this counts the records exactly, in a few ops of the parse step's
+    function (a step of its own would cost a function call per batch)."""
     count = -(-records // batch_size)
     last = records - (count - 1) * batch_size
 
-    def check_size(index: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
+    def check(index: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
         # tf.equal, not ==: in a TF1 graph (tf.estimator), == compares the tensors' identity.
         expected = tf.where(tf.equal(index, count - 1), tf.constant(last, tf.int64), tf.constant(batch_size, tf.int64))
         same = tf.equal(tf.shape(serialized, out_type=tf.int64)[0], expected)
         with tf.control_dependencies([tf.debugging.Assert(same, [message])]):
             return tf.identity(serialized)
 
-    return batches.enumerate().map(plain(check_size)).apply(tf.data.experimental.assert_cardinality(count))
+    return check
 
 
 def parse_batches(batches: tf.data.Dataset, spec: Mapping[str, Any], decode: Callable[[dict], Any], *,
+                  check: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
                   deterministic: bool) -> tf.data.Dataset:
     """Parses each batch of serialised `tf.train.Example`s with one `tf.io.parse_example` call and
-    applies `decode` (parsed features -> model inputs), batches in parallel. One function, not a map
-    each: every function of a pipeline is traced and instantiated before its first batch."""
-    return batches.map(plain(lambda serialized: decode(tf.io.parse_example(serialized, spec))),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    applies `decode` (parsed features -> model inputs), batches in parallel; first `check` (batch
+    number, batch) when given. One function, not a map each: every function of a pipeline is traced
+    and instantiated before the first batch, and called once per batch."""
+    if check is None:
+        return batches.map(plain(lambda serialized: decode(tf.io.parse_example(serialized, spec))),
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return batches.enumerate().map(plain(lambda index, serialized: decode(tf.io.parse_example(check(index, serialized), spec))),
+                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
 
 def prefetch(batches: tf.data.Dataset) -> tf.data.Dataset:
@@ -298,13 +309,16 @@ def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout
         records = shuffle_records(records, buffer_size=options.shuffle_buffer, seed=options.seed)
         records = repeat_records(records, options.num_epochs)
     batches = batch_records(records, batch_size=batch_size, drop_remainder=training)
+    check = None
     if None not in counts:
-        batches = count_batches(
-            batches, records=sum(counts), batch_size=batch_size, num_epochs=options.num_epochs if training else 1,
-            drop_remainder=training,
-            message=(f"the shards of the {split} split do not hold the {sum(counts)} records its schema.json says "
-                     "(changed or damaged since? write the dataset again)"))
-    batches = parse_batches(batches, spec, decode, deterministic=deterministic)
+        batches = count_batches(batches, records=sum(counts), batch_size=batch_size,
+                                num_epochs=options.num_epochs if training else 1, drop_remainder=training)
+        if not training:
+            check = check_batch_sizes(
+                sum(counts), batch_size,
+                f"the shards of the {split} split do not hold the {sum(counts)} records its schema.json says "
+                "(changed or damaged since? write the dataset again)")
+    batches = parse_batches(batches, spec, decode, check=check, deterministic=deterministic)
     return prefetch(batches)
 
 
