@@ -65,7 +65,7 @@ def runner_flags(command):
     for flag in reversed([
         click.option("--runner", type=click.Choice(RUNNERS), default="direct", show_default=True,
                      help="direct: this machine, every core. dataflow: Google Cloud Dataflow."),
-        click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core; `prep text` and `prep vocab` run a small input in this process)."),
+        click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per core; a small local input runs in this process)."),
         click.option("--project", help="Dataflow: the Google Cloud project."),
         click.option("--region", help="Dataflow: the region, e.g. us-central1."),
         click.option("--temp-location", metavar="GS_PATH", help="Dataflow: a gs:// folder for temporary files."),
