@@ -14,7 +14,8 @@ Inputs, and what one *input* is (inputs = records + rejected counts these):
 
 A file ending in .gz is decompressed as it is read. A file that yields no row at all (zero bytes, a
 CSV with only a header) is one input, rejected as `empty_file`; a file that cannot be read, or whose
-reading fails half-way, contributes the rows read so far plus one rejected input for the rest.
+reading fails half-way, contributes the rows read so far plus one rejected input for the rest (`conversion_error` when the
+failure is none that reading foresees: prep.core.failures).
 
 Text is UTF-8: a UTF-8 byte order mark at the start of a file is dropped, a UTF-16/32 one rejects the
 file; a line's '\\n' and a '\\r' before it are not part of the document (TextLineDataset agrees).
@@ -502,12 +503,22 @@ def read_rows(path: str, source: str, inputs: TextInputs, start: int = 0, end: i
     except _READ_ERRORS as e:
         produced = True
         yield Rejection(source, 0, *_read_error(e))
+    except Exception as e:  # no single input may stop the job: prep.core.failures
+        produced = True
+        yield Rejection(source, 0, CONVERSION_ERROR, f"{unforeseen(e)}; rows after it are lost")
     if not produced and start == 0:
         yield Rejection(source, 0, "empty_file", REASONS["empty_file"])
 
 
 def read_document(path: str, source: str, label: str | None) -> Row | Rejection:
-    """A whole file as one document (the folder layout)."""
+    """A whole file as one document (the folder layout); whatever goes wrong is a rejection."""
+    try:
+        return _read_document(path, source, label)
+    except Exception as e:  # no single input may stop the job: prep.core.failures
+        return Rejection(source, 0, CONVERSION_ERROR, unforeseen(e))
+
+
+def _read_document(path: str, source: str, label: str | None) -> Row | Rejection:
     try:
         with open_input(path) as f:
             data = f.read()
@@ -540,32 +551,14 @@ def corpus_items(path: str, inputs: TextInputs, layout: layouts.Layout, start: i
             yield Rejection(source, 0, "hidden_file", "hidden file or OS junk, skipped (--include-hidden reads them)")
         return
     if inputs.format != "folder":
-        yield from _isolated(read_rows(path, source, inputs, start, end, first_line, bulk=bulk), source)
+        yield from read_rows(path, source, inputs, start, end, first_line, bulk=bulk)
         return
     where = layouts.locate(source, layout)
     if where.problem:
         yield Rejection(source, 0, where.problem, layouts.PROBLEMS[where.problem])
         return
-    try:
-        document = read_document(path, source, where.class_name)
-    except Exception as e:  # no single input may stop the job: prep.core.failures
-        document = Rejection(source, 0, CONVERSION_ERROR, unforeseen(e))
+    document = read_document(path, source, where.class_name)
     yield dataclasses.replace(document, split=where.split) if isinstance(document, Row) else document
-
-
-def _isolated(items: Iterator[Item], source: str) -> Iterator[Item]:
-    """`items`; when reading them raises unexpectedly, one `conversion_error` rejection stands for what is
-    left of the file or range (prep.core.failures) and the job goes on. Every pass reads through here, so
-    they stop at the same input and agree on the count (a pass reading in bulk, counting lines in blocks,
-    may stop a block earlier: then the commit refuses the run as having lost inputs, as it would anyway)."""
-    line = 0
-    try:
-        for item in items:
-            line = getattr(item, "line", line)
-            yield item
-    except Exception as e:  # no single input may stop the job
-        yield Rejection(source, line + 1 if line else 0, CONVERSION_ERROR,
-                        f"{unforeseen(e)}; what follows in this file{' from this line' if line else ''} is left out")
 
 
 def input_count(item: Item) -> int:

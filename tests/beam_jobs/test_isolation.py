@@ -138,17 +138,42 @@ def test_an_unexpected_exception_reading_one_document_file_is_a_conversion_error
     for i in range(4):
         (src / ("pos" if i % 2 else "neg")).mkdir(parents=True, exist_ok=True)
         (src / ("pos" if i % 2 else "neg") / f"{i}.txt").write_text(f"review number {i}")
-    real = inputs.read_document
+    real = inputs.open_input
 
-    def fails_on_one(path, source, class_name):
-        if source.endswith("2.txt"):
+    def fails_on_one(path):
+        if path.endswith("2.txt"):
             raise UnicodeError("a decoder bug")
-        return real(path, source, class_name)
+        return real(path)
 
-    monkeypatch.setattr(inputs, "read_document", fails_on_one)
+    monkeypatch.setattr(inputs, "open_input", fails_on_one)
     out = tmp_path / "out"
     result = prep_cli("text", src, out, "--workers", "1")
     assert result.exit_code == 0, result.err
     rows = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
     assert [(r["path"], r["reason"]) for r in rows] == [("neg/2.txt", "conversion_error")]
     assert json.loads((out / "stats.json").read_text())["records"] == 3
+
+
+def test_an_unexpected_exception_reading_a_rows_file_is_a_conversion_error(tmp_path, prep_cli, monkeypatch):
+    from prep.text import inputs
+
+    (tmp_path / "corpus").mkdir()
+    good = tmp_path / "corpus" / "a.jsonl"
+    good.write_text('{"text": "one two"}\n{"text": "three"}\n')
+    (tmp_path / "corpus" / "b.jsonl").write_text('{"text": "four"}\n')
+    real = inputs.open_input
+
+    def fails_on_one(path):
+        if path.endswith("b.jsonl"):
+            raise LookupError("a reader bug")
+        return real(path)
+
+    monkeypatch.setattr(inputs, "open_input", fails_on_one)
+    out = tmp_path / "out"
+    result = prep_cli("text", str(tmp_path / "corpus" / "*.jsonl"), out, "--workers", "1")
+    assert result.exit_code == 0, result.err
+    rows = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rows] == [("b.jsonl", "conversion_error")]
+    assert rows[0]["detail"].startswith("LookupError: a reader bug (at test_isolation.py:")
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["inputs"], stats["records"], stats["rejected"]) == (3, 2, 1)
