@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 
@@ -18,7 +16,9 @@ def reader(dataset, output, data_dir):
 
     The module yields the same batches as readers.make_input_fn and works where prep is not installed.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices are not the user's business
+    from prep.jobs.terminal import quiet_tensorflow
+
+    quiet_tensorflow()  # readers.codegen imports it: its start-up lines are not the user's business
     from readers.codegen import CodegenError, write_module
 
     try:
