@@ -30,6 +30,17 @@ def dropped_copies(group: list[duplicates.Copy]):
     return [(kept, copy) for copy in others]
 
 
+def _near_dropped(pairs: list[duplicates.NearPair]) -> list[tuple[str, dict]]:
+    """(name, rejected.jsonl row) of each near copy --dedupe-near drops, from every near pair."""
+    return [(row["path"], row) for row in duplicates.near_drops(duplicates.near_groups(pairs))]
+
+
+def _first_rejection(name_rows) -> dict:
+    """One rejection per dropped record: an exact copy's if it is both (the exact copy --dedupe drops)."""
+    _, rows = name_rows
+    return min(rows, key=lambda row: row["reason"] != duplicates.REASON)
+
+
 def _not_dropped(content: duplicates.Content, record, names: dict) -> bool:
     return content.copy(record).name not in names
 
@@ -55,9 +66,10 @@ class FindDuplicates(beam.PTransform):
     shuffle of its own gathers them. `content` says what the records are (default: images);
     `spill_dir`: see beam_jobs.batching."""
 
-    def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES, spill_dir: str | None = None):
+    def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES, spill_dir: str | None = None,
+                 dedupe_near: bool = False):
         super().__init__()
-        self.dedupe, self.content, self.spill_dir = dedupe, content, spill_dir
+        self.dedupe, self.content, self.spill_dir, self.dedupe_near = dedupe, content, spill_dir, dedupe_near
 
     def expand(self, records):
         content = self.content
@@ -71,10 +83,18 @@ class FindDuplicates(beam.PTransform):
         facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
                  found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p))]
         kept = records
-        if self.dedupe:
-            dropped = groups | "Dropped" >> beam.FlatMap(dropped_copies)
-            facts.append(dropped | "Rejections" >> beam.MapTuple(lambda survivor, copy: ("rejected", content.rejection(survivor, copy))))
-            names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
+        if self.dedupe or self.dedupe_near:
+            drops = []
+            if self.dedupe:
+                drops.append(groups | "Dropped" >> beam.FlatMap(dropped_copies) | "ExactRejections" >> beam.MapTuple(
+                    lambda survivor, copy: (copy.name, content.rejection(survivor, copy))))
+            if self.dedupe_near:
+                drops.append(found.near | "AllNearPairs" >> beam.combiners.ToList()
+                             | "NearDropped" >> beam.FlatMap(_near_dropped))
+            rows = (tuple(drops) | "AllDropped" >> beam.Flatten() | "ByName" >> beam.GroupByKey()
+                    | "OnePerName" >> beam.MapTuple(lambda name, rows: (name, _first_rejection((name, rows)))))
+            facts.append(rows | "Rejections" >> beam.MapTuple(lambda _, row: ("rejected", row)))
+            names = beam.pvalue.AsDict(rows | "DroppedNames" >> beam.MapTuple(lambda name, _: (name, True)))
             keep = functools.partial(_not_dropped, content)
             if self.spill_dir:  # the records wait for the names: as spilled batches, not in the runner
                 waiting = records | "WaitForDuplicates" >> beam.ParDo(spilled_records(self.spill_dir, size=content.size))

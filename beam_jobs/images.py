@@ -115,7 +115,7 @@ class ConvertImageFolder(beam.PTransform):
         converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs("facts", main="records")
         records, facts = converted.records, [converted.facts]
         if o.check_duplicates:
-            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir)
+            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir, dedupe_near=o.dedupe_near)
             records = copies["records"]
             facts.append(copies["facts"])
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2])))

@@ -1,7 +1,9 @@
 """`prep text`: a text corpus to sharded TFRecords of token ids, as a Beam pipeline.
 
-Two passes over the inputs. The survey (shared with `prep vocab`) counts inputs, labels, lines per
-byte range and, unless a vocabulary is given, the tokens; the vocabulary is chosen from it. Then the
+Two passes over the inputs, after a count of each byte range's lines (to number the lines of a file
+read in ranges). The survey (shared with `prep vocab`) counts inputs, labels and, unless a vocabulary
+is given, the tokens of the documents the vocabulary is learned from (the train split, unless
+--vocab-splits says otherwise); the vocabulary is chosen from it. Then the
 encoding pass reads the inputs again and turns each document into a record with the complete
 vocabulary as a side input, so no document waits in memory for the vocabulary to be known. It also
 hashes each document's normalised text (prep.text.duplicates): copies are grouped by that hash inside
@@ -23,7 +25,7 @@ from beam_jobs.commit import Commit
 from beam_jobs.duplicates import dropped_copies
 from beam_jobs.record_batches import WriteShardBatches
 from beam_jobs.stats import SummarizeFacts
-from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, SurveyCorpus, rules_of
+from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, NumberLines, SurveyCorpus, rules_of
 from prep.core import duplicates
 from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
@@ -32,7 +34,7 @@ from prep.core.vocab_files import read_vocabulary
 from prep.jobs.progress import Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
-from prep.text.corpus_survey import first_lines, range_key
+from prep.text.corpus_survey import range_key
 from prep.text.duplicates import rejection
 from prep.text.encoder import DocumentEncoder
 from prep.text.inputs import Rejection, corpus_items
@@ -153,18 +155,19 @@ class ConvertCorpus(beam.PTransform):
         o = self.options
         ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, o.labels))
-        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if o.vocab_file else o.text, layout)
+        lines = beam.pvalue.AsSingleton(ranges | "NumberLines" >> NumberLines())
+        counted = text_dataset.vocabulary_documents(o)
+        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if o.vocab_file else o.text, layout, counted, lines)
         summary = beam.pvalue.AsSingleton(survey["summary"])
         if o.vocab_file:
             vocab = pipeline | "VocabularyFile" >> beam.Create([o.vocab_file]) | "ReadVocabulary" >> beam.Map(
                 _read_vocabulary)
         else:
-            vocab = survey["counts"] | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text))
+            vocab = survey["counts"] | "ChooseVocabulary" >> ChooseVocabulary(
+                rules_of(o.text), text_dataset.empty_vocabulary_hint(o))
         vocab = beam.pvalue.AsSingleton(vocab)
         labels = beam.pvalue.AsSingleton(
             survey["summary"] | "Labels" >> beam.Map(lambda s, layout: text_dataset.label_names(o, layout, s), layout))
-        lines = beam.pvalue.AsSingleton(survey["summary"] | "FirstLines" >> beam.Map(
-            lambda s: first_lines(s.get("lines", {}))))
         encoded = ranges | "Encode" >> beam.ParDo(_EncodeRanges(o), layout, vocab, labels, lines).with_outputs(
             "facts", "sizes", "copies", main="batches")
         groups = encoded.copies | "FindDuplicates" >> _GroupCopies()

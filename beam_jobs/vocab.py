@@ -24,8 +24,8 @@ from prep.core import layout as layouts
 from prep.jobs.progress import Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
-from prep.text.corpus_survey import Survey, range_key
-from prep.text.inputs import TextInputs, byte_ranges, corpus_items, file_format
+from prep.text.corpus_survey import InSplits, Survey, first_lines, range_key
+from prep.text.inputs import TextInputs, byte_ranges, corpus_items, file_format, range_rows
 from prep.text.options import VocabJobOptions
 from prep.text.tokenizer import Tokenizer
 from schemas import TextSettings
@@ -82,21 +82,20 @@ def _at_bundle_end(value):
 class _SurveyFn(beam.DoFn):
     """(path, start, end) -> Summary per bundle (main), and token counts by bucket (tagged "counts")."""
 
-    def __init__(self, inputs: TextInputs, settings: TextSettings | None):
-        self.inputs, self.settings = inputs, settings
+    def __init__(self, inputs: TextInputs, settings: TextSettings | None, counted: InSplits | None):
+        self.inputs, self.settings, self.counted = inputs, settings, counted
 
     def setup(self):
         self.progress = Progress("survey")
 
     def start_bundle(self):
-        self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None)
+        self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None, self.counted)
 
-    def process(self, element, layout: layouts.Layout):
+    def process(self, element, layout: layouts.Layout, lines: dict[str, int] | None = None):
         path, start, end = element
-        name = None if start == 0 and end is None else range_key(path, start)
-        for item in corpus_items(path, self.inputs, layout, start, end, bulk=self.survey.bulk):
-            self.survey.add(item, name)
-        self.progress.add("files read" if name is None else "file ranges read")
+        first_line = lines.get(range_key(path, start), 1) if start and lines else 1
+        self.survey.add_all(corpus_items(path, self.inputs, layout, start, end, first_line, bulk=self.survey.bulk))
+        self.progress.add("files read" if start == 0 and end is None else "file ranges read")
         if self.survey.full:
             for bucket in self.survey.take_counts().items():
                 yield beam.pvalue.TaggedOutput("counts", bucket)
@@ -109,17 +108,39 @@ class _SurveyFn(beam.DoFn):
 
 class SurveyCorpus(beam.PTransform):
     """Byte ranges -> {"summary": the corpus' Summary as a dict (one element), "counts": (bucket,
-    Counter) pieces of token counts}; tokens are counted only when `settings` is given."""
+    Counter) pieces of token counts}; tokens are counted only when `settings` is given, and only in
+    the documents `counted` accepts (their splits need their line numbers: `lines`, from NumberLines)."""
 
-    def __init__(self, inputs: TextInputs, settings: TextSettings | None, layout):
+    def __init__(self, inputs: TextInputs, settings: TextSettings | None, layout,
+                 counted: InSplits | None = None, lines=None):
         super().__init__()
         self.inputs, self.settings, self.layout = inputs, settings, layout
+        self.counted, self.lines = counted, lines
 
     def expand(self, ranges):
-        surveyed = ranges | "Read" >> beam.ParDo(_SurveyFn(self.inputs, self.settings), self.layout).with_outputs(
-            "counts", main="summaries")
+        fn = _SurveyFn(self.inputs, self.settings, self.counted)
+        side = (self.layout,) if self.counted is None else (self.layout, self.lines)
+        surveyed = ranges | "Read" >> beam.ParDo(fn, *side).with_outputs("counts", main="summaries")
         summary = surveyed.summaries | "Merge" >> beam.CombineGlobally(SummarizeFn(merge_summary))
         return {"summary": summary, "counts": surveyed.counts}
+
+
+def _range_rows(element: tuple[str, int, int | None]) -> list[tuple[str, int]]:
+    path, start, end = element
+    return [] if start == 0 and end is None else [(range_key(path, start), range_rows(path, start, end))]
+
+
+class NumberLines(beam.PTransform):
+    """Byte ranges -> {range_key: the number of its first line} for every range after a file's first
+    (one dict), from a count of each range's newlines."""
+
+    def expand(self, ranges):
+        return (
+            ranges
+            | "RangeRows" >> beam.FlatMap(_range_rows)
+            | "AllRanges" >> beam.combiners.ToDict()
+            | "FirstLines" >> beam.Map(first_lines)
+        )
 
 
 class _MergeCounts(beam.CombineFn):
@@ -144,9 +165,9 @@ class _MergeCounts(beam.CombineFn):
 class ChooseVocabulary(beam.PTransform):
     """(bucket, Counter) pieces -> the TokenVocabulary (one element), by adapt's rules."""
 
-    def __init__(self, rules: vocabulary.VocabularyRules):
+    def __init__(self, rules: vocabulary.VocabularyRules, empty_hint: str | None = None):
         super().__init__()
-        self.rules = rules
+        self.rules, self.empty_hint = rules, empty_hint
 
     def expand(self, counts):
         rules = self.rules
@@ -155,7 +176,7 @@ class ChooseVocabulary(beam.PTransform):
             | "MergeByBucket" >> beam.CombinePerKey(_MergeCounts())
             | "Candidates" >> beam.MapTuple(lambda _, bucket: vocabulary.candidates(bucket, rules))
             | "AllCandidates" >> beam.combiners.ToList()
-            | "Choose" >> beam.Map(vocabulary.choose, rules)
+            | "Choose" >> beam.Map(vocabulary.choose, rules, self.empty_hint)
         )
 
 

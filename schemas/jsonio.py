@@ -80,6 +80,7 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
                 "size": v.size,
                 "first_id": v.first_id,
                 "reserved": [{"id": i, "token": t} for i, t in v.reserved],
+                **({"learned_from": list(v.learned_from)} if v.learned_from is not None else {}),
             }
             for v in schema.vocabularies
         ],
@@ -252,6 +253,14 @@ def _split(f: _Fields) -> Split:
     return split
 
 
+def _strings(f: _Fields, key: str) -> tuple[str, ...] | None:
+    """An optional list of strings (absent or null: None)."""
+    values = f.get(key, list, None, nullable=True)
+    if values is not None and not all(isinstance(v, str) for v in values):
+        f.fail(f"must be a list of strings, not {values!r}", key)
+    return None if values is None else tuple(values)
+
+
 def _vocabulary(f: _Fields) -> Vocabulary:
     reserved = f.objects("reserved", lambda r: (r.count("id"), r.get("token", str)), ())
     return Vocabulary(
@@ -261,6 +270,7 @@ def _vocabulary(f: _Fields) -> Vocabulary:
         size=f.count("size"),
         first_id=f.count("first_id", default=0),
         reserved=reserved,
+        learned_from=_strings(f, "learned_from"),
     )
 
 

@@ -105,6 +105,9 @@ class Vocabulary:
     size: int
     first_id: int = 0
     reserved: tuple[tuple[int, str], ...] = ()
+    # the splits whose documents a learned vocabulary was counted from (None: not learned from the
+    # dataset's documents, e.g. given as a file, or a list of labels)
+    learned_from: tuple[str, ...] | None = None
 
     @property
     def pad_id(self) -> int | None:

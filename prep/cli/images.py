@@ -44,13 +44,17 @@ def _resize(text: str) -> tuple[int, int]:
               help="Reject images whose header claims more pixels (decompression-bomb guard).")
 @click.option("--include-hidden", is_flag=True, help="Convert dot-files and OS junk too (default: reject them as hidden).")
 @click.option("--dedupe", is_flag=True,
-              help="Drop exact copies of an image (kept: the first by path); each dropped file is in rejected.jsonl.")
+              help="Drop exact copies of an image (kept: the copy in the first split, train, validation, test, then the first by path); each dropped file is in rejected.jsonl.")
+@click.option("--dedupe-near", "dedupe_near", is_flag=True,
+              help="Drop near copies (the same picture re-encoded, resized or recompressed) that span splits, "
+                   "keeping the copies in the group's first split (train, validation, test, then others); each "
+                   "dropped file is in rejected.jsonl. Near copies within one split are kept.")
 @click.option("--no-duplicate-check", "no_duplicate_check", is_flag=True,
               help="Skip looking for exact and near copies (faster; stats.json then has no duplicates).")
 @tfds_flag
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
-           high_bit_depth, max_pixels, include_hidden, dedupe, no_duplicate_check, runner, overwrite):
+           high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>) into sharded TFRecords in OUT.
 
     Beam flags after `--` go to the pipeline as they are.
@@ -60,8 +64,9 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     from prep.core.vocab_files import read_vocabulary
     from prep.jobs import auto_workers
 
-    if dedupe and no_duplicate_check:
-        raise click.UsageError("--dedupe needs the duplicate check: drop --no-duplicate-check")
+    if (dedupe or dedupe_near) and no_duplicate_check:
+        flag = "--dedupe" if dedupe else "--dedupe-near"
+        raise click.UsageError(f"{flag} needs the duplicate check: drop --no-duplicate-check")
     try:
         image_options = ImageOptions(
             resize=parse_flag(_resize, resize, "--resize") if resize else None, resize_mode=resize_mode,
@@ -77,7 +82,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options,
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
-        labels=labels, include_hidden=include_hidden, dedupe=dedupe, check_duplicates=not no_duplicate_check,
+        labels=labels, include_hidden=include_hidden, dedupe=dedupe, dedupe_near=dedupe_near, check_duplicates=not no_duplicate_check,
         spill_shuffles=runner.is_local, created=now())
     preflight.check_not_nested(options.src, options.out)
     preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)

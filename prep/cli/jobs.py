@@ -107,6 +107,20 @@ def print_summary(out: str) -> None:
     splits = ", ".join(f"{name} {s['records']:,}" for name, s in stats["splits"].items())
     click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}")
     print_rejected(stats, FileSystems.join(out, "rejected.jsonl"))
+    print_leakage(stats, out)
+
+
+def print_leakage(stats: dict, out: str) -> None:
+    """The summary's line on copies that span splits (exact, and near for images), if any."""
+    dup = stats.get("duplicates") or {}
+    exact = (dup.get("exact") or {}).get("groups_across_splits") or 0
+    near = (dup.get("near") or {}).get("groups_across_splits") or 0
+    if not exact and not near:
+        return
+    parts = ([f"{exact:,} group{'s' if exact != 1 else ''} of exact copies"] if exact else []) + (
+        [f"{near:,} group{'s' if near != 1 else ''} of near copies"] if near else [])
+    flags = " or ".join((["--dedupe"] if exact else []) + (["--dedupe-near"] if near else []))
+    click.echo(f"leakage: {' and '.join(parts)} span splits (drop them with {flags}; prep report {out} shows them)")
 
 
 def print_rejected(stats: dict, rejected_file: str | None = None) -> None:

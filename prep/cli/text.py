@@ -84,16 +84,21 @@ def tokenizer_flags(command):
               help="Pin the class list: line i of FILE is label id i. Documents with another label are rejected.")
 @click.option("--vocab", "vocab_file", metavar="FILE",
               help="Use this vocabulary file (one token per line, as `prep vocab` writes) instead of learning one.")
+@click.option("--vocab-splits", "vocab_splits", metavar="NAME,...|all",
+              help="The splits whose documents a learned vocabulary is counted from, as tf.Transform analyses "
+                   "the training data only: test documents do not choose tokens, and their out-of-vocabulary "
+                   "rate is the real one. all: every split. [default: train]")
 @tokenizer_flags
 @click.option("--max-length", type=click.IntRange(min=1), help="Keep at most this many token ids per record.")
 @click.option("--no-raw-text", is_flag=True, help="Leave the text itself out of the records (token ids only).")
 @click.option("--dedupe", is_flag=True,
               help="Drop exact copies of a document: the same tokens, i.e. the same text once standardised "
-                   "(kept: the first by path and line); each dropped document is in rejected.jsonl.")
+                   "(kept: the copy in the first split, train first, then the first by path and line); each dropped document is in rejected.jsonl.")
 @sharding_flags
 @tfds_flag
 @runner_flags
-def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text, dedupe, sharding, runner, overwrite):
+def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, settings, no_raw_text, dedupe, sharding,
+         runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
 
     SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
@@ -116,12 +121,14 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
     if not inputs.labelled and labels_file:
         raise click.UsageError("--labels needs labelled documents: class folders, or --label-field")
     labels = parse_flag(read_vocabulary, labels_file, "--labels") if labels_file else None
+    split_fractions = parse_flag(parse_split_fractions, split_text, "--split") if split_text else None
+    vocabulary_splits = _vocabulary_splits(vocab_splits, vocab_file, split_fractions)
     out = out.rstrip("/") or "/"
     options = TextJobOptions(
         inputs=inputs, out=os.path.abspath(out) if is_local(out) else out,
         text=settings,
         sharding=sharding,
-        split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
+        split_fractions=split_fractions, vocabulary_splits=vocabulary_splits,
         labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, dedupe=dedupe,
         spill_shuffles=runner.is_local, created=now())
     if inputs.format == "folder":
@@ -131,6 +138,26 @@ def text(inputs, out, split_text, labels_file, vocab_file, settings, no_raw_text
     launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)
     if not runner.dry_run:
         _print_text_summary(options.out)
+
+
+def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> tuple[str, ...] | None:
+    """--vocab-splits as TextJobOptions.vocabulary_splits (None: every split), checked against --split."""
+    if flag is None:
+        return ("train",)
+    if vocab_file:
+        raise click.UsageError("--vocab-splits chooses the documents a vocabulary is learned from; "
+                               "with --vocab the file is used as it is")
+    if flag.strip().lower() == "all":
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in flag.split(",") if n.strip()))
+    if not names:
+        raise click.BadParameter("name at least one split, or all", param_hint="--vocab-splits")
+    if fractions is not None:
+        unknown = [n for n in names if n not in fractions.names]
+        if unknown:
+            raise click.BadParameter(f"{', '.join(unknown)} is not one of the splits --split assigns "
+                                     f"({', '.join(fractions.names)})", param_hint="--vocab-splits")
+    return names
 
 
 def _print_text_summary(out: str) -> None:
@@ -143,8 +170,16 @@ def _print_text_summary(out: str) -> None:
         stats = json.loads(f.read())
     v, t = stats["vocabulary"], stats["text"]
     oov = f"{t['oov_rate']:.2%}" if t["oov_rate"] is not None else "-"
-    click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids); {t['tokens']:,} tokens in the records, "
-               f"{oov} out of vocabulary")
+    learned = v.get("learned_from")
+    source = f", learned from {'the ' + learned[0] + ' split' if len(learned) == 1 else 'the splits ' + ', '.join(learned)}" \
+        if learned and set(learned) != set(stats["splits"]) else ""
+    click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the records, "
+               f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}")
+
+
+def _oov_by_split(stats: dict) -> str:
+    rates = [f"{name} {s['oov_rate']:.2%}" for name, s in stats["splits"].items() if s.get("oov_rate") is not None]
+    return f" ({', '.join(rates)})" if rates else ""
 
 
 @click.command(context_settings={"show_default": True})

@@ -17,9 +17,10 @@ BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
 EXAMPLES = 50        # groups or pairs listed in stats.json
 REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
+NEAR_REASON = "near_duplicate_across_splits"  # ... and for a near copy --dedupe-near drops
 # The facts duplicate detection adds to a job's summary (prep.core.statistics.Summary) for stats.json:
 GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
-NEAR_FACT = "near_pair"         # (NEAR_FACT, (path, path, differing bits)): a near pair (found once per shared band)
+NEAR_FACT = "near_pair"         # (NEAR_FACT, NearPair): a near pair (found once per shared band)
 
 
 def content_digest(data: bytes) -> bytes:
@@ -56,16 +57,24 @@ def _order(copy: Copy) -> tuple[str, int]:
     return copy.relative_path, copy.line
 
 
+SPLIT_ORDER = ("train", "validation", "test")  # whose copies --dedupe and --dedupe-near keep: the first split of a group in this order
+
+
+def _split_rank(split: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
 def survivor(copies: Iterable[Copy]) -> tuple[Copy, list[Copy]]:
-    """The copy kept by --dedupe (the first by path, then line: the same on every run, whatever the
-    worker count) and the others."""
-    ordered = sorted(copies, key=_order)
+    """The copy kept by --dedupe (one of the first split, train, validation, test, then others by name,
+    so a copy across splits keeps the training one; of those the first by path, then line: the same on
+    every run, whatever the worker count) and the others."""
+    ordered = sorted(copies, key=lambda c: (_split_rank(c.split), _order(c)))
     return ordered[0], ordered[1:]
 
 
 def dropped_detail(kept: Copy, what: str, rule: str = "path") -> str:
     """rejected.jsonl's detail for a copy --dedupe drops: `what` it shares with `kept`, by which `rule` kept won."""
-    return f"the same {what} as {kept.name} (kept: the first by {rule}; --dedupe)"
+    return f"the same {what} as {kept.name} (kept: the first by split, train first, then {rule}; --dedupe)"
 
 
 def bands(fingerprint: int) -> list[tuple[int, int]]:
@@ -102,9 +111,8 @@ def hamming(a: int, b: int) -> int:
     return bin(a ^ b).count("1")
 
 
-def near_pairs(copies: list[Copy]) -> list[tuple[str, str, int]]:
-    """Pairs (path, path, differing bits) of near copies among images sharing a hash band; exact copies
-    are left to the exact check."""
+def near_pairs(copies: list[Copy]) -> list[NearPair]:
+    """The near pairs among images sharing a hash band; exact copies are left to the exact check."""
     copies = [c for c in copies if c.fingerprint]  # 0: too small or flat to compare
     if len(copies) > MAX_BUCKET:
         return []
@@ -113,9 +121,72 @@ def near_pairs(copies: list[Copy]) -> list[tuple[str, str, int]]:
         for b in copies[i + 1:]:
             bits = hamming(a.fingerprint, b.fingerprint)
             if bits <= NEAR_BITS and a.digest != b.digest:
-                first, second = sorted((a.name, b.name))
-                pairs.append((first, second, bits))
+                first, second = sorted(((a.name, a.split), (b.name, b.split)))
+                pairs.append(NearPair(first[0], first[1], second[0], second[1], bits))
     return pairs
+
+
+class NearPair(NamedTuple):
+    """Two near copies (names in order) and their splits, `bits` apart."""
+
+    first: str
+    first_split: str
+    second: str
+    second_split: str
+    bits: int
+
+
+def near_groups(pairs: Iterable[NearPair]) -> list[dict]:
+    """The connected components of the near pairs: each image of a group is a near copy of another
+    one of it (a chain of re-encodings can put two members further apart than NEAR_BITS). Each group
+    lists its members by name with their splits and the largest distance of a pair in it; groups that
+    span splits come first (leakage), then by size, then by name."""
+    parent: dict[str, str] = {}
+    splits: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    widest: dict[str, int] = {}
+    for pair in pairs:
+        for name, split in ((pair.first, pair.first_split), (pair.second, pair.second_split)):
+            parent.setdefault(name, name)
+            splits[name] = split
+        a, b = root(pair.first), root(pair.second)
+        if a != b:
+            a, b = min(a, b), max(a, b)
+            parent[b] = a
+            widest[a] = max(widest.get(a, 0), widest.pop(b, 0))
+        widest[a] = max(widest.get(a, 0), pair.bits)
+    members: dict[str, list[str]] = {}
+    for name in parent:
+        members.setdefault(root(name), []).append(name)
+    groups = [{"paths": sorted(names), "splits": [splits[n] for n in sorted(names)], "max_differing_bits": widest[r]}
+              for r, names in members.items()]
+    return sorted(groups, key=lambda g: (len(set(g["splits"])) == 1, -len(g["paths"]), g["paths"]))
+
+
+def near_drops(groups: list[dict]) -> list[dict]:
+    """The rejected.jsonl rows of the near copies --dedupe-near drops: in each group that spans splits,
+    every member outside the group's first split (train, then validation, test, then others by name),
+    so the training copy stays and no near copy of it is left in another split."""
+    rows = []
+    for group in groups:
+        members = list(zip(group["paths"], group["splits"]))
+        if len({split for _, split in members}) < 2:
+            continue
+        first = min((split for _, split in members), key=_split_rank)
+        kept = [name for name, split in members if split == first]
+        for name, split in members:
+            if split != first:
+                rows.append({"path": name, "reason": NEAR_REASON, "detail": (
+                    f"a near copy (at most {group['max_differing_bits']} of 64 hash bits apart in its group) of "
+                    f"{kept[0]}{f' and {len(kept) - 1} more' if len(kept) > 1 else ''} in split {first} "
+                    f"(kept: the copies in {first}; --dedupe-near)")})
+    return rows
 
 
 def add_fact(summary, fact: tuple) -> bool:
@@ -129,13 +200,15 @@ def add_fact(summary, fact: tuple) -> bool:
 def from_summary(summary: dict, near: bool) -> dict:
     """stats.json's "duplicates" from a job's combined summary (`near`: whether near copies were looked
     for); copies --dedupe dropped are the summary's rejections for REASON."""
+    rejected = summary.get("rejected", {})
     return summarize(summary.get(GROUP_FACT, []), summary.get(NEAR_FACT, []) if near else None,
-                     summary.get("rejected", {}).get(REASON, 0))
+                     rejected.get(REASON, 0), rejected.get(NEAR_REASON, 0))
 
 
-def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]] | None, dropped: int = 0) -> dict:
-    """stats.json's "duplicates": `groups` are groups of exact copies; near pairs are (path, path, bits),
-    None where near copies are not looked for (text). Groups spanning splits come first: they are leakage."""
+def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: int = 0, near_dropped: int = 0) -> dict:
+    """stats.json's "duplicates": `groups` are groups of exact copies; `near` the near pairs (None where
+    near copies are not looked for: text), summed up as groups. Groups spanning splits come first: they
+    are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out."""
     groups = [[(c.name, c.split) for c in sorted(g, key=_order)] for g in groups]
     across = [g for g in groups if len({split for _, split in g}) > 1]
     within = [g for g in groups if len({split for _, split in g}) == 1]
@@ -151,10 +224,16 @@ def summarize(groups: list[list[Copy]], near: list[tuple[str, str, int]] | None,
         },
     }
     if near is not None:
-        near = set(near)  # a pair sharing several bands is found in each
+        pairs = set(NearPair._make(p) for p in near)  # a pair sharing several bands is found in each
+        found = near_groups(pairs)
+        across_near = sum(1 for g in found if len(set(g["splits"])) > 1)
         summary["near"] = {
-            "pairs": len(near),
+            "groups": len(found),
+            "pairs": len(pairs),
+            "groups_across_splits": across_near,
+            "groups_within_a_split": len(found) - across_near,
+            "dropped_by_dedupe_near": near_dropped,
             "threshold_bits": NEAR_BITS,
-            "examples": [{"paths": [a, b], "differing_bits": bits} for a, b, bits in sorted(near)[:EXAMPLES]],
+            "examples": found[:EXAMPLES],
         }
     return summary

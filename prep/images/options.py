@@ -18,7 +18,8 @@ class ImageJobOptions(SpillsUnderOut):
     split_fractions: SplitFractions | None = None
     labels: tuple[str, ...] | None = None
     include_hidden: bool = False
-    dedupe: bool = False  # drop exact copies (kept: the first by path)
+    dedupe: bool = False  # drop exact copies (kept: the first by split, train first, then path)
+    dedupe_near: bool = False  # drop near copies that span splits (kept: those of the first split, train first)
     check_duplicates: bool = True  # find exact and near copies (stats.json's "duplicates")
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance

@@ -25,6 +25,7 @@ from prep.jobs.results import (
     rejected_rows,
     splits_from_results,
 )
+from prep.text.corpus_survey import InSplits
 from prep.text.options import TextJobOptions, VocabJobOptions
 from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
 from prep.text.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
@@ -80,6 +81,34 @@ def label_names(options: TextJobOptions, layout: Layout, survey: dict) -> tuple[
     return tuple(sorted(survey.get("labels", {})))
 
 
+def vocabulary_documents(options: TextJobOptions) -> InSplits | None:
+    """The documents a learned vocabulary counts (None: every one): those of --vocab-splits, when the
+    job can put documents in other splits."""
+    if options.vocab_file or options.vocabulary_splits is None:
+        return None
+    if options.split_fractions is None and options.inputs.format != "folder":
+        return None  # every document is in train
+    return InSplits(frozenset(options.vocabulary_splits), options.split_fractions)
+
+
+def empty_vocabulary_hint(options: TextJobOptions) -> str | None:
+    """What to say when the vocabulary's splits hold no token at all."""
+    if vocabulary_documents(options) is None:
+        return None
+    names = ", ".join(options.vocabulary_splits or ())
+    return (f"it is learned from the documents of the split(s) {names} only, and none holds a token "
+            "(--vocab-splits names the splits to learn from; all: every split)")
+
+
+def learned_from(options: TextJobOptions, splits: list[str]) -> tuple[str, ...] | None:
+    """The splits (of the dataset's `splits`) a learned vocabulary was counted from; None: given as a file."""
+    if options.vocab_file:
+        return None
+    if options.vocabulary_splits is None:
+        return tuple(splits)
+    return tuple(s for s in splits if s in options.vocabulary_splits) or options.vocabulary_splits
+
+
 def split_names(options: TextJobOptions, layout: Layout) -> list[str]:
     return job_results.split_names(options.split_fractions, layout)
 
@@ -88,14 +117,16 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
 
 
-def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict) -> dict:
-    """How the vocabulary was made: from a file, or from the corpus counts and what the rules cut."""
+def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict, splits: tuple[str, ...] | None = None) -> dict:
+    """How the vocabulary was made: from a file, or from the corpus counts (of the documents of
+    `splits`, when the dataset has splits) and what the rules cut."""
     if vocabulary.source is not None:
         return {"size": len(vocabulary.tokens), "source": vocabulary.source}
     cut = vocabulary.cut
     return {
         "size": len(vocabulary.tokens),
         "source": "learned from the corpus",
+        **({"learned_from": list(splits)} if splits is not None else {}),
         "corpus_tokens": survey.get("inputs", {}).get("tokens", 0),
         "distinct_tokens": cut.distinct,
         "left_out": {"below_min_count": cut.below_min_count, "beyond_max_tokens": cut.beyond_max_tokens,
@@ -105,10 +136,11 @@ def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict) -> dict:
 
 
 def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels: tuple[str, ...] | None,
-               inputs: int, splits: list[str], duplicates: dict | None) -> dict:
+               inputs: int, splits: list[str], duplicates: dict | None,
+               vocabulary_splits: tuple[str, ...] | None = None) -> dict:
     """stats.json of a text dataset, from the summaries the pipeline combined; `splits` are the
     dataset's split names (a split without records is listed too); `duplicates` is what
-    beam_jobs.duplicates found, if it looked."""
+    beam_jobs.duplicates found, if it looked; `vocabulary_splits` those a learned vocabulary was counted from."""
     records = summary.get("records", {})
     rejected = summary.get("rejected", {})
     tokens, oov = summary.get("tokens", {}), summary.get("oov_tokens", {})
@@ -139,7 +171,7 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
             "truncated": sum(summary.get("truncated", {}).values()),
         },
         "vocabulary": {
-            **vocabulary_stats(vocabulary, survey),
+            **vocabulary_stats(vocabulary, survey, vocabulary_splits),
             "used": used,
             "coverage": _rate(used, len(vocabulary.tokens)),
         },
@@ -149,8 +181,9 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
     return stats
 
 
-def token_vocabulary_entry(vocabulary: TokenVocabulary) -> Vocabulary:
-    return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), FIRST_ID, RESERVED)
+def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None) -> Vocabulary:
+    return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), FIRST_ID, RESERVED,
+                      learned_from)
 
 
 def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> int:
@@ -173,10 +206,11 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
     inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), len(rejected))
     names = split_names(options, layout)
     found = duplicates_from_summary(summary, near=False)
-    stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found)
+    learned = learned_from(options, names)
+    stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found, learned)
     ids = summary.get("ids_per_record") or {}
     value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
-    vocabularies = [token_vocabulary_entry(vocabulary)]
+    vocabularies = [token_vocabulary_entry(vocabulary, learned)]
     files = {TOKENS_FILE: tokens_file(vocabulary), STATS_FILE: json_bytes(stats), REJECTED_FILE: rejected_jsonl(rejected)}
     if vocabulary.counts is not None:
         files[TOKEN_COUNTS_FILE] = counts_tsv(vocabulary)

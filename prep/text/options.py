@@ -36,8 +36,11 @@ class TextJobOptions(SpillsUnderOut):
     split_fractions: SplitFractions | None = None
     labels: tuple[str, ...] | None = None
     vocab_file: str | None = None
+    # the splits a learned vocabulary counts the documents of (None: every split), as tf.Transform
+    # analyses only the training data: test documents must not choose tokens
+    vocabulary_splits: tuple[str, ...] | None = ("train",)
     raw_text: bool = True
-    dedupe: bool = False  # drop exact copies (prep.text.duplicates; kept: the first by path and line)
+    dedupe: bool = False  # drop exact copies (prep.text.duplicates; kept: the first by split, train first, then path and line)
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
 

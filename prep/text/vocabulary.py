@@ -120,8 +120,10 @@ def candidates(counts: Mapping[bytes, int], rules: VocabularyRules) -> tuple[lis
     return kept, cut
 
 
-def choose(buckets: Iterable[tuple[list[tuple[bytes, int]], CutCounts]], rules: VocabularyRules) -> TokenVocabulary:
-    """The vocabulary from every bucket's `candidates`; EmptyVocabularyError when no token is left."""
+def choose(buckets: Iterable[tuple[list[tuple[bytes, int]], CutCounts]], rules: VocabularyRules,
+           empty_hint: str | None = None) -> TokenVocabulary:
+    """The vocabulary from every bucket's `candidates`; EmptyVocabularyError when no token is left
+    (with `empty_hint` when not even one was counted)."""
     buckets = list(buckets)
     cut = CutCounts()
     for _, bucket_cut in buckets:
@@ -132,6 +134,8 @@ def choose(buckets: Iterable[tuple[list[tuple[bytes, int]], CutCounts]], rules: 
         del merged[rules.max_learned:]
     lines = [(token, count) for token, count in merged if not any(b in token for b in _LINE_BREAKS)]
     cut.line_breaks = len(merged) - len(lines)
+    if not lines and not cut.distinct and empty_hint:
+        raise EmptyVocabularyError(f"no token was counted for the vocabulary: {empty_hint}")
     if not lines:
         raise EmptyVocabularyError(
             f"no token is left for the vocabulary ({cut.distinct:,} distinct tokens counted, "

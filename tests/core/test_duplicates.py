@@ -59,8 +59,10 @@ def test_exact_and_near_copies_are_reported(folder_with_copies, tmp_path, prep_c
     assert exact["groups_across_splits"] + exact["groups_within_a_split"] == 2
     for example in exact["examples"][:exact["groups_across_splits"]]:
         assert len(set(example["splits"])) > 1, "groups that leak across splits are listed first"
-    near = {tuple(e["paths"]) for e in found["near"]["examples"]}
-    assert ("a/img05.jpg", "b/recompressed_05.jpg") in near
+    near = {tuple(e["paths"]): e for e in found["near"]["examples"]}
+    assert list(near) == [("a/img05.jpg", "b/recompressed_05.jpg")], "one near group, the recompressed copy"
+    assert 0 < near[("a/img05.jpg", "b/recompressed_05.jpg")]["max_differing_bits"] <= duplicates.NEAR_BITS
+    assert found["near"]["groups"] == found["near"]["pairs"] == 1
     assert found["near"]["threshold_bits"] == duplicates.NEAR_BITS
     assert _stats(out)["records"] == 15, "without --dedupe every copy is kept"
 
@@ -82,7 +84,7 @@ def test_dedupe_keeps_the_first_by_path_whatever_the_worker_count(folder_with_co
 
 def test_near_pairs_need_few_differing_bits_and_different_bytes():
     a = Copy("a.jpg", "train", b"1", 0b1111)
-    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111)]) == [("a.jpg", "b.jpg", 1)]
+    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111)]) == [("a.jpg", "train", "b.jpg", "test", 1)]
     assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"1", 0b1111)]) == [], "exact copies are not near copies"
     far = (1 << 64) - 1
     assert duplicates.near_pairs([a, Copy("c.jpg", "test", b"3", far)]) == []
@@ -123,11 +125,11 @@ def test_buckets_find_what_comparing_every_pair_finds():
         found_groups, found_pairs = duplicates.compare_bucket(key, members)
         groups += found_groups
         pairs |= set(found_pairs)
-    brute = {tuple(sorted((a.name, b.name))) + (duplicates.hamming(a.fingerprint, b.fingerprint),)
+    brute = {sum(sorted(((a.name, a.split), (b.name, b.split))), ()) + (duplicates.hamming(a.fingerprint, b.fingerprint),)
              for i, a in enumerate(copies) for b in copies[i + 1:]
              if duplicates.hamming(a.fingerprint, b.fingerprint) <= 3 and a.digest != b.digest}
     assert brute and brute <= pairs, "pairs up to 3 bits apart always share a band bucket"
-    assert all(bits <= duplicates.NEAR_BITS for _, _, bits in pairs)
+    assert all(pair.bits <= duplicates.NEAR_BITS for pair in pairs)
     assert sorted(sorted(c.name for c in g) for g in groups) == [["000.jpg", "097.jpg", "194.jpg", "291.jpg", "388.jpg"]]
     assert duplicates.buckets(copies[0], near=False) == [("exact", 0)], "text: no bands"
 
@@ -149,7 +151,9 @@ def test_documents_survive_by_path_then_line_and_are_named_with_their_line():
               Copy("a.txt", "train", b"d", line=9)]
     kept, others = duplicates.survivor(copies)
     assert kept.name == "a.txt:9", "line 9 before line 10, not by the name's string order"
-    assert [c.name for c in others] == ["a.txt:10", "b.txt:1"]
+    assert [c.name for c in others] == ["b.txt:1", "a.txt:10"], "by split (train first), then path and line"
+    kept, _ = duplicates.survivor([Copy("a.jpg", "test", b"d"), Copy("z.jpg", "train", b"d"), Copy("b.jpg", "validation", b"d")])
+    assert kept.name == "z.jpg", "a copy across splits keeps the training one, whatever the paths"
     assert Copy("whole.txt", "train", b"d").name == "whole.txt", "a file that is one document: its path alone"
 
 
@@ -159,3 +163,128 @@ def test_without_near_copies_the_summary_has_no_near_section():
     assert "near" not in summary
     assert summary["exact"]["examples"] == [{"paths": ["a.txt:9", "a.txt:10"], "splits": ["test", "train"]}]
     assert summary["exact"]["groups_across_splits"] == 1 and summary["exact"]["dropped_by_dedupe"] == 1
+
+
+def _pair(a: str, b: str, bits: int, splits=("train", "train")) -> duplicates.NearPair:
+    return duplicates.NearPair(a, splits[0], b, splits[1], bits)
+
+
+def test_near_groups_are_the_connected_components_of_the_pairs_leakage_first():
+    pairs = [_pair("a", "b", 2), _pair("b", "c", 5), _pair("c", "d", 1),          # a chain: one group of 4
+             _pair("x", "y", 3, ("train", "test")),                               # across splits
+             _pair("p", "q", 4), _pair("p", "q", 4)]                              # found in two bands: one pair
+    groups = duplicates.near_groups(pairs)
+    assert groups == [
+        {"paths": ["x", "y"], "splits": ["train", "test"], "max_differing_bits": 3},
+        {"paths": ["a", "b", "c", "d"], "splits": ["train"] * 4, "max_differing_bits": 5},
+        {"paths": ["p", "q"], "splits": ["train", "train"], "max_differing_bits": 4},
+    ]
+    summary = duplicates.summarize([], pairs)["near"]
+    assert (summary["groups"], summary["pairs"], summary["groups_across_splits"], summary["groups_within_a_split"]) == (3, 5, 1, 2)
+
+
+def test_near_groups_merge_components_whatever_the_order_of_the_pairs():
+    import random
+
+    rng = random.Random(3)
+    pairs = [_pair(f"{i:02d}", f"{j:02d}", rng.randrange(7)) for i, j in
+             [(1, 2), (3, 4), (2, 3), (5, 6), (7, 8), (6, 7), (9, 10), (8, 1)]]
+    expected = [{"paths": [f"{i:02d}" for i in range(1, 9)], "splits": ["train"] * 8,
+                 "max_differing_bits": max(p.bits for p in pairs[:8] if p.first != "09")},
+                {"paths": ["09", "10"], "splits": ["train"] * 2, "max_differing_bits": pairs[6].bits}]
+    for _ in range(20):
+        rng.shuffle(pairs)
+        assert duplicates.near_groups(pairs) == expected
+
+
+def test_dedupe_near_keeps_the_first_split_of_each_group_spanning_splits():
+    groups = duplicates.near_groups([
+        _pair("test/a.jpg", "train/a.jpg", 3, ("test", "train")),
+        _pair("train/a.jpg", "validation/a.jpg", 2, ("train", "validation")),
+        _pair("test/b.jpg", "validation/b.jpg", 1, ("test", "validation")),   # no train copy: validation's kept
+        _pair("train/c.jpg", "train/d.jpg", 1),                               # within a split: kept
+    ])
+    rows = duplicates.near_drops(groups)
+    assert [(r["path"], r["reason"]) for r in rows] == [
+        ("test/a.jpg", duplicates.NEAR_REASON), ("validation/a.jpg", duplicates.NEAR_REASON),
+        ("test/b.jpg", duplicates.NEAR_REASON)]
+    assert "of train/a.jpg in split train" in rows[0]["detail"] and "--dedupe-near" in rows[0]["detail"]
+    assert "of validation/b.jpg in split validation" in rows[2]["detail"]
+
+
+def _resized(data: bytes, factor: float) -> bytes:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    buffer = io.BytesIO()
+    image.resize((int(image.width * factor), int(image.height * factor))).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+NEAR_LEAKS = {"test/b/resaved_01.jpg": "train/a/img01.jpg", "test/b/small_03.png": "train/a/img03.jpg"}
+NEAR_WITHIN = ("train/a/img02.jpg", "train/b/recompressed_02.jpg")
+
+
+@pytest.fixture
+def split_folders_with_near_copies(tmp_path):
+    """train/ and test/ folders; two near copies of training images in test (re-saved at JPEG quality
+    55, halved and saved as PNG) and one near copy within train."""
+    src = tmp_path / "src"
+    files = {f"{'train' if i < 8 else 'test'}/a/img{i:02d}.jpg": _photo(i) for i in range(12)}
+    files["test/b/resaved_01.jpg"] = _reencoded(files["train/a/img01.jpg"], 55)
+    files["test/b/small_03.png"] = _resized(files["train/a/img03.jpg"], 0.5)
+    files[NEAR_WITHIN[1]] = _reencoded(files[NEAR_WITHIN[0]], 40)
+    for name, data in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(data)
+    return src
+
+
+def test_near_copies_across_splits_are_leakage_and_dedupe_near_drops_them(split_folders_with_near_copies, tmp_path,
+                                                                         prep_cli):
+    src = split_folders_with_near_copies
+    result = prep_cli("images", src, tmp_path / "found", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    assert "leakage: 2 groups of near copies span splits (drop them with --dedupe-near" in result.out
+    near = _stats(tmp_path / "found")["duplicates"]["near"]
+    groups = [(tuple(g["paths"]), tuple(g["splits"])) for g in near["examples"]]
+    assert groups == [(("test/b/resaved_01.jpg", "train/a/img01.jpg"), ("test", "train")),
+                      (("test/b/small_03.png", "train/a/img03.jpg"), ("test", "train")),
+                      (NEAR_WITHIN, ("train", "train"))], "groups across splits first"
+    assert (near["groups_across_splits"], near["groups_within_a_split"], near["dropped_by_dedupe_near"]) == (2, 1, 0)
+
+    shards = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        result = prep_cli("images", src, out, "--dedupe-near", "--workers", workers)
+        assert result.exit_code == 0, result.err
+        rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+        assert [(r["path"], r["reason"]) for r in rejected] == [
+            (name, duplicates.NEAR_REASON) for name in sorted(NEAR_LEAKS)]
+        for row in rejected:
+            assert f"of {NEAR_LEAKS[row['path']]} in split train" in row["detail"]
+        stats = _stats(out)
+        assert (stats["inputs"], stats["records"], stats["rejected"]) == (15, 13, 2)
+        assert stats["duplicates"]["near"]["dropped_by_dedupe_near"] == 2
+        assert stats["splits"]["test"]["records"] == 4, "the test split keeps only its own pictures"
+        shards.append({p.name: p.read_bytes() for p in out.glob("*.tfrecord")})
+    assert shards[0] == shards[1], "the same records, byte for byte, at 1 and 2 workers"
+
+
+def test_dedupe_and_dedupe_near_reject_each_file_once(split_folders_with_near_copies, tmp_path, prep_cli):
+    src = split_folders_with_near_copies
+    (src / "test" / "b" / "exact_01.jpg").write_bytes((src / "train" / "a" / "img01.jpg").read_bytes())
+    out = tmp_path / "out"
+    assert prep_cli("images", src, out, "--dedupe", "--dedupe-near", "--workers", "1").exit_code == 0
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    reasons = {r["path"]: r["reason"] for r in rejected}
+    assert len(reasons) == len(rejected), "one line per dropped file"
+    assert reasons["test/b/exact_01.jpg"] == duplicates.REASON, "an exact copy is dropped as one"
+    assert reasons["test/b/resaved_01.jpg"] == reasons["test/b/small_03.png"] == duplicates.NEAR_REASON
+    stats = _stats(out)
+    assert stats["inputs"] == stats["records"] + stats["rejected"] == 16
+
+
+def test_dedupe_near_needs_the_duplicate_check(split_folders_with_near_copies, tmp_path, prep_cli):
+    result = prep_cli("images", split_folders_with_near_copies, tmp_path / "out", "--dedupe-near", "--no-duplicate-check")
+    assert result.exit_code == 2 and "--dedupe-near needs the duplicate check" in result.err

@@ -78,6 +78,7 @@ def _recompressed(data: bytes, quality: int) -> bytes:
 WITHIN = ("train/a/copy_of_00.jpg", "train/a/img00.jpg")          # the same class, the same split
 LEAK = ("test/b/leak_of_07.jpg", "train/b/img07.jpg")             # train and test: leakage
 NEAR = ("train/a/img02.jpg", "train/b/recompressed_02.jpg")        # re-encoded at JPEG quality 40
+NEAR_LEAK = ("test/a/resaved_04.jpg", "train/a/img04.jpg")         # re-saved at quality 55 into test: leakage
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,7 @@ def planted(tmp_path_factory):
     files[WITHIN[0]] = files[WITHIN[1]]
     files[LEAK[0]] = files[LEAK[1]]
     files[NEAR[1]] = _recompressed(files[NEAR[0]], 40)
+    files[NEAR_LEAK[0]] = _recompressed(files[NEAR_LEAK[1]], 55)
     files["train/a/notes.jpg"] = b"this is not a picture"
     files["train/b/empty.jpg"] = b""
     for name, data in files.items():
@@ -125,12 +127,16 @@ def test_page_parses_is_self_contained_and_has_a_chart_per_section(planted_page)
 def test_planted_duplicates_are_shown_leakage_first(planted_page):
     top = planted_page.index("What stands out")
     leak_note = planted_page.index("Leakage: 1 group of identical images spans splits")
-    assert top < leak_note < planted_page.index('<section id="samples">')
+    near_leak_note = planted_page.index("Leakage: 1 group of near copies (the same picture re-encoded")
+    assert top < leak_note < near_leak_note < planted_page.index('<section id="samples">')
     duplicates = planted_page[planted_page.index('<section id="duplicates">'):planted_page.index('<section id="samples">')]
-    positions = [duplicates.index(f"<code>{p}</code>") for p in (*LEAK, *WITHIN, *NEAR)]
+    positions = [duplicates.index(f"<code>{p}</code>") for p in (*LEAK, *WITHIN, *NEAR_LEAK, *NEAR)]
     assert max(positions[:2]) < min(positions[2:4]), "copies across splits are listed before copies within one"
-    assert "Within a split: 1 group" in duplicates and "Near duplicates: 1 pair" in duplicates
-    assert duplicates.count("<img") == 6, "each copy is shown, read from its shard"
+    assert max(positions[4:6]) < min(positions[6:8]), "near copies across splits before near copies within one"
+    assert "Within a split: 1 group" in duplicates
+    assert "Near copies across splits: 1 group (leakage)" in duplicates
+    assert "Near copies within a split: 1 group</h3>" in duplicates
+    assert duplicates.count("<img") == 8, "each copy is shown, read from its shard"
     assert "not read" not in duplicates.split("<h3>")[1]
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from prep.core.layout import Layout, detect_layout
 from prep.text import inputs as text_inputs
-from prep.text.corpus_survey import Survey, first_lines, range_key
+from prep.text.corpus_survey import first_lines, range_key
 from prep.text.inputs import (
     LineBlock,
     Rejection,
@@ -23,6 +23,7 @@ from prep.text.inputs import (
     byte_ranges,
     corpus_items,
     file_format,
+    range_rows,
     read_rows,
     resolve_inputs,
 )
@@ -151,6 +152,34 @@ def test_a_long_line_is_read_whole(tmp_path, monkeypatch):
     assert [i.text for i in _read(tmp_path / "long.txt", _inputs(tmp_path))] == [b"a", line, b"b"]
 
 
+@pytest.mark.parametrize("fmt, data", [
+    ("lines", b"a\n\n  \nb\r\nc"),                       # blank lines, CRLF, no newline at the end
+    ("lines", b"ok\n\xff\xfe bad\nok again\n\n"),         # invalid UTF-8 on a line of its own
+    ("jsonl", b'{"text": "a"}\nnot json\n\n[1]\n{"text": "b\\nc"}\n{"text": 1}'),
+    ("jsonl", b'\xef\xbb\xbf{"text": "bom"}\n' + b'{"text": "x y"}\n' * 40),
+])
+def test_range_rows_counts_the_rows_read_rows_numbers(tmp_path, fmt, data):
+    path = tmp_path / f"c.{'txt' if fmt == 'lines' else 'jsonl'}"
+    path.write_bytes(data)
+    inputs = TextInputs(str(tmp_path), str(tmp_path), str(path), fmt, text_field="text" if fmt == "jsonl" else None)
+    for range_bytes in (5, 17, 1 << 20):
+        for start, end in byte_ranges(str(path), len(data), fmt, range_bytes):
+            items = list(read_rows(str(path), "c", inputs, start, end))
+            assert range_rows(str(path), start, end) == len([i for i in items if i.line]), (range_bytes, start, items)
+
+
+def test_range_rows_of_an_unreadable_file_is_what_was_read(tmp_path):
+    assert range_rows(str(tmp_path / "missing.txt"), 0, None) == 0
+
+
+def test_a_small_file_is_still_read_in_several_ranges(tmp_path):
+    size = 5 * text_inputs.MIN_RANGE_BYTES
+    assert len(byte_ranges("c.txt", size, "lines")) == 5  # ranges of at least MIN_RANGE_BYTES
+    assert len(byte_ranges("c.txt", 40 * text_inputs.MIN_RANGE_BYTES, "lines")) == text_inputs.RANGES_PER_FILE
+    assert len(byte_ranges("c.txt", 20 * text_inputs.RANGE_BYTES, "lines")) == 20
+    assert byte_ranges("c.txt", text_inputs.MIN_RANGE_BYTES, "lines") == [(0, None)]
+
+
 @pytest.mark.parametrize("read_bytes", [7, 1 << 20])
 def test_byte_ranges_read_every_line_once_with_its_number(tmp_path, monkeypatch, read_bytes):
     monkeypatch.setattr(text_inputs, "READ_BYTES", read_bytes)
@@ -161,11 +190,7 @@ def test_byte_ranges_read_every_line_once_with_its_number(tmp_path, monkeypatch,
     ranges = byte_ranges(str(path), size, "lines", range_bytes=97)
     assert len(ranges) > 20 and ranges[0][0] == 0 and ranges[-1][1] is None
     inputs = _inputs(tmp_path)
-    survey = Survey(None)
-    for start, end in ranges:
-        for item in corpus_items(str(path), inputs, Layout(False, ()), start, end):
-            survey.add(item, range_key(str(path), start))
-    numbers = first_lines(survey.take_summary().to_dict()["lines"])
+    numbers = first_lines({range_key(str(path), start): range_rows(str(path), start, end) for start, end in ranges})
     rows = [row for start, end in ranges
             for row in read_rows(str(path), "c.txt", inputs, start, end, numbers.get(range_key(str(path), start), 1))]
     assert [(r.line, r.text.decode()) for r in rows] == [(i + 1, line) for i, line in enumerate(lines)]

@@ -1,5 +1,5 @@
-"""The duplicates section: the copies stats.json lists, groups across splits (leakage) first, near
-duplicates after, each with its images when they are cheap to find. The job put each record in a shard
+"""The duplicates section: the copies stats.json lists, exact groups across splits (leakage) first, then
+within a split, then groups of near copies in the same order, each with its images when they are cheap to find. The job put each record in a shard
 chosen by a hash of its path, so an image is looked for only in the shard it can be in."""
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
         "groups across splits (leakage)": exact.get("groups_across_splits", 0),
         "groups within a split": exact.get("groups_within_a_split", 0),
         "extra copies": exact.get("extra_copies", 0),
-        **({"near-duplicate pairs": near.get("pairs", 0)} if "near" in dup else {}),  # text: not looked for
+        **({"near groups across splits (leakage)": near.get("groups_across_splits", 0),
+            "near groups within a split": near.get("groups_within_a_split", 0)} if "near" in dup else {}),  # text: not looked for
         "dropped by --dedupe": exact.get("dropped_by_dedupe", 0),
+        **({"dropped by --dedupe-near": near.get("dropped_by_dedupe_near", 0)} if "near" in dup else {}),
     }
-    section.add(chart_figure(charts.counts_bars(counts, "duplicates found during conversion", "count",
-                                          highlight=["groups across splits (leakage)"] if counts[
-                                              "groups across splits (leakage)"] else ())))
+    leaks = [name for name in counts if name.endswith("(leakage)") and counts[name]]
+    section.add(chart_figure(charts.counts_bars(counts, "duplicates found during conversion", "count", highlight=leaks)))
     examples = exact.get("examples") or []
     across = [g for g in examples if len(set(g.get("splits") or [])) > 1]
     within = [g for g in examples if len(set(g.get("splits") or [])) <= 1]
@@ -57,20 +58,31 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
     if within:
         section.add(f'<h3>Within a split: {plural(exact.get("groups_within_a_split", len(within)), "group")}</h3>'
                     + html_table(head, group_rows(within), "dups"))
-    pairs = near.get("examples") or []
-    if pairs:
-        bits = near.get("threshold_bits", "?")
-        rows = []
-        for pair in pairs[:options.duplicate_examples]:
-            a, b = (pair.get("paths") or ["?", "?"])[:2]
-            pictures = ("".join(tile(images.get(p), [p.rsplit('/', 1)[-1]], p) for p in (a, b))
-                        if images is not None else "")
-            rows.append(([f'<div class="tiles">{pictures}</div>'] if images is not None else [])
-                        + [f"<code>{escape(a)}</code><br><code>{escape(b)}</code>", number(pair.get("differing_bits"))])
-        section.add(f"<h3>Near duplicates: {plural(near.get('pairs', len(pairs)), 'pair')}</h3>"
-                    f"<p>Different files whose perceptual hashes (a 64-bit difference hash of a 9\u00d78 greyscale "
-                    f"thumbnail) differ in at most {escape(bits)} bits: the same picture re-encoded, recompressed or "
-                    f"resized.</p>" + html_table(head + ["bits apart"], rows, "dups"))
+    near_groups = near.get("examples") or []
+    near_across = [g for g in near_groups if len(set(g.get("splits") or [])) > 1]
+    near_within = [g for g in near_groups if len(set(g.get("splits") or [])) <= 1]
+    bits = near.get("threshold_bits", "?")
+    what = (f"<p>Different files whose perceptual hashes (a 64-bit difference hash of a 9\u00d78 greyscale "
+            f"thumbnail) differ in at most {escape(bits)} bits, joined into groups (each image is a near copy of "
+            f"another in its group): the same picture re-encoded, recompressed or resized.</p>")
+    near_head = head + ["largest distance (bits)"]
+
+    def near_rows(groups: list[dict]) -> Iterator[list[str]]:
+        for row, g in zip(group_rows(groups), groups):
+            yield row + [number(g.get("max_differing_bits"))]
+
+    if near_across:
+        section.add(f'<div class="leak"><h3>Near copies across splits: '
+                    f'{plural(near.get("groups_across_splits", len(near_across)), "group")} (leakage)</h3>'
+                    f'<p>The same picture, re-saved or resized, in more than one split: the commonest leak of all '
+                    f'(prep images --dedupe-near drops the copies outside the training split).</p>{what}'
+                    f'{html_table(near_head, near_rows(near_across), "dups")}</div>')
+    elif near:
+        section.add("<h3>Near copies across splits: none</h3><p>No near copies span splits.</p>")
+    if near_within:
+        section.add(f"<h3>Near copies within a split: {plural(near.get('groups_within_a_split', len(near_within)), 'group')}"
+                    "</h3>" + (what if not near_across else "")
+                    + html_table(near_head, near_rows(near_within), "dups"))
     shown = min(len(across), options.duplicate_examples) + min(len(within), options.duplicate_examples)
     total = exact.get("groups", len(examples))
     if total > shown:
@@ -94,8 +106,13 @@ def duplicate_paths(stats: Mapping, limit: int) -> tuple[list[str], dict[str, li
         for p, s in zip(g.get("paths") or [], g.get("splits") or []):
             paths.append(p)
             splits.setdefault(p, []).append(s)
-    for pair in ((dup.get("near") or {}).get("examples") or [])[:limit]:
-        paths += (pair.get("paths") or [])[:2]
+    near = (dup.get("near") or {}).get("examples") or []
+    near_across = [g for g in near if len(set(g.get("splits") or [])) > 1][:limit]
+    near_within = [g for g in near if len(set(g.get("splits") or [])) <= 1][:limit]
+    for g in near_across + near_within:
+        for p, s in zip(g.get("paths") or [], g.get("splits") or []):
+            paths.append(p)
+            splits.setdefault(p, []).append(s)
     return list(dict.fromkeys(paths)), splits
 
 

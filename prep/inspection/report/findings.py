@@ -39,10 +39,18 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
         out.append(Finding("warn", f"{plural(within, 'group')} of identical {thing} within a split "
                                    f"({plural(exact.get('extra_copies', 0), 'extra copy', 'extra copies')} in all).",
                            "duplicates"))
-    near = (dup.get("near") or {}).get("pairs") or 0
-    if near:
-        out.append(Finding("warn", f"{plural(near, 'pair')} of near-duplicate {thing} (re-encoded, resized or "
-                                   f"recompressed copies).", "duplicates"))
+    near = dup.get("near") or {}
+    near_across = near.get("groups_across_splits") or 0
+    if near_across:
+        out.insert(1 if across else 0, Finding("leak", (
+            f"Leakage: {plural(near_across, 'group')} of near copies (the same picture re-encoded, resized or "
+            f"recompressed) {'spans' if near_across == 1 else 'span'} splits. Drop the copies outside the training "
+            f"split (prep {job} --dedupe-near) or move them to one split."), "duplicates"))
+    near_within = near.get("groups_within_a_split") or 0
+    if near_within:
+        out.append(Finding("warn", f"{plural(near_within, 'group')} of near-duplicate {thing} within a split "
+                                   f"({plural(near.get('pairs', 0), 'pair')}: re-encoded, resized or recompressed copies).",
+                           "duplicates"))
     rejected = stats.get("rejected") or 0
     if rejected:
         foreseen, errors = split_reasons(stats.get("rejected_by_reason") or {})
