@@ -53,10 +53,12 @@ def _bucketed(content: duplicates.Content, record):
 
 def compare_bucket(bucket):
     key, batches = bucket
-    groups, pairs = duplicates.compare_bucket(key, values_of(batches))
+    groups, pairs, crowded = duplicates.compare_bucket(key, values_of(batches))
     yield from groups
     for pair in pairs:
         yield beam.pvalue.TaggedOutput("near", pair)
+    for images in crowded:
+        yield beam.pvalue.TaggedOutput("crowded", images)
 
 
 class FindDuplicates(beam.PTransform):
@@ -77,11 +79,12 @@ class FindDuplicates(beam.PTransform):
             records
             | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content), spill_dir=self.spill_dir))
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", main="groups")
+            | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", "crowded", main="groups")
         )
         groups = found.groups
         facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
-                 found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p))]
+                 found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p)),
+                 found.crowded | "CrowdedFacts" >> beam.Map(lambda n: (duplicates.CROWDED_FACT, n))]
         kept = records
         if self.dedupe or self.dedupe_near:
             drops = []

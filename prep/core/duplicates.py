@@ -21,6 +21,7 @@ NEAR_REASON = "near_duplicate_across_splits"  # ... and for a near copy --dedupe
 # The facts duplicate detection adds to a job's summary (prep.core.statistics.Summary) for stats.json:
 GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
 NEAR_FACT = "near_pair"         # (NEAR_FACT, NearPair): a near pair (found once per shared band)
+CROWDED_FACT = "near_crowded"   # (CROWDED_FACT, images): a band value shared by more than MAX_BUCKET images, not compared
 
 
 def content_digest(data: bytes) -> bytes:
@@ -93,18 +94,20 @@ def buckets(copy: Copy, near: bool) -> list[tuple]:
     return keys
 
 
-def compare_bucket(key: tuple, copies: Iterable[Copy]) -> tuple[list[list[Copy]], list[tuple[str, str, int]]]:
-    """The groups of exact copies (an "exact" bucket) or the near pairs (a "band" bucket) among one
-    bucket's copies."""
+def compare_bucket(key: tuple, copies: Iterable[Copy]) -> tuple[list[list[Copy]], list[NearPair], list[int]]:
+    """The groups of exact copies (an "exact" bucket), or the near pairs and the sizes of the crowded
+    band values left uncompared (a "band" bucket), among one bucket's copies."""
     same: dict = {}
     if key[0] == "exact":
         for copy in copies:
             same.setdefault(copy.digest, []).append(copy)
-        return [group for group in same.values() if len(group) > 1], []
+        return [group for group in same.values() if len(group) > 1], [], []
     band = key[1]
     for copy in copies:
         same.setdefault(copy.fingerprint >> (16 * band) & 0xFFFF, []).append(copy)
-    return [], [pair for group in same.values() if len(group) > 1 for pair in near_pairs(group)]
+    sharing = [[c for c in group if c.fingerprint] for group in same.values() if len(group) > 1]
+    return ([], [pair for group in sharing if len(group) <= MAX_BUCKET for pair in near_pairs(group)],
+            [len(group) for group in sharing if len(group) > MAX_BUCKET])
 
 
 def hamming(a: int, b: int) -> int:
@@ -114,8 +117,6 @@ def hamming(a: int, b: int) -> int:
 def near_pairs(copies: list[Copy]) -> list[NearPair]:
     """The near pairs among images sharing a hash band; exact copies are left to the exact check."""
     copies = [c for c in copies if c.fingerprint]  # 0: too small or flat to compare
-    if len(copies) > MAX_BUCKET:
-        return []
     pairs = []
     for i, a in enumerate(copies):
         for b in copies[i + 1:]:
@@ -194,6 +195,10 @@ def add_fact(summary, fact: tuple) -> bool:
     if fact[0] in (GROUP_FACT, NEAR_FACT):
         summary.collect(fact[0], fact[1])
         return True
+    if fact[0] == CROWDED_FACT:
+        summary.count(CROWDED_FACT, "band_values")
+        summary.count(CROWDED_FACT, "images", fact[1])
+        return True
     return False
 
 
@@ -201,14 +206,18 @@ def from_summary(summary: dict, near: bool) -> dict:
     """stats.json's "duplicates" from a job's combined summary (`near`: whether near copies were looked
     for); copies --dedupe dropped are the summary's rejections for REASON."""
     rejected = summary.get("rejected", {})
+    crowded = summary.get(CROWDED_FACT, {})
     return summarize(summary.get(GROUP_FACT, []), summary.get(NEAR_FACT, []) if near else None,
-                     rejected.get(REASON, 0), rejected.get(NEAR_REASON, 0))
+                     rejected.get(REASON, 0), rejected.get(NEAR_REASON, 0),
+                     (crowded.get("band_values", 0), crowded.get("images", 0)))
 
 
-def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: int = 0, near_dropped: int = 0) -> dict:
+def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: int = 0, near_dropped: int = 0,
+              crowded: tuple[int, int] = (0, 0)) -> dict:
     """stats.json's "duplicates": `groups` are groups of exact copies; `near` the near pairs (None where
     near copies are not looked for: text), summed up as groups. Groups spanning splits come first: they
-    are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out."""
+    are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out; `crowded`: the
+    band values shared by more than MAX_BUCKET images, and their images, not compared (said, not silent)."""
     groups = [[(c.name, c.split) for c in sorted(g, key=_order)] for g in groups]
     across = [g for g in groups if len({split for _, split in g}) > 1]
     within = [g for g in groups if len({split for _, split in g}) == 1]
@@ -234,6 +243,7 @@ def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: in
             "groups_within_a_split": len(found) - across_near,
             "dropped_by_dedupe_near": near_dropped,
             "threshold_bits": NEAR_BITS,
+            "not_compared": {"band_values": crowded[0], "images": crowded[1], "limit": MAX_BUCKET},
             "examples": found[:EXAMPLES],
         }
     return summary

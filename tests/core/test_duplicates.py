@@ -9,6 +9,7 @@ import pytest
 
 from prep.core import duplicates
 from prep.core.duplicates import Copy
+from prep.core.statistics import Summary
 
 
 def _photo(seed: int, size=(160, 120)) -> bytes:
@@ -122,7 +123,7 @@ def test_buckets_find_what_comparing_every_pair_finds():
             buckets.setdefault(key, []).append(copy)
     groups, pairs = [], set()
     for key, members in buckets.items():
-        found_groups, found_pairs = duplicates.compare_bucket(key, members)
+        found_groups, found_pairs, _ = duplicates.compare_bucket(key, members)
         groups += found_groups
         pairs |= set(found_pairs)
     brute = {sum(sorted(((a.name, a.split), (b.name, b.split))), ()) + (duplicates.hamming(a.fingerprint, b.fingerprint),)
@@ -288,3 +289,17 @@ def test_dedupe_and_dedupe_near_reject_each_file_once(split_folders_with_near_co
 def test_dedupe_near_needs_the_duplicate_check(split_folders_with_near_copies, tmp_path, prep_cli):
     result = prep_cli("images", split_folders_with_near_copies, tmp_path / "out", "--dedupe-near", "--no-duplicate-check")
     assert result.exit_code == 2 and "--dedupe-near needs the duplicate check" in result.err
+
+
+def test_a_crowded_band_value_is_counted_not_skipped_silently(monkeypatch):
+    monkeypatch.setattr(duplicates, "MAX_BUCKET", 3)
+    crowd = [Copy(f"{i}.jpg", "train", bytes([i]), 0xABCD | (i + 1) << 40) for i in range(5)]  # band 0 shared by 5
+    pair = [Copy("x.jpg", "train", b"x", 0x1234 | 1 << 63), Copy("y.jpg", "test", b"y", 0x1234 | 3 << 62)]
+    groups, pairs, crowded = duplicates.compare_bucket(("band", 0, 0xAB), crowd + pair)
+    assert groups == [] and crowded == [5]
+    assert pairs == [("x.jpg", "train", "y.jpg", "test", 1)], "the band value under the limit is still compared"
+    summary = Summary()
+    for fact in [(duplicates.CROWDED_FACT, 5), (duplicates.NEAR_FACT, pairs[0])]:
+        assert duplicates.add_fact(summary, fact)
+    near = duplicates.from_summary(summary.to_dict(), near=True)["near"]
+    assert near["not_compared"] == {"band_values": 1, "images": 5, "limit": 3}

@@ -51,6 +51,12 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
         out.append(Finding("warn", f"{plural(near_within, 'group')} of near-duplicate {thing} within a split "
                                    f"({plural(near.get('pairs', 0), 'pair')}: re-encoded, resized or recompressed copies).",
                            "duplicates"))
+    skipped = (near.get("not_compared") or {}).get("images") or 0
+    if skipped:
+        out.append(Finding("warn", f"The near-copy search left {plural(skipped, 'image')} uncompared in "
+                                   f"{plural(near['not_compared'].get('band_values', 0), 'crowded hash band')} (more than "
+                                   f"{near['not_compared'].get('limit', '?')} images share each: blank pictures, logos); "
+                                   f"near copies among them may be missed.", "duplicates"))
     rejected = stats.get("rejected") or 0
     if rejected:
         foreseen, errors = split_reasons(stats.get("rejected_by_reason") or {})
