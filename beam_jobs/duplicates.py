@@ -13,7 +13,7 @@ from prep.core import duplicates
 
 def _image_copy(record) -> duplicates.Copy:
     split, key, image = record
-    return duplicates.Copy(key, split, image.digest, image.fingerprint)
+    return duplicates.Copy(key, split, image.digest, image.fingerprint, thumbnail=image.thumbnail)
 
 
 def _image_rejection(kept: duplicates.Copy, dropped: duplicates.Copy) -> dict:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Iterable, NamedTuple
 
-NEAR_BITS = 6        # at most this many of the 64 dHash bits differ: a near copy (re-encoded, resized, recompressed)
-# The hash is cut into 4 bands of 16 bits and only images sharing a band are compared: copies up to 3 bits
-# apart always share one (pigeonhole), copies 4-6 bits apart do unless every band has a differing bit.
+# Near copies (re-encoded, resized, recompressed): at most NEAR_BITS of the 64 pHash bits differ and their 8x8
+# grey pictures differ by at most NEAR_GREY_LEVELS on average; chosen by bench/duplicates.py (bench/RESULTS.md).
+NEAR_BITS = 10
+NEAR_GREY_LEVELS = 16
+# The hash is cut into 4 bands of 16 bits and images are compared when a band agrees but for at most one bit
+# of its low byte (compare_bucket): copies up to 3 bits apart always share a band (pigeonhole); further
+# apart, most meet so.
 BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
 EXAMPLES = 50        # groups or pairs listed in stats.json
@@ -38,6 +42,7 @@ class Copy(NamedTuple):
     digest: bytes
     fingerprint: int = 0  # images: perceptual hash; 0: none, never compared for near copies
     line: int = 0         # text: the line the document starts on; 0: the whole file is the record
+    thumbnail: bytes = b""  # images: the hash's 8x8 grey picture (64 bytes), the second check of a near pair
 
     @property
     def name(self) -> str:
@@ -104,27 +109,51 @@ def compare_bucket(key: tuple, copies: Iterable[Copy]) -> tuple[list[list[Copy]]
         return [group for group in same.values() if len(group) > 1], [], []
     band = key[1]
     for copy in copies:
-        same.setdefault(copy.fingerprint >> (16 * band) & 0xFFFF, []).append(copy)
-    sharing = [[c for c in group if c.fingerprint] for group in same.values() if len(group) > 1]
-    return ([], [pair for group in sharing if len(group) <= MAX_BUCKET for pair in near_pairs(group)],
-            [len(group) for group in sharing if len(group) > MAX_BUCKET])
+        if copy.fingerprint:  # 0: too small or flat to compare
+            same.setdefault(copy.fingerprint >> (16 * band) & 0xFFFF, []).append(copy)
+    crowded = [value for value, group in same.items() if len(group) > MAX_BUCKET]
+    pairs = [pair for group in same.values() if 1 < len(group) <= MAX_BUCKET for pair in near_pairs(group)]
+    # Band values one bit apart in the low byte share this bucket too: their copies are compared as well,
+    # for free (no copy goes to another bucket), which finds most copies more than 3 bits apart.
+    for value, group in same.items():
+        if len(group) > MAX_BUCKET:
+            continue
+        for bit in range(8):
+            other = same.get(value ^ 1 << bit)
+            if other is not None and value & 1 << bit == 0 and len(other) <= MAX_BUCKET:
+                pairs += near_pairs_between(group, other)
+    return [], pairs, [len(same[value]) for value in crowded]
 
 
 def hamming(a: int, b: int) -> int:
     return bin(a ^ b).count("1")
 
 
+def alike(a: bytes, b: bytes) -> bool:
+    """The second check of a near pair: their 8x8 grey pictures differ by at most NEAR_GREY_LEVELS on
+    average (a copy without one, as a hash alone gives, passes)."""
+    if len(a) != len(b) or not a:
+        return True
+    return sum(abs(x - y) for x, y in zip(a, b)) <= NEAR_GREY_LEVELS * len(a)
+
+
 def near_pairs(copies: list[Copy]) -> list[NearPair]:
     """The near pairs among images sharing a hash band; exact copies are left to the exact check."""
     copies = [c for c in copies if c.fingerprint]  # 0: too small or flat to compare
-    pairs = []
-    for i, a in enumerate(copies):
-        for b in copies[i + 1:]:
-            bits = hamming(a.fingerprint, b.fingerprint)
-            if bits <= NEAR_BITS and a.digest != b.digest:
-                first, second = sorted(((a.name, a.split), (b.name, b.split)))
-                pairs.append(NearPair(first[0], first[1], second[0], second[1], bits))
-    return pairs
+    return [pair for i, a in enumerate(copies) for b in copies[i + 1:] if (pair := _near_pair(a, b))]
+
+
+def near_pairs_between(copies: list[Copy], others: list[Copy]) -> list[NearPair]:
+    """The near pairs of one image of `copies` and one of `others`."""
+    return [pair for a in copies for b in others if (pair := _near_pair(a, b))]
+
+
+def _near_pair(a: Copy, b: Copy) -> NearPair | None:
+    bits = hamming(a.fingerprint, b.fingerprint)
+    if bits > NEAR_BITS or a.digest == b.digest or not alike(a.thumbnail, b.thumbnail):
+        return None
+    first, second = sorted(((a.name, a.split), (b.name, b.split)))
+    return NearPair(first[0], first[1], second[0], second[1], bits)
 
 
 class NearPair(NamedTuple):

@@ -47,6 +47,7 @@ class PendingImage:
     fingerprint: int = 0  # perceptual hash (prep.images.imaging.fingerprint)
     split: str = ""
     source_format: str = ""
+    thumbnail: bytes = b""  # the hash's 8x8 picture (prep.images.imaging.fingerprint)
 
     @property
     def record_size(self) -> int:
@@ -57,7 +58,7 @@ def pending_image(relative_path: str, label: int, class_name: str, image: ImageR
     return PendingImage(
         relative_path, label, class_name, image.format, image.height, image.width, image.channels,
         len(image.data), content_digest(image.data), image.data if image.reencoded else None,
-        image.fingerprint, split, image.source_format)
+        image.fingerprint, split, image.source_format, image.thumbnail)
 
 
 # An image record's features, in the order image_example gives their values.

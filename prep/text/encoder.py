@@ -265,6 +265,7 @@ def _hash(salt: bytes) -> Callable[[bytes], int]:
 
 
 _SHARD_HASH, _ORDER_HASH = _hash(b"shard\0"), _hash(b"order\0")
+_EXACT_BUCKETS = [("exact", byte) for byte in range(256)]  # duplicates.buckets' keys of a document, made once
 
 
 class DocumentEncoder:
@@ -275,6 +276,7 @@ class DocumentEncoder:
                  max_values: int = 20_000, max_bytes: int = 64 * 2**20):
         self.options = options
         self.tokenizer = Tokenizer.from_settings(options.text)
+        self._tokens = self.tokenizer.tokens_function()
         self.pieces = TokenPieces(ids)
         self.encoder = RecordEncoder(options.raw_text, labels)
         self.labels = None if labels is None else frozenset(labels)
@@ -298,7 +300,7 @@ class DocumentEncoder:
         if self.labels is not None and row.label not in self.labels:
             return Rejection(row.source, row.line, "label_not_in_labels", f"label {row.label!r} is not in the --labels list")
         o, tokenizer = self.options, self.tokenizer
-        tokens = tokenizer.tokens(row.text)
+        tokens = self._tokens(row.text)
         ids = self.pieces.of(tokens)
         max_length = o.text.max_length
         kept = ids[:max_length] if max_length is not None else ids
@@ -315,7 +317,7 @@ class DocumentEncoder:
         c.shard_hashes.append(_SHARD_HASH(key))
         c.order_hashes.append(_ORDER_HASH(key))
         self._bytes += len(record)
-        self._copies.setdefault(("exact", copy.digest[0]), []).append(copy)
+        self._copies.setdefault(_EXACT_BUCKETS[copy.digest[0]], []).append(copy)
         if c.facts is not None:
             ids_of = self.pieces.ids
             c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), OOV_ID))

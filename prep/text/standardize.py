@@ -44,6 +44,11 @@ def check_standardize(standardize: str | None) -> None:
         raise ValueError(f"standardize {standardize!r} is not one of: {choices}")
 
 
+def translation(how: str | None) -> tuple[bytes, bytes]:
+    """The `bytes.translate` table and the bytes to delete that standardise as `how` says."""
+    return _TRANSLATIONS[how]
+
+
 def standardize(text: bytes, how: str | None) -> bytes:
     """`text` (UTF-8) standardised as TextVectorization(standardize=how) does it, as UTF-8."""
     table, delete = _TRANSLATIONS[how]

@@ -303,3 +303,26 @@ def test_a_crowded_band_value_is_counted_not_skipped_silently(monkeypatch):
         assert duplicates.add_fact(summary, fact)
     near = duplicates.from_summary(summary.to_dict(), near=True)["near"]
     assert near["not_compared"] == {"band_values": 1, "images": 5, "limit": 3}
+
+
+def test_a_near_pair_also_needs_alike_thumbnails():
+    grey, other = bytes([100] * 64), bytes([100] * 32 + [160] * 32)  # 30 grey levels apart on average
+    a = Copy("a.jpg", "train", b"1", 0b1111, thumbnail=grey)
+    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111, thumbnail=bytes([110] * 64))])
+    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111, thumbnail=other)]) == [], \
+        "hashes 1 bit apart, pictures far apart: not a near copy"
+    assert duplicates.alike(grey, bytes([100 + duplicates.NEAR_GREY_LEVELS] * 64))
+    assert not duplicates.alike(grey, bytes([101 + duplicates.NEAR_GREY_LEVELS] * 64))
+
+
+def test_band_values_one_low_bit_apart_are_compared_too():
+    """Four differing bits, one in the low byte of each band: no band is shared, but each band's
+    bucket compares values one low bit apart, so the pair is found."""
+    value = 0x0123456789ABCDEF
+    flipped = value ^ (1 << 3) ^ (1 << 20) ^ (1 << 37) ^ (1 << 50)
+    a, b = Copy("a.jpg", "train", b"1", value), Copy("b.jpg", "test", b"2", flipped)
+    assert not set(duplicates.bands(value)) & set(duplicates.bands(flipped))
+    found = set()
+    for key in set(duplicates.buckets(a, near=True)) & set(duplicates.buckets(b, near=True)):
+        found |= set(duplicates.compare_bucket(key, [a, b])[1])
+    assert found == {("a.jpg", "train", "b.jpg", "test", 4)}

@@ -62,8 +62,9 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
     near_across = [g for g in near_groups if len(set(g.get("splits") or [])) > 1]
     near_within = [g for g in near_groups if len(set(g.get("splits") or [])) <= 1]
     bits = near.get("threshold_bits", "?")
-    what = (f"<p>Different files whose perceptual hashes (a 64-bit difference hash of a 9\u00d78 greyscale "
-            f"thumbnail) differ in at most {escape(bits)} bits, joined into groups (each image is a near copy of "
+    what = (f"<p>Different files whose perceptual hashes (a 64-bit pHash: the 8\u00d78 lowest frequencies of the "
+            f"picture's cosine transform) differ in at most {escape(bits)} bits and whose 8\u00d78 grey pictures are "
+            f"alike, joined into groups (each image is a near copy of "
             f"another in its group): the same picture re-encoded, recompressed or resized.</p>")
     near_head = head + ["largest distance (bits)"]
 
