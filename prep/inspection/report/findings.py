@@ -49,8 +49,8 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
     near_within = near.get("groups_within_a_split") or 0
     if near_within:
         out.append(Finding("warn", f"{plural(near_within, 'group')} of near-duplicate {thing} within a split "
-                                   f"({plural(near.get('pairs', 0), 'pair')}: re-encoded, resized or recompressed copies).",
-                           "duplicates"))
+                                   f"(re-encoded, resized or recompressed copies; {plural(near.get('pairs', 0), 'near pair')} "
+                                   f"in all groups).", "duplicates"))
     skipped = (near.get("not_compared") or {}).get("images") or 0
     if skipped:
         out.append(Finding("warn", f"The near-copy search left {plural(skipped, 'image')} uncompared in "
