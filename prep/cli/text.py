@@ -170,9 +170,10 @@ def _print_text_summary(out: str) -> None:
         stats = json.loads(f.read())
     v, t = stats["vocabulary"], stats["text"]
     oov = f"{t['oov_rate']:.2%}" if t["oov_rate"] is not None else "-"
-    learned = v.get("learned_from")
-    source = f", learned from {'the ' + learned[0] + ' split' if len(learned) == 1 else 'the splits ' + ', '.join(learned)}" \
-        if learned and set(learned) != set(stats["splits"]) else ""
+    learned, source = v.get("learned_from") or [], ""
+    if learned and set(learned) != set(stats["splits"]):  # say so only when some split was left out
+        source = f", learned from the {learned[0]} split" if len(learned) == 1 else \
+            f", learned from the splits {', '.join(learned)}"
     click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the records, "
                f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}")
 

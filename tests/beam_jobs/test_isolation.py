@@ -131,21 +131,26 @@ def test_an_unexpected_exception_on_one_document_is_a_conversion_error(tmp_path,
     assert (stats["inputs"], stats["records"], stats["rejected"]) == (8, 7, 1)
 
 
-def test_an_unexpected_exception_reading_one_document_file_is_a_conversion_error(tmp_path, prep_cli, monkeypatch):
+def _opening_fails(monkeypatch, suffix: str, error: Exception) -> None:
+    """prep.text.inputs opens every file as before, but raises `error` for the one ending in `suffix`."""
     from prep.text import inputs
 
+    real = inputs.open_input
+
+    def fails_on_one(path):
+        if path.endswith(suffix):
+            raise error
+        return real(path)
+
+    monkeypatch.setattr(inputs, "open_input", fails_on_one)
+
+
+def test_an_unexpected_exception_reading_one_document_file_is_a_conversion_error(tmp_path, prep_cli, monkeypatch):
     src = tmp_path / "src"
     for i in range(4):
         (src / ("pos" if i % 2 else "neg")).mkdir(parents=True, exist_ok=True)
         (src / ("pos" if i % 2 else "neg") / f"{i}.txt").write_text(f"review number {i}")
-    real = inputs.open_input
-
-    def fails_on_one(path):
-        if path.endswith("2.txt"):
-            raise UnicodeError("a decoder bug")
-        return real(path)
-
-    monkeypatch.setattr(inputs, "open_input", fails_on_one)
+    _opening_fails(monkeypatch, "2.txt", UnicodeError("a decoder bug"))
     out = tmp_path / "out"
     result = prep_cli("text", src, out, "--workers", "1")
     assert result.exit_code == 0, result.err
@@ -155,20 +160,11 @@ def test_an_unexpected_exception_reading_one_document_file_is_a_conversion_error
 
 
 def test_an_unexpected_exception_reading_a_rows_file_is_a_conversion_error(tmp_path, prep_cli, monkeypatch):
-    from prep.text import inputs
-
     (tmp_path / "corpus").mkdir()
     good = tmp_path / "corpus" / "a.jsonl"
     good.write_text('{"text": "one two"}\n{"text": "three"}\n')
     (tmp_path / "corpus" / "b.jsonl").write_text('{"text": "four"}\n')
-    real = inputs.open_input
-
-    def fails_on_one(path):
-        if path.endswith("b.jsonl"):
-            raise LookupError("a reader bug")
-        return real(path)
-
-    monkeypatch.setattr(inputs, "open_input", fails_on_one)
+    _opening_fails(monkeypatch, "b.jsonl", LookupError("a reader bug"))
     out = tmp_path / "out"
     result = prep_cli("text", str(tmp_path / "corpus" / "*.jsonl"), out, "--workers", "1")
     assert result.exit_code == 0, result.err

@@ -36,8 +36,7 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
     leaks = [name for name in counts if name.endswith("(leakage)") and counts[name]]
     section.add(chart_figure(charts.counts_bars(counts, "duplicates found during conversion", "count", highlight=leaks)))
     examples = exact.get("examples") or []
-    across = [g for g in examples if len(set(g.get("splits") or [])) > 1]
-    within = [g for g in examples if len(set(g.get("splits") or [])) <= 1]
+    across, within = across_and_within(examples)
     kind = "documents" if schema.kind == "text" else "images"
 
     def group_rows(groups: list[dict]) -> Iterator[list[str]]:
@@ -58,9 +57,7 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
     if within:
         section.add(f'<h3>Within a split: {plural(exact.get("groups_within_a_split", len(within)), "group")}</h3>'
                     + html_table(head, group_rows(within), "dups"))
-    near_groups = near.get("examples") or []
-    near_across = [g for g in near_groups if len(set(g.get("splits") or [])) > 1]
-    near_within = [g for g in near_groups if len(set(g.get("splits") or [])) <= 1]
+    near_across, near_within = across_and_within(near.get("examples") or [])
     bits = near.get("threshold_bits", "?")
     what = (f"<p>Different files whose perceptual hashes (a 64-bit pHash: the 8\u00d78 lowest frequencies of the "
             f"picture's cosine transform) differ in at most {escape(bits)} bits and whose 8\u00d78 grey pictures are "
@@ -95,25 +92,24 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
     return section
 
 
+def across_and_within(groups: list[dict]) -> tuple[list[dict], list[dict]]:
+    """stats.json's example groups (exact or near) that span splits, and those within one split."""
+    across = [g for g in groups if len(set(g.get("splits") or [])) > 1]
+    return across, [g for g in groups if len(set(g.get("splits") or [])) <= 1]
+
+
 def duplicate_paths(stats: Mapping, limit: int) -> tuple[list[str], dict[str, list[str]]]:
-    """The image paths the duplicates section shows, and the split of each where stats.json says."""
+    """The image paths the duplicates section shows (exact groups, then near ones), and the split of
+    each where stats.json says."""
     dup = stats.get("duplicates") or {}
-    examples = (dup.get("exact") or {}).get("examples") or []
-    across = [g for g in examples if len(set(g.get("splits") or [])) > 1][:limit]
-    within = [g for g in examples if len(set(g.get("splits") or [])) <= 1][:limit]
     paths: list[str] = []
     splits: dict[str, list[str]] = {}
-    for g in across + within:
-        for p, s in zip(g.get("paths") or [], g.get("splits") or []):
-            paths.append(p)
-            splits.setdefault(p, []).append(s)
-    near = (dup.get("near") or {}).get("examples") or []
-    near_across = [g for g in near if len(set(g.get("splits") or [])) > 1][:limit]
-    near_within = [g for g in near if len(set(g.get("splits") or [])) <= 1][:limit]
-    for g in near_across + near_within:
-        for p, s in zip(g.get("paths") or [], g.get("splits") or []):
-            paths.append(p)
-            splits.setdefault(p, []).append(s)
+    for kind in ("exact", "near"):
+        across, within = across_and_within((dup.get(kind) or {}).get("examples") or [])
+        for g in across[:limit] + within[:limit]:
+            for p, s in zip(g.get("paths") or [], g.get("splits") or []):
+                paths.append(p)
+                splits.setdefault(p, []).append(s)
     return list(dict.fromkeys(paths)), splits
 
 
