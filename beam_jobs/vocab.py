@@ -21,11 +21,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 from beam_jobs.commit import write_file
 from beam_jobs.stats import SummarizeFn, merge_summary
 from prep.core import layout as layouts
+from prep.core.row_files import byte_ranges, range_rows
 from prep.jobs.progress import Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
 from prep.text.corpus_survey import InSplits, Survey, first_lines, range_key
-from prep.text.inputs import TextInputs, byte_ranges, corpus_items, file_format, range_rows
+from prep.text.inputs import TextInputs, corpus_items, file_format
 from prep.text.options import VocabJobOptions
 from prep.text.tokenizer import Tokenizer
 from schemas import TextSettings

@@ -162,6 +162,7 @@ def encode_rate(corpus: Path, vocab: Path) -> float:
     """Tokens per second of the encode stage alone on one core: the job's per-range work (read the
     rows, encode them in batches) on the first byte range of the corpus, in this process, without Beam."""
     from beam_jobs.text import _read_vocabulary
+    from prep.core import row_files
     from prep.core.layout import Layout
     from prep.text import inputs as text_inputs
     from prep.text.encoder import DocumentEncoder
@@ -169,7 +170,7 @@ def encode_rate(corpus: Path, vocab: Path) -> float:
 
     inputs = text_inputs.resolve_inputs(str(corpus), "auto", "text", "label", False, False)
     size = corpus.stat().st_size
-    end = None if size <= text_inputs.RANGE_BYTES else text_inputs.RANGE_BYTES
+    end = None if size <= row_files.RANGE_BYTES else row_files.RANGE_BYTES
     encoder = DocumentEncoder(TextJobOptions(inputs=inputs, out="/nonexistent", vocab_file=str(vocab)),
                               _read_vocabulary(str(vocab)).ids(), tuple(TOPICS))
     tokens, start = 0, time.perf_counter()

@@ -27,54 +27,47 @@ is shared among workers: a range holds the lines whose first byte lies inside it
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import gzip
 import json
-import os
 import posixpath
 import re
-import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, NamedTuple, Union
+from typing import Iterable, Iterator, NamedTuple, Union
 
 from prep.core import layout as layouts
+from prep.core import row_files
 from prep.core.failures import CONVERSION_ERROR, unforeseen
+from prep.core.row_files import (
+    READ_ERRORS,
+    UTF8_BOM,
+    Rejection,
+    csv_records,
+    json_kind,
+    json_object,
+    line_blocks,
+    lines_of,
+    not_utf8,
+    open_input,
+    other_bom,
+    read_error,
+    without_bom,
+    without_cr,
+)
 from prep.core.splits import DEFAULT_SPLIT, SplitFractions
 
 FORMATS = ("folder", "lines", "jsonl", "csv", "tsv")
 INPUT_FORMATS = ("auto",) + FORMATS
-LINE_FORMATS = ("lines", "jsonl")  # one row per line: readable by byte ranges
-READ_BYTES = 4 << 20  # bytes read from a file at a time
-RANGE_BYTES = 16 << 20  # an uncompressed line file larger than this is read in ranges of about this size
-# A smaller file is still cut into RANGES_PER_FILE ranges of at least MIN_RANGE_BYTES: the local runner
-# deals a stage's ranges out to its workers once, and three ranges kept one of two workers idle a third
-# of the time on a 34 MB file (bench/text.py: 18.2 s with 16 MiB ranges, 16.3-16.8 s with 2-4 MiB).
-RANGES_PER_FILE = 8
-MIN_RANGE_BYTES = 1 << 20
-_CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default limit (131,072 characters) would refuse long documents
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n[ \t\r\x0b\x0c]*(?=\n)")  # starts at a '\n': fast to search for
 _BLANK_FIRST_LINE = re.compile(rb"[ \t\r\x0b\x0c]*\n")
-_LINE_END = re.compile(rb"(?<=\n)")
-_UTF8_BOM = b"\xef\xbb\xbf"
-_OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 
 # Why an input is left out, for rejected.jsonl (the folder layout's own reasons come from prep.core.layout).
-REASONS = {
-    "empty_file": "the file holds no document or row",
+REASONS = row_files.REASONS | {
     "empty_document": "the document is empty or only whitespace",
-    "not_utf8": "the text is not valid UTF-8",
-    "bad_json": "the line is not valid JSON",
-    "not_an_object": "the line is JSON but not an object with fields",
-    "bad_csv": "the CSV/TSV record is malformed",
     "missing_text": "the row has no text field (or it is null)",
     "bad_text": "the text field is not a string",
     "missing_label": "the row has no label (or it is null or empty)",
     "bad_label": "the label is a list or an object, or holds a line break (it must fit on a line of labels.txt)",
     "label_not_in_labels": "the label is not in the --labels list",
-    "unreadable": "the file cannot be read (or stopped being readable half-way)",
-    "corrupt_gzip": "the gzip stream is damaged or cut short",
     "hidden_file": "a hidden file or OS junk (--include-hidden reads them)",
 }
 
@@ -120,18 +113,6 @@ class Row(NamedTuple):
     def assigned_split(self, fractions: SplitFractions | None) -> str:
         """The document's split: its split folder's, else by --split's hash of its identity, else train."""
         return self.split or (fractions.assign(self.identity) if fractions else DEFAULT_SPLIT)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    source: str
-    line: int  # 0: the file as a whole
-    reason: str
-    detail: str
-
-    def to_dict(self) -> dict:
-        """The rejected.jsonl row."""
-        return {"path": self.source, "line": self.line or None, "reason": self.reason, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -191,140 +172,6 @@ def file_format(path: str, fmt: str) -> str:
     return _EXTENSIONS.get(posixpath.splitext(name)[1].lower(), "lines")
 
 
-def byte_ranges(path: str, size: int, fmt: str, range_bytes: int | None = None) -> list[tuple[int, int | None]]:
-    """(start, end) byte ranges of about `range_bytes` that together read the file once; (0, None)
-    reads it whole. By default ranges of RANGE_BYTES, or RANGES_PER_FILE of at least MIN_RANGE_BYTES
-    for a smaller file.
-
-    Only uncompressed line formats are cut: a CSV record may span lines, and gzip cannot be entered
-    half-way."""
-    range_bytes = range_bytes or min(RANGE_BYTES, max(MIN_RANGE_BYTES, -(-size // RANGES_PER_FILE)))
-    if fmt not in LINE_FORMATS or path.endswith(".gz") or size <= range_bytes:
-        return [(0, None)]
-    count = -(-size // range_bytes)
-    step = -(-size // count)
-    return [(start, min(start + step, size) if start + step < size else None) for start in range(0, size, step)]
-
-
-@contextlib.contextmanager
-def open_input(path: str) -> Iterator[BinaryIO]:
-    """A file's bytes (local or any Beam filesystem), gunzipped when the name ends in .gz."""
-    from apache_beam.io.filesystems import FileSystems
-
-    if "://" not in path and not os.path.isfile(path):
-        # a FIFO or device would block or never end
-        raise OSError("not a regular file (a FIFO, socket or device)")
-    with FileSystems.open(path, compression_type="uncompressed") as raw:
-        if path.endswith(".gz"):
-            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield unzipped
-        else:
-            yield raw
-
-
-def _read_error(error: BaseException) -> tuple[str, str]:
-    if isinstance(error, (gzip.BadGzipFile, EOFError, zlib.error)):
-        return "corrupt_gzip", f"the gzip stream breaks off ({error or type(error).__name__}); rows after it are lost"
-    return "unreadable", f"cannot read the file: {error}"
-
-
-_READ_ERRORS = (OSError, EOFError, zlib.error)
-
-
-def _line_blocks(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
-    """Blocks of whole lines (each ends in '\n' but perhaps the file's last) of the lines whose first
-    byte lies in [start, end) (end None: the end of the file)."""
-    data, offset = b"", start  # bytes read and not handed out yet, and the file offset of their first
-    if start > 0:
-        f.seek(start - 1)
-        offset = start - 1
-        while True:  # skip the line that began in the previous range (or just its '\n' at start - 1)
-            piece = f.read(READ_BYTES)
-            if not piece:
-                return
-            i = piece.find(b"\n")
-            if i >= 0:
-                data, offset = piece[i + 1:], offset + i + 1
-                break
-            offset += len(piece)
-    while True:
-        if end is not None and offset >= end:
-            return
-        last = data.rfind(b"\n")
-        if last >= 0:
-            block, data = data[:last + 1], data[last + 1:]
-            if end is not None and offset + len(block) > end:
-                yield block[:block.find(b"\n", end - offset - 1) + 1]
-                return
-            yield block
-            offset += len(block)
-            continue
-        parts = [data]  # no whole line yet: read on until one ends (a long line), or the file does
-        while True:
-            piece = f.read(READ_BYTES)
-            if not piece:
-                rest = b"".join(parts)
-                if rest:
-                    yield rest
-                return
-            parts.append(piece)
-            if b"\n" in piece:
-                break
-        data = b"".join(parts)
-
-
-def range_rows(path: str, start: int = 0, end: int | None = None) -> int:
-    """How many rows a byte range of a line file holds, as `read_rows` numbers them (every line, blank
-    or not), from its bytes alone: a newline count, no decoding. A file that cannot be read (wholly or
-    from some point) counts the lines read before; its rows after that are a rejection anyway."""
-    rows = 0
-    try:
-        with open_input(path) as f:
-            for block in _line_blocks(f, start, end):
-                rows += block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
-    except Exception:  # as read_rows: an unreadable file is that file's rejection, not the job's end
-        pass
-    return rows
-
-
-def _lines(block: bytes) -> list[bytes]:
-    """The lines of a block without their '\\n'."""
-    lines = block.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    return lines
-
-
-def _without_cr(line: bytes) -> bytes:
-    return line[:-1] if line.endswith(b"\r") else line
-
-
-def _not_utf8(source: str, line: int, error: UnicodeError) -> Rejection:
-    if isinstance(error, UnicodeEncodeError):
-        return Rejection(source, line, "not_utf8", "the text holds an escaped lone surrogate (\\ud800-\\udfff), which UTF-8 cannot hold")
-    return Rejection(source, line, "not_utf8", f"invalid UTF-8 at byte {error.start} (convert the file to UTF-8)")
-
-
-def _other_bom(head: bytes) -> str | None:
-    for bom, name in _OTHER_BOMS.items():
-        if head.startswith(bom):
-            return name
-    return None
-
-
-def _first_block(blocks: Iterator[bytes], source: str, start: int) -> Iterator[bytes | Rejection]:
-    """The blocks of a file, its byte order mark dropped (or the file rejected for a non-UTF-8 one)."""
-    for i, block in enumerate(blocks):
-        if i == 0 and start == 0:
-            encoding = _other_bom(block)
-            if encoding:
-                yield Rejection(source, 0, "not_utf8", f"{encoding} text (it starts with a {encoding} byte order mark): convert it to UTF-8")
-                return
-            if block.startswith(_UTF8_BOM):
-                block = block[len(_UTF8_BOM):]
-        yield block
-
-
 def _blank_lines(block: bytes) -> int:
     """How many lines of a block hold nothing but whitespace."""
     blank = len(_BLANK_AFTER_NEWLINE.findall(block)) + (1 if _BLANK_FIRST_LINE.match(block) else 0)
@@ -338,11 +185,11 @@ def _text_row(source: str, line: int, text, label, inputs: TextInputs, has_label
     if text is None:
         return Rejection(source, line, "missing_text", f"no field {inputs.text_field!r} (or it is null)")
     if not isinstance(text, str):
-        return Rejection(source, line, "bad_text", f"field {inputs.text_field!r} is {_json_kind(text)}, not a string")
+        return Rejection(source, line, "bad_text", f"field {inputs.text_field!r} is {json_kind(text)}, not a string")
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as e:
-        return _not_utf8(source, line, e)
+        return not_utf8(source, line, e)
     if not data.strip():
         return Rejection(source, line, "empty_document", f"field {inputs.text_field!r} is empty or only whitespace")
     name = None
@@ -350,28 +197,23 @@ def _text_row(source: str, line: int, text, label, inputs: TextInputs, has_label
         if not has_label or label is None or label == "":
             return Rejection(source, line, "missing_label", f"no field {inputs.label_field!r} (or it is null or empty)")
         if isinstance(label, (list, dict)):
-            return Rejection(source, line, "bad_label", f"field {inputs.label_field!r} is {_json_kind(label)}")
+            return Rejection(source, line, "bad_label", f"field {inputs.label_field!r} is {json_kind(label)}")
         name = label if isinstance(label, str) else json.dumps(label)
         if "\n" in name or "\r" in name:
             return Rejection(source, line, "bad_label", f"label {name[:40]!r} holds a line break")
         try:
             name.encode("utf-8")
         except UnicodeEncodeError as e:
-            return _not_utf8(source, line, e)
+            return not_utf8(source, line, e)
     return Row(source, line, data, name)
 
 
-def _json_kind(value) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__)
-
-
 def _plain_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | Rejection:
-    line = _without_cr(line)
+    line = without_cr(line)
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as e:
-        return _not_utf8(source, n, e)
+        return not_utf8(source, n, e)
     if not line.strip():
         return Rejection(source, n, "empty_document", "the line is blank")
     if inputs.label_field is not None:
@@ -380,19 +222,11 @@ def _plain_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | R
 
 
 def _json_line(source: str, n: int, line: bytes, inputs: TextInputs) -> Row | Rejection:
-    line = _without_cr(line)
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return _not_utf8(source, n, e)
-    if not text.strip():
+    obj = json_object(source, n, line)
+    if obj is None:
         return Rejection(source, n, "empty_document", "the line is blank")
-    try:
-        obj = json.loads(text)
-    except ValueError as e:
-        return Rejection(source, n, "bad_json", f"{getattr(e, 'msg', e)} at column {getattr(e, 'colno', '?')}")
-    if not isinstance(obj, dict):
-        return Rejection(source, n, "not_an_object", f"the line holds {_json_kind(obj)}, not an object")
+    if isinstance(obj, Rejection):
+        return obj
     return _text_row(source, n, obj.get(inputs.text_field), obj.get(inputs.label_field) if inputs.label_field else None,
                      inputs, inputs.label_field in obj if inputs.label_field else False)
 
@@ -406,7 +240,7 @@ def _json_block(source: str, first: int, block: bytes, inputs: TextInputs) -> li
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:
-        return [_json_line(source, n, line, inputs) for n, line in enumerate(_lines(block), first)]
+        return [_json_line(source, n, line, inputs) for n, line in enumerate(lines_of(block), first)]
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -448,43 +282,26 @@ def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: in
             yield from rows
             n += len(rows)
             continue
-        for line in _lines(block):
+        for line in lines_of(block):
             yield _plain_line(source, n, line, inputs)
             n += 1
 
 
 def _csv_items(blocks: Iterable[bytes | Rejection], source: str, fmt: str, inputs: TextInputs) -> Iterator[Item]:
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    bad_block: list[Rejection] = []
-
-    def lines() -> Iterator[str]:
-        for block in blocks:
-            if isinstance(block, Rejection):
-                bad_block.append(block)
-                return
-            # One string per '\n'-line (so the reader's line_num counts lines as the other formats do);
-            # surrogateescape keeps bad bytes apart, to reject only the rows that hold them.
-            for piece in _LINE_END.split(block):
-                if piece:
-                    yield piece.decode("utf-8", "surrogateescape")
-
-    reader = csv.reader(lines(), delimiter="\t" if fmt == "tsv" else ",", strict=True)
     header: list[str] | None = None
-    while True:
-        first = reader.line_num + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            yield Rejection(source, first, "bad_csv", f"{e} (lines {first}-{reader.line_num})")
+    rows = 0
+    for item in csv_records(blocks, source, fmt):
+        if isinstance(item, Rejection):
+            yield item
             continue
+        first, record = item
         if header is None:
             header = record
             if not header:
                 yield Rejection(source, first, "bad_csv", "the first line must be a header naming the columns")
                 return
             continue
+        rows += 1
         if not record:
             yield Rejection(source, first, "empty_document", "the line is blank")
             continue
@@ -499,9 +316,7 @@ def _csv_items(blocks: Iterable[bytes | Rejection], source: str, fmt: str, input
         label = fields.get(inputs.label_field) if inputs.label_field else None
         yield _text_row(source, first, fields[inputs.text_field], label, inputs,
                         inputs.label_field in fields if inputs.label_field else False)
-    if bad_block:
-        yield bad_block[0]
-    elif header is not None and reader.line_num == 1:
+    if header is not None and not rows:
         yield Rejection(source, 0, "empty_file", "the file holds only a header row")
 
 
@@ -516,17 +331,17 @@ def read_rows(path: str, source: str, inputs: TextInputs, start: int = 0, end: i
     produced = False
     try:
         with open_input(path) as f:
-            if start > 0 and _other_bom(f.read(4)):
+            if start > 0 and other_bom(f.read(4)):
                 return  # the file's first range rejects it as a whole
-            blocks = _first_block(_line_blocks(f, start, end), source, start)
+            blocks = without_bom(line_blocks(f, start, end), source, start)
             items = _csv_items(blocks, source, fmt, inputs) if fmt in ("csv", "tsv") else \
                 _line_items(blocks, source, first_line, fmt, inputs, bulk and fmt == "lines" and inputs.label_field is None)
             for item in items:
                 produced = True
                 yield item
-    except _READ_ERRORS as e:
+    except READ_ERRORS as e:
         produced = True
-        yield Rejection(source, 0, *_read_error(e))
+        yield Rejection(source, 0, *read_error(e))
     except Exception as e:  # no single input may stop the job: prep.core.failures
         produced = True
         yield Rejection(source, 0, CONVERSION_ERROR, f"{unforeseen(e)}; rows after it are lost")
@@ -546,19 +361,19 @@ def _read_document(path: str, source: str, label: str | None) -> Row | Rejection
     try:
         with open_input(path) as f:
             data = f.read()
-    except _READ_ERRORS as e:
-        return Rejection(source, 0, *_read_error(e))
+    except READ_ERRORS as e:
+        return Rejection(source, 0, *read_error(e))
     if not data:
         return Rejection(source, 0, "empty_file", "the file is empty (0 bytes)")
-    encoding = _other_bom(data)
+    encoding = other_bom(data)
     if encoding:
         return Rejection(source, 0, "not_utf8", f"{encoding} text (it starts with a {encoding} byte order mark): convert it to UTF-8")
-    if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM):]
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return _not_utf8(source, 0, e)
+        return not_utf8(source, 0, e)
     if not data.strip():
         return Rejection(source, 0, "empty_document", "the file holds only whitespace")
     return Row(source, 0, data, label)

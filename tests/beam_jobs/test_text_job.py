@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from prep.text import inputs as text_inputs
+from prep.core import row_files
 from prep.text.tokenizer import Tokenizer
 from tests.text_reference import CORPUS, adapt_vocabulary, file_ids
 
@@ -232,8 +232,8 @@ def test_reruns_are_byte_identical_whatever_the_worker_count_and_byte_ranges(jso
     flags = ["--text-field", "body", "--label-field", "topic", "--split", "train=0.6,test=0.4", "--num-shards", "2",
              "--compression", "gzip"]
     assert prep_cli("text", jsonl_corpus, tmp_path / "a", *flags, "--workers", "2").exit_code == 0
-    monkeypatch.setattr(text_inputs, "RANGE_BYTES", 100)  # read in byte ranges (in this process: one worker)
-    assert len(text_inputs.byte_ranges(str(jsonl_corpus), jsonl_corpus.stat().st_size, "jsonl")) > 10
+    monkeypatch.setattr(row_files, "RANGE_BYTES", 100)  # read in byte ranges (in this process: one worker)
+    assert len(row_files.byte_ranges(str(jsonl_corpus), jsonl_corpus.stat().st_size, "jsonl")) > 10
     assert prep_cli("text", jsonl_corpus, tmp_path / "b", *flags, "--workers", "1").exit_code == 0
     a, b = shard_bytes(tmp_path / "a"), shard_bytes(tmp_path / "b")
     assert len(a) == 4 and a == b

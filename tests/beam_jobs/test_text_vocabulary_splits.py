@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prep.text import inputs as text_inputs
+from prep.core import row_files
 from schemas import load_schema
 from tests.beam_jobs.test_text_job import read_records, stats
 from tests.text_reference import adapt_vocabulary, file_ids
@@ -72,8 +72,8 @@ def test_named_splits_and_a_file_read_in_byte_ranges(corpus, tmp_path, prep_cli,
     split, and so the vocabulary, is the same however the file is cut and whatever the workers."""
     flags = ["--label-field", "label", "--split", "train=0.4,validation=0.3,test=0.3", "--vocab-splits", "train,validation"]
     assert prep_cli("text", corpus, tmp_path / "a", *flags, "--workers", "2").exit_code == 0
-    monkeypatch.setattr(text_inputs, "RANGE_BYTES", 150)
-    assert len(text_inputs.byte_ranges(str(corpus), corpus.stat().st_size, "jsonl")) > 10
+    monkeypatch.setattr(row_files, "RANGE_BYTES", 150)
+    assert len(row_files.byte_ranges(str(corpus), corpus.stat().st_size, "jsonl")) > 10
     assert prep_cli("text", corpus, tmp_path / "b", *flags, "--workers", "1").exit_code == 0
     a, b = tmp_path / "a", tmp_path / "b"
     assert _vocabulary(a) == _vocabulary(b) == adapt_vocabulary(_texts(a, "train") + _texts(a, "validation"))

@@ -82,10 +82,10 @@ def test_many_flushes_and_byte_ranges_give_the_same_vocabulary(corpus, tmp_path,
     assert prep_cli("vocab", f"{corpus}/*", tmp_path / "a.txt", "--workers", "1").exit_code == 0
     monkeypatch.setattr(corpus_survey, "FLUSH_DISTINCT", 3)
     monkeypatch.setattr(token_counting, "BLOCK_BYTES", 50)
-    from prep.text import inputs as text_inputs
+    from prep.core import row_files
 
-    monkeypatch.setattr(text_inputs, "RANGE_BYTES", 64)
-    assert len(text_inputs.byte_ranges(str(corpus / "a.txt"), (corpus / "a.txt").stat().st_size, "lines")) > 10
+    monkeypatch.setattr(row_files, "RANGE_BYTES", 64)
+    assert len(row_files.byte_ranges(str(corpus / "a.txt"), (corpus / "a.txt").stat().st_size, "lines")) > 10
     assert prep_cli("vocab", f"{corpus}/*", tmp_path / "b.txt", "--workers", "1").exit_code == 0
     assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
     assert (tmp_path / "a.counts.tsv").read_bytes() == (tmp_path / "b.counts.tsv").read_bytes()

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prep.core import row_files
 from prep.core.layout import Layout, detect_layout
+from prep.core.row_files import byte_ranges, lines_of, range_rows
 from prep.text import inputs as text_inputs
 from prep.text.corpus_survey import first_lines, range_key
 from prep.text.inputs import (
@@ -19,11 +21,8 @@ from prep.text.inputs import (
     Row,
     TextInputs,
     _blank_lines,
-    _lines,
-    byte_ranges,
     corpus_items,
     file_format,
-    range_rows,
     read_rows,
     resolve_inputs,
 )
@@ -146,7 +145,7 @@ def test_a_fifo_is_not_read(tmp_path):
 
 
 def test_a_long_line_is_read_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(text_inputs, "READ_BYTES", 1000)
+    monkeypatch.setattr(row_files, "READ_BYTES", 1000)
     line = b"x" * 50_000 + b" \x00 end"
     (tmp_path / "long.txt").write_bytes(b"a\n" + line + b"\nb\n")
     assert [i.text for i in _read(tmp_path / "long.txt", _inputs(tmp_path))] == [b"a", line, b"b"]
@@ -173,16 +172,16 @@ def test_range_rows_of_an_unreadable_file_is_what_was_read(tmp_path):
 
 
 def test_a_small_file_is_still_read_in_several_ranges(tmp_path):
-    size = 5 * text_inputs.MIN_RANGE_BYTES
+    size = 5 * row_files.MIN_RANGE_BYTES
     assert len(byte_ranges("c.txt", size, "lines")) == 5  # ranges of at least MIN_RANGE_BYTES
-    assert len(byte_ranges("c.txt", 40 * text_inputs.MIN_RANGE_BYTES, "lines")) == text_inputs.RANGES_PER_FILE
-    assert len(byte_ranges("c.txt", 20 * text_inputs.RANGE_BYTES, "lines")) == 20
-    assert byte_ranges("c.txt", text_inputs.MIN_RANGE_BYTES, "lines") == [(0, None)]
+    assert len(byte_ranges("c.txt", 40 * row_files.MIN_RANGE_BYTES, "lines")) == row_files.RANGES_PER_FILE
+    assert len(byte_ranges("c.txt", 20 * row_files.RANGE_BYTES, "lines")) == 20
+    assert byte_ranges("c.txt", row_files.MIN_RANGE_BYTES, "lines") == [(0, None)]
 
 
 @pytest.mark.parametrize("read_bytes", [7, 1 << 20])
 def test_byte_ranges_read_every_line_once_with_its_number(tmp_path, monkeypatch, read_bytes):
-    monkeypatch.setattr(text_inputs, "READ_BYTES", read_bytes)
+    monkeypatch.setattr(row_files, "READ_BYTES", read_bytes)
     lines = [("x" * (i % 13)) + f" {i}" for i in range(300)]
     path = tmp_path / "c.txt"
     path.write_text("\n".join(lines) + "\n")
@@ -244,7 +243,7 @@ def test_blank_lines_of_a_block_are_counted_exactly(lines, final_newline):
     block = ("\n".join(lines) + ("\n" if final_newline else "")).encode()
     if not block:
         return
-    expected = sum(1 for line in _lines(block) if not line.strip())
+    expected = sum(1 for line in lines_of(block) if not line.strip())
     assert _blank_lines(block) == expected
 
 
@@ -267,7 +266,7 @@ def test_a_block_of_json_lines_reads_as_line_by_line(lines, labelled, junk):
     """The block path (`_json_block`) gives exactly what `_json_line` gives for each line."""
     inputs = text_inputs.TextInputs("s", "s", "s/*", "jsonl", "text", "label" if labelled else None)
     block = "\n".join(lines).encode("utf-8", "surrogatepass") + (b"\n" + junk if junk else b"") + b"\n"
-    expected = [text_inputs._json_line("f", n, line, inputs) for n, line in enumerate(text_inputs._lines(block), 5)]
+    expected = [text_inputs._json_line("f", n, line, inputs) for n, line in enumerate(lines_of(block), 5)]
     assert text_inputs._json_block("f", 5, block, inputs) == expected
 
 
