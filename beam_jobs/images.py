@@ -1,4 +1,5 @@
-"""`prep images`: an image folder (one subfolder per class) to sharded TFRecords, as a Beam pipeline."""
+"""`prep images`: an image folder (one subfolder per class), or the images a manifest lists with their labels,
+to sharded TFRecords, as a Beam pipeline."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from apache_beam.metrics import Metrics
 
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
+from beam_jobs.manifest import FindImages, ReadManifest
 from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFacts
@@ -28,6 +30,8 @@ def read_file(path: str) -> bytes:
     if "://" in path:
         with FileSystems.open(path, compression_type="uncompressed") as f:
             return f.read()
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
     if not os.path.isfile(path):
         # a FIFO or device would block or never end: it is not an image file
         raise OSError("not a regular file (a FIFO, socket or device)")
@@ -37,32 +41,65 @@ def read_file(path: str) -> bytes:
         return f.read()
 
 
-def read_source(src: str, relative: str) -> bytes:
-    """The bytes of the file at `relative` under SRC (a kept image, read again when its shard is written)."""
-    return read_file(layouts.source_path(relative, src))
+def read_image(src: str, name: str) -> bytes:
+    """The bytes of a kept image again, when its shard is written: `name` is relative to SRC, or (a
+    manifest's image outside SRC) a full path."""
+    return read_file(name if "://" in name or name.startswith("/") else layouts.source_path(name, src))
 
 
-class _ConvertImage(beam.DoFn):
-    """(path, size) -> (split, relative path, PendingImage); rejections and their facts on the side."""
+class _Convert(beam.DoFn):
+    """What converting an image is, wherever its label comes from: read, check, normalise, or reject;
+    -> (split, name, PendingImage), rejections and their facts on the side."""
 
     def __init__(self, options: ImageJobOptions):
         self.options = options
         self.converted = Metrics.counter("prep", "images_converted")
         self.rejected = Metrics.counter("prep", "inputs_rejected")
-        self._label_ids: tuple = (None, {})
 
     def setup(self):
         self.progress = Progress("images")
+
+    def _reject(self, name: str, reason: str, detail: str, **where):
+        self.rejected.inc()
+        self.progress.add("rejected")
+        yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
+
+    def _convert(self, path: str, name: str, split: str | None, label, class_name, **where):
+        """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
+        into its rejected.jsonl line (a manifest's line)."""
+        try:
+            data = read_file(path)
+        except FileNotFoundError:
+            yield from self._reject(name, "missing_file", "no such file", **where)
+            return
+        except (OSError, IOError) as e:
+            yield from self._reject(name, "unreadable", f"cannot read the file: {e}", **where)
+            return
+        try:
+            image = normalise_image(data, self.options.image)
+        except ImageRejected as e:
+            yield from self._reject(name, e.reason, e.detail, **where)
+            return
+        except Exception as e:  # no single input may stop the job: prep.core.failures
+            yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
+            return
+        split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
+        self.converted.inc()
+        self.progress.add("converted")
+        yield split, name, pending_image(name, label, class_name, image, split)
+
+
+class _ConvertImage(_Convert):
+    """(path, size) of a file in a class folder -> (split, relative path, PendingImage)."""
+
+    def __init__(self, options: ImageJobOptions):
+        super().__init__(options)
+        self._label_ids: tuple = (None, {})
 
     def _label_id(self, layout: layouts.Layout, class_name: str) -> int:
         if self._label_ids[0] is not layout:
             self._label_ids = (layout, {c: i for i, c in enumerate(layout.classes)})
         return self._label_ids[1][class_name]
-
-    def _reject(self, relative: str, reason: str, detail: str):
-        self.rejected.inc()
-        self.progress.add("rejected")
-        yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": relative, "reason": reason, "detail": detail}))
 
     def process(self, element, layout: layouts.Layout):
         path, _size = element
@@ -75,24 +112,29 @@ class _ConvertImage(beam.DoFn):
         if where.problem:
             yield from self._reject(relative, where.problem, layouts.PROBLEMS[where.problem])
             return
-        try:
-            data = read_file(path)
-        except (OSError, IOError) as e:
-            yield from self._reject(relative, "unreadable", f"cannot read the file: {e}")
-            return
-        try:
-            image = normalise_image(data, self.options.image)
-        except ImageRejected as e:
-            yield from self._reject(relative, e.reason, e.detail)
-            return
-        except Exception as e:  # no single input may stop the job: prep.core.failures
-            yield from self._reject(relative, CONVERSION_ERROR, unforeseen(e))
-            return
-        split = where.split or (self.options.split_fractions.assign(relative) if self.options.split_fractions else DEFAULT_SPLIT)
-        self.converted.inc()
-        self.progress.add("converted")
-        yield split, relative, pending_image(
-            relative, self._label_id(layout, where.class_name), where.class_name, image, split)
+        yield from self._convert(path, relative, where.split, self._label_id(layout, where.class_name), where.class_name)
+
+
+class _ConvertRow(_ConvertImage):
+    """(image, manifest row) -> (split, image, PendingImage) labelled as the row says (its inputs were
+    counted when the rows were read)."""
+
+    def process(self, element, layout: layouts.Layout):
+        name, row = element
+        o = self.options
+        where = {"line": row.line, "manifest": o.manifest.name}
+        if o.label_kind == "regression":
+            label, names = row.targets, ()
+        else:
+            unknown = [n for n in row.labels if n not in layout.classes]
+            if unknown:
+                yield from self._reject(name, "label_not_in_labels", f"label {unknown[0]!r} is not in --labels", **where)
+                return
+            ids = sorted(self._label_id(layout, n) for n in row.labels)
+            names = tuple(layout.classes[i] for i in ids)
+            label, names = (ids[0], names[0]) if o.label_kind == "class" else (tuple(ids), names)
+        path = name if "://" in name or name.startswith("/") else layouts.source_path(name, o.src)
+        yield from self._convert(path, name, row.split, label, names, **where)
 
 
 class ConvertImageFolder(beam.PTransform):
@@ -105,21 +147,30 @@ class ConvertImageFolder(beam.PTransform):
     def expand(self, pipeline):
         o = self.options
         files = pipeline | "MatchFiles" >> MatchInputs(o.src)
-        detected = (
-            files
-            | "FolderPairs" >> beam.FlatMap(lambda f: [p] if (p := layouts.folder_pair(layouts.relative_path(f[0], o.src))) else [])
-            | "AllPairs" >> beam.combiners.ToSet()
-            | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels)
-        )
+        facts = []
+        if o.manifest is None:
+            detected = (
+                files
+                | "FolderPairs" >> beam.FlatMap(lambda f: [p] if (p := layouts.folder_pair(layouts.relative_path(f[0], o.src))) else [])
+                | "AllPairs" >> beam.combiners.ToSet()
+                | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels)
+            )
+            inputs, convert = files, _ConvertImage(o)
+        else:
+            rows = pipeline | "ReadManifest" >> ReadManifest(o.manifest)
+            found = (rows["rows"], files) | "FindImages" >> FindImages(o)
+            detected, inputs, convert = found["layout"], found["images"], _ConvertRow(o)
+            facts += [rows["facts"], found["facts"]]
         layout = beam.pvalue.AsSingleton(detected)
-        converted = files | "Convert" >> beam.ParDo(_ConvertImage(o), layout).with_outputs("facts", main="records")
-        records, facts = converted.records, [converted.facts]
+        converted = inputs | "Convert" >> beam.ParDo(convert, layout).with_outputs("facts", main="records")
+        records = converted.records
+        facts.append(converted.facts)
         if o.check_duplicates:
             copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir, dedupe_near=o.dedupe_near)
             records = copies["records"]
             facts.append(copies["facts"])
-        facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2])))
-        to_record = functools.partial(image_example, read=functools.partial(read_source, o.src))
+        facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2], o.label_kind)))
+        to_record = functools.partial(image_example, read=functools.partial(read_image, o.src), label_kind=o.label_kind)
         return (
             records
             | "WriteShards" >> WriteShards(o.out, o.sharding, to_record, record_size=lambda image: image.record_size,

@@ -68,6 +68,8 @@ IMAGES = {images}
 PAD_IDS = {pad_ids}
 # What supervised=True returns beside the label (None: the dataset has no single image or token-id feature).
 MAIN_FEATURE = {main_feature}
+# Multi-label class-id features: their number of classes (the length of their multi-hot vectors).
+MULTI_HOT = {multi_hot}
 
 
 def make_input_fn(
@@ -89,6 +91,7 @@ def make_input_fn(
     seed: int | None = None,
     supervised: bool = False,
     keras_names: bool = False,
+    multi_hot: bool = True,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -124,14 +127,16 @@ def make_input_fn(
             the dataset's one image or token-id feature (or the one name in `features`) and the label.
         keras_names: the features dict's keys with "/" as "_" (`text/token_ids` -> `text_token_ids`),
             names Keras 3 accepts for an `Input` (it refuses "/").
+        multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
+            multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
-    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE)
+    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
         num_epochs=num_epochs, shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache,
-        deterministic=deterministic, seed=seed, supervised=supervised, keras_names=keras_names,
+        deterministic=deterministic, seed=seed, supervised=supervised, keras_names=keras_names, multi_hot=multi_hot,
     )
     return build_input_fn(layout, data_dir, split, options)
 
@@ -162,6 +167,7 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
         images=literal(dict(layout.images)),
         pad_ids=literal(dict(layout.pad_ids)),
         main_feature=literal(layout.main_feature),
+        multi_hot=literal(dict(layout.multi_hot)),
     ) + pipeline_code()
 
 

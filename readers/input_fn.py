@@ -39,6 +39,7 @@ def make_input_fn(
     seed: int | None = None,
     supervised: bool = False,
     keras_names: bool = False,
+    multi_hot: bool = True,
 ) -> Callable[..., Any]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
     of `(features, labels)` batches of split `split` of the prep dataset in `dataset_dir`.
@@ -82,6 +83,8 @@ def make_input_fn(
             the dataset's one image or token-id feature (or the one name in `features`) and the label.
         keras_names: the features dict's keys with "/" as "_" (`text/token_ids` -> `text_token_ids`),
             names Keras 3 accepts for an `Input` (it refuses "/").
+        multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
+            multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
     """
     from schemas import load_schema
 
@@ -92,6 +95,6 @@ def make_input_fn(
         label_key=layout.label_key if label_key is FROM_SCHEMA else label_key,
         sequence_length=sequence_length, ragged=ragged, features=features, num_epochs=num_epochs,
         shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache, deterministic=deterministic,
-        seed=seed, supervised=supervised, keras_names=keras_names,
+        seed=seed, supervised=supervised, keras_names=keras_names, multi_hot=multi_hot,
     )
     return build_input_fn(layout, dataset_dir, split, options)

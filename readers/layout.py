@@ -23,6 +23,11 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
             pad_id = schema.vocabulary(f.vocabulary).pad_id
             if pad_id is not None:
                 pad_ids[f.name] = pad_id
+    multi_hot = {
+        f.name: schema.vocabulary(f.vocabulary).size
+        for f in schema.features
+        if f.encoding == "class_id" and f.is_variable_length and f.vocabulary is not None
+    }
     # What supervised=True returns beside the label: TFDS's as_supervised gives (image, label) and
     # (text, label); a prep text dataset's model input is its token ids.
     main = [f.name for f in schema.features if f.name in images or f.encoding == "token_ids"]
@@ -34,4 +39,5 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         images=images,
         pad_ids=pad_ids,
         main_feature=main[0] if len(main) == 1 else None,
+        multi_hot=multi_hot,
     )

@@ -48,7 +48,9 @@ class DatasetLayout:
     `feature_spec` maps each feature to its `tf.io` parsing spec; `images` maps each image feature to
     (channels, (height, width) in pixels when every image has that size, else None); `pad_ids` maps each
     token-id feature to its padding id; `main_feature` is what `supervised=True` returns beside the
-    label: the dataset's one image or token-id feature (None when it has none or several).
+    label: the dataset's one image or token-id feature (None when it has none or several);
+    `multi_hot` maps each multi-label class-id feature (a variable number of class ids) to its number
+    of classes, the length of the multi-hot vector it becomes.
     """
 
     splits: Mapping[str, Sequence[tuple[str, int | None]]]
@@ -58,6 +60,7 @@ class DatasetLayout:
     images: Mapping[str, tuple[int, tuple[int, int] | None]]
     pad_ids: Mapping[str, int]
     main_feature: str | None = None
+    multi_hot: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +84,7 @@ class ReadOptions:
     seed: int | None = None
     supervised: bool = False
     keras_names: bool = False
+    multi_hot: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +237,13 @@ def pad_token_ids(ids: tf.RaggedTensor, *, pad_id: int, length: int | None) -> t
     return ids.to_tensor(default_value=pad_id, shape=None if length is None else [None, length])
 
 
+def multi_hot_labels(ids: tf.RaggedTensor, *, depth: int) -> tf.Tensor:
+    """Ragged class ids -> [batch, depth] float32, 1.0 at each record's classes: what a sigmoid output
+    layer with binary cross-entropy trains on."""
+    dense = ids.to_tensor(default_value=-1)  # one_hot of -1 is all zeros
+    return tf.minimum(tf.reduce_sum(tf.one_hot(dense, depth, dtype=tf.float32), axis=1), 1.0)
+
+
 def keras_name(name: str) -> str:
     """A feature name as a Keras 3 `Input` may be named: "/" (which Keras refuses) becomes "_"."""
     return name.replace("/", "_")
@@ -240,10 +251,13 @@ def keras_name(name: str) -> str:
 
 def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int], *,
                  sequence_length: int | None, outputs: Sequence[str], label_key: str | None,
-                 supervised: bool = False, keras_names: bool = False) -> Callable[[dict], Any]:
+                 supervised: bool = False, keras_names: bool = False,
+                 multi_hot: Mapping[str, int] | None = None) -> Callable[[dict], Any]:
     """The function that turns a parsed batch into `(features, labels)` (or `features` without a label
-    key): images decoded, token ids padded, everything else as parsed. `supervised`: the one output
-    feature as a tensor instead of a dict; `keras_names`: the dict's keys as `keras_name` makes them."""
+    key): images decoded, token ids padded, the class ids of `multi_hot`'s features as multi-hot
+    vectors, everything else as parsed. `supervised`: the one output feature as a tensor instead of a
+    dict; `keras_names`: the dict's keys as `keras_name` makes them."""
+    multi_hot = multi_hot or {}
 
     def decode(parsed: dict) -> Any:
         values = {}
@@ -252,6 +266,8 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
                 value = decode_images(value, images[name])
             elif name in pad_ids:
                 value = pad_token_ids(value, pad_id=pad_ids[name], length=sequence_length)
+            elif name in multi_hot:
+                value = multi_hot_labels(value, depth=multi_hot[name])
             values[name] = value
         if supervised:
             return values[outputs[0]], values[label_key]
@@ -337,9 +353,10 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     pad_ids = {} if options.ragged else {name: layout.pad_ids[name] for name in wanted if name in layout.pad_ids}
     if options.sequence_length is not None and not pad_ids:
         raise ReaderError("sequence_length is set but no token-id feature is read (or ragged=True)")
+    multi_hot = {name: layout.multi_hot[name] for name in wanted if name in layout.multi_hot} if options.multi_hot else {}
     decode = make_decoder(images, pad_ids, sequence_length=options.sequence_length, outputs=outputs,
                           label_key=options.label_key, supervised=options.supervised,
-                          keras_names=options.keras_names)
+                          keras_names=options.keras_names, multi_hot=multi_hot)
     default_mode = MODES[options.mode] if options.mode else (TRAIN if split == "train" else EVAL)
 
     def input_fn(params: dict | None = None, mode: str | None = None, config: Any = None,

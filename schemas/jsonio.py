@@ -53,6 +53,8 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
                 d[key] = value
         if f.value_count is not None:
             d["value_count"] = list(f.value_count)
+        if f.value_names is not None:
+            d["value_names"] = list(f.value_names)
         if f.image is not None:
             d["image"] = {k: v for k, v in vars(f.image).items() if v is not None}
         return d
@@ -224,6 +226,7 @@ def _feature(f: _Fields) -> Feature:
         presence=presence,
         value_count=None if value_count is None else tuple(value_count),
         max_length=f.count("max_length", nullable=True, default=None),
+        value_names=_strings(f, "value_names"),
     )
 
 

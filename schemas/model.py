@@ -65,6 +65,8 @@ class Feature:
     presence: float | None = None
     value_count: tuple[int, int] | None = None
     max_length: int | None = None
+    # what each value of a fixed-shape feature is, in order (the columns of regression targets)
+    value_names: tuple[str, ...] | None = None
 
     @property
     def is_variable_length(self) -> bool:

@@ -51,11 +51,26 @@ def _resize(text: str) -> tuple[int, int]:
                    "dropped file is in rejected.jsonl. Near copies within one split are kept.")
 @click.option("--no-duplicate-check", "no_duplicate_check", is_flag=True,
               help="Skip looking for exact and near copies (faster; stats.json then has no duplicates).")
+@click.option("--manifest", "manifest_path", metavar="FILE",
+              help="Take images and labels from the rows of a CSV, TSV or JSON Lines file instead of class folders "
+                   "(columns found by name; a headerless CSV is read as AutoML Vision's [set,]path[,label,...]). "
+                   "Paths are relative to FILE's folder or to SRC, absolute, or gs:// URIs.")
+@click.option("--path-field", metavar="NAME", help="--manifest: the column naming each image (default: path, filename, image, id, ...).")
+@click.option("--label-field", metavar="NAME", help="--manifest: the column holding the label (default: label, class, category, tags, target).")
+@click.option("--split-field", metavar="NAME",
+              help="--manifest: the column holding the split, train/validation/test/unassigned in any case (default: split, set).")
+@click.option("--multi-label", is_flag=True,
+              help="--manifest: several labels per image: a JSON list, or a string cut at --label-separator.")
+@click.option("--label-separator", default="|", metavar="SEP", help="--multi-label: what separates the labels in a string.")
+@click.option("--target-field", "target_fields", metavar="NAME,...",
+              help="--manifest: regression instead of classes: the column(s) holding float targets, comma-separated.")
 @tfds_flag
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
-           high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, runner, overwrite):
-    """Convert an image folder (SRC/<class>/<images>) into sharded TFRecords in OUT.
+           high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
+           path_field, label_field, split_field, multi_label, label_separator, target_fields, runner, overwrite):
+    """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
+    TFRecords in OUT.
 
     Beam flags after `--` go to the pipeline as they are.
     """
@@ -78,17 +93,50 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     labels = None
     if labels_file:
         labels = parse_flag(read_vocabulary, labels_file, "--labels")
+    manifest = None
+    if manifest_path:
+        manifest = _manifest(manifest_path, path_field, label_field, split_field, multi_label, label_separator,
+                             target_fields)
+        src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
+    elif path_field or label_field or split_field or multi_label or target_fields:
+        raise click.UsageError("--path-field, --label-field, --split-field, --multi-label and --target-field read a --manifest: "
+                               "name one with --manifest FILE")
     options = ImageJobOptions(
-        src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options,
+        src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options, manifest=manifest,
         sharding=sharding,
         split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
         labels=labels, include_hidden=include_hidden, dedupe=dedupe, dedupe_near=dedupe_near, check_duplicates=not no_duplicate_check,
         spill_shuffles=runner.is_local, created=now())
-    preflight.check_not_nested(options.src, options.out)
-    preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
+    if manifest is None:
+        preflight.check_not_nested(options.src, options.out)
+        preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
+    else:
+        preflight.check_manifest_source(options.src, options.out)
     runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
            runner, overwrite)
+
+
+def _manifest(path, path_field, label_field, split_field, multi_label, separator, target_fields):
+    """The manifest's spec, from its first record and the flags; a usage error naming what is wrong."""
+    from prep.images import manifest as manifests
+
+    targets = tuple(t.strip() for t in target_fields.split(",") if t.strip()) if target_fields else ()
+    if target_fields is not None and not targets:
+        raise click.BadParameter("name at least one column", param_hint="--target-field")
+    if not separator:
+        raise click.BadParameter("must not be empty", param_hint="--label-separator")
+    if "://" not in path:
+        if not os.path.isfile(path):
+            raise click.BadParameter(f"{path} is not a file", param_hint="--manifest")
+        path = os.path.abspath(path)
+    try:
+        fmt = manifests.manifest_format(path)
+        return manifests.describe_manifest(
+            path, manifests.first_record(path, fmt), fmt, path_field=path_field, label_field=label_field,
+            split_field=split_field, targets=targets, multi_label=multi_label, separator=separator)
+    except manifests.ManifestError as e:
+        raise click.UsageError(str(e)) from None
 
 
 COMMANDS = (images,)  # what prep.cli.main adds to `prep`

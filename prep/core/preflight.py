@@ -34,6 +34,19 @@ def check_not_nested(src: str, out: str) -> None:
         raise PreflightError("SRC is inside OUT, which --overwrite would delete: choose an OUT outside SRC")
 
 
+def check_manifest_source(src: str, out: str) -> None:
+    """A manifest job's SRC is a folder (the images its rows name relative to it); OUT may be inside
+    it (the job leaves OUT out of SRC's files), but not SRC itself or a folder SRC is in."""
+    if src.rstrip("/") == out.rstrip("/"):
+        raise PreflightError("OUT is the same as SRC: choose another OUT")
+    if not is_local(src):
+        return
+    if not os.path.isdir(src):
+        raise PreflightError(f"SRC {src!r} is not a folder (the folder the manifest's image paths are under)")
+    if is_local(out) and os.path.realpath(src).startswith(os.path.realpath(out) + os.sep):
+        raise PreflightError("SRC is inside OUT, which --overwrite would delete: choose an OUT outside SRC")
+
+
 def _subfolders(path: str) -> list[str]:
     with os.scandir(path) as entries:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))

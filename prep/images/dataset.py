@@ -12,7 +12,7 @@ from prep.core.layout import Layout
 from prep.core.statistics import Summary
 from prep.core.vocab_files import vocabulary_bytes
 from prep.images.options import ImageJobOptions
-from prep.images.records import LABEL_KEY, LABELS_VOCABULARY, PendingImage, image_features
+from prep.images.records import LABEL_KEYS, LABELS_VOCABULARY, PendingImage, image_features
 from prep.jobs import results as job_results
 from prep.jobs.results import (
     LABELS_FILE,
@@ -31,13 +31,17 @@ from schemas import DatasetSchema, Provenance, Vocabulary
 #   INPUT_FACT for each input file found, record_fact(image) for each record written,
 #   ("rejected", rejected.jsonl row) for each input left out, and the facts of duplicate detection
 INPUT_FACT = ("input", "files")
+UNLISTED = "unlisted"  # a file under SRC that no row of the manifest names
+UNLISTED_SHOWN = 1000  # of them, stats.json lists the first by path
 
 
-def record_fact(image: PendingImage) -> tuple:
+def record_fact(image: PendingImage, label_kind: str = "class") -> tuple:
     """What stats.json needs of a written image: a few fields, not the image (re-encoded bytes would
-    otherwise travel to the summary too)."""
-    return ("record", image.split, image.class_name, image.format, image.source_format, image.data is not None,
-            image.width, image.height, image.size)
+    otherwise travel to the summary too). Its classes as a tuple of names; regression targets apart."""
+    names = image.class_name if isinstance(image.class_name, tuple) else (image.class_name,)
+    targets = image.label if label_kind == "regression" else ()
+    return ("record", image.split, names, image.format, image.source_format, image.data is not None,
+            image.width, image.height, image.size, targets)
 
 
 def add_image_fact(summary: Summary, fact: tuple) -> None:
@@ -46,9 +50,17 @@ def add_image_fact(summary: Summary, fact: tuple) -> None:
     if fact == INPUT_FACT:
         summary.count(*fact)
         return
-    _, split, class_name, fmt, source_format, reencoded, width, height, size = fact
+    if fact[0] == UNLISTED:
+        summary.count(UNLISTED, "files")
+        summary.collect(UNLISTED, fact[1])
+        return
+    _, split, names, fmt, source_format, reencoded, width, height, size, targets = fact
     summary.count("records", split)
-    summary.count(f"classes/{split}", class_name)
+    for name in names:
+        summary.count(f"classes/{split}", name)
+    for i, value in enumerate(targets):
+        summary.observe(f"targets/{split}/{i}", value)
+        summary.observe(f"targets/{i}", value)
     summary.count("formats", fmt)
     summary.count("source_formats", source_format)
     summary.count("reencoded", "yes" if reencoded else "no")
@@ -58,24 +70,53 @@ def add_image_fact(summary: Summary, fact: tuple) -> None:
 
 
 def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
-    """Every split the dataset has, records or not."""
-    return job_results.split_names(options.split_fractions, layout)
+    """Every split the dataset has, records or not. A manifest's: the splits its rows name (in
+    `layout.splits`), and --split's (or train) when some rows name none (`layout.split_folders`
+    False then)."""
+    if options.manifest is None:
+        return job_results.split_names(options.split_fractions, layout)
+    hashed = [] if layout.split_folders else list(options.split_fractions.names) if options.split_fractions else ["train"]
+    return hashed + [name for name in layout.splits if name not in hashed]
 
 
-def image_stats(summary: dict, layout: Layout, inputs: int, duplicates: dict | None) -> dict:
+def _target_stats(summary: dict, prefix: str, targets: tuple[str, ...]) -> dict:
+    """count, min, max and mean of each target (their histogram of powers of two does not fit values
+    that may be negative)."""
+    out = {}
+    for i, name in enumerate(targets):
+        found = summary.get(f"{prefix}{i}") or {"count": 0, "min": None, "max": None, "mean": None}
+        out[name] = {k: found[k] for k in ("count", "min", "max", "mean")}
+    return out
+
+
+def _labels_of(options: ImageJobOptions, summary: dict, split: str, layout: Layout) -> dict:
+    if options.label_kind == "regression":
+        return {"targets": _target_stats(summary, f"targets/{split}/", options.manifest.targets)}
+    return {"classes": {c: summary.get(f"classes/{split}", {}).get(c, 0) for c in layout.classes}}
+
+
+def image_stats(options: ImageJobOptions, summary: dict, layout: Layout, inputs: int, duplicates: dict | None) -> dict:
     """stats.json of an image dataset, from the summaries the pipeline combined (no "duplicates"
-    when the job did not look for them: --no-duplicate-check)."""
+    when the job did not look for them: --no-duplicate-check). A manifest job's also has what its
+    rows' labels are and which files under SRC no row names."""
     records = summary.get("records", {})
     rejected = summary.get("rejected", {})
-    return {
+    manifest = {}
+    if options.manifest is not None:
+        unlisted = sorted(summary.get(UNLISTED, []))
+        manifest = {"manifest": {
+            "file": options.manifest.path,
+            "label_kind": options.label_kind,
+            "unlisted_files": len(unlisted),
+            "unlisted": unlisted[:UNLISTED_SHOWN],
+        } | ({"targets": _target_stats(summary, "targets/", options.manifest.targets)}
+             if options.label_kind == "regression" else {})}
+    return manifest | {
         "inputs": inputs,
         "records": sum(records.values()),
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
-        "splits": {
-            split: {"records": n, "classes": {c: summary.get(f"classes/{split}", {}).get(c, 0) for c in layout.classes}}
-            for split, n in records.items()
-        },
+        "splits": {split: {"records": n} | _labels_of(options, summary, split, layout) for split, n in records.items()},
         "images": {
             "formats": summary.get("formats", {}),
             "source_formats": summary.get("source_formats", {}),
@@ -105,20 +146,22 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     check_accounted(inputs, sum(r["num_records"] for r in results), len(rejected))
     splits = splits_from_results(results, split_names(options, layout))
     found = duplicates_from_summary(summary, near=True) if options.check_duplicates else None
-    stats = image_stats(summary, layout, inputs, found)
+    stats = image_stats(options, summary, layout, inputs, found)
+    kind = options.label_kind
+    regression = kind == "regression"
     schema = DatasetSchema(
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
         kind="images",
-        features=image_features(options.image, set(stats["images"]["formats"]) or {"jpeg"}, common_size(stats)),
+        features=image_features(options.image, set(stats["images"]["formats"]) or {"jpeg"}, common_size(stats),
+                                kind, options.manifest.targets if regression else ()),
         splits=splits,
         compression=options.sharding.compression,
-        label_key=LABEL_KEY,
-        vocabularies=(Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(layout.classes)),),
+        label_key=LABEL_KEYS[kind],
+        vocabularies=() if regression else (Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(layout.classes)),),
         provenance=Provenance("prep", prep.__version__, options.created, options.src, "images", options.to_dict()),
     )
     files = {
-        LABELS_FILE: vocabulary_bytes(layout.classes),
         STATS_FILE: json_bytes(stats),
         REJECTED_FILE: rejected_jsonl(rejected),
-    }
+    } | ({} if regression else {LABELS_FILE: vocabulary_bytes(layout.classes)})
     return schema, files

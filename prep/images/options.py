@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prep.core.splits import SplitFractions
 from prep.images.imaging import ImageOptions
+from prep.images.manifest import ManifestSpec
 from prep.jobs.options import ShardingOptions, SpillsUnderOut, provenance_dict
 
 
@@ -23,6 +24,12 @@ class ImageJobOptions(SpillsUnderOut):
     check_duplicates: bool = True  # find exact and near copies (stats.json's "duplicates")
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
+    manifest: ManifestSpec | None = None  # labels from a manifest's rows instead of class folders
+
+    @property
+    def label_kind(self) -> str:
+        """What a record's label is: a key of prep.images.records.LABEL_KEYS."""
+        return self.manifest.kind if self.manifest else "class"
 
     def to_dict(self) -> dict:
         return provenance_dict(self)

@@ -11,12 +11,17 @@ from typing import Callable
 
 from prep.core.duplicates import content_digest
 from prep.images.imaging import ImageOptions, ImageRecord
-from prep.records.example_codec import FixedExample
+from prep.records.example_codec import FixedExample, encode_example
 from schemas import Feature, ImageInfo
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
+MULTI_LABEL_KEY = "labels"  # a manifest's multi-label rows: class ids, and their names under labels/name
+TARGET_KEY = "target"  # a manifest's regression targets
 LABELS_VOCABULARY = "labels"
+# What a record's label is: one class (class folders, or a manifest's label column), several classes,
+# or float regression targets. The key the schema names as its label, for each.
+LABEL_KEYS = {"class": LABEL_KEY, "multi_label": MULTI_LABEL_KEY, "regression": TARGET_KEY}
 RECORD_OVERHEAD = 200  # bytes of a record besides the image: keys, path, numbers (for --shard-size)
 
 
@@ -34,9 +39,9 @@ class PendingImage:
     the page cache, locally); only re-encoded images carry their new bytes in `data`.
     """
 
-    relative_path: str
-    label: int
-    class_name: str
+    relative_path: str  # under SRC; a manifest's image outside SRC: its full path
+    label: int | tuple  # the class id; multi-label: the class ids; regression: the targets (floats)
+    class_name: str | tuple[str, ...]  # the class name; multi-label: the class names; regression: ()
     format: str
     height: int
     width: int
@@ -54,42 +59,73 @@ class PendingImage:
         return self.size + RECORD_OVERHEAD
 
 
-def pending_image(relative_path: str, label: int, class_name: str, image: ImageRecord, split: str) -> PendingImage:
+def pending_image(relative_path: str, label: int | tuple, class_name: str | tuple[str, ...], image: ImageRecord,
+                  split: str) -> PendingImage:
     return PendingImage(
         relative_path, label, class_name, image.format, image.height, image.width, image.channels,
         len(image.data), content_digest(image.data), image.data if image.reencoded else None,
         image.fingerprint, split, image.source_format, image.thumbnail)
 
 
-# An image record's features, in the order image_example gives their values.
-_IMAGE_RECORD = FixedExample({
+# The features every image record has, in the order image_example gives their values.
+_IMAGE_FEATURES = {
     IMAGE_KEY: "string",
     "image/format": "string",
     "image/height": "int64",
     "image/width": "int64",
     "image/channels": "int64",
     "image/filename": "string",
-    LABEL_KEY: "int64",
-    "label/name": "string",
-})
+}
+_CLASS_RECORD = FixedExample(_IMAGE_FEATURES | {LABEL_KEY: "int64", "label/name": "string"})
 
 
-def image_example(image: PendingImage, read: Callable[[str], bytes]) -> bytes:
-    """The serialised `tf.train.Example` of one image; `read(relative path)` gives a kept file's bytes again."""
+def image_example(image: PendingImage, read: Callable[[str], bytes], label_kind: str = "class") -> bytes:
+    """The serialised `tf.train.Example` of one image; `read(relative path)` gives a kept file's bytes
+    again. `label_kind` (a key of LABEL_KEYS) says what `image.label` holds."""
     data = image.data
     if data is None:
         data = read(image.relative_path)
         if content_digest(data) != image.digest:
             raise SourceChangedError(f"{image.relative_path} changed while the job ran: rerun it on a stable SRC")
-    return _IMAGE_RECORD.encode(data, image.format, image.height, image.width, image.channels,
-                                image.relative_path, image.label, image.class_name)
+    values = (data, image.format, image.height, image.width, image.channels, image.relative_path)
+    if label_kind == "class":
+        return _CLASS_RECORD.encode(*values, image.label, image.class_name)
+    features = {key: (dtype, [value]) for (key, dtype), value in zip(_IMAGE_FEATURES.items(), values)}
+    if label_kind == "multi_label":
+        features[MULTI_LABEL_KEY] = ("int64", list(image.label))
+        features[f"{MULTI_LABEL_KEY}/name"] = ("string", list(image.class_name))
+    else:
+        features[TARGET_KEY] = ("float32", list(image.label))
+    return encode_example(features)
 
 
-def image_features(options: ImageOptions, formats: set[str],
-                   size: tuple[int, int] | None = None) -> tuple[Feature, ...]:
+def label_features(label_kind: str = "class", targets: tuple[str, ...] = ()) -> tuple[Feature, ...]:
+    """The schema's features of a record's label: one class, several classes (class ids in ascending
+    order and their names), or the regression targets named `targets` (a scalar for one)."""
+    if label_kind == "multi_label":
+        return (
+            Feature(MULTI_LABEL_KEY, "int64", None, "class_id",
+                    "class ids of the image's labels, ascending: line i of vocab/labels.txt names id i",
+                    vocabulary=LABELS_VOCABULARY),
+            Feature(f"{MULTI_LABEL_KEY}/name", "string", None, "text", "the labels' class names, in the order of their ids"),
+        )
+    if label_kind == "regression":
+        shape = () if len(targets) == 1 else (len(targets),)
+        return (Feature(TARGET_KEY, "float32", shape, "number", f"regression target: {', '.join(targets)}",
+                        value_names=tuple(targets)),)
+    return (
+        Feature(LABEL_KEY, "int64", (), "class_id", "class id: line i of vocab/labels.txt names id i",
+                vocabulary=LABELS_VOCABULARY),
+        Feature("label/name", "string", (), "text", "class name (the class folder, or the manifest's label)"),
+    )
+
+
+def image_features(options: ImageOptions, formats: set[str], size: tuple[int, int] | None = None,
+                   label_kind: str = "class", targets: tuple[str, ...] = ()) -> tuple[Feature, ...]:
     """The schema's features for images converted with `options`; `formats` are those written, `size`
     the (height, width) in pixels every written image has, when they all have one (after --resize, or
-    a folder of same-sized images such as the UCI digits), so readers need no image_size."""
+    a folder of same-sized images such as the UCI digits), so readers need no image_size; the label's
+    as `label_features` gives them."""
     fmt = next(iter(formats)) if len(formats) == 1 else "mixed"
     if options.resize:
         size = (options.resize[1], options.resize[0])
@@ -102,7 +138,4 @@ def image_features(options: ImageOptions, formats: set[str],
         Feature("image/width", "int64", (), "number", "width in pixels"),
         Feature("image/channels", "int64", (), "number", "channels the image decodes to"),
         Feature("image/filename", "string", (), "text", "source path relative to SRC"),
-        Feature(LABEL_KEY, "int64", (), "class_id", "class id: line i of vocab/labels.txt names id i",
-                vocabulary=LABELS_VOCABULARY),
-        Feature("label/name", "string", (), "text", "class name (the class folder)"),
-    )
+    ) + label_features(label_kind, targets)

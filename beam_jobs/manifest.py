@@ -1,0 +1,201 @@
+"""`prep images --manifest`: the rows of a manifest, each matched with the one image it names.
+
+The rows are read inside the job (a JSON Lines manifest in byte ranges, numbered by NumberLines),
+and joined with the files under SRC that the job lists itself: by path relative to the manifest's
+folder or to SRC, or by id without extension (prep.images.manifest.candidate_keys). A second join
+by image finds the rows that name the same image (kept once when their labels agree, all rejected
+when they do not) and the files no row names. Every row ends as one image on its way to a record,
+or as one rejection.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io import fileio
+
+from beam_jobs.vocab import NumberLines
+from prep.core import layout as layouts
+from prep.core.row_files import Rejection, byte_ranges
+from prep.core.splits import SPLIT_FOLDERS
+from prep.images import dataset as image_dataset
+from prep.images import manifest as manifests
+from prep.images.options import ImageJobOptions
+from prep.text.corpus_survey import range_key
+
+
+def rejected(rejection: Rejection, image: str | None = None) -> beam.pvalue.TaggedOutput:
+    """A row's rejected.jsonl line: its image (or, when the row names none that can be used, the
+    manifest) as "path", and the manifest and line."""
+    row = rejection.to_dict() | {"manifest": rejection.source}
+    return beam.pvalue.TaggedOutput("facts", ("rejected", row | ({"path": image} if image else {})))
+
+
+class _ReadRows(beam.DoFn):
+    """(path, start, end) of the manifest -> its ManifestRows; tagged "facts": one input per row, and
+    the rows rejected."""
+
+    def __init__(self, spec: manifests.ManifestSpec):
+        self.spec = spec
+
+    def process(self, element, lines: dict[str, int]):
+        path, start, end = element
+        first_line = lines.get(range_key(path, start), 1) if start else 1
+        for item in manifests.manifest_items(self.spec, start, end, first_line):
+            yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
+            yield rejected(item) if isinstance(item, Rejection) else item
+
+
+class ReadManifest(beam.PTransform):
+    """The manifest's rows ("rows") and the facts of reading them ("facts")."""
+
+    def __init__(self, spec: manifests.ManifestSpec):
+        super().__init__()
+        self.spec = spec
+
+    def expand(self, pipeline):
+        fmt = self.spec.format
+        ranges = (
+            pipeline
+            | "Match" >> fileio.MatchFiles(self.spec.path)
+            | "ByteRanges" >> beam.FlatMap(
+                lambda m: [(m.path, start, end) for start, end in byte_ranges(m.path, m.size_in_bytes, fmt)])
+            | "Spread" >> beam.Reshuffle()
+        )
+        lines = beam.pvalue.AsSingleton(ranges | "NumberLines" >> NumberLines())
+        read = ranges | "Read" >> beam.ParDo(_ReadRows(self.spec), lines).with_outputs("facts", main="rows")
+        return {"rows": read.rows, "facts": read.facts}
+
+
+def _listed(options: ImageJobOptions, path: str) -> list[str]:
+    """A file under SRC as its path relative to SRC, unless it is OUT's, the manifest, or hidden."""
+    relative = layouts.relative_path(path, options.src)
+    out = options.out.rstrip("/") + "/"
+    if path.startswith(out) or path == options.manifest.path:
+        return []
+    if not options.include_hidden and layouts.is_hidden(relative):
+        return []
+    return [relative]
+
+
+def _row_keys(row: manifests.ManifestRow, options: ImageJobOptions):
+    keys, outside = manifests.candidate_keys(row.reference, options.src, options.manifest.folder)
+    if outside is not None:
+        yield beam.pvalue.TaggedOutput("outside", (outside, row))
+    for priority, key in enumerate(keys):
+        yield key, (priority, row)
+
+
+def _matches(element):
+    """(key, {"files", "rows"}) -> (row line, (priority, exact file or None, files by id, row))."""
+    key, joined = element
+    files = sorted(joined["files"])
+    exact = key if key in files else None
+    by_id = tuple(f for f in files if f != key)
+    for priority, row in joined["rows"]:
+        yield row.line, (priority, exact, by_id, row)
+
+
+def _choose(element, source: str):
+    """(row line, its matches) -> (image path relative to SRC, row), or the row rejected."""
+    _, matches = element
+    matches = sorted(matches, key=lambda m: m[0])
+    row = matches[0][3]
+    for _, exact, by_id, _ in matches:
+        if exact is not None:
+            yield exact, row
+            return
+        if len(by_id) == 1:
+            yield by_id[0], row
+            return
+        if by_id:
+            shown = ", ".join(by_id[:5]) + (f" and {len(by_id) - 5} more" if len(by_id) > 5 else "")
+            yield rejected(Rejection(source, row.line, "ambiguous_path", f"{row.reference!r} is the id of {shown}: name one file"),
+                           row.reference)
+            return
+    yield rejected(Rejection(source, row.line, "missing_file", f"no file {row.reference!r} under SRC or the manifest's folder"),
+                   row.reference)
+
+
+def _settle(element, source: str):
+    """(image, {"files", "rows"}) -> the image with its one row, the rows that name it again rejected,
+    or (no row) the file counted as unlisted."""
+    name, joined = element
+    rows = sorted(joined["rows"], key=lambda r: r.line)
+    if not rows:
+        yield beam.pvalue.TaggedOutput("facts", (image_dataset.UNLISTED, name))
+        return
+    first = rows[0]
+    if all(first.same_labels(r) for r in rows[1:]):
+        yield name, first
+        for r in rows[1:]:
+            yield rejected(Rejection(source, r.line, "duplicate_row", f"line {first.line} names {name} with the same labels"), name)
+        return
+    lines = ", ".join(str(r.line) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+    for r in rows:
+        yield rejected(Rejection(source, r.line, "conflicting_labels",
+                                 f"lines {lines} name {name} with different labels (or splits): fix the manifest"), name)
+
+
+class _LabelsAndSplits(beam.CombineFn):
+    """The class names and splits the kept rows use -> their Layout (split_folders: every row names a split)."""
+
+    def __init__(self, labels: tuple[str, ...] | None):
+        self.labels = labels
+
+    def create_accumulator(self):
+        return set(), set()
+
+    def add_input(self, acc, row: manifests.ManifestRow):
+        acc[0].update(row.labels)
+        acc[1].add(row.split)
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        names, splits = set(), set()
+        for n, s in accumulators:
+            names |= n
+            splits |= s
+        return names, splits
+
+    def extract_output(self, acc):
+        names, splits = acc
+        classes = self.labels if self.labels is not None else tuple(sorted(n for n in names if layouts.usable_class_name(n)))
+        named = tuple(s for s in SPLIT_FOLDERS if s in splits)
+        return layouts.Layout(bool(splits) and None not in splits, tuple(classes), named)
+
+
+class FindImages(beam.PTransform):
+    """(the manifest's rows, the files under SRC as (path, size)) -> {"images": (image, row) one per
+    image, "facts": rejections and unlisted files, "layout": the Layout of the classes and splits
+    the rows use (one element)}. `image` is a path relative to SRC, or a full path outside it."""
+
+    def __init__(self, options: ImageJobOptions):
+        super().__init__()
+        self.options = options
+
+    def expand(self, inputs):
+        rows, files = inputs
+        o, source = self.options, self.options.manifest.name
+        listed = files | "UnderSrc" >> beam.FlatMap(lambda f: _listed(o, f[0]))
+        keyed = rows | "RowKeys" >> beam.FlatMap(_row_keys, o).with_outputs("outside", main="keyed")
+        found = (
+            {"files": listed | "FileKeys" >> beam.FlatMap(lambda r: [(k, r) for k in manifests.file_keys(r)]),
+             "rows": keyed.keyed}
+            | "JoinKeys" >> beam.CoGroupByKey()
+            | "Matches" >> beam.FlatMap(_matches)
+            | "ByRow" >> beam.GroupByKey()
+            | "Choose" >> beam.FlatMap(_choose, source).with_outputs("facts", main="found")
+        )
+        named = (found.found, keyed.outside) | "AllNamed" >> beam.Flatten()
+        settled = (
+            {"files": listed | "ByPath" >> beam.Map(lambda r: (r, None)), "rows": named}
+            | "JoinImages" >> beam.CoGroupByKey()
+            | "Settle" >> beam.FlatMap(_settle, source).with_outputs("facts", main="images")
+        )
+        layout = (
+            settled.images
+            | "Rows" >> beam.Values()
+            | "LabelsAndSplits" >> beam.CombineGlobally(_LabelsAndSplits(o.labels))
+        )
+        facts = (found.facts, settled.facts) | "Facts" >> beam.Flatten()
+        return {"images": settled.images, "facts": facts, "layout": layout}
