@@ -228,6 +228,7 @@ class SampledImage:
     height: int | None
     format: str | None
     channels: int | None
+    labels: tuple = ()  # every value of the label: a multi-label record's class ids, a regression target's values
 
 
 def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) -> SampledImage:
@@ -247,7 +248,36 @@ def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) 
     else:
         class_name = text(keys.label_name) or ("all records" if label == -1 else str(label))
     return SampledImage(record.split, record.shard, label, class_name, text(keys.filename) or "", one(keys.image, b""),
-                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels))
+                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels),
+                        tuple(f.get(keys.label) or ()) if keys.label else ())
+
+
+TARGET_ROWS = 5  # a regression dataset's sheet: rows of equal ranges of its (first) target
+
+
+def _target_rows(schema: DatasetSchema, stats: Mapping | None) -> tuple[str, float, float] | None:
+    """(target name, min, max) when the label is a regression target and stats.json knows its range."""
+    label = schema.feature(schema.label_key) if schema.label_key else None
+    if label is None or label.dtype != "float32":
+        return None
+    name = (label.value_names or (label.name,))[0]
+    target = ((stats or {}).get("manifest") or {}).get("targets", {}).get(name)
+    if not target or target.get("min") is None:
+        return None
+    return name, float(target["min"]), float(target["max"])
+
+
+def _rows_of(image: SampledImage, targets: tuple[str, float, float] | None, names: list[str] | None) -> list[tuple[int, str]]:
+    """The sheet rows (key, title) an image belongs in: each of a multi-label record's classes; a
+    regression target's range; else its class."""
+    if targets is not None:
+        name, low, high = targets
+        step = (high - low) / TARGET_ROWS or 1.0
+        row = min(int((image.labels[0] - low) / step), TARGET_ROWS - 1) if image.labels else 0
+        return [(row, f"{name} {low + row * step:g} to {low + (row + 1) * step:g}")]
+    if names is not None and len(image.labels) > 1:
+        return [(i, names[i]) for i in image.labels if 0 <= i < len(names)]
+    return [(image.label, image.class_name)]
 
 
 @dataclass
@@ -279,6 +309,7 @@ def sample_images(root: str, schema: DatasetSchema, per_class: int = PER_CLASS, 
     Records read on the way whose file name is in `wanted` are kept too (the report's duplicates)."""
     keys = ImageKeys.of(schema)
     names = label_names(root, schema)
+    targets = _target_rows(schema, stats)
     totals = class_totals(stats or {})
     found: dict[int, list[SampledImage]] = {}
     order: dict[int, str] = {}
@@ -307,10 +338,11 @@ def sample_images(root: str, schema: DatasetSchema, per_class: int = PER_CLASS, 
                 sizes.append((image.width, image.height))
             if image.filename in wanted:
                 found_wanted[image.filename] = image
-            if quotas is None and image.label not in found and len(found) < max_classes:
-                found[image.label], order[image.label] = [], image.class_name
-            if image.label in found and len(found[image.label]) < per_class:
-                found[image.label].append(image)
+            for row, title in _rows_of(image, targets, names):
+                if quotas is None and row not in found and len(found) < max_classes:
+                    found[row], order[row] = [], title
+                if row in found and len(found[row]) < per_class:
+                    found[row].append(image)
     finally:
         records.close()
     rows = [(order[i], found[i]) for i in sorted(found)]

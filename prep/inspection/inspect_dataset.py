@@ -121,6 +121,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         for i, name in enumerate(labels):
             counts = "".join(f"{stats['splits'][s]['classes'].get(name, 0):>12,}" for s in names)
             yield f"  {i:>3} {name:<20}{counts}"
+    yield from _manifest_stats(schema, stats)
     if "images" in stats:
         im = stats["images"]
         yield ""
@@ -141,6 +142,8 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         for line in rejected[:rejected_lines]:
             row = json.loads(line)
             where = f"{row['path']}:{row['line']}" if row.get("line") else row["path"]
+            if row.get("manifest") and row["manifest"] != row["path"]:
+                where = f"{row['path']} ({row['manifest']}:{row['line']})"
             yield f"    {where}: {row['reason']} ({row['detail']})"
         if len(rejected) > rejected_lines:
             yield f"    ... and {len(rejected) - rejected_lines:,} more in rejected.jsonl"
@@ -152,6 +155,24 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
             yield f"first {len(records)} records:"
             for record in records:
                 yield "  " + ", ".join(f"{k}={_show_value(schema, k, v, tokens)}" for k, v in record.items())
+
+
+def _manifest_stats(schema: DatasetSchema, stats: dict) -> Iterator[str]:
+    """A manifest job's label kind, regression targets per split, and the files no row named."""
+    manifest = stats.get("manifest")
+    if not manifest:
+        return
+    yield ""
+    yield f"labels from the manifest {manifest['file']} ({manifest['label_kind'].replace('_', '-')})"
+    for name, target in (manifest.get("targets") or {}).items():
+        per_split = ", ".join(f"{s} mean {t[name]['mean']}" for s in schema.split_names
+                              if (t := stats["splits"].get(s, {}).get("targets")) and name in t and t[name]["count"])
+        yield f"  target {name}: min {target['min']}, mean {target['mean']}, max {target['max']}" + (
+            f" ({per_split})" if per_split else "")
+    if manifest["unlisted_files"]:
+        shown = ", ".join(manifest["unlisted"][:5])
+        more = f" and {manifest['unlisted_files'] - 5:,} more (stats.json)" if manifest["unlisted_files"] > 5 else ""
+        yield f"  {manifest['unlisted_files']:,} files under SRC that no row names: {shown}{more}"
 
 
 def _rate(value: float | None) -> str:

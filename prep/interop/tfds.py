@@ -83,6 +83,8 @@ def tfds_feature(feature: Feature, labels: tuple[str, ...] | None) -> Any:
                                    encoding_format=image.format if image.format in ("jpeg", "png") else None, doc=doc)
     if feature.encoding == "class_id" and feature.shape == () and labels is not None:
         return tfds.features.ClassLabel(names=labels, doc=doc)
+    if feature.encoding == "class_id" and feature.shape is None and labels is not None:  # multi-label
+        return tfds.features.Sequence(tfds.features.ClassLabel(names=labels), doc=doc)
     if feature.encoding == "text" and feature.shape == ():
         return tfds.features.Text(doc=doc)
     return tfds.features.Tensor(shape=(None,) if feature.shape is None else feature.shape, dtype=dtype, doc=doc)

@@ -317,3 +317,28 @@ def test_a_manifest_job_is_built_for_dataflow_offline_without_reading_the_bucket
                  "FindImages/Choose", "FindImages/JoinImages", "FindImages/Settle", "Convert", "WriteShards", "Commit"):
         assert any(s.startswith(f"ConvertImageFolder/{step}") for s in steps), step
     assert gcs_on_client == []
+
+
+@pytest.mark.parametrize("kind", [["--multi-label"], ["--target-field", "age,score"]])
+def test_inspect_the_contact_sheet_tfds_and_tfx_know_the_label_kinds(tagged, tmp_path, prep_cli, kind):
+    import tensorflow_datasets as tfds
+
+    from prep.inspection.contact_sheet import make_sheet
+
+    out = tmp_path / "out"
+    assert prep_cli("images", "--manifest", tagged / "tags.jsonl", tagged / "photos", out, *kind, "--workers", "1").exit_code == 0
+    shown = prep_cli("inspect", out).out
+    assert "labels from the manifest" in shown
+    sheet = make_sheet(str(out), per_class=2)
+    if kind == ["--multi-label"]:
+        assert "  3 outdoor" in shown and sheet.rows == 4  # one row per class, a record in each of its classes' rows
+        connector = "Sequence(ClassLabel"
+    else:
+        assert "target age: min 0.0, mean 18.75, max 37.5" in shown and sheet.rows == 5  # rows of age ranges
+        connector = "Tensor(shape=(2,), dtype=float32"
+    assert prep_cli("export", "tfds", out).exit_code == 0
+    builder = tfds.builder_from_directory(str(out))
+    assert str(builder.info.features[load_schema(str(out)).label_key]).startswith(connector)
+    assert len(list(builder.as_dataset(split="train"))) == 16
+    assert prep_cli("schema", "export", out, "--tfx", tmp_path / "schema.pbtxt").exit_code == 0
+    assert 'not_in_environment: "SERVING"' in (tmp_path / "schema.pbtxt").read_text()

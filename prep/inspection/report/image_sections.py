@@ -24,8 +24,8 @@ def sheet_section(schema: DatasetSchema, stats: Mapping, sample: ImageSample, op
     if len(sample.rows) < sample.classes:
         section.add(f"<p class='note'>The first {len(sample.rows):,} of {sample.classes:,} classes.</p>")
     for class_name, samples in sample.rows:
-        per_split = ", ".join(f"{(splits[s].get('classes') or {}).get(class_name, 0):,} {s}"
-                              for s in schema.split_names if s in splits)
+        per_split = ", ".join(f"{splits[s]['classes'].get(class_name, 0):,} {s}"
+                              for s in schema.split_names if "classes" in splits.get(s, {}))  # none: regression
         tiles = "".join(tile(s, [class_name, s.filename.rsplit("/", 1)[-1]], f"{s.filename} ({s.split}, "
                                f"{s.width}\u00d7{s.height} {s.format or ''})") for s in samples)
         if not samples:
