@@ -9,20 +9,22 @@ import os
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
-from beam_jobs.manifest import FindImages, ReadManifest
+from beam_jobs.manifest import FindImages, ReadAnnotations, ReadManifest
 from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.stats import SummarizeFacts
 from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.splits import DEFAULT_SPLIT
+from prep.images import boxes
 from prep.images import dataset as image_dataset
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.options import ImageJobOptions
-from prep.images.records import image_example, pending_image
+from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import Progress
 
 
@@ -64,9 +66,10 @@ class _Convert(beam.DoFn):
         self.progress.add("rejected")
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
-    def _convert(self, path: str, name: str, split: str | None, label, class_name, **where):
+    def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
-        into its rejected.jsonl line (a manifest's line)."""
+        into its rejected.jsonl line (a manifest's line). `objects_of(image)`, for a detection image,
+        gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail)."""
         try:
             data = read_file(path)
         except FileNotFoundError:
@@ -83,10 +86,17 @@ class _Convert(beam.DoFn):
         except Exception as e:  # no single input may stop the job: prep.core.failures
             yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
             return
+        objects, source_id = (), ""
+        if objects_of is not None:
+            placed = objects_of(image)
+            if isinstance(placed[0], str):
+                yield from self._reject(name, *placed, **where)
+                return
+            label, class_name, objects, source_id = placed
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()
         self.progress.add("converted")
-        yield split, name, pending_image(name, label, class_name, image, split)
+        yield split, name, pending_image(name, label, class_name, image, split, objects, source_id)
 
 
 class _ConvertImage(_Convert):
@@ -123,6 +133,10 @@ class _ConvertRow(_ConvertImage):
         name, row = element
         o = self.options
         where = {"line": row.line, "manifest": o.manifest.name}
+        path = name if "://" in name or name.startswith("/") else layouts.source_path(name, o.src)
+        if o.label_kind == "detection":
+            yield from self._convert(path, name, row.split, (), (), lambda image: self._objects(image, row, layout), **where)
+            return
         if o.label_kind == "regression":
             label, names = row.targets, ()
         else:
@@ -133,8 +147,37 @@ class _ConvertRow(_ConvertImage):
             ids = sorted(self._label_id(layout, n) for n in row.labels)
             names = tuple(layout.classes[i] for i in ids)
             label, names = (ids[0], names[0]) if o.label_kind == "class" else (tuple(ids), names)
-        path = name if "://" in name or name.startswith("/") else layouts.source_path(name, o.src)
         yield from self._convert(path, name, row.split, label, names, **where)
+
+    def _objects(self, image, row, layout: layouts.Layout):
+        """A detection image's objects placed on its stored pixels (prep.images.boxes), their fates on the side."""
+        o = self.options
+        known = [b for b in row.objects if b.label in layout.classes or not b.label]
+        unknown = len(row.objects) - len(known)
+        placed = boxes.place(known, row.size, image.stored_size, image.orientation, o.image.resize, o.image.resize_mode,
+                             (image.width, image.height))
+        if placed is None:
+            w, h = row.size
+            return "size_mismatch", (f"the annotation claims {w}x{h} pixels, the image is {image.stored_size[0]}x"
+                                     f"{image.stored_size[1]} (stored) and {image.width}x{image.height} as written")
+        objects, fates = placed
+        if unknown:
+            fates["unknown_class"] = unknown
+        if fates:
+            self._fates.append(fates)
+        ids = tuple(self._label_id(layout, b.label) + FIRST_OBJECT_ID for b in objects)
+        return ids, tuple(b.label for b in objects), tuple(objects), row.source_id
+
+    def start_bundle(self):
+        self._fates = []
+
+    def finish_bundle(self):
+        if self._fates:
+            total: dict = {}
+            for fates in self._fates:
+                for fate, n in fates.items():
+                    total[fate] = total.get(fate, 0) + n
+            yield beam.pvalue.TaggedOutput("facts", GlobalWindows.windowed_value((image_dataset.BOX_FATES, total)))
 
 
 class ConvertImageFolder(beam.PTransform):
@@ -157,8 +200,12 @@ class ConvertImageFolder(beam.PTransform):
             )
             inputs, convert = files, _ConvertImage(o)
         else:
-            rows = pipeline | "ReadManifest" >> ReadManifest(o.manifest)
-            found = (rows["rows"], files) | "FindImages" >> FindImages(o)
+            if o.label_kind == "detection":
+                rows = pipeline | "ReadAnnotations" >> ReadAnnotations(o.manifest, o.src)
+                found = (rows["rows"], files) | "FindImages" >> FindImages(o, rows["classes"])
+            else:
+                rows = pipeline | "ReadManifest" >> ReadManifest(o.manifest)
+                found = (rows["rows"], files) | "FindImages" >> FindImages(o)
             detected, inputs, convert = found["layout"], found["images"], _ConvertRow(o)
             facts += [rows["facts"], found["facts"]]
         layout = beam.pvalue.AsSingleton(detected)

@@ -10,13 +10,16 @@ or as one rejection.
 
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 from apache_beam.io import fileio
 
 from beam_jobs.vocab import NumberLines
 from prep.core import layout as layouts
-from prep.core.row_files import Rejection, byte_ranges
+from prep.core.row_files import Rejection, byte_ranges, open_input
 from prep.core.splits import SPLIT_FOLDERS
+from prep.images import annotations
 from prep.images import dataset as image_dataset
 from prep.images import manifest as manifests
 from prep.images.options import ImageJobOptions
@@ -43,6 +46,71 @@ class _ReadRows(beam.DoFn):
         for item in manifests.manifest_items(self.spec, start, end, first_line):
             yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
             yield rejected(item) if isinstance(item, Rejection) else item
+
+
+def _counted(item):
+    """A row or rejection of annotations, one input; COCO's (kind, value) pairs on the side."""
+    if isinstance(item, tuple) and not isinstance(item, manifests.ManifestRow):
+        if item[0] == "fates":
+            yield beam.pvalue.TaggedOutput("facts", (image_dataset.BOX_FATES, item[1]))
+        else:
+            yield beam.pvalue.TaggedOutput("classes", item[1])
+        return
+    yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
+    yield rejected(item) if isinstance(item, Rejection) else item
+
+
+def _grouped_boxes(element, spec: manifests.ManifestSpec):
+    image, rows = element
+    row = annotations.image_of_boxes(image, list(rows))
+    return [dataclasses.replace(row, source=spec.name) if isinstance(row, Rejection) else row]
+
+
+def _voc_xml(element, spec: manifests.ManifestSpec, src: str):
+    line, image_id = element
+    path = layouts.source_path(f"{annotations.VOC_ANNOTATIONS}/{image_id}.xml", src)
+    try:
+        with open_input(path) as f:
+            xml = f.read()
+    except FileNotFoundError:
+        return [Rejection(spec.name, line, "missing_annotation", f"no {annotations.VOC_ANNOTATIONS}/{image_id}.xml")]
+    except (OSError, IOError) as e:
+        return [Rejection(spec.name, line, "unreadable", f"cannot read {image_id}.xml: {e}")]
+    return [annotations.voc_image(spec.name, line, xml)]
+
+
+class ReadAnnotations(beam.PTransform):
+    """A detection dataset's annotations as manifest rows, one per image ("rows"), the facts of reading
+    them ("facts"), and the class list they declare, if any ("classes": COCO's categories in id order)."""
+
+    def __init__(self, spec: manifests.ManifestSpec, src: str):
+        super().__init__()
+        self.spec, self.src = spec, src
+
+    def expand(self, pipeline):
+        spec = self.spec
+        start = pipeline | "Annotations" >> beam.Create([spec])
+        if spec.annotations == "coco":
+            items = start | "ReadCoco" >> beam.FlatMap(annotations.coco_images)
+        elif spec.annotations == "voc":
+            items = (
+                start
+                | "SplitIds" >> beam.FlatMap(annotations.voc_ids)
+                | "Spread" >> beam.Reshuffle()
+                | "ReadXml" >> beam.FlatMap(lambda e: [e] if isinstance(e, Rejection) else _voc_xml(e, spec, self.src))
+            )
+        else:
+            rows = start | "BoxRows" >> beam.FlatMap(annotations.box_rows)
+            items = (
+                (rows | "Malformed" >> beam.Filter(lambda r: isinstance(r, Rejection)),
+                 rows
+                 | "Boxes" >> beam.Filter(lambda r: not isinstance(r, Rejection))
+                 | "ByImage" >> beam.GroupByKey()
+                 | "OneRowPerImage" >> beam.FlatMap(_grouped_boxes, spec))
+                | "AllItems" >> beam.Flatten()
+            )
+        read = items | "Count" >> beam.FlatMap(_counted).with_outputs("facts", "classes", main="rows")
+        return {"rows": read.rows, "facts": read.facts, "classes": read.classes}
 
 
 class ReadManifest(beam.PTransform):
@@ -136,6 +204,13 @@ def _settle(element, source: str):
                                  f"lines {lines} name {name} with different labels (or splits): fix the manifest"), name)
 
 
+def _declared_order(layout: layouts.Layout, declared: list, pinned: bool) -> layouts.Layout:
+    """The layout with the class list an annotation file declares (COCO's categories), unless --labels pins one."""
+    if pinned or not declared:
+        return layout
+    return layouts.Layout(layout.split_folders, tuple(c for c in declared[0] if layouts.usable_class_name(c)), layout.splits)
+
+
 class _LabelsAndSplits(beam.CombineFn):
     """The class names and splits the kept rows use -> their Layout (split_folders: every row names a split)."""
 
@@ -169,9 +244,9 @@ class FindImages(beam.PTransform):
     image, "facts": rejections and unlisted files, "layout": the Layout of the classes and splits
     the rows use (one element)}. `image` is a path relative to SRC, or a full path outside it."""
 
-    def __init__(self, options: ImageJobOptions):
+    def __init__(self, options: ImageJobOptions, declared=None):
         super().__init__()
-        self.options = options
+        self.options, self.declared = options, declared
 
     def expand(self, inputs):
         rows, files = inputs
@@ -197,5 +272,8 @@ class FindImages(beam.PTransform):
             | "Rows" >> beam.Values()
             | "LabelsAndSplits" >> beam.CombineGlobally(_LabelsAndSplits(o.labels))
         )
+        if self.declared is not None:
+            layout = layout | "DeclaredClasses" >> beam.Map(_declared_order, beam.pvalue.AsList(self.declared),
+                                                             o.labels is not None)
         facts = (found.facts, settled.facts) | "Facts" >> beam.Flatten()
         return {"images": settled.images, "facts": facts, "layout": layout}

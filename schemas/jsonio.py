@@ -47,7 +47,7 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
         }
         if f.description:
             d["description"] = f.description
-        for key in ("vocabulary", "default", "presence", "max_length"):
+        for key in ("vocabulary", "default", "presence", "max_length", "group"):
             value = getattr(f, key)
             if value is not None:
                 d[key] = value
@@ -227,6 +227,7 @@ def _feature(f: _Fields) -> Feature:
         value_count=None if value_count is None else tuple(value_count),
         max_length=f.count("max_length", nullable=True, default=None),
         value_names=_strings(f, "value_names"),
+        group=f.get("group", str, None, nullable=True),
     )
 
 

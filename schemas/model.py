@@ -67,6 +67,8 @@ class Feature:
     max_length: int | None = None
     # what each value of a fixed-shape feature is, in order (the columns of regression targets)
     value_names: tuple[str, ...] | None = None
+    # features with one value per object of a record share a group ("objects": a detection dataset's boxes)
+    group: str | None = None
 
     @property
     def is_variable_length(self) -> bool:

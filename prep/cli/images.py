@@ -64,11 +64,19 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--label-separator", default="|", metavar="SEP", help="--multi-label: what separates the labels in a string.")
 @click.option("--target-field", "target_fields", metavar="NAME,...",
               help="--manifest: regression instead of classes: the column(s) holding float targets, comma-separated.")
+@click.option("--coco", "coco_file", metavar="FILE.json",
+              help="Detection: COCO instances JSON (images, annotations, categories); SRC holds its images.")
+@click.option("--voc", is_flag=True, help="Detection: SRC is a Pascal VOC folder (Annotations/, JPEGImages/, ImageSets/).")
+@click.option("--voc-split", default="ImageSets/Main/trainval.txt", show_default=True, metavar="FILE",
+              help="--voc: the file listing the image ids to read, relative to SRC.")
+@click.option("--boxes", "boxes_file", metavar="FILE.csv",
+              help="Detection: a CSV of boxes, one row per box: filename,width,height,class,xmin,ymin,xmax,ymax in pixels.")
 @tfds_flag
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
            high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
-           path_field, label_field, split_field, multi_label, label_separator, target_fields, runner, overwrite):
+           path_field, label_field, split_field, multi_label, label_separator, target_fields, coco_file, voc, voc_split,
+           boxes_file, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
     TFRecords in OUT.
 
@@ -94,7 +102,14 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     if labels_file:
         labels = parse_flag(read_vocabulary, labels_file, "--labels")
     manifest = None
-    if manifest_path:
+    detection = [flag for flag, given in (("--coco", coco_file), ("--voc", voc), ("--boxes", boxes_file), ("--manifest", manifest_path))
+                 if given]
+    if len(detection) > 1:
+        raise click.UsageError(f"{' and '.join(detection)} each say where the labels are: give one")
+    if coco_file or voc or boxes_file:
+        manifest = _annotations(src, coco_file, voc and voc_split, boxes_file)
+        src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
+    elif manifest_path:
         manifest = _manifest(manifest_path, path_field, label_field, split_field, multi_label, label_separator,
                              target_fields)
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
@@ -115,6 +130,23 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
            runner, overwrite)
+
+
+def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_file: str | None):
+    """The spec of a detection dataset's annotations; a usage error when the file is not there."""
+    from prep.images.manifest import ManifestSpec
+
+    if voc_split:
+        path, flag, kind, fmt = src.rstrip("/") + "/" + voc_split, "--voc-split", "voc", "txt"
+    elif coco_file:
+        path, flag, kind, fmt = coco_file, "--coco", "coco", "json"
+    else:
+        path, flag, kind, fmt = boxes_file, "--boxes", "boxes", "tsv" if boxes_file.endswith((".tsv", ".tab")) else "csv"
+    if "://" not in path:
+        if not os.path.isfile(path):
+            raise click.BadParameter(f"{path} is not a file", param_hint=flag)
+        path = os.path.abspath(path)
+    return ManifestSpec(path, fmt, annotations=kind)
 
 
 def _manifest(path, path_field, label_field, split_field, multi_label, separator, target_fields):

@@ -79,6 +79,8 @@ def open_input(path: str) -> Iterator[BinaryIO]:
     from apache_beam.io.filesystems import FileSystems
 
     if "://" not in path and not os.path.isfile(path):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such file: {path}")
         # a FIFO or device would block or never end
         raise OSError("not a regular file (a FIFO, socket or device)")
     with FileSystems.open(path, compression_type="uncompressed") as raw:

@@ -12,7 +12,7 @@ from prep.core.layout import Layout
 from prep.core.statistics import Summary
 from prep.core.vocab_files import vocabulary_bytes
 from prep.images.options import ImageJobOptions
-from prep.images.records import LABEL_KEYS, LABELS_VOCABULARY, PendingImage, image_features
+from prep.images.records import FIRST_OBJECT_ID, LABEL_KEYS, LABELS_VOCABULARY, PendingImage, image_features, label_map
 from prep.jobs import results as job_results
 from prep.jobs.results import (
     LABELS_FILE,
@@ -27,6 +27,8 @@ from prep.jobs.results import (
 )
 from schemas import DatasetSchema, Provenance, Vocabulary
 
+LABEL_MAP_FILE = "vocab/label_map.pbtxt"  # a detection dataset's label map, for the Object Detection API
+
 # A fact about one input, gathered by the pipeline for stats.json:
 #   INPUT_FACT for each input file found, record_fact(image) for each record written,
 #   ("rejected", rejected.jsonl row) for each input left out, and the facts of duplicate detection
@@ -40,8 +42,17 @@ def record_fact(image: PendingImage, label_kind: str = "class") -> tuple:
     otherwise travel to the summary too). Its classes as a tuple of names; regression targets apart."""
     names = image.class_name if isinstance(image.class_name, tuple) else (image.class_name,)
     targets = image.label if label_kind == "regression" else ()
+    sides = tuple(round(box.area ** 0.5, 1) for box in image.objects) if label_kind == "detection" else None
     return ("record", image.split, names, image.format, image.source_format, image.data is not None,
-            image.width, image.height, image.size, targets)
+            image.width, image.height, image.size, targets, sides)
+
+
+BOX_FATES = "box_fates"  # (BOX_FATES, {fate: boxes}): boxes of an image (or annotation file) clipped or left out
+
+
+def add_box_fates(summary: Summary, fates: dict) -> None:
+    for fate, n in fates.items():
+        summary.count(BOX_FATES, fate, n)
 
 
 def add_image_fact(summary: Summary, fact: tuple) -> None:
@@ -54,10 +65,18 @@ def add_image_fact(summary: Summary, fact: tuple) -> None:
         summary.count(UNLISTED, "files")
         summary.collect(UNLISTED, fact[1])
         return
-    _, split, names, fmt, source_format, reencoded, width, height, size, targets = fact
+    if fact[0] == BOX_FATES:
+        add_box_fates(summary, fact[1])
+        return
+    _, split, names, fmt, source_format, reencoded, width, height, size, targets, sides = fact
     summary.count("records", split)
     for name in names:
         summary.count(f"classes/{split}", name)
+    if sides is not None:
+        summary.observe(f"boxes_per_image/{split}", len(sides))
+        summary.count("images_without_boxes", split, 0 if sides else 1)
+        for side in sides:
+            summary.observe("box_side", side)
     for i, value in enumerate(targets):
         summary.observe(f"targets/{split}/{i}", value)
         summary.observe(f"targets/{i}", value)
@@ -111,6 +130,13 @@ def image_stats(options: ImageJobOptions, summary: dict, layout: Layout, inputs:
             "unlisted": unlisted[:UNLISTED_SHOWN],
         } | ({"targets": _target_stats(summary, "targets/", options.manifest.targets)}
              if options.label_kind == "regression" else {})}
+    if options.label_kind == "detection":
+        manifest["objects"] = {
+            "boxes_per_image": {split: summary.get(f"boxes_per_image/{split}") for split in records},
+            "images_without_boxes": summary.get("images_without_boxes", {}),
+            "box_side": summary.get("box_side"),  # the square root of each box's area, in pixels
+            "boxes_changed_or_dropped": summary.get(BOX_FATES, {}),
+        }
     return manifest | {
         "inputs": inputs,
         "records": sum(records.values()),
@@ -149,6 +175,7 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     stats = image_stats(options, summary, layout, inputs, found)
     kind = options.label_kind
     regression = kind == "regression"
+    first_id = FIRST_OBJECT_ID if kind == "detection" else 0
     schema = DatasetSchema(
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
         kind="images",
@@ -157,11 +184,14 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
         splits=splits,
         compression=options.sharding.compression,
         label_key=LABEL_KEYS[kind],
-        vocabularies=() if regression else (Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(layout.classes)),),
+        vocabularies=() if regression else (
+            Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(layout.classes), first_id,
+                       ((0, "background"),) if first_id else ()),),
         provenance=Provenance("prep", prep.__version__, options.created, options.src, "images", options.to_dict()),
     )
     files = {
         STATS_FILE: json_bytes(stats),
         REJECTED_FILE: rejected_jsonl(rejected),
-    } | ({} if regression else {LABELS_FILE: vocabulary_bytes(layout.classes)})
+    } | ({} if regression else {LABELS_FILE: vocabulary_bytes(layout.classes)}) | (
+        {LABEL_MAP_FILE: label_map(layout.classes)} if kind == "detection" else {})
     return schema, files

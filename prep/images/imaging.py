@@ -172,6 +172,10 @@ class ImageRecord:
     source_format: str
     fingerprint: int = 0  # 64-bit perceptual hash of the picture, for near-duplicate detection (0: none)
     thumbnail: bytes = b""  # its 8x8 grey low-pass picture, the second check of a near pair
+    # What boxes on the source need to follow the pixels (prep.images.boxes): the EXIF orientation that
+    # was applied, and the (width, height) in pixels of the image as the file stores it.
+    orientation: int = 1
+    stored_size: tuple[int, int] = (0, 0)
 
 
 class ImageRejected(Exception):
@@ -227,6 +231,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                 # needs to stay unloaded here so that draft() can still pick a scale.
                 im.load()
             orientation = _exif_orientation(im)
+            stored_size = im.size  # before draft() scales a JPEG down
             kept_format = _kept_format(im, data, gif_frames, orientation, options)
             if kept_format is not None:
                 width, height = im.size
@@ -243,13 +248,14 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                     reencoded=False,
                     source_format=im.format.lower(),
                     **_perceptual(im, (width, height), options),
+                    stored_size=stored_size,
                 )
             # A JPEG decodes straight to luma for channels 1 (as TensorFlow does) and, when
             # shrinking, at the smallest DCT scale still at least the target size.
             luma = "L" if options.channels == 1 else None
             im.draft(luma, _draft_size(options.resize, orientation))
             im.load()
-        return _reencode(im, data, orientation, options)
+        return _reencode(im, data, orientation, options, stored_size)
 
 
 def _check_structure(data: bytes, kind: str | None, max_pixels: int) -> tuple[_GifFrame, ...]:
@@ -571,7 +577,8 @@ def _draft_size(resize: tuple[int, int] | None, orientation: int) -> tuple[int, 
     return (height, width) if orientation >= 5 else (width, height)  # 5..8 turn by 90 degrees
 
 
-def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOptions) -> ImageRecord:
+def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOptions,
+              stored_size: tuple[int, int]) -> ImageRecord:
     """Upright, convert, resize and encode a loaded image."""
     out = _to_channels(_upright(im, orientation), options.channels, options.high_bit_depth)
     if options.resize is not None:
@@ -587,6 +594,8 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
         reencoded=True,
         source_format=source_format,
         **_perceptual(out, None, options),
+        orientation=orientation,
+        stored_size=stored_size,
     )
 
 

@@ -47,7 +47,7 @@ SPLIT_VALUES = {
     "unassigned": None, "": None,
 }
 AUTOML_SETS = ("TRAIN", "VALIDATION", "TEST", "UNASSIGNED")
-LABEL_KINDS = ("class", "multi_label", "regression")
+LABEL_KINDS = ("class", "multi_label", "regression", "detection")
 
 REASONS = row_files.REASONS | {
     "empty_row": "the row is blank",
@@ -87,9 +87,12 @@ class ManifestSpec:
     targets: tuple[str, ...] = ()
     multi_label: bool = False
     separator: str = "|"
+    annotations: str | None = None  # a detection dataset's annotations: one of prep.images.annotations.FORMATS
 
     @property
     def kind(self) -> str:
+        if self.annotations:
+            return "detection"
         return "regression" if self.targets else "multi_label" if self.multi_label else "class"
 
     @property
@@ -104,16 +107,21 @@ class ManifestSpec:
 
 class ManifestRow(NamedTuple):
     """One row: the image as the row names it, its class names (one unless multi-label; none for
-    regression), its targets, and its split (None: --split or train decides)."""
+    regression; a detection image's: those of its objects), its targets, and its split (None:
+    --split or train decides). A detection image's row also has its objects (prep.images.boxes.Box,
+    in pixels of the annotated image), the (width, height) the annotation claims, and its id."""
 
     line: int
     reference: str
     labels: tuple[str, ...] = ()
     targets: tuple[float, ...] = ()
     split: str | None = None
+    objects: tuple = ()
+    size: tuple[int, int] | None = None
+    source_id: str = ""
 
     def same_labels(self, other: "ManifestRow") -> bool:
-        return (self.labels, self.targets, self.split) == (other.labels, other.targets, other.split)
+        return (self.labels, self.targets, self.split, self.objects) == (other.labels, other.targets, other.split, other.objects)
 
 
 def manifest_format(path: str) -> str:

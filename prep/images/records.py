@@ -19,9 +19,16 @@ LABEL_KEY = "label"
 MULTI_LABEL_KEY = "labels"  # a manifest's multi-label rows: class ids, and their names under labels/name
 TARGET_KEY = "target"  # a manifest's regression targets
 LABELS_VOCABULARY = "labels"
+# A detection record's keys: those the Object Detection API and the Model Garden's TfExampleDecoder read.
+ENCODED_KEY = "image/encoded"
+OBJECT = "image/object"
+BOX_KEYS = tuple(f"{OBJECT}/bbox/{c}" for c in ("xmin", "ymin", "xmax", "ymax"))
+OBJECT_LABEL_KEY = f"{OBJECT}/class/label"
+OBJECTS_GROUP = "objects"
+FIRST_OBJECT_ID = 1  # the Object Detection API's label maps start at 1 (0 is the background)
 # What a record's label is: one class (class folders, or a manifest's label column), several classes,
-# or float regression targets. The key the schema names as its label, for each.
-LABEL_KEYS = {"class": LABEL_KEY, "multi_label": MULTI_LABEL_KEY, "regression": TARGET_KEY}
+# float regression targets, or objects with boxes. The key the schema names as its label, for each.
+LABEL_KEYS = {"class": LABEL_KEY, "multi_label": MULTI_LABEL_KEY, "regression": TARGET_KEY, "detection": OBJECT_LABEL_KEY}
 RECORD_OVERHEAD = 200  # bytes of a record besides the image: keys, path, numbers (for --shard-size)
 
 
@@ -53,6 +60,9 @@ class PendingImage:
     split: str = ""
     source_format: str = ""
     thumbnail: bytes = b""  # the hash's 8x8 picture (prep.images.imaging.fingerprint)
+    # a detection image's objects, placed (prep.images.boxes.Box, normalised), and its source id
+    objects: tuple = ()
+    source_id: str = ""
 
     @property
     def record_size(self) -> int:
@@ -60,11 +70,11 @@ class PendingImage:
 
 
 def pending_image(relative_path: str, label: int | tuple, class_name: str | tuple[str, ...], image: ImageRecord,
-                  split: str) -> PendingImage:
+                  split: str, objects: tuple = (), source_id: str = "") -> PendingImage:
     return PendingImage(
         relative_path, label, class_name, image.format, image.height, image.width, image.channels,
         len(image.data), content_digest(image.data), image.data if image.reencoded else None,
-        image.fingerprint, split, image.source_format, image.thumbnail)
+        image.fingerprint, split, image.source_format, image.thumbnail, objects, source_id)
 
 
 # The features every image record has, in the order image_example gives their values.
@@ -91,12 +101,72 @@ def image_example(image: PendingImage, read: Callable[[str], bytes], label_kind:
     if label_kind == "class":
         return _CLASS_RECORD.encode(*values, image.label, image.class_name)
     features = {key: (dtype, [value]) for (key, dtype), value in zip(_IMAGE_FEATURES.items(), values)}
+    if label_kind == "detection":
+        return encode_example(_detection_features(features, image))
     if label_kind == "multi_label":
         features[MULTI_LABEL_KEY] = ("int64", list(image.label))
         features[f"{MULTI_LABEL_KEY}/name"] = ("string", list(image.class_name))
     else:
         features[TARGET_KEY] = ("float32", list(image.label))
     return encode_example(features)
+
+
+def _detection_features(features: dict, image: PendingImage) -> dict:
+    """An image's features under the Object Detection API's keys, and its objects'."""
+    features[ENCODED_KEY] = features.pop(IMAGE_KEY)
+    features["image/source_id"] = ("string", [image.source_id])
+    objects = image.objects
+    for i, key in enumerate(BOX_KEYS):
+        features[key] = ("float32", [box[i] for box in objects])
+    features[OBJECT_LABEL_KEY] = ("int64", list(image.label))
+    features[f"{OBJECT}/class/text"] = ("string", [box.label for box in objects])
+    features[f"{OBJECT}/area"] = ("float32", [box.area for box in objects])
+    for flag in ("is_crowd", "difficult", "truncated"):
+        features[f"{OBJECT}/{flag}"] = ("int64", [int(getattr(box, flag)) for box in objects])
+    return features
+
+
+def detection_features(options: ImageOptions, fmt: str, size: tuple[int, int] | None) -> tuple[Feature, ...]:
+    """The schema's features of a detection dataset: the image under `image/encoded` (the Object
+    Detection API's keys), and one group of per-object features."""
+    height, width = size or (None, None)
+
+    def per_object(name: str, dtype: str, description: str, **more) -> Feature:
+        return Feature(f"{OBJECT}/{name}", dtype, None, more.pop("encoding", "number"), description,
+                       group=OBJECTS_GROUP, **more)
+
+    return (
+        Feature(ENCODED_KEY, "string", (), "image", "encoded image bytes", image=ImageInfo(fmt, options.channels, height, width)),
+        Feature("image/format", "string", (), "text", "format of the encoded bytes: jpeg, png, gif or bmp"),
+        Feature("image/height", "int64", (), "number", "height in pixels"),
+        Feature("image/width", "int64", (), "number", "width in pixels"),
+        Feature("image/channels", "int64", (), "number", "channels the image decodes to"),
+        Feature("image/filename", "string", (), "text", "source path relative to SRC"),
+        Feature("image/source_id", "string", (), "text", "the image's id in its annotations (COCO's image id, VOC's file stem)"),
+        *(per_object(f"bbox/{c}", "float32", f"box {c}, normalised to [0, 1] of the image's {'width' if c[0] == 'x' else 'height'}")
+          for c in ("xmin", "ymin", "xmax", "ymax")),
+        per_object("class/label", "int64", f"class id from {FIRST_OBJECT_ID}: line i of vocab/labels.txt names id i + {FIRST_OBJECT_ID} "
+                   "(vocab/label_map.pbtxt is the Object Detection API's label map)", encoding="class_id",
+                   vocabulary=LABELS_VOCABULARY),
+        per_object("class/text", "string", "class name", encoding="text"),
+        per_object("area", "float32", "area in pixels of the stored image (COCO: of the segmentation, scaled with the image)"),
+        per_object("is_crowd", "int64", "1: a crowd of objects in one box (COCO's iscrowd)"),
+        per_object("difficult", "int64", "1: marked difficult (Pascal VOC)"),
+        per_object("truncated", "int64", "1: marked truncated (Pascal VOC)"),
+    )
+
+
+def label_map(classes: tuple[str, ...]) -> bytes:
+    """The Object Detection API's label map (label_map.pbtxt) of the class list, ids from FIRST_OBJECT_ID."""
+    items = "".join(f"item {{\n  id: {i}\n  name: {json_string(name)}\n}}\n" for i, name in enumerate(classes, FIRST_OBJECT_ID))
+    return items.encode("utf-8")
+
+
+def json_string(text: str) -> str:
+    """A quoted string as protobuf text format reads it (JSON's escapes are a subset it accepts)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def label_features(label_kind: str = "class", targets: tuple[str, ...] = ()) -> tuple[Feature, ...]:
@@ -129,6 +199,8 @@ def image_features(options: ImageOptions, formats: set[str], size: tuple[int, in
     fmt = next(iter(formats)) if len(formats) == 1 else "mixed"
     if options.resize:
         size = (options.resize[1], options.resize[0])
+    if label_kind == "detection":
+        return detection_features(options, fmt, size)
     height, width = size or (None, None)
     return (
         Feature(IMAGE_KEY, "string", (), "image", "encoded image bytes",
