@@ -70,6 +70,9 @@ PAD_IDS = {pad_ids}
 MAIN_FEATURE = {main_feature}
 # Multi-label class-id features: their number of classes (the length of their multi-hot vectors).
 MULTI_HOT = {multi_hot}
+# Detection: the box keys in the order boxes come out (ymin, xmin, ymax, xmax), and the per-object features.
+BOX_KEYS = {boxes}
+OBJECTS = {objects}
 
 
 def make_input_fn(
@@ -92,6 +95,7 @@ def make_input_fn(
     supervised: bool = False,
     keras_names: bool = False,
     multi_hot: bool = True,
+    max_boxes: int | None = None,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -129,14 +133,19 @@ def make_input_fn(
             names Keras 3 accepts for an `Input` (it refuses "/").
         multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
             multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
+        max_boxes: a detection dataset's per-object features (boxes, classes, ...) padded or cut to this
+            many per image ([batch, max_boxes, 4] boxes, classes padded with -1), with a boolean
+            "image/object/mask"; None keeps them ragged ([batch, None, 4]).
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
-    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT)
+    layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
+                           BOX_KEYS, OBJECTS)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
         num_epochs=num_epochs, shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache,
         deterministic=deterministic, seed=seed, supervised=supervised, keras_names=keras_names, multi_hot=multi_hot,
+        max_boxes=max_boxes,
     )
     return build_input_fn(layout, data_dir, split, options)
 
@@ -168,6 +177,8 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
         pad_ids=literal(dict(layout.pad_ids)),
         main_feature=literal(layout.main_feature),
         multi_hot=literal(dict(layout.multi_hot)),
+        boxes=literal(layout.boxes),
+        objects=literal(tuple(layout.objects)),
     ) + pipeline_code()
 
 

@@ -40,6 +40,7 @@ def make_input_fn(
     supervised: bool = False,
     keras_names: bool = False,
     multi_hot: bool = True,
+    max_boxes: int | None = None,
 ) -> Callable[..., Any]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
     of `(features, labels)` batches of split `split` of the prep dataset in `dataset_dir`.
@@ -85,6 +86,9 @@ def make_input_fn(
             names Keras 3 accepts for an `Input` (it refuses "/").
         multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
             multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
+        max_boxes: a detection dataset's per-object features (boxes, classes, ...) padded or cut to this
+            many per image ([batch, max_boxes, 4] boxes, classes padded with -1), with a boolean
+            "image/object/mask"; None keeps them ragged ([batch, None, 4]).
     """
     from schemas import load_schema
 
@@ -96,5 +100,6 @@ def make_input_fn(
         sequence_length=sequence_length, ragged=ragged, features=features, num_epochs=num_epochs,
         shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache, deterministic=deterministic,
         seed=seed, supervised=supervised, keras_names=keras_names, multi_hot=multi_hot,
+        max_boxes=max_boxes,
     )
     return build_input_fn(layout, dataset_dir, split, options)

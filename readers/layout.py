@@ -26,8 +26,11 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
     multi_hot = {
         f.name: schema.vocabulary(f.vocabulary).size
         for f in schema.features
-        if f.encoding == "class_id" and f.is_variable_length and f.vocabulary is not None
+        if f.encoding == "class_id" and f.is_variable_length and f.vocabulary is not None and f.group is None
     }
+    objects = tuple(f.name for f in schema.features if f.group == "objects")
+    corners = [f"image/object/bbox/{c}" for c in ("ymin", "xmin", "ymax", "xmax")]
+    boxes = tuple(corners) if set(corners) <= set(objects) else None
     # What supervised=True returns beside the label: TFDS's as_supervised gives (image, label) and
     # (text, label); a prep text dataset's model input is its token ids.
     main = [f.name for f in schema.features if f.name in images or f.encoding == "token_ids"]
@@ -40,4 +43,6 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         pad_ids=pad_ids,
         main_feature=main[0] if len(main) == 1 else None,
         multi_hot=multi_hot,
+        boxes=boxes,
+        objects=objects,
     )

@@ -50,7 +50,9 @@ class DatasetLayout:
     token-id feature to its padding id; `main_feature` is what `supervised=True` returns beside the
     label: the dataset's one image or token-id feature (None when it has none or several);
     `multi_hot` maps each multi-label class-id feature (a variable number of class ids) to its number
-    of classes, the length of the multi-hot vector it becomes.
+    of classes, the length of the multi-hot vector it becomes. A detection dataset has `boxes`, its
+    four coordinate keys in the order the boxes come out ([ymin, xmin, ymax, xmax], the Model
+    Garden's), and `objects`, the features with one value per box.
     """
 
     splits: Mapping[str, Sequence[tuple[str, int | None]]]
@@ -61,6 +63,8 @@ class DatasetLayout:
     pad_ids: Mapping[str, int]
     main_feature: str | None = None
     multi_hot: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    boxes: tuple[str, str, str, str] | None = None  # a detection dataset's box keys: ymin, xmin, ymax, xmax
+    objects: tuple[str, ...] = ()  # its per-object features (one value per box)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +89,13 @@ class ReadOptions:
     supervised: bool = False
     keras_names: bool = False
     multi_hot: bool = True
+    max_boxes: int | None = None
+
+
+# A detection dataset's boxes as one feature: [batch, boxes, 4] of [ymin, xmin, ymax, xmax] in [0, 1].
+BOXES = "image/object/bbox"
+# With max_boxes: which of the padded rows hold a box.
+BOX_MASK = "image/object/mask"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +255,18 @@ def multi_hot_labels(ids: tf.RaggedTensor, *, depth: int) -> tf.Tensor:
     return tf.minimum(tf.reduce_sum(tf.one_hot(dense, depth, dtype=tf.float32), axis=1), 1.0)
 
 
+def stack_boxes(coordinates: Sequence[tf.RaggedTensor]) -> tf.RaggedTensor:
+    """Four ragged [batch, boxes] coordinates -> ragged [batch, boxes, 4], one box per row."""
+    return tf.RaggedTensor.from_row_splits(tf.stack([c.flat_values for c in coordinates], axis=-1),
+                                           coordinates[0].row_splits, validate=False)
+
+
+def pad_objects(values: tf.RaggedTensor, max_boxes: int, pad: Any) -> tf.Tensor:
+    """Ragged per-object values -> [batch, max_boxes, ...] padded with `pad` (and cut after max_boxes)."""
+    shape = [None, max_boxes] + ([4] if values.shape.rank == 3 else [])
+    return values.to_tensor(default_value=pad, shape=shape)
+
+
 def keras_name(name: str) -> str:
     """A feature name as a Keras 3 `Input` may be named: "/" (which Keras refuses) becomes "_"."""
     return name.replace("/", "_")
@@ -252,11 +275,14 @@ def keras_name(name: str) -> str:
 def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int], *,
                  sequence_length: int | None, outputs: Sequence[str], label_key: str | None,
                  supervised: bool = False, keras_names: bool = False,
-                 multi_hot: Mapping[str, int] | None = None) -> Callable[[dict], Any]:
+                 multi_hot: Mapping[str, int] | None = None, boxes: Sequence[str] | None = None,
+                 objects: Sequence[str] = (), max_boxes: int | None = None) -> Callable[[dict], Any]:
     """The function that turns a parsed batch into `(features, labels)` (or `features` without a label
     key): images decoded, token ids padded, the class ids of `multi_hot`'s features as multi-hot
-    vectors, everything else as parsed. `supervised`: the one output feature as a tensor instead of a
-    dict; `keras_names`: the dict's keys as `keras_name` makes them."""
+    vectors, a detection dataset's `boxes` keys stacked into BOXES (per-object features padded to
+    `max_boxes`, with BOX_MASK, when it is set), everything else as parsed. `supervised`: the one
+    output feature as a tensor instead of a dict (a detection dataset's labels as KerasHub's
+    {"boxes", "classes"}); `keras_names`: the dict's keys as `keras_name` makes them."""
     multi_hot = multi_hot or {}
 
     def decode(parsed: dict) -> Any:
@@ -269,7 +295,19 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
             elif name in multi_hot:
                 value = multi_hot_labels(value, depth=multi_hot[name])
             values[name] = value
+        if boxes and all(key in values for key in boxes):
+            values[BOXES] = stack_boxes([values[key] for key in boxes])
+        if max_boxes is not None:
+            present = [name for name in (*objects, BOXES) if name in values]
+            if present:
+                values[BOX_MASK] = pad_objects(tf.ones_like(values[present[0]], tf.bool) if present[0] != BOXES
+                                               else tf.ones_like(values[BOXES][..., 0], tf.bool), max_boxes, False)
+            for name in present:
+                pad = -1 if values[name].dtype == tf.int64 else (b"" if values[name].dtype == tf.string else 0.0)
+                values[name] = pad_objects(values[name], max_boxes, pad)
         if supervised:
+            if label_key in objects:
+                return values[outputs[0]], {"boxes": values[BOXES], "classes": values[label_key]}
             return values[outputs[0]], values[label_key]
         features = {keras_name(name) if keras_names else name: values[name] for name in outputs}
         return features if label_key is None else (features, values[label_key])
@@ -345,6 +383,11 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     check_options(options)
     outputs = output_features(layout, options)
     wanted = outputs + ([options.label_key] if options.label_key and options.label_key not in outputs else [])
+    if layout.boxes and (BOXES in wanted or (options.supervised and options.label_key in layout.objects)):
+        wanted = [name for name in wanted if name != BOXES] + [key for key in layout.boxes if key not in wanted]
+    wanted = [name for name in wanted if name != BOX_MASK]  # made from the boxes, not parsed
+    if options.max_boxes is not None and not layout.objects:
+        raise ReaderError("max_boxes pads the boxes of a detection dataset, and this dataset has none")
     for name in wanted:
         if name not in layout.feature_spec:
             raise ReaderError(f"no feature {name!r} in this dataset (it has: {', '.join(map(repr, layout.feature_spec))})")
@@ -356,7 +399,8 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     multi_hot = {name: layout.multi_hot[name] for name in wanted if name in layout.multi_hot} if options.multi_hot else {}
     decode = make_decoder(images, pad_ids, sequence_length=options.sequence_length, outputs=outputs,
                           label_key=options.label_key, supervised=options.supervised,
-                          keras_names=options.keras_names, multi_hot=multi_hot)
+                          keras_names=options.keras_names, multi_hot=multi_hot, boxes=layout.boxes,
+                          objects=layout.objects, max_boxes=options.max_boxes)
     default_mode = MODES[options.mode] if options.mode else (TRAIN if split == "train" else EVAL)
 
     def input_fn(params: dict | None = None, mode: str | None = None, config: Any = None,
@@ -396,6 +440,12 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
         return [layout.main_feature]
     if options.features is None:
         outputs = [name for name in layout.feature_spec if name != options.label_key]
+        if layout.boxes:  # the four coordinates come out as one feature of boxes
+            at = min(outputs.index(key) for key in layout.boxes)
+            outputs = [name for name in outputs[:at] if name not in layout.boxes] + [BOXES] + [
+                name for name in outputs[at:] if name not in layout.boxes]
+        if options.max_boxes is not None and layout.objects:
+            outputs.append(BOX_MASK)
     else:
         outputs = list(options.features)
     if options.keras_names:
@@ -441,7 +491,7 @@ def check_options(options: ReadOptions) -> None:
         raise ReaderError(f"image_size must be (height, width) in pixels, not {options.image_size!r}")
     if options.image_dtype not in IMAGE_DTYPES:
         raise ReaderError(f"image_dtype must be 'uint8' or 'float32', not {options.image_dtype!r}")
-    for name in ("sequence_length", "num_epochs", "cycle_length"):
+    for name in ("sequence_length", "num_epochs", "cycle_length", "max_boxes"):
         value = getattr(options, name)
         if value is not None and not positive(value):
             raise ReaderError(f"{name} must be a positive whole number or None, not {value!r}")
