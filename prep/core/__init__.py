@@ -1,6 +1,6 @@
 """What every dataset shares whatever its records: where an input sits in SRC (class and split
 folders) and the checks before a job, split assignment, shard layout, mergeable statistics,
-duplicate facts, and vocabulary files.
+duplicate facts, vocabulary files, and reading files of rows (lines, JSON Lines, CSV).
 
 Pure functions, no Beam at import. May import prep.records and schemas only.
 """

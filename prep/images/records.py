@@ -118,6 +118,8 @@ def _detection_features(features: dict, image: PendingImage) -> dict:
     objects = image.objects
     for i, key in enumerate(BOX_KEYS):
         features[key] = ("float32", [box[i] for box in objects])
+    # the same boxes as one list, [ymin, xmin, ymax, xmax] per object: what TFDS's BBoxFeature reads
+    features[f"{OBJECT}/bbox"] = ("float32", [v for box in objects for v in (box.ymin, box.xmin, box.ymax, box.xmax)])
     features[OBJECT_LABEL_KEY] = ("int64", list(image.label))
     features[f"{OBJECT}/class/text"] = ("string", [box.label for box in objects])
     features[f"{OBJECT}/area"] = ("float32", [box.area for box in objects])
@@ -145,6 +147,8 @@ def detection_features(options: ImageOptions, fmt: str, size: tuple[int, int] | 
         Feature("image/source_id", "string", (), "text", "the image's id in its annotations (COCO's image id, VOC's file stem)"),
         *(per_object(f"bbox/{c}", "float32", f"box {c}, normalised to [0, 1] of the image's {'width' if c[0] == 'x' else 'height'}")
           for c in ("xmin", "ymin", "xmax", "ymax")),
+        Feature(f"{OBJECT}/bbox", "float32", None, "number",
+                "the boxes again as one list, [ymin, xmin, ymax, xmax] per object (TFDS's BBoxFeature in a Sequence)"),
         per_object("class/label", "int64", f"class id from {FIRST_OBJECT_ID}: line i of vocab/labels.txt names id i + {FIRST_OBJECT_ID} "
                    "(vocab/label_map.pbtxt is the Object Detection API's label map)", encoding="class_id",
                    vocabulary=LABELS_VOCABULARY),

@@ -197,6 +197,8 @@ class ImageKeys:
     height: str | None
     format: str | None
     channels: str | None
+    first_id: int = 0  # the label's first class id (a detection dataset's: 1)
+    boxes: tuple[str, str, str, str] | None = None  # a detection dataset's xmin, ymin, xmax, ymax keys
 
     @classmethod
     def of(cls, schema: DatasetSchema) -> "ImageKeys":
@@ -209,9 +211,16 @@ class ImageKeys:
         def key(name: str) -> str | None:
             return name if name in names else None
 
+        def about(name: str) -> str | None:  # image/filename beside image, or beside image/encoded
+            return key(f"{image}/{name}") or key(f"{image.rsplit('/', 1)[0]}/{name}")
+
         label = schema.label_key
-        return cls(image, label, key(f"{label}/name") if label else None, key(f"{image}/filename"),
-                   key(f"{image}/width"), key(f"{image}/height"), key(f"{image}/format"), key(f"{image}/channels"))
+        vocabulary = schema.feature(label).vocabulary if label else None
+        corners = tuple(f"image/object/bbox/{c}" for c in ("xmin", "ymin", "xmax", "ymax"))
+        return cls(image, label, key(f"{label}/name") if label else None, about("filename"), about("width"),
+                   about("height"), about("format"), about("channels"),
+                   schema.vocabulary(vocabulary).first_id if vocabulary else 0,
+                   corners if all(key(c) for c in corners) else None)
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,7 @@ class SampledImage:
     format: str | None
     channels: int | None
     labels: tuple = ()  # every value of the label: a multi-label record's class ids, a regression target's values
+    boxes: tuple = ()  # a detection record's boxes: (xmin, ymin, xmax, ymax) normalised, class index, class name
 
 
 def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) -> SampledImage:
@@ -242,14 +252,22 @@ def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) 
         value = one(key)
         return None if value is None else value.decode("utf-8", "replace")
 
-    label = one(keys.label, -1) if keys.label else -1
+    values = tuple(f.get(keys.label) or ()) if keys.label else ()
+    if keys.first_id and values:  # class ids from 1: as indices into the class names
+        values = tuple(v - keys.first_id for v in values)
+    label = values[0] if values and isinstance(values[0], int) else (one(keys.label, -1) if keys.label else -1)
     if names is not None and 0 <= label < len(names):
         class_name = names[label]
     else:
         class_name = text(keys.label_name) or ("all records" if label == -1 else str(label))
+    boxes = ()
+    if keys.boxes:
+        corners = [f.get(k) or [] for k in keys.boxes]
+        indices = [values[i] if i < len(values) else -1 for i in range(len(corners[0]))]
+        boxes = tuple((*box, index, names[index] if names is not None and 0 <= index < len(names) else "?")
+                      for box, index in zip(zip(*corners), indices))
     return SampledImage(record.split, record.shard, label, class_name, text(keys.filename) or "", one(keys.image, b""),
-                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels),
-                        tuple(f.get(keys.label) or ()) if keys.label else ())
+                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels), values, boxes)
 
 
 TARGET_ROWS = 5  # a regression dataset's sheet: rows of equal ranges of its (first) target
@@ -474,12 +492,29 @@ def render_sheet(rows: list[tuple[str, list[SampledImage]]], columns: int, title
                 draw.text((x + layout.tile // 2, y + layout.tile // 2), "undecodable", fill=MUTED, font=label_font,
                           anchor="mm")
             else:
-                sheet.paste(thumb, (x + (layout.tile - thumb.width) // 2, y + (layout.tile - thumb.height) // 2))
+                left, top = x + (layout.tile - thumb.width) // 2, y + (layout.tile - thumb.height) // 2
+                sheet.paste(thumb, (left, top))
+                draw_boxes(draw, sample.boxes, (left, top, thumb.width, thumb.height), label_font)
             label_y = y + layout.tile + 4
             draw.text((x, label_y), fit_text(class_name, label_font, layout.tile), fill=INK, font=label_font)
             draw.text((x, label_y + layout.line_height), fit_text(posixpath.basename(sample.filename), label_font,
                                                                   layout.tile), fill=MUTED, font=label_font)
     return sheet
+
+
+BOX_COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+               (70, 240, 240), (240, 50, 230))  # a class's colour: its index, round these
+
+
+def draw_boxes(draw, boxes: tuple, where: tuple[int, int, int, int], typeface) -> None:
+    """A detection record's boxes, and their class names, over its thumbnail at `where` (left, top,
+    width, height in pixels)."""
+    left, top, width, height = where
+    for xmin, ymin, xmax, ymax, index, name in boxes:
+        colour = BOX_COLOURS[index % len(BOX_COLOURS)] if index >= 0 else (255, 255, 255)
+        x0, y0 = left + xmin * width, top + ymin * height
+        draw.rectangle((x0, y0, max(x0, left + xmax * width - 1), max(y0, top + ymax * height - 1)), outline=colour, width=2)
+        draw.text((x0 + 3, y0 + 2), fit_text(name, typeface, max(8, int((xmax - xmin) * width) - 4)), fill=colour, font=typeface)
 
 
 # ---- the whole sheet, for `prep inspect --sheet` --------------------------------------------------

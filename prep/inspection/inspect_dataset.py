@@ -108,17 +108,18 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         extra = f", {f.image.format} decoding to {f.image.channels} channels" if f.image else ""
         extra += f", vocabulary {f.vocabulary}" if f.vocabulary else ""
         yield f"  {f.name:<16} {f.dtype:<7} {shape:<16} {f.encoding}{extra}"
-    labels = None
+    labels, first_id = None, 0
     if schema.label_key:
         label = schema.feature(schema.label_key)
         if label.vocabulary:
+            first_id = schema.vocabulary(label.vocabulary).first_id
             text = read_text(root, schema.vocabulary(label.vocabulary).file) or ""
             labels = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
     if labels is not None and stats.get("splits"):
         yield ""
         names = [s for s in schema.split_names if s in stats["splits"]]
         yield "classes:  " + "".join(f"{n:>12}" for n in names)
-        for i, name in enumerate(labels):
+        for i, name in enumerate(labels, first_id):
             counts = "".join(f"{stats['splits'][s]['classes'].get(name, 0):>12,}" for s in names)
             yield f"  {i:>3} {name:<20}{counts}"
     yield from _manifest_stats(schema, stats)
@@ -169,6 +170,15 @@ def _manifest_stats(schema: DatasetSchema, stats: dict) -> Iterator[str]:
                               if (t := stats["splits"].get(s, {}).get("targets")) and name in t and t[name]["count"])
         yield f"  target {name}: min {target['min']}, mean {target['mean']}, max {target['max']}" + (
             f" ({per_split})" if per_split else "")
+    objects = stats.get("objects")
+    if objects:
+        per_image = ", ".join(f"{s} mean {d['mean']}, max {d['max']}" for s, d in objects["boxes_per_image"].items() if d)
+        yield f"  boxes per image: {per_image}; images without a box: " + ", ".join(
+            f"{n:,} {s}" for s, n in objects["images_without_boxes"].items())
+        yield _distribution("box side (square root of its area)", objects.get("box_side"), " px")
+        changed = objects.get("boxes_changed_or_dropped") or {}
+        if changed:
+            yield "  boxes changed or left out: " + ", ".join(f"{fate} {n:,}" for fate, n in sorted(changed.items()))
     if manifest["unlisted_files"]:
         shown = ", ".join(manifest["unlisted"][:5])
         more = f" and {manifest['unlisted_files'] - 5:,} more (stats.json)" if manifest["unlisted_files"] > 5 else ""

@@ -90,9 +90,31 @@ def tfds_feature(feature: Feature, labels: tuple[str, ...] | None) -> Any:
     return tfds.features.Tensor(shape=(None,) if feature.shape is None else feature.shape, dtype=dtype, doc=doc)
 
 
+OBJECTS = "image/object"  # a detection dataset's per-object features sit under it
+
+
+def tfds_features(schema: DatasetSchema, label_names: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The FeatureConnectors of every feature; a detection dataset's objects as one Sequence of
+    {bbox: BBoxFeature, class/label: ClassLabel, ...} under image/object, which reads the same keys."""
+    import dataclasses
+
+    tfds = _tfds()
+    grouped = [f for f in schema.features if f.group == "objects"]
+    features = {f.name: tfds_feature(f, label_names.get(f.name)) for f in schema.features
+                if f.group is None and not (grouped and f.name == f"{OBJECTS}/bbox")}
+    if grouped:
+        objects = {"bbox": tfds.features.BBoxFeature()}
+        for f in grouped:
+            short = f.name[len(OBJECTS) + 1:]
+            if not short.startswith("bbox/"):
+                objects[short] = tfds_feature(dataclasses.replace(f, shape=()), label_names.get(f.name))
+        features[OBJECTS] = tfds.features.Sequence(objects)
+    return features
+
+
 def _supervised_keys(schema: DatasetSchema) -> tuple[str, str] | None:
-    if schema.label_key is None:
-        return None
+    if schema.label_key is None or schema.feature(schema.label_key).group is not None:
+        return None  # a detection dataset's label is one of several per-object features
     inputs = [f.name for f in schema.features if f.encoding == "image"] or [
         f.name for f in schema.features if f.name == "text" and f.encoding == "text"]
     return (inputs[0], schema.label_key) if len(inputs) == 1 else None
@@ -115,9 +137,10 @@ def export_tfds(dataset_dir: str) -> list[str]:
     for f in schema.features:
         if f.encoding == "class_id" and f.vocabulary is not None:
             vocab = schema.vocabulary(f.vocabulary)
-            if vocab.kind == "labels" and vocab.first_id == 0:
-                label_names[f.name] = read_vocabulary(FileSystems.join(dataset_dir, vocab.file))
-    features = tfds.features.FeaturesDict({f.name: tfds_feature(f, label_names.get(f.name)) for f in schema.features})
+            if vocab.kind == "labels" and vocab.first_id == len(vocab.reserved):  # ids below first_id: reserved names
+                reserved = tuple(name for _, name in sorted(vocab.reserved))
+                label_names[f.name] = reserved + tuple(read_vocabulary(FileSystems.join(dataset_dir, vocab.file)))
+    features = tfds.features.FeaturesDict(tfds_features(schema, label_names))
     split_infos = None  # unknown counts: TFDS counts the records itself
     if schema.num_records is not None:
         from etils import epath

@@ -230,9 +230,19 @@ def test_the_reader_gives_ragged_or_padded_boxes_and_kerashub_style_labels(coco,
         np.testing.assert_allclose(features["image/object/bbox"][i].numpy().reshape(-1, 4), expected[source_id]["boxes"])
         assert classes[i].numpy().tolist() == expected[source_id]["classes"]
     images, y = next(iter(make_input_fn(out, batch_size=4, mode="eval", supervised=True, max_boxes=3)()))
-    assert images.shape == (4, 48, 64, 3) and y["boxes"].shape == (4, 3, 4) and y["classes"].shape == (4, 3)
-    counts = sorted(int((row >= 0).sum()) for row in y["classes"].numpy())
+    assert images.shape == (4, 48, 64, 3) and y["boxes"].shape == (4, 3, 4) and y["labels"].shape == (4, 3)
+    counts = sorted(int((row >= 0).sum()) for row in y["labels"].numpy())
     assert counts == [0, 1, 1, 2]
+    # Keras 3's own box-aware augmentation takes the batches as they come (rel_yxyx: the Model Garden's order)
+    flip = tf.keras.layers.RandomFlip("horizontal", bounding_box_format="rel_yxyx", seed=1)
+    given = y["boxes"].numpy()
+    flipped = flip({"images": tf.cast(images, tf.float32), "bounding_boxes": dict(y)}, training=True)
+    assert flipped["bounding_boxes"]["boxes"].shape == (4, 3, 4)
+    boxes = np.asarray(flipped["bounding_boxes"]["boxes"])
+    mirror = np.stack([given[..., 0], 1 - given[..., 3], given[..., 2], 1 - given[..., 1]], axis=-1)
+    real = y["labels"].numpy() >= 0
+    same = np.isclose(boxes, given, atol=1e-5).all(axis=-1) | np.isclose(boxes, mirror, atol=1e-5).all(axis=-1)
+    assert same[real].all(), (boxes, given)
     from readers import ReaderError
 
     with pytest.raises(ReaderError, match="max_boxes"):
@@ -252,3 +262,33 @@ def test_a_detection_job_is_built_for_dataflow_offline_without_reading_the_bucke
         assert any(s.startswith("ConvertImageFolder/ReadAnnotations/") for s in steps)
         assert {"ConvertImageFolder/Convert", "ConvertImageFolder/Commit"} <= {s.rsplit("/", 1)[0] if s.count("/") > 1 else s for s in steps} | steps
     assert gcs_on_client == []
+
+
+def test_inspect_the_contact_sheet_and_tfds_know_detection_datasets(coco, tmp_path, prep_cli):
+    import tensorflow_datasets as tfds
+    from PIL import Image
+
+    from prep.inspection.contact_sheet import make_sheet
+
+    out = tmp_path / "out"
+    assert prep_cli("images", "--coco", coco / "instances.json", coco / "images", out, "--workers", "1").exit_code == 0
+    shown = prep_cli("inspect", out).out
+    assert "    1 person" in shown and "    2 dog" in shown
+    assert "boxes changed or left out: clipped 1, degenerate 1, outside 1, unknown_class 1, unknown_image 1" in shown
+    sheet = make_sheet(str(out), per_class=2)
+    pixels = np.asarray(Image.open(io.BytesIO(sheet.png)).convert("RGB"))
+    assert sheet.rows == 2 and ((pixels == (60, 180, 75)).all(axis=-1)).sum() > 50  # the dog boxes' outlines
+    assert prep_cli("report", out, "-o", tmp_path / "report.html").exit_code == 0
+    page = (tmp_path / "report.html").read_text()
+    assert 'id="objects"' in page and "boxes per image (train)" in page
+    assert "boxes changed or left out: clipped 1, degenerate 1, outside 1, unknown_class 1, unknown_image 1" in page
+    assert prep_cli("export", "tfds", out).exit_code == 0
+    builder = tfds.builder_from_directory(str(out))
+    objects = builder.info.features["image/object"]
+    assert isinstance(objects["bbox"], tfds.features.BBoxFeature)
+    assert objects["class/label"].names == ["background", "person", "dog"]
+    by_id = {r["image/source_id"].numpy().decode(): r for r in builder.as_dataset(split="train")}
+    expected = decoded(out)
+    for source_id, record in by_id.items():
+        np.testing.assert_allclose(record["image/object"]["bbox"].numpy().reshape(-1, 4), expected[source_id]["boxes"])
+        assert record["image/object"]["class/label"].numpy().tolist() == expected[source_id]["classes"]

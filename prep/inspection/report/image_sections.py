@@ -104,6 +104,33 @@ def formats_section(schema: DatasetSchema, stats: Mapping) -> Section | None:
     return section
 
 
+def objects_section(stats: Mapping) -> Section | None:
+    """A detection dataset's boxes: how many per image, how large, and which were changed or left out."""
+    objects = stats.get("objects")
+    if not objects:
+        return None
+    section = Section("objects", "Objects")
+    panels = [(d["histogram"], f"boxes per image ({split})", "boxes") for split, d in objects["boxes_per_image"].items()
+              if d and d.get("histogram")]
+    side = objects.get("box_side")
+    if side and side.get("histogram"):
+        panels.append((side["histogram"], "box size (every box)", "square root of the area (pixels)"))
+    if panels:
+        section.add(chart_figure(charts.histograms(panels), "Objects per class are in the class balance above. COCO "
+                                 "calls a box small below 32 px and large from 96 px."))
+    empty = objects.get("images_without_boxes") or {}
+    facts = "".join(f"<li>{n:,} images of {escape(split)} have no box (kept, as COCO keeps them)</li>"
+                    for split, n in empty.items() if n)
+    facts += _distribution_line("box size", side, "px")
+    changed = objects.get("boxes_changed_or_dropped") or {}
+    if changed:
+        facts += "<li>boxes changed or left out: " + ", ".join(
+            f"{escape(fate)} {n:,}" for fate, n in sorted(changed.items())) + " (stats.json)</li>"
+    if facts:
+        section.add(f"<ul>{facts}</ul>")
+    return section
+
+
 def image_sections(root: str, schema: DatasetSchema, stats: Mapping, options: ReportOptions) -> list[Section]:
     wanted, splits_of = duplicate_paths(stats, options.duplicate_examples)
     sample = sheets.sample_images(root, schema, options.per_class, stats=stats, max_records=options.max_records,
@@ -116,6 +143,7 @@ def image_sections(root: str, schema: DatasetSchema, stats: Mapping, options: Re
     sections = [
         sheet_section(schema, stats, sample, options),
         class_balance_section(schema, stats, names, "images"),
+        objects_section(stats),
         sizes_section(stats, sample),
         bytes_section(stats),
         formats_section(schema, stats),

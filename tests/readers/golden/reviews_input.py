@@ -390,7 +390,7 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
     vectors, a detection dataset's `boxes` keys stacked into BOXES (per-object features padded to
     `max_boxes`, with BOX_MASK, when it is set), everything else as parsed. `supervised`: the one
     output feature as a tensor instead of a dict (a detection dataset's labels as KerasHub's
-    {"boxes", "classes"}); `keras_names`: the dict's keys as `keras_name` makes them."""
+    {"boxes", "labels"}); `keras_names`: the dict's keys as `keras_name` makes them."""
     multi_hot = multi_hot or {}
 
     def decode(parsed: dict) -> Any:
@@ -415,7 +415,7 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
                 values[name] = pad_objects(values[name], max_boxes, pad)
         if supervised:
             if label_key in objects:
-                return values[outputs[0]], {"boxes": values[BOXES], "classes": values[label_key]}
+                return values[outputs[0]], {"boxes": values[BOXES], "labels": values[label_key]}
             return values[outputs[0]], values[label_key]
         features = {keras_name(name) if keras_names else name: values[name] for name in outputs}
         return features if label_key is None else (features, values[label_key])
@@ -549,6 +549,7 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
     if options.features is None:
         outputs = [name for name in layout.feature_spec if name != options.label_key]
         if layout.boxes:  # the four coordinates come out as one feature of boxes
+            outputs = [name for name in outputs if name != BOXES]  # (stored too, flat, for TFDS)
             at = min(outputs.index(key) for key in layout.boxes)
             outputs = [name for name in outputs[:at] if name not in layout.boxes] + [BOXES] + [
                 name for name in outputs[at:] if name not in layout.boxes]
