@@ -45,20 +45,29 @@ def _not_dropped(content: duplicates.Content, record, names: dict) -> bool:
     return content.copy(record).name not in names
 
 
-def _bucketed(content: duplicates.Content, record):
-    """A record's copy, once for each bucket it must be compared in (see `duplicates.buckets`)."""
+def _unless_dropped(joined) -> list:
+    """(name, {"records", "dropped"}) -> the record of that name, unless a rejection drops it."""
+    _, sides = joined
+    return [] if any(True for _ in sides["dropped"]) else list(sides["records"])
+
+
+def _bucketed(content: duplicates.Content, record, count: int = 0):
+    """A record's copy, once for each bucket it must be compared in (see `duplicates.buckets`), the
+    buckets sized for `count` inputs."""
     copy = content.copy(record)
-    return [(key, copy) for key in duplicates.buckets(copy, content.near)]
+    return [(key, copy) for key in duplicates.buckets(copy, content.near, count)]
 
 
 def compare_bucket(bucket):
     key, batches = bucket
-    groups, pairs, crowded = duplicates.compare_bucket(key, values_of(batches))
-    yield from groups
-    for pair in pairs:
+    found = duplicates.compare_bucket(key, values_of(batches))
+    yield from found.groups
+    for pair in found.pairs:
         yield beam.pvalue.TaggedOutput("near", pair)
-    for images in crowded:
-        yield beam.pvalue.TaggedOutput("crowded", images)
+    for images in found.split:
+        yield beam.pvalue.TaggedOutput("facts", (duplicates.SPLIT_FACT, images))
+    for images in found.crowded:
+        yield beam.pvalue.TaggedOutput("facts", (duplicates.CROWDED_FACT, images))
 
 
 class FindDuplicates(beam.PTransform):
@@ -66,25 +75,29 @@ class FindDuplicates(beam.PTransform):
     `dedupe`), and `facts` for the job's summary: groups of copies, near pairs, and ("rejected", row)
     for each copy dropped. `duplicates.from_summary` makes stats.json's "duplicates" of them, so no
     shuffle of its own gathers them. `content` says what the records are (default: images);
-    `spill_dir`: see beam_jobs.batching."""
+    `spill_dir`: see beam_jobs.batching; `count`: the number of inputs (a PCollection of one int), to
+    size the buckets (duplicates.key_bits), or None for the smallest."""
 
     def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES, spill_dir: str | None = None,
-                 dedupe_near: bool = False):
+                 dedupe_near: bool = False, count=None):
         super().__init__()
         self.dedupe, self.content, self.spill_dir, self.dedupe_near = dedupe, content, spill_dir, dedupe_near
+        self.count = count
 
     def expand(self, records):
         content = self.content
+        sized = () if self.count is None else (beam.pvalue.AsSingleton(self.count),)
         found = (
             records
-            | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content), spill_dir=self.spill_dir))
+            | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content), spill_dir=self.spill_dir),
+                                           *sized)
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", "crowded", main="groups")
+            | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", "facts", main="groups")
         )
         groups = found.groups
         facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
                  found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p)),
-                 found.crowded | "CrowdedFacts" >> beam.Map(lambda n: (duplicates.CROWDED_FACT, n))]
+                 found.facts]
         kept = records
         if self.dedupe or self.dedupe_near:
             drops = []
@@ -97,12 +110,20 @@ class FindDuplicates(beam.PTransform):
             rows = (tuple(drops) | "AllDropped" >> beam.Flatten() | "ByName" >> beam.GroupByKey()
                     | "OnePerName" >> beam.MapTuple(lambda name, rows: (name, _first_rejection((name, rows)))))
             facts.append(rows | "Rejections" >> beam.MapTuple(lambda _, row: ("rejected", row)))
-            names = beam.pvalue.AsDict(rows | "DroppedNames" >> beam.MapTuple(lambda name, _: (name, True)))
-            keep = functools.partial(_not_dropped, content)
-            if self.spill_dir:  # the records wait for the names: as spilled batches, not in the runner
+            if self.spill_dir:
+                # A local run: the records wait for the dropped names as spilled batches, not in the
+                # runner's memory, and the names (one machine's dataset) are each worker's side input.
+                names = beam.pvalue.AsDict(rows | "DroppedNames" >> beam.MapTuple(lambda name, _: (name, True)))
+                keep = functools.partial(_not_dropped, content)
                 waiting = records | "WaitForDuplicates" >> beam.ParDo(spilled_records(self.spill_dir, size=content.size))
                 kept = waiting | "DropCopies" >> beam.FlatMap(
                     lambda batch, names: [r for r in unbatched(batch) if keep(r, names)], names)
             else:
-                kept = records | "DropCopies" >> beam.Filter(keep, names)
+                # At scale: a join on the record's name, so that no worker holds every dropped name (5% of
+                # a billion images would be 50M names in each worker's memory as a side input).
+                kept = (
+                    {"records": records | "KeyByName" >> beam.Map(lambda r: (content.copy(r).name, r)), "dropped": rows}
+                    | "JoinDropped" >> beam.CoGroupByKey()
+                    | "DropCopies" >> beam.FlatMap(_unless_dropped)
+                )
         return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten()}

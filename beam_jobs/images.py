@@ -213,7 +213,9 @@ class ConvertImageFolder(beam.PTransform):
         records = converted.records
         facts.append(converted.facts)
         if o.check_duplicates:
-            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir, dedupe_near=o.dedupe_near)
+            count = files | "CountInputs" >> beam.combiners.Count.Globally()
+            copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir, dedupe_near=o.dedupe_near,
+                                                                  count=count)
             records = copies["records"]
             facts.append(copies["facts"])
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2], o.label_kind)))

@@ -63,12 +63,13 @@ class _EncodeRanges(beam.DoFn):
         yield beam.pvalue.TaggedOutput("facts", ("rejected", rejection.to_dict()))
 
     def process(self, element, layout: layouts.Layout, vocab: vocabulary.TokenVocabulary,
-                labels: tuple[str, ...] | None, lines: dict[str, int]):
+                labels: tuple[str, ...] | None, lines: dict[str, int], survey: dict):
         path, start, end = element
         first_line = lines.get(range_key(path, start), 1) if start else 1
         if self._encoder[0] is not vocab or self._encoder[1] is not labels:
             yield from self._flush(bundle_end=False)
-            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab.ids(), labels))
+            rows = survey.get("inputs", {}).get("rows", 0)  # sizes the duplicate buckets
+            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab.ids(), labels, documents=rows))
         encoder = self._encoder[2]
         for item in corpus_items(path, self.options.inputs, layout, start, end, first_line):
             try:
@@ -168,7 +169,7 @@ class ConvertCorpus(beam.PTransform):
         vocab = beam.pvalue.AsSingleton(vocab)
         labels = beam.pvalue.AsSingleton(
             survey["summary"] | "Labels" >> beam.Map(lambda s, layout: text_dataset.label_names(o, layout, s), layout))
-        encoded = ranges | "Encode" >> beam.ParDo(_EncodeRanges(o), layout, vocab, labels, lines).with_outputs(
+        encoded = ranges | "Encode" >> beam.ParDo(_EncodeRanges(o), layout, vocab, labels, lines, summary).with_outputs(
             "facts", "sizes", "copies", main="batches")
         groups = encoded.copies | "FindDuplicates" >> _GroupCopies()
         facts = [encoded.facts, groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g))]

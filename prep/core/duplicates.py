@@ -8,6 +8,7 @@ Pure logic; beam_jobs/duplicates.py groups the records by content and by hash ba
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, Callable, Iterable, NamedTuple
 
 # Near copies (re-encoded, resized, recompressed): at most NEAR_BITS of the 64 pHash bits differ and their 8x8
@@ -18,14 +19,19 @@ NEAR_GREY_LEVELS = 16
 # of its low byte (compare_bucket): copies up to 3 bits apart always share a band (pigeonhole); further
 # apart, most meet so.
 BANDS = 4
-MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is not compared pairwise
+MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is split by the other bands
+# How many copies a shuffle bucket is sized for: the keys get more bits as the input grows (key_bits), so no
+# bucket grows with the dataset. 8 bits (256 buckets of each kind) up to 1M images (exact) and 16.7M (bands).
+EXACT_PER_BUCKET = 4096
+BAND_PER_BUCKET = 65536
 EXAMPLES = 50        # groups or pairs listed in stats.json
 REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
 NEAR_REASON = "near_duplicate_across_splits"  # ... and for a near copy --dedupe-near drops
 # The facts duplicate detection adds to a job's summary (prep.core.statistics.Summary) for stats.json:
 GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
 NEAR_FACT = "near_pair"         # (NEAR_FACT, NearPair): a near pair (found once per shared band)
-CROWDED_FACT = "near_crowded"   # (CROWDED_FACT, images): a band value shared by more than MAX_BUCKET images, not compared
+CROWDED_FACT = "near_crowded"   # (CROWDED_FACT, images): images of one hash, more than MAX_BUCKET, not compared
+SPLIT_FACT = "near_split"       # (SPLIT_FACT, images): a band value shared by more than MAX_BUCKET images, split
 
 
 def content_digest(data: bytes) -> bytes:
@@ -88,41 +94,90 @@ def bands(fingerprint: int) -> list[tuple[int, int]]:
     return [(b, fingerprint >> (16 * b) & 0xFFFF) for b in range(BANDS)]
 
 
-def buckets(copy: Copy, near: bool) -> list[tuple]:
-    """The shuffle buckets a copy goes to: ("exact", first digest byte), and with `near` one
-    ("band", band number, high byte of its value) per band of a fingerprinted copy. Copies that must
-    be compared always share a bucket, and the few hundred buckets let a job send one batch of copies
-    per bucket rather than one element per record and band."""
-    keys: list[tuple] = [("exact", copy.digest[0])]
+def key_bits(count: int, per_bucket: int, low: int, high: int) -> int:
+    """Bits of a bucket key (from `low` to `high`) so that `count` records fill 2**bits buckets with
+    about `per_bucket` each."""
+    need = math.ceil(math.log2(count / per_bucket)) if count > per_bucket else 0
+    return min(high, max(low, need))
+
+
+def buckets(copy: Copy, near: bool, count: int = 0) -> list[tuple]:
+    """The shuffle buckets a copy goes to, sized for `count` inputs (key_bits): ("exact", digest prefix,
+    bits), and with `near` one ("band", band number, prefix of its value, bits) per band of a
+    fingerprinted copy. Copies that must be compared always share a bucket, and the few hundred
+    buckets of a small job let it send one batch of copies per bucket rather than one element per
+    record and band."""
+    exact = key_bits(count, EXACT_PER_BUCKET, 8, 32)
+    keys: list[tuple] = [("exact", int.from_bytes(copy.digest[:4], "big") >> (32 - exact), exact)]
     if near and copy.fingerprint:
-        keys += [("band", band, value >> 8) for band, value in bands(copy.fingerprint)]
+        bits = key_bits(count, BAND_PER_BUCKET, 8, 16)
+        keys += [("band", band, value >> (16 - bits), bits) for band, value in bands(copy.fingerprint)]
     return keys
 
 
-def compare_bucket(key: tuple, copies: Iterable[Copy]) -> tuple[list[list[Copy]], list[NearPair], list[int]]:
-    """The groups of exact copies (an "exact" bucket), or the near pairs and the sizes of the crowded
-    band values left uncompared (a "band" bucket), among one bucket's copies."""
+def _band_value(copy: Copy, band: int) -> int:
+    return copy.fingerprint >> (16 * band) & 0xFFFF
+
+
+def _split_crowded(group: list[Copy], band: int) -> tuple[list[NearPair], list[int]]:
+    """A band value shared by more than MAX_BUCKET images, compared within sub-groups that also share
+    the next bands (pairs differing in all of them are not found there, but may be through those
+    bands' own buckets); the sizes of the sub-groups of one whole hash still too large to compare."""
+    groups, crowded = [group], []
+    for other in range(band + 1, band + BANDS):
+        large = [g for g in groups if len(g) > MAX_BUCKET]
+        groups = [g for g in groups if len(g) <= MAX_BUCKET]
+        for g in large:
+            same: dict = {}
+            for copy in g:
+                same.setdefault(_band_value(copy, other % BANDS), []).append(copy)
+            groups += same.values()
+    crowded = [len(g) for g in groups if len(g) > MAX_BUCKET]  # every band agrees: the same hash
+    return [pair for g in groups if 1 < len(g) <= MAX_BUCKET for pair in near_pairs(g)], crowded
+
+
+class Compared(NamedTuple):
+    """What one bucket's comparison found: groups of exact copies, near pairs, the sizes of the crowded
+    band values split by the other bands, and of the groups of one hash too large to compare."""
+
+    groups: list
+    pairs: list
+    split: list
+    crowded: list
+
+
+def compare_bucket(key: tuple, copies: Iterable[Copy]) -> Compared:
+    """The groups of exact copies (an "exact" bucket), or the near pairs (a "band" bucket), among one
+    bucket's copies."""
     same: dict = {}
     if key[0] == "exact":
         for copy in copies:
             same.setdefault(copy.digest, []).append(copy)
-        return [group for group in same.values() if len(group) > 1], [], []
-    band = key[1]
+        return Compared([group for group in same.values() if len(group) > 1], [], [], [])
+    band, bits = key[1], key[3]
     for copy in copies:
         if copy.fingerprint:  # 0: too small or flat to compare
-            same.setdefault(copy.fingerprint >> (16 * band) & 0xFFFF, []).append(copy)
-    crowded = [value for value, group in same.items() if len(group) > MAX_BUCKET]
-    pairs = [pair for group in same.values() if 1 < len(group) <= MAX_BUCKET for pair in near_pairs(group)]
-    # Band values one bit apart in the low byte share this bucket too: their copies are compared as well,
-    # for free (no copy goes to another bucket), which finds most copies more than 3 bits apart.
+            same.setdefault(_band_value(copy, band), []).append(copy)
+    pairs, split, crowded = [], [], []
+    for group in same.values():
+        if len(group) > MAX_BUCKET:
+            found, too_large = _split_crowded(group, band)
+            pairs += found
+            split.append(len(group))
+            crowded += too_large
+        elif len(group) > 1:
+            pairs += near_pairs(group)
+    # Band values one bit apart in the low bits the key leaves out (of the low byte) share this bucket
+    # too: their copies are compared as well, for free (no copy goes to another bucket), which finds
+    # most copies more than 3 bits apart.
     for value, group in same.items():
         if len(group) > MAX_BUCKET:
             continue
-        for bit in range(8):
+        for bit in range(min(8, 16 - bits)):
             other = same.get(value ^ 1 << bit)
             if other is not None and value & 1 << bit == 0 and len(other) <= MAX_BUCKET:
                 pairs += near_pairs_between(group, other)
-    return [], pairs, [len(same[value]) for value in crowded]
+    return Compared([], pairs, split, crowded)
 
 
 def hamming(a: int, b: int) -> int:
@@ -224,9 +279,9 @@ def add_fact(summary, fact: tuple) -> bool:
     if fact[0] in (GROUP_FACT, NEAR_FACT):
         summary.collect(fact[0], fact[1])
         return True
-    if fact[0] == CROWDED_FACT:
-        summary.count(CROWDED_FACT, "band_values")
-        summary.count(CROWDED_FACT, "images", fact[1])
+    if fact[0] in (CROWDED_FACT, SPLIT_FACT):
+        summary.count(fact[0], "band_values")
+        summary.count(fact[0], "images", fact[1])
         return True
     return False
 
@@ -235,18 +290,20 @@ def from_summary(summary: dict, near: bool) -> dict:
     """stats.json's "duplicates" from a job's combined summary (`near`: whether near copies were looked
     for); copies --dedupe dropped are the summary's rejections for REASON."""
     rejected = summary.get("rejected", {})
-    crowded = summary.get(CROWDED_FACT, {})
+    crowded, split = summary.get(CROWDED_FACT, {}), summary.get(SPLIT_FACT, {})
     return summarize(summary.get(GROUP_FACT, []), summary.get(NEAR_FACT, []) if near else None,
                      rejected.get(REASON, 0), rejected.get(NEAR_REASON, 0),
-                     (crowded.get("band_values", 0), crowded.get("images", 0)))
+                     (crowded.get("band_values", 0), crowded.get("images", 0)),
+                     (split.get("band_values", 0), split.get("images", 0)))
 
 
 def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: int = 0, near_dropped: int = 0,
-              crowded: tuple[int, int] = (0, 0)) -> dict:
+              crowded: tuple[int, int] = (0, 0), split: tuple[int, int] = (0, 0)) -> dict:
     """stats.json's "duplicates": `groups` are groups of exact copies; `near` the near pairs (None where
     near copies are not looked for: text), summed up as groups. Groups spanning splits come first: they
-    are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out; `crowded`: the
-    band values shared by more than MAX_BUCKET images, and their images, not compared (said, not silent)."""
+    are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out; `split`: the band
+    values shared by more than MAX_BUCKET images, and their images, compared within the other bands;
+    `crowded`: the groups of one hash too large to compare, and their images (said, not silent)."""
     groups = [[(c.name, c.split) for c in sorted(g, key=_order)] for g in groups]
     across = [g for g in groups if len({split for _, split in g}) > 1]
     within = [g for g in groups if len({split for _, split in g}) == 1]
@@ -272,7 +329,8 @@ def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: in
             "groups_within_a_split": len(found) - across_near,
             "dropped_by_dedupe_near": near_dropped,
             "threshold_bits": NEAR_BITS,
-            "not_compared": {"band_values": crowded[0], "images": crowded[1], "limit": MAX_BUCKET},
+            "split_by_other_bands": {"band_values": split[0], "images": split[1], "limit": MAX_BUCKET},
+            "not_compared": {"hashes": crowded[0], "images": crowded[1], "limit": MAX_BUCKET},
             "examples": found[:EXAMPLES],
         }
     return summary

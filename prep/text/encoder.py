@@ -19,7 +19,7 @@ import hashlib
 from collections import Counter
 from typing import Callable, Iterable, NamedTuple
 
-from prep.core.duplicates import Copy
+from prep.core.duplicates import EXACT_PER_BUCKET, Copy, key_bits
 from prep.core.splits import DEFAULT_SPLIT
 from prep.core.statistics import Distribution, Summary
 from prep.text.dataset import record_fact
@@ -265,7 +265,7 @@ def _hash(salt: bytes) -> Callable[[bytes], int]:
 
 
 _SHARD_HASH, _ORDER_HASH = _hash(b"shard\0"), _hash(b"order\0")
-_EXACT_BUCKETS = [("exact", byte) for byte in range(256)]  # duplicates.buckets' keys of a document, made once
+_EXACT_BUCKETS = [("exact", byte, 8) for byte in range(256)]  # duplicates.buckets' keys of a document, made once
 
 
 class DocumentEncoder:
@@ -273,7 +273,7 @@ class DocumentEncoder:
     at most `max_values` documents or `max_bytes` bytes of records."""
 
     def __init__(self, options: TextJobOptions, ids: dict[bytes, int], labels: tuple[str, ...] | None,
-                 max_values: int = 20_000, max_bytes: int = 64 * 2**20):
+                 max_values: int = 20_000, max_bytes: int = 64 * 2**20, documents: int = 0):
         self.options = options
         self.tokenizer = Tokenizer.from_settings(options.text)
         self._tokens = self.tokenizer.tokens_function()
@@ -284,6 +284,8 @@ class DocumentEncoder:
         self._per_record_facts = options.dedupe
         self._summary = Summary()
         self.tally = RecordTally(self.pieces)
+        # the exact-copy buckets, sized for the corpus' `documents` (prep.core.duplicates.key_bits)
+        self._exact_bits = key_bits(documents, EXACT_PER_BUCKET, 8, 32)
         self._start()
 
     def _start(self) -> None:
@@ -317,7 +319,10 @@ class DocumentEncoder:
         c.shard_hashes.append(_SHARD_HASH(key))
         c.order_hashes.append(_ORDER_HASH(key))
         self._bytes += len(record)
-        self._copies.setdefault(_EXACT_BUCKETS[copy.digest[0]], []).append(copy)
+        bits = self._exact_bits
+        bucket = _EXACT_BUCKETS[copy.digest[0]] if bits == 8 else (
+            "exact", int.from_bytes(copy.digest[:4], "big") >> (32 - bits), bits)
+        self._copies.setdefault(bucket, []).append(copy)
         if c.facts is not None:
             ids_of = self.pieces.ids
             c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), OOV_ID))

@@ -123,7 +123,7 @@ def test_buckets_find_what_comparing_every_pair_finds():
             buckets.setdefault(key, []).append(copy)
     groups, pairs = [], set()
     for key, members in buckets.items():
-        found_groups, found_pairs, _ = duplicates.compare_bucket(key, members)
+        found_groups, found_pairs, _, _ = duplicates.compare_bucket(key, members)
         groups += found_groups
         pairs |= set(found_pairs)
     brute = {sum(sorted(((a.name, a.split), (b.name, b.split))), ()) + (duplicates.hamming(a.fingerprint, b.fingerprint),)
@@ -132,7 +132,7 @@ def test_buckets_find_what_comparing_every_pair_finds():
     assert brute and brute <= pairs, "pairs up to 3 bits apart always share a band bucket"
     assert all(pair.bits <= duplicates.NEAR_BITS for pair in pairs)
     assert sorted(sorted(c.name for c in g) for g in groups) == [["000.jpg", "097.jpg", "194.jpg", "291.jpg", "388.jpg"]]
-    assert duplicates.buckets(copies[0], near=False) == [("exact", 0)], "text: no bands"
+    assert duplicates.buckets(copies[0], near=False) == [("exact", 0, 8)], "text: no bands"
 
 
 def test_fingerprints_survive_recompression_but_tell_pictures_apart():
@@ -286,23 +286,91 @@ def test_dedupe_and_dedupe_near_reject_each_file_once(split_folders_with_near_co
     assert stats["inputs"] == stats["records"] + stats["rejected"] == 16
 
 
+def test_in_a_job_crowded_band_values_are_split_and_counted(split_folders_with_near_copies, tmp_path, prep_cli,
+                                                           monkeypatch):
+    """With the bound at 1 image every band value two images share is crowded: the job splits it by the
+    other bands (test_a_crowded_band_value_is_split_by_the_other_bands_not_skipped shows what that
+    finds), counts it in stats.json, and finds no group the unbounded search does not."""
+    assert prep_cli("images", split_folders_with_near_copies, tmp_path / "all", "--workers", "1").exit_code == 0
+    monkeypatch.setattr(duplicates, "MAX_BUCKET", 1)  # workers=1 runs in this process
+    result = prep_cli("images", split_folders_with_near_copies, tmp_path / "bounded", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    unbounded = {tuple(g["paths"]) for g in _stats(tmp_path / "all")["duplicates"]["near"]["examples"]}
+    near = _stats(tmp_path / "bounded")["duplicates"]["near"]
+    assert {tuple(g["paths"]) for g in near["examples"]} <= unbounded
+    assert near["split_by_other_bands"]["band_values"] >= 3 and near["split_by_other_bands"]["limit"] == 1
+    assert _stats(tmp_path / "all")["duplicates"]["near"]["split_by_other_bands"]["band_values"] == 0
+
+
+def test_without_spilled_shuffles_dedupe_drops_by_a_join_with_the_same_result(split_folders_with_near_copies,
+                                                                            tmp_path, prep_cli, monkeypatch):
+    """A Dataflow run does not spill its shuffles: --dedupe and --dedupe-near then drop copies by a
+    CoGroupByKey on the record's name instead of a side input of every dropped name. Same bytes."""
+    from prep.jobs.options import SpillsUnderOut
+
+    src = split_folders_with_near_copies
+    flags = ["--dedupe", "--dedupe-near", "--workers", "1", "--num-shards", "2"]
+    assert prep_cli("images", src, tmp_path / "spilled", *flags).exit_code == 0
+    monkeypatch.setattr(SpillsUnderOut, "spill_dir", property(lambda self: None))
+    assert prep_cli("images", src, tmp_path / "joined", *flags).exit_code == 0
+    for name in ("train-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord", "stats.json", "rejected.jsonl"):
+        assert (tmp_path / "spilled" / name).read_bytes() == (tmp_path / "joined" / name).read_bytes(), name
+    assert _stats(tmp_path / "joined")["duplicates"]["near"]["dropped_by_dedupe_near"] == 2
+
+
 def test_dedupe_near_needs_the_duplicate_check(split_folders_with_near_copies, tmp_path, prep_cli):
     result = prep_cli("images", split_folders_with_near_copies, tmp_path / "out", "--dedupe-near", "--no-duplicate-check")
     assert result.exit_code == 2 and "--dedupe-near needs the duplicate check" in result.err
 
 
-def test_a_crowded_band_value_is_counted_not_skipped_silently(monkeypatch):
+def test_a_crowded_band_value_is_split_by_the_other_bands_not_skipped(monkeypatch):
     monkeypatch.setattr(duplicates, "MAX_BUCKET", 3)
-    crowd = [Copy(f"{i}.jpg", "train", bytes([i]), 0xABCD | (i + 1) << 40) for i in range(5)]  # band 0 shared by 5
+    # 6 images share band 0; bands 1-3 tell apart two triples, each of near copies (1 bit apart within)
+    crowd = [Copy(f"{i}.jpg", "train", bytes([i]), 0xABCD | (0x1111 if i < 3 else 0x2222) << 16 | 1 << (40 + i))
+             for i in range(6)]
+    same = [Copy(f"s{i}.jpg", "train", bytes([50 + i]), 0x5555_5555_5555_5555) for i in range(5)]  # one hash, 5 images
     pair = [Copy("x.jpg", "train", b"x", 0x1234 | 1 << 63), Copy("y.jpg", "test", b"y", 0x1234 | 3 << 62)]
-    groups, pairs, crowded = duplicates.compare_bucket(("band", 0, 0xAB), crowd + pair)
-    assert groups == [] and crowded == [5]
-    assert pairs == [("x.jpg", "train", "y.jpg", "test", 1)], "the band value under the limit is still compared"
+    found = duplicates.compare_bucket(("band", 0, 0xAB, 8), crowd + pair)
+    names = {(p.first, p.second) for p in found.pairs}
+    assert {("0.jpg", "1.jpg"), ("0.jpg", "2.jpg"), ("3.jpg", "4.jpg"), ("x.jpg", "y.jpg")} <= names
+    assert not any(a[0] < "3" <= b[0] for a, b in names if a[0].isdigit() and b[0].isdigit()), "not across the triples"
+    assert found.split == [6] and found.crowded == []
+    found = duplicates.compare_bucket(("band", 0, 0x55, 8), same)
+    assert found.split == [5] and found.crowded == [5] and found.pairs == []  # every band agrees: not compared
     summary = Summary()
-    for fact in [(duplicates.CROWDED_FACT, 5), (duplicates.NEAR_FACT, pairs[0])]:
+    for fact in [(duplicates.SPLIT_FACT, 6), (duplicates.SPLIT_FACT, 5), (duplicates.CROWDED_FACT, 5)]:
         assert duplicates.add_fact(summary, fact)
     near = duplicates.from_summary(summary.to_dict(), near=True)["near"]
-    assert near["not_compared"] == {"band_values": 1, "images": 5, "limit": 3}
+    assert near["split_by_other_bands"] == {"band_values": 2, "images": 11, "limit": 3}
+    assert near["not_compared"] == {"hashes": 1, "images": 5, "limit": 3}
+
+
+@pytest.mark.parametrize("count, exact, band", [(0, 8, 8), (1_000_000, 8, 8), (10_000_000, 12, 8),
+                                                 (100_000_000, 15, 11), (1_000_000_000, 18, 14),
+                                                 (10**12, 28, 16)])
+def test_bucket_keys_grow_with_the_input_so_no_bucket_does(count, exact, band):
+    """At 1B images: 2**18 exact buckets of about 3,800 copies, 2**14 buckets per band of about 61,000
+    (bench/RESULTS.md has the arithmetic)."""
+    copy = Copy("a.jpg", "train", bytes(range(16)), 0x0123_4567_89AB_CDEF)
+    keys = duplicates.buckets(copy, near=True, count=count)
+    assert keys[0] == ("exact", int.from_bytes(bytes(range(4)), "big") >> (32 - exact), exact)
+    assert keys[1] == ("band", 0, 0xCDEF >> (16 - band), band)
+    if count:
+        assert count / 2**exact <= duplicates.EXACT_PER_BUCKET or exact == 32
+        assert count / 2**band <= duplicates.BAND_PER_BUCKET or band == 16
+
+
+@pytest.mark.parametrize("bit, found", [(1, True), (6, False)])
+def test_with_longer_band_keys_only_the_low_bits_left_out_are_searched_one_apart(bit, found):
+    """At 1B images the band keys have 14 bits: values one bit apart in the 2 bits left out still share a
+    bucket and are compared; one apart in a bit of the key, they are not (the price of bounded buckets)."""
+    value = 0x0123456789ABCDEF
+    other = value ^ 1 << bit ^ 1 << (16 + bit) ^ 1 << (32 + bit) ^ 1 << (48 + bit)  # one bit in every band
+    a, b = Copy("a.jpg", "train", b"1" * 16, value), Copy("b.jpg", "test", b"2" * 16, other)
+    pairs = set()
+    for key in set(duplicates.buckets(a, near=True, count=10**9)) & set(duplicates.buckets(b, near=True, count=10**9)):
+        pairs |= set(duplicates.compare_bucket(key, [a, b]).pairs)
+    assert bool(pairs) == found
 
 
 def test_a_near_pair_also_needs_alike_thumbnails():
@@ -324,5 +392,5 @@ def test_band_values_one_low_bit_apart_are_compared_too():
     assert not set(duplicates.bands(value)) & set(duplicates.bands(flipped))
     found = set()
     for key in set(duplicates.buckets(a, near=True)) & set(duplicates.buckets(b, near=True)):
-        found |= set(duplicates.compare_bucket(key, [a, b])[1])
+        found |= set(duplicates.compare_bucket(key, [a, b]).pairs)
     assert found == {("a.jpg", "train", "b.jpg", "test", 4)}

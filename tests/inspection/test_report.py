@@ -253,3 +253,14 @@ def test_conversion_errors_stand_out_apart_from_foreseen_rejections(made_dataset
     lines = [f.text for f in report.findings(schema, stats) if f.anchor == "rejected"]
     assert lines[0].startswith("2 inputs failed with an unexpected error (conversion_error)")
     assert lines[1] == "3 inputs rejected (corrupt 3)."
+
+
+def test_a_near_search_that_split_or_skipped_crowded_hashes_says_so(made_dataset):
+    schema = report.load_schema(str(made_dataset))
+    near = {"groups": 0, "pairs": 0, "groups_across_splits": 0, "groups_within_a_split": 0,
+            "split_by_other_bands": {"band_values": 2, "images": 1_200, "limit": 500},
+            "not_compared": {"hashes": 1, "images": 600, "limit": 500}}
+    stats = {"duplicates": {"exact": {}, "near": near}}
+    lines = [f.text for f in report.findings(schema, stats) if f.anchor == "duplicates"]
+    assert "The near-copy search left 600 images uncompared: 1 hash each shared by more than 500 images" in lines[0]
+    assert lines[1].startswith("1,200 images shared a hash band with more than 500 others and were compared only")

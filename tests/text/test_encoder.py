@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prep.core import sharding
+from prep.core import duplicates, sharding
 from prep.core.splits import SplitFractions
 from prep.core.statistics import Summary
 from prep.text.dataset import add_text_fact, record_fact
@@ -86,6 +86,19 @@ def test_a_tally_folds_to_add_text_fact_s_summary(records, folds):
     assert _without_id_counts(got) == _without_id_counts(expected)
 
 
+@pytest.mark.parametrize("documents", [0, 10**7, 10**9])
+def test_exact_copy_buckets_are_sized_for_the_corpus(documents):
+    """The encoder's buckets are duplicates.buckets' for that many documents: 8 bits up to a million."""
+    options = TextJobOptions(inputs=TextInputs("src", "src", "src/*", "jsonl"), out="out")
+    encoder = DocumentEncoder(options, {b"cat": 2}, None, documents=documents)
+    for n in range(1, 30):
+        assert encoder.add(Row("a.jsonl", n, f"the cat {n}".encode())) is None
+    batch = encoder.take()
+    for bucket, group in batch.copies.items():
+        assert all(duplicates.buckets(c, near=False, count=documents)[0] == bucket for c in group)
+    assert {bucket[2] for bucket in batch.copies} == {duplicates.key_bits(documents, duplicates.EXACT_PER_BUCKET, 8, 32)}
+
+
 @pytest.mark.parametrize("settings_, fractions, dedupe", [
     (TextSettings(), None, False),
     (TextSettings(max_length=3), SplitFractions((("train", 0.5), ("test", 0.5))), True),
@@ -121,7 +134,8 @@ def test_documents_encode_as_the_per_record_path_did(settings_, fractions, dedup
         assert record == text_example(row, written, ("neg", "pos").index(row.label), True)
         assert shard_hash % 7 == sharding.shard_index(identity, 7) and order_hash == sharding.order_key(identity)
         add_text_fact(expected, record_fact(split, row.label, all_ids, len(written), OOV_ID))
-    copies = sorted(c for b in batches for bucket, group in b.copies.items() for c in group if bucket == ("exact", c.digest[0]))
+    copies = sorted(c for b in batches for bucket, group in b.copies.items() for c in group
+                    if bucket == duplicates.buckets(c, near=False)[0])
     assert copies == sorted(document_copy(row, split, tokenizer) for row, (split, *_) in zip(kept, columns))
     for b in batches:
         if dedupe:

@@ -53,10 +53,17 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
                                    f"in all groups).", "duplicates"))
     skipped = (near.get("not_compared") or {}).get("images") or 0
     if skipped:
-        out.append(Finding("warn", f"The near-copy search left {plural(skipped, 'image')} uncompared in "
-                                   f"{plural(near['not_compared'].get('band_values', 0), 'crowded hash band')} (more than "
-                                   f"{near['not_compared'].get('limit', '?')} images share each: blank pictures, logos); "
+        hashes = near["not_compared"].get("hashes", near["not_compared"].get("band_values", 0))
+        out.append(Finding("warn", f"The near-copy search left {plural(skipped, 'image')} uncompared: "
+                                   f"{plural(hashes, 'hash', 'hashes')} each shared by more than "
+                                   f"{near['not_compared'].get('limit', '?')} images (blank pictures, logos); "
                                    f"near copies among them may be missed.", "duplicates"))
+    split = (near.get("split_by_other_bands") or {}).get("images") or 0
+    if split:
+        out.append(Finding("warn", f"{plural(split, 'image')} shared a hash band with more than "
+                                   f"{near['split_by_other_bands'].get('limit', '?')} others and were compared only "
+                                   "with images that share a second band too: some near copies among them may be "
+                                   "missed.", "duplicates"))
     rejected = stats.get("rejected") or 0
     if rejected:
         foreseen, errors = split_reasons(stats.get("rejected_by_reason") or {})
