@@ -190,7 +190,8 @@ def _settle(element, source: str):
     name, joined = element
     rows = sorted(joined["rows"], key=lambda r: r.line)
     if not rows:
-        yield beam.pvalue.TaggedOutput("facts", (image_dataset.UNLISTED, name))
+        if manifests.is_image_name(name):
+            yield beam.pvalue.TaggedOutput("facts", (image_dataset.UNLISTED, name))
         return
     first = rows[0]
     if all(first.same_labels(r) for r in rows[1:]):

@@ -48,6 +48,14 @@ SPLIT_VALUES = {
 }
 AUTOML_SETS = ("TRAIN", "VALIDATION", "TEST", "UNASSIGNED")
 LABEL_KINDS = ("class", "multi_label", "regression", "detection")
+# What counts as an image file under SRC that no row names (stats.json's unlisted files): not the
+# annotations, split lists and notes beside the images.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".webp", ".tif", ".tiff",
+                              ".mpo", ".ppm", ".pgm", ".pbm", ".pnm", ".ico", ".tga", ".jp2", ".heic"})
+
+
+def is_image_name(path: str) -> bool:
+    return posixpath.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 REASONS = row_files.REASONS | {
     "empty_row": "the row is blank",
