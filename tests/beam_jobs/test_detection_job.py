@@ -184,6 +184,9 @@ def test_voc_difficult_and_truncated_objects_and_a_missing_annotation(tmp_path, 
     np.testing.assert_allclose(records["2008_000000"]["boxes"][0], [5 / 40, 5 / 50, 20 / 40, 25 / 50], atol=1e-6)
     rejected = {json.loads(line)["reason"] for line in (out / "rejected.jsonl").read_text().splitlines()}
     assert rejected == {"bad_xml", "missing_annotation"}
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["manifest"]["unlisted"] == ["JPEGImages/2008_000002.jpg"], "images only: not the XML and split files"
+    assert prep_cli("verify", out).exit_code == 0
     schema = load_schema(str(out))
     raw = next(iter(tf.data.TFRecordDataset(str(out / schema.split("train").shards[0].file))))
     from schemas import feature_spec
