@@ -36,7 +36,7 @@ from prep.text import dataset as text_dataset
 from prep.text import vocabulary
 from prep.text.corpus_survey import range_key
 from prep.text.duplicates import rejection
-from prep.text.encoder import DocumentEncoder
+from prep.text.encoder import DocumentEncoder, RecordColumns
 from prep.text.inputs import Rejection, corpus_items
 from prep.text.options import TextJobOptions
 
@@ -108,24 +108,61 @@ class _EncodeRanges(beam.DoFn):
             yield beam.pvalue.TaggedOutput("copies", at(bucket))
 
 
+def _kept_batch(kept: RecordColumns, spill_dir: str | None, at=lambda value: value):
+    """A batch of the records --dedupe keeps, its facts (one partial summary) and its sizes, as
+    _EncodeRanges outputs them without --dedupe."""
+    summary = Summary()
+    for fact in kept.facts:
+        text_dataset.add_text_fact(summary, fact)
+    kept = kept._replace(facts=None)
+    yield at(record_batches.packed(kept, spill_dir))
+    yield beam.pvalue.TaggedOutput("facts", at((text_dataset.PARTIAL_FACT, summary)))
+    for size in kept.sizes().items():
+        yield beam.pvalue.TaggedOutput("sizes", at(size))
+
+
 class _DropCopies(beam.DoFn):
-    """--dedupe: batches -> batches without the copies dropped, their sizes and the kept records'
-    facts (one partial summary per batch), as _EncodeRanges outputs them without --dedupe."""
+    """--dedupe on a local run: batches -> batches without the copies dropped (every dropped name a
+    side input: one machine's dataset)."""
 
     def __init__(self, spill_dir: str | None):
         self.spill_dir = spill_dir
 
     def process(self, batch, dropped: dict):
         columns = record_batches.unpacked(batch)
-        kept = columns.keep([i for i, name in enumerate(columns.identities) if name not in dropped])
-        summary = Summary()
-        for fact in kept.facts:
-            text_dataset.add_text_fact(summary, fact)
-        kept = kept._replace(facts=None)
-        yield record_batches.packed(kept, self.spill_dir)
-        yield beam.pvalue.TaggedOutput("facts", (text_dataset.PARTIAL_FACT, summary))
-        for size in kept.sizes().items():
-            yield beam.pvalue.TaggedOutput("sizes", size)
+        yield from _kept_batch(columns.keep([i for i, name in enumerate(columns.identities) if name not in dropped]),
+                               self.spill_dir)
+
+
+def _records_of(batch) -> list[tuple[str, tuple]]:
+    """A batch's records one by one, keyed by identity (the name a dropped copy has), for the join."""
+    return [(row[1], row) for row in zip(*record_batches.unpacked(batch))]
+
+
+class _KeepUndropped(beam.DoFn):
+    """--dedupe at scale: (identity, {"records", "dropped"}) -> batches of the records no rejection
+    drops, as _DropCopies makes them, so that no worker holds every dropped name."""
+
+    def __init__(self, max_values: int = 20_000):
+        self.max_values = max_values
+
+    def start_bundle(self):
+        self._rows: list[tuple] = []
+
+    def process(self, joined):
+        _, sides = joined
+        if not any(True for _ in sides["dropped"]):
+            self._rows.extend(sides["records"])
+        if len(self._rows) >= self.max_values:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        yield from self._flush(GlobalWindows.windowed_value)
+
+    def _flush(self, at=lambda value: value):
+        rows, self._rows = self._rows, []
+        if rows:
+            yield from _kept_batch(RecordColumns(*(list(column) for column in zip(*rows))), None, at)
 
 
 def _compare_copies(bucket) -> list[list[duplicates.Copy]]:
@@ -177,9 +214,16 @@ class ConvertCorpus(beam.PTransform):
         if o.dedupe:
             dropped = groups | "Dropped" >> beam.FlatMap(dropped_copies)
             facts.append(dropped | "Rejections" >> beam.MapTuple(lambda kept, copy: ("rejected", rejection(kept, copy))))
-            names = beam.pvalue.AsDict(dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True)))
-            kept = batches | "DropCopies" >> beam.ParDo(_DropCopies(o.spill_dir), names).with_outputs(
-                "facts", "sizes", main="batches")
+            names = dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True))
+            if o.spill_dir:
+                kept = batches | "DropCopies" >> beam.ParDo(_DropCopies(o.spill_dir), beam.pvalue.AsDict(names)).with_outputs(
+                    "facts", "sizes", main="batches")
+            else:  # at scale (Dataflow): a join on the record's identity, not a side input of every dropped name
+                kept = (
+                    {"records": batches | "Records" >> beam.FlatMap(_records_of), "dropped": names}
+                    | "JoinDropped" >> beam.CoGroupByKey()
+                    | "DropCopies" >> beam.ParDo(_KeepUndropped()).with_outputs("facts", "sizes", main="batches")
+                )
             batches, sizes = kept.batches, kept.sizes
             facts.append(kept.facts)
         facts = tuple(facts)

@@ -120,3 +120,19 @@ def test_dedupe_keeps_the_first_by_path_and_line_whatever_the_worker_count(lines
         assert not kept & {("notes.txt", 5), ("notes.txt", 10), ("notes.txt", 12)}
         assert sum(s["records"] for s in found["splits"].values()) == 11
     assert shard_bytes(tmp_path / "out1") == shard_bytes(tmp_path / "out2")
+
+
+def test_without_spilled_shuffles_dedupe_drops_by_a_join_with_the_same_result(lines_corpus, tmp_path, prep_cli,
+                                                                            monkeypatch):
+    """A Dataflow run does not spill its shuffles: --dedupe then drops copies by a CoGroupByKey on the
+    record's identity, not a side input of every dropped name. The same shards and stats."""
+    from prep.jobs.options import SpillsUnderOut
+
+    flags = ["--dedupe", "--split", "train=0.5,test=0.5", "--num-shards", "2", "--workers", "1"]
+    assert prep_cli("text", f"{lines_corpus}/*.txt", tmp_path / "spilled", *flags).exit_code == 0
+    monkeypatch.setattr(SpillsUnderOut, "spill_dir", property(lambda self: None))
+    assert prep_cli("text", f"{lines_corpus}/*.txt", tmp_path / "joined", *flags).exit_code == 0
+    assert shard_bytes(tmp_path / "spilled") == shard_bytes(tmp_path / "joined")
+    for name in ("stats.json", "rejected.jsonl"):
+        assert (tmp_path / "spilled" / name).read_bytes() == (tmp_path / "joined" / name).read_bytes(), name
+    assert stats(tmp_path / "joined")["records"] == 11
