@@ -70,8 +70,8 @@ PAD_IDS = {pad_ids}
 MAIN_FEATURE = {main_feature}
 # Multi-label class-id features: their number of classes (the length of their multi-hot vectors).
 MULTI_HOT = {multi_hot}
-# Detection: the box keys in the order boxes come out (ymin, xmin, ymax, xmax), and the per-object features.
-BOX_KEYS = {boxes}
+# Detection: the feature of the boxes (ymin, xmin, ymax, xmax of each), and the per-object features.
+BOXES = {boxes}
 OBJECTS = {objects}
 
 
@@ -139,7 +139,7 @@ def make_input_fn(
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOX_KEYS, OBJECTS)
+                           BOXES, OBJECTS)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,

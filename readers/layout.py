@@ -8,6 +8,7 @@ from schemas import DatasetSchema, feature_spec
 
 # TFRecordDataset's compression_type for each schema.json compression.
 COMPRESSION_TYPES = {"none": "", "gzip": "GZIP", "zlib": "ZLIB"}
+DETECTION_BOXES = "image/object/bbox"
 
 
 def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
@@ -29,8 +30,8 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         if f.encoding == "class_id" and f.is_variable_length and f.vocabulary is not None and f.group is None
     }
     objects = tuple(f.name for f in schema.features if f.group == "objects")
-    corners = [f"image/object/bbox/{c}" for c in ("ymin", "xmin", "ymax", "xmax")]
-    boxes = tuple(corners) if set(corners) <= set(objects) else None
+    # a detection dataset's boxes, [ymin, xmin, ymax, xmax] per object in one list (prep.images.records)
+    boxes = DETECTION_BOXES if objects and DETECTION_BOXES in {f.name for f in schema.features} else None
     # What supervised=True returns beside the label: TFDS's as_supervised gives (image, label) and
     # (text, label); a prep text dataset's model input is its token ids.
     main = [f.name for f in schema.features if f.name in images or f.encoding == "token_ids"]

@@ -53,8 +53,8 @@ PAD_IDS = {
 MAIN_FEATURE = 'text/token_ids'
 # Multi-label class-id features: their number of classes (the length of their multi-hot vectors).
 MULTI_HOT = {}
-# Detection: the box keys in the order boxes come out (ymin, xmin, ymax, xmax), and the per-object features.
-BOX_KEYS = None
+# Detection: the feature of the boxes (ymin, xmin, ymax, xmax of each), and the per-object features.
+BOXES = None
 OBJECTS = ()
 
 
@@ -122,7 +122,7 @@ def make_input_fn(
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOX_KEYS, OBJECTS)
+                           BOXES, OBJECTS)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
@@ -159,8 +159,8 @@ class DatasetLayout:
     label: the dataset's one image or token-id feature (None when it has none or several);
     `multi_hot` maps each multi-label class-id feature (a variable number of class ids) to its number
     of classes, the length of the multi-hot vector it becomes. A detection dataset has `boxes`, its
-    four coordinate keys in the order the boxes come out ([ymin, xmin, ymax, xmax], the Model
-    Garden's), and `objects`, the features with one value per box.
+    feature of 4 values per box ([ymin, xmin, ymax, xmax], the Model Garden's order), and `objects`,
+    the features with one value per box (among them the same boxes' coordinates one by one).
     """
 
     splits: Mapping[str, Sequence[tuple[str, int | None]]]
@@ -171,7 +171,7 @@ class DatasetLayout:
     pad_ids: Mapping[str, int]
     main_feature: str | None = None
     multi_hot: Mapping[str, int] = dataclasses.field(default_factory=dict)
-    boxes: tuple[str, str, str, str] | None = None  # a detection dataset's box keys: ymin, xmin, ymax, xmax
+    boxes: str | None = None  # a detection dataset's boxes: 4 values per box, ymin, xmin, ymax, xmax
     objects: tuple[str, ...] = ()  # its per-object features (one value per box)
 
 
@@ -200,8 +200,6 @@ class ReadOptions:
     max_boxes: int | None = None
 
 
-# A detection dataset's boxes as one feature: [batch, boxes, 4] of [ymin, xmin, ymax, xmax] in [0, 1].
-BOXES = "image/object/bbox"
 # With max_boxes: which of the padded rows hold a box.
 BOX_MASK = "image/object/mask"
 
@@ -363,10 +361,10 @@ def multi_hot_labels(ids: tf.RaggedTensor, *, depth: int) -> tf.Tensor:
     return tf.minimum(tf.reduce_sum(tf.one_hot(dense, depth, dtype=tf.float32), axis=1), 1.0)
 
 
-def stack_boxes(coordinates: Sequence[tf.RaggedTensor]) -> tf.RaggedTensor:
-    """Four ragged [batch, boxes] coordinates -> ragged [batch, boxes, 4], one box per row."""
-    return tf.RaggedTensor.from_row_splits(tf.stack([c.flat_values for c in coordinates], axis=-1),
-                                           coordinates[0].row_splits, validate=False)
+def boxes_of(flat: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Ragged [batch, 4 x boxes] coordinates -> ragged [batch, boxes, 4], one box per row."""
+    return tf.RaggedTensor.from_row_splits(tf.reshape(flat.flat_values, [-1, 4]), flat.row_splits // 4,
+                                           validate=False)
 
 
 def pad_objects(values: tf.RaggedTensor, max_boxes: int, pad: Any) -> tf.Tensor:
@@ -383,11 +381,11 @@ def keras_name(name: str) -> str:
 def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int], *,
                  sequence_length: int | None, outputs: Sequence[str], label_key: str | None,
                  supervised: bool = False, keras_names: bool = False,
-                 multi_hot: Mapping[str, int] | None = None, boxes: Sequence[str] | None = None,
+                 multi_hot: Mapping[str, int] | None = None, boxes: str | None = None,
                  objects: Sequence[str] = (), max_boxes: int | None = None) -> Callable[[dict], Any]:
     """The function that turns a parsed batch into `(features, labels)` (or `features` without a label
     key): images decoded, token ids padded, the class ids of `multi_hot`'s features as multi-hot
-    vectors, a detection dataset's `boxes` keys stacked into BOXES (per-object features padded to
+    vectors, a detection dataset's `boxes` as one box per row (per-object features padded to
     `max_boxes`, with BOX_MASK, when it is set), everything else as parsed. `supervised`: the one
     output feature as a tensor instead of a dict (a detection dataset's labels as KerasHub's
     {"boxes", "labels"}); `keras_names`: the dict's keys as `keras_name` makes them."""
@@ -402,20 +400,20 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
                 value = pad_token_ids(value, pad_id=pad_ids[name], length=sequence_length)
             elif name in multi_hot:
                 value = multi_hot_labels(value, depth=multi_hot[name])
+            elif name == boxes:
+                value = boxes_of(value)
             values[name] = value
-        if boxes and all(key in values for key in boxes):
-            values[BOXES] = stack_boxes([values[key] for key in boxes])
         if max_boxes is not None:
-            present = [name for name in (*objects, BOXES) if name in values]
+            present = [name for name in (*objects, boxes) if name in values]
             if present:
-                values[BOX_MASK] = pad_objects(tf.ones_like(values[present[0]], tf.bool) if present[0] != BOXES
-                                               else tf.ones_like(values[BOXES][..., 0], tf.bool), max_boxes, False)
+                values[BOX_MASK] = pad_objects(tf.ones_like(values[present[0]], tf.bool) if present[0] != boxes
+                                               else tf.ones_like(values[boxes][..., 0], tf.bool), max_boxes, False)
             for name in present:
                 pad = -1 if values[name].dtype == tf.int64 else (b"" if values[name].dtype == tf.string else 0.0)
                 values[name] = pad_objects(values[name], max_boxes, pad)
         if supervised:
             if label_key in objects:
-                return values[outputs[0]], {"boxes": values[BOXES], "labels": values[label_key]}
+                return values[outputs[0]], {"boxes": values[boxes], "labels": values[label_key]}
             return values[outputs[0]], values[label_key]
         features = {keras_name(name) if keras_names else name: values[name] for name in outputs}
         return features if label_key is None else (features, values[label_key])
@@ -499,8 +497,8 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     check_options(options)
     outputs = output_features(layout, options)
     wanted = outputs + ([options.label_key] if options.label_key and options.label_key not in outputs else [])
-    if layout.boxes and (BOXES in wanted or (options.supervised and options.label_key in layout.objects)):
-        wanted = [name for name in wanted if name != BOXES] + [key for key in layout.boxes if key not in wanted]
+    if layout.boxes and options.supervised and options.label_key in layout.objects and layout.boxes not in wanted:
+        wanted.append(layout.boxes)
     wanted = [name for name in wanted if name != BOX_MASK]  # made from the boxes, not parsed
     if options.max_boxes is not None and not layout.objects:
         raise ReaderError("max_boxes pads the boxes of a detection dataset, and this dataset has none")
@@ -556,11 +554,8 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
         return [layout.main_feature]
     if options.features is None:
         outputs = [name for name in layout.feature_spec if name != options.label_key]
-        if layout.boxes:  # the four coordinates come out as one feature of boxes
-            outputs = [name for name in outputs if name != BOXES]  # (stored too, flat, for TFDS)
-            at = min(outputs.index(key) for key in layout.boxes)
-            outputs = [name for name in outputs[:at] if name not in layout.boxes] + [BOXES] + [
-                name for name in outputs[at:] if name not in layout.boxes]
+        if layout.boxes:  # the boxes come out once, as boxes, not also coordinate by coordinate
+            outputs = [name for name in outputs if not name.startswith(layout.boxes + "/")]
         if options.max_boxes is not None and layout.objects:
             outputs.append(BOX_MASK)
     else:
