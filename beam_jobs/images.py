@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import Counter
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -43,10 +44,15 @@ def read_file(path: str) -> bytes:
         return f.read()
 
 
+def image_path(src: str, name: str) -> str:
+    """Where the image a record names is: `name` is relative to SRC, or (a manifest's image outside
+    SRC) a full path."""
+    return name if "://" in name or name.startswith("/") else layouts.source_path(name, src)
+
+
 def read_image(src: str, name: str) -> bytes:
-    """The bytes of a kept image again, when its shard is written: `name` is relative to SRC, or (a
-    manifest's image outside SRC) a full path."""
-    return read_file(name if "://" in name or name.startswith("/") else layouts.source_path(name, src))
+    """The bytes of a kept image again, when its shard is written."""
+    return read_file(image_path(src, name))
 
 
 class _Convert(beam.DoFn):
@@ -133,7 +139,7 @@ class _ConvertRow(_ConvertImage):
         name, row = element
         o = self.options
         where = {"line": row.line, "manifest": o.manifest.name}
-        path = name if "://" in name or name.startswith("/") else layouts.source_path(name, o.src)
+        path = image_path(o.src, name)
         if o.label_kind == "detection":
             yield from self._convert(path, name, row.split, (), (), lambda image: self._objects(image, row, layout), **where)
             return
@@ -163,21 +169,16 @@ class _ConvertRow(_ConvertImage):
         objects, fates = placed
         if unknown:
             fates["unknown_class"] = unknown
-        if fates:
-            self._fates.append(fates)
+        self._fates.update(fates)
         ids = tuple(self._label_id(layout, b.label) + FIRST_OBJECT_ID for b in objects)
         return ids, tuple(b.label for b in objects), tuple(objects), row.source_id
 
     def start_bundle(self):
-        self._fates = []
+        self._fates: Counter = Counter()  # the bundle's boxes clipped or left out, by fate
 
     def finish_bundle(self):
         if self._fates:
-            total: dict = {}
-            for fates in self._fates:
-                for fate, n in fates.items():
-                    total[fate] = total.get(fate, 0) + n
-            yield beam.pvalue.TaggedOutput("facts", GlobalWindows.windowed_value((image_dataset.BOX_FATES, total)))
+            yield beam.pvalue.TaggedOutput("facts", GlobalWindows.windowed_value((image_dataset.BOX_FATES, dict(self._fates))))
 
 
 class ConvertImageFolder(beam.PTransform):

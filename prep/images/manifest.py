@@ -32,7 +32,6 @@ from prep.core import row_files
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.row_files import Rejection
 
-MANIFEST_FORMATS = ("csv", "tsv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 # Column names that mean "the image", "its label", "its split", in the order they are preferred.
 PATH_COLUMNS = ("path", "image_path", "image_uri", "filepath", "file_path", "filename", "file_name", "file",
@@ -47,7 +46,6 @@ SPLIT_VALUES = {
     "unassigned": None, "": None,
 }
 AUTOML_SETS = ("TRAIN", "VALIDATION", "TEST", "UNASSIGNED")
-LABEL_KINDS = ("class", "multi_label", "regression", "detection")
 # What counts as an image file under SRC that no row names (stats.json's unlisted files): not the
 # annotations, split lists and notes beside the images.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".webp", ".tif", ".tiff",
@@ -82,8 +80,9 @@ class ManifestSpec:
     """How to read a manifest's rows, fixed once on the launching machine from its first record.
 
     `header` False: a headerless CSV in AutoML Vision's `[set,]path[,label,...]` shape (fields by
-    position). `kind` is one of LABEL_KINDS: one class name per row, several (`multi_label`: a JSON
-    list, or a string cut at `separator`), or float `targets` (regression).
+    position). `kind` is a key of prep.images.records.LABEL_KEYS: one class name per row, several
+    (`multi_label`: a JSON list, or a string cut at `separator`), float `targets` (regression), or
+    objects with boxes (detection: `annotations` names their format).
     """
 
     path: str
@@ -439,10 +438,3 @@ def file_keys(relative: str) -> tuple[str, ...]:
     extension (for rows that name images by id)."""
     stem, ext = posixpath.splitext(relative)
     return (relative, stem) if ext and stem and not stem.endswith("/") else (relative,)
-
-
-def label_names(rows_labels, labels: tuple[str, ...] | None) -> tuple[str, ...]:
-    """The class list: --labels as given, else every class name the rows use, sorted."""
-    if labels is not None:
-        return tuple(labels)
-    return tuple(sorted(set().union(*rows_labels))) if rows_labels else ()

@@ -6,6 +6,7 @@ prep image dataset is also a TFDS dataset once its metadata files sit beside the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -128,22 +129,13 @@ def _detection_features(features: dict, image: PendingImage) -> dict:
     return features
 
 
-def detection_features(options: ImageOptions, fmt: str, size: tuple[int, int] | None) -> tuple[Feature, ...]:
-    """The schema's features of a detection dataset: the image under `image/encoded` (the Object
-    Detection API's keys), and one group of per-object features."""
-    height, width = size or (None, None)
-
+def _object_features() -> tuple[Feature, ...]:
+    """A detection record's label: its image's id and one group of per-object features."""
     def per_object(name: str, dtype: str, description: str, **more) -> Feature:
         return Feature(f"{OBJECT}/{name}", dtype, None, more.pop("encoding", "number"), description,
                        group=OBJECTS_GROUP, **more)
 
     return (
-        Feature(ENCODED_KEY, "string", (), "image", "encoded image bytes", image=ImageInfo(fmt, options.channels, height, width)),
-        Feature("image/format", "string", (), "text", "format of the encoded bytes: jpeg, png, gif or bmp"),
-        Feature("image/height", "int64", (), "number", "height in pixels"),
-        Feature("image/width", "int64", (), "number", "width in pixels"),
-        Feature("image/channels", "int64", (), "number", "channels the image decodes to"),
-        Feature("image/filename", "string", (), "text", "source path relative to SRC"),
         Feature("image/source_id", "string", (), "text", "the image's id in its annotations (COCO's image id, VOC's file stem)"),
         *(per_object(f"bbox/{c}", "float32", f"box {c}, normalised to [0, 1] of the image's {'width' if c[0] == 'x' else 'height'}")
           for c in ("xmin", "ymin", "xmax", "ymax")),
@@ -162,20 +154,17 @@ def detection_features(options: ImageOptions, fmt: str, size: tuple[int, int] | 
 
 def label_map(classes: tuple[str, ...]) -> bytes:
     """The Object Detection API's label map (label_map.pbtxt) of the class list, ids from FIRST_OBJECT_ID."""
-    items = "".join(f"item {{\n  id: {i}\n  name: {json_string(name)}\n}}\n" for i, name in enumerate(classes, FIRST_OBJECT_ID))
+    # a name quoted as JSON quotes it: protobuf text format reads JSON's escapes
+    items = "".join(f"item {{\n  id: {i}\n  name: {json.dumps(name, ensure_ascii=False)}\n}}\n"
+                    for i, name in enumerate(classes, FIRST_OBJECT_ID))
     return items.encode("utf-8")
-
-
-def json_string(text: str) -> str:
-    """A quoted string as protobuf text format reads it (JSON's escapes are a subset it accepts)."""
-    import json
-
-    return json.dumps(text, ensure_ascii=False)
 
 
 def label_features(label_kind: str = "class", targets: tuple[str, ...] = ()) -> tuple[Feature, ...]:
     """The schema's features of a record's label: one class, several classes (class ids in ascending
-    order and their names), or the regression targets named `targets` (a scalar for one)."""
+    order and their names), the regression targets named `targets` (a scalar for one), or objects."""
+    if label_kind == "detection":
+        return _object_features()
     if label_kind == "multi_label":
         return (
             Feature(MULTI_LABEL_KEY, "int64", None, "class_id",
@@ -203,11 +192,10 @@ def image_features(options: ImageOptions, formats: set[str], size: tuple[int, in
     fmt = next(iter(formats)) if len(formats) == 1 else "mixed"
     if options.resize:
         size = (options.resize[1], options.resize[0])
-    if label_kind == "detection":
-        return detection_features(options, fmt, size)
     height, width = size or (None, None)
     return (
-        Feature(IMAGE_KEY, "string", (), "image", "encoded image bytes",
+        # a detection record keeps its image under the Object Detection API's key
+        Feature(ENCODED_KEY if label_kind == "detection" else IMAGE_KEY, "string", (), "image", "encoded image bytes",
                 image=ImageInfo(fmt, options.channels, height, width)),
         Feature("image/format", "string", (), "text", "format of the encoded bytes: jpeg, png, gif or bmp"),
         Feature("image/height", "int64", (), "number", "height in pixels"),
