@@ -12,6 +12,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import delete_spilled
+from beam_jobs.sharded_write import write_shard
 from prep.core import sharding
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
@@ -22,14 +23,7 @@ from schemas import DatasetSchema, save_schema
 Finalize = Callable[..., tuple[DatasetSchema, dict[str, bytes]]]
 
 
-def write_file(path: str, data: bytes) -> None:
-    """Writes a whole file through a temporary name, so a reader never sees half of it."""
-    tmp = path + ".tmp"
-    with FileSystems.create(tmp) as f:
-        f.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+write_file = tfrecord_io.write_file  # what the jobs write whole: vocabularies, stats, rejected.jsonl
 
 
 class _CommitFn(beam.DoFn):
@@ -44,9 +38,8 @@ class _CommitFn(beam.DoFn):
             for index in range(num_shards):
                 if index not in present:
                     name = sharding.shard_file_name(split, index, num_shards, self.options.compression)
-                    _, size = tfrecord_io.write_records(FileSystems.join(self.out, name), [], self.options.compression)
-                    results.append({"split": split, "index": index, "num_shards": num_shards, "file": name,
-                                    "num_records": 0, "num_bytes": size})
+                    results.append(write_shard(self.out, name, [], self.options.compression,
+                                                           split=split, index=index, num_shards=num_shards))
         schema, files = self.finalize(results, **side)
         for relative, data in sorted(files.items()):
             write_file(FileSystems.join(self.out, relative), data)

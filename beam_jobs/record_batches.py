@@ -13,9 +13,9 @@ from __future__ import annotations
 import pickle
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import BatchPerKey, Spilled, spill, values_of
+from beam_jobs.sharded_write import write_shard
 from prep.core import sharding
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
@@ -49,10 +49,8 @@ class _WriteShard(beam.DoFn):
         (split, index, num_shards), batches = element
         records = sorted(values_of(batches))  # by order hash, then identity (unique: records never compare)
         name = sharding.shard_file_name(split, index, num_shards, self.compression)
-        count, size = tfrecord_io.write_records(
-            FileSystems.join(self.out, name), (record for _, _, record in records), self.compression, framed=True)
-        yield {"split": split, "index": index, "num_shards": num_shards, "file": name,
-               "num_records": count, "num_bytes": size}
+        yield write_shard(self.out, name, (record for _, _, record in records), self.compression,
+                                      framed=True, split=split, index=index, num_shards=num_shards)
 
 
 class WriteShardBatches(beam.PTransform):

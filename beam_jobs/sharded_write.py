@@ -43,6 +43,18 @@ def _identity(value: bytes) -> bytes:
     return value
 
 
+def write_shard(out: str, name: str, records, compression: str, *, framed: bool = False, split: str,
+                index: int, num_shards: int) -> dict:
+    """Writes one shard (and, uncompressed, its record index) under `out`; returns what the commit step
+    and the schema need of it: split, index, file, counts, index file."""
+    index_file = sharding.index_file_name(name, compression)
+    count, size = tfrecord_io.write_records(
+        FileSystems.join(out, name), records, compression, framed=framed,
+        index_path=None if index_file is None else FileSystems.join(out, index_file))
+    return {"split": split, "index": index, "num_shards": num_shards, "file": name,
+            "num_records": count, "num_bytes": size, "index_file": index_file}
+
+
 class _WriteShard(beam.DoFn):
     def __init__(self, out: str, compression: str, to_record: Callable[[Any], bytes]):
         self.out, self.compression, self.to_record = out, compression, to_record
@@ -51,10 +63,8 @@ class _WriteShard(beam.DoFn):
         (split, index, num_shards), batches = element
         pairs = sorted(values_of(batches), key=_in_shard_order)
         name = sharding.shard_file_name(split, index, num_shards, self.compression)
-        count, size = tfrecord_io.write_records(
-            FileSystems.join(self.out, name), (self.to_record(v) for _, v in pairs), self.compression)
-        yield {"split": split, "index": index, "num_shards": num_shards, "file": name,
-               "num_records": count, "num_bytes": size}
+        yield write_shard(self.out, name, (self.to_record(v) for _, v in pairs), self.compression,
+                                      split=split, index=index, num_shards=num_shards)
 
 
 class WriteShards(beam.PTransform):

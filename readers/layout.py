@@ -46,4 +46,6 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         multi_hot=multi_hot,
         boxes=boxes,
         objects=objects,
+        indexes={s.name: tuple(shard.index for shard in s.shards) for s in schema.splits
+                 if s.shards and all(shard.index for shard in s.shards) and schema.compression == "none"},
     )

@@ -5,16 +5,23 @@ it as it is into the standalone module it writes, so the runtime reader (`reader
 a generated module run the same code and give the same batches.
 
 The steps, in order: list the shard files (shuffled when training, and repeated: the list, not the
-records, unless they are cached), read their records (one file after the other, or with cycle_length > 1
-interleaved in parallel, in blocks), cache (if asked), shuffle (when training; cached records repeat
-after the cache), batch, count the batches (as the schema says), parse each batch with one
-vectorised `tf.io.parse_example` (in eval checking its size first) and decode it (images to pixels,
-token ids padded), prefetch.
+records, unless they are cached), read their records, shuffle (when training), batch, count the
+batches (as the schema says), parse each batch with one vectorised `tf.io.parse_example` (in eval
+checking its size first) and decode it (images to pixels, token ids padded), prefetch.
 
-Every tf.data step a record passes through costs it about 0.2 µs on bench/readers.py's machine (2
-cores), a hand-over between threads (a parallel interleave) several µs, and records read one file after
-the other ~2 µs of one thread: so a record passes through no step but reading, shuffling and
-batching, and the counts are checked on the batches, not by a step of their own per record.
+Reading: a shard with a record index (prep writes one beside each uncompressed shard, "offset size"
+per record) is loaded whole and its records sliced out of its bytes in one op; when training, the
+records of one shard (or of as many as `shuffle_buffer` records fill) are permuted in one op too, and
+`rebatch` cuts batches across shard boundaries. No tf.data step then handles a record on its own.
+Without an index (or with a cache, an interleave, check_crc) records come one by one from
+TFRecordDataset: one file after the other, or with cycle_length > 1 interleaved in parallel in blocks,
+then cached (if asked) and shuffled through a buffer.
+
+Every tf.data step a record passes through on its own costs it about 0.2 µs on bench/readers.py's
+machine (2 cores), a hand-over between threads (a parallel interleave) several µs, and records read
+one file after the other ~2 µs of one thread: so on that path a record passes through no step but
+reading, shuffling and batching, and the counts are checked on the batches, not by a step of their
+own per record.
 
 Images are decoded with `tf.map_fn` inside each parsed batch rather than by unbatch -> decode -> batch:
 measured on bench/readers.py's 224x224 JPEGs both read about 1,800 images/s on 2 cores at about 1 ms
@@ -66,6 +73,9 @@ class DatasetLayout:
     multi_hot: Mapping[str, int] = dataclasses.field(default_factory=dict)
     boxes: str | None = None  # a detection dataset's boxes: 4 values per box, ymin, xmin, ymax, xmax
     objects: tuple[str, ...] = ()  # its per-object features (one value per box)
+    # Each split's record index files (relative, in the order of its shards), for the splits whose
+    # every shard has one: the reader slices the records out of the shards' bytes with them.
+    indexes: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +101,12 @@ class ReadOptions:
     keras_names: bool = False
     multi_hot: bool = True
     max_boxes: int | None = None
+    check_crc: bool = False
 
+
+# A TFRecord frame: an 8-byte length and its 4-byte CRC before the data, the data's CRC after it.
+HEADER_BYTES = 12
+FRAME_BYTES = 16
 
 # With max_boxes: which of the padded rows hold a box.
 BOX_MASK = "image/object/mask"
@@ -119,9 +134,11 @@ def plain(fn: Callable) -> Callable:
 # ---- the steps ---------------------------------------------------------------------------------------
 
 
-def list_shards(paths: Sequence[str], *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
-    """The shard files as a dataset of paths; when training, in a new random order each epoch."""
-    files = tf.data.Dataset.from_tensor_slices(list(paths))
+def list_shards(paths: Sequence[str], *, shuffle: bool, seed: int | None,
+                indexes: Sequence[str] | None = None) -> tf.data.Dataset:
+    """The shard files as a dataset of paths (with `indexes`, of (shard, record index) pairs); when
+    training, in a new random order each epoch."""
+    files = tf.data.Dataset.from_tensor_slices(list(paths) if indexes is None else (list(paths), list(indexes)))
     if shuffle and len(paths) > 1:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     return files
@@ -142,6 +159,52 @@ def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length
         plain(lambda path: tf.data.TFRecordDataset(path, compression_type=compression).batch(block_length)),
         cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return blocks.unbatch()
+
+
+def load_indexed_shard(path: tf.Tensor, index_path: tf.Tensor) -> tf.Tensor:
+    """One shard's serialised records, in order, sliced out of the shard's bytes at the offsets its
+    record index gives (one "offset size" line per record, DALI's format): two file reads and a few
+    vectorised ops for the whole shard, where TFRecordDataset hands over one record at a time. Each
+    record's frame is checked against the index (the frames tile the file, each length header says
+    the index's size), not its CRC (check_crc=True reads through TFRecordDataset, which does)."""
+    data = tf.io.read_file(path)
+    index = tf.strings.to_number(tf.strings.split(tf.io.read_file(index_path)), tf.int64)
+    index = tf.reshape(index, [-1, 2])
+    offsets, sizes = index[:, 0], index[:, 1]
+    message = "does not match its record index (changed or damaged since it was written? run prep verify, " \
+              "or write the dataset again):"
+    tiled = tf.logical_and(
+        tf.reduce_all(tf.equal(offsets, tf.cumsum(sizes, exclusive=True))),
+        tf.logical_and(tf.equal(tf.reduce_sum(sizes), tf.cast(tf.strings.length(data), tf.int64)),
+                       tf.reduce_all(sizes >= FRAME_BYTES)))
+    with tf.control_dependencies([tf.debugging.Assert(tiled, [path, message, index_path])]):
+        headers = tf.io.decode_raw(tf.strings.substr(data, offsets, tf.fill(tf.shape(offsets), tf.constant(8, tf.int64))),
+                                   tf.int64, little_endian=True)
+    lengths = sizes - FRAME_BYTES
+    framed = tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths))
+    with tf.control_dependencies([tf.debugging.Assert(framed, [path, message, index_path])]):
+        return tf.strings.substr(data, offsets + HEADER_BYTES, lengths)
+
+
+def read_indexed_records(shards: tf.data.Dataset, *, window: int, shuffle: bool, seed: int | None,
+                         batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+    """Batches of serialised records of the (shard, index) pairs, shards loaded whole by
+    `load_indexed_shard` (the next one while this one is read). When shuffling, the records of every
+    `window` shards in a row are permuted as one (a permutation, where a shuffle buffer of as many
+    records mixes less), each window differently, from `seed` when given. Then cut into batches of
+    `batch_size` across shard boundaries."""
+    records = shards.map(plain(load_indexed_shard), num_parallel_calls=2, deterministic=True)
+    if shuffle:
+        if window > 1:
+            records = records.ragged_batch(window).map(plain(lambda shards: shards.flat_values))
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+        def permute(records: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+            keys = tf.random.stateless_uniform(tf.shape(records), seed=tf.stack([seed, seed // 2]))
+            return tf.gather(records, tf.argsort(keys))
+
+        records = tf.data.Dataset.zip((records, seeds)).map(plain(permute))
+    return records.rebatch(batch_size, drop_remainder=drop_remainder)
 
 
 def cache_records(records: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
@@ -317,8 +380,8 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
 # ---- the input function ------------------------------------------------------------------------------
 
 
-def shards_for_pipeline(shards: Sequence[tuple[str, int | None]], split: str,
-                        input_context: Any) -> list[tuple[str, int | None]]:
+def shards_for_pipeline(shards: Sequence[tuple[str, int | None, str | None]], split: str,
+                        input_context: Any) -> list[tuple[str, int | None, str | None]]:
     """This input pipeline's shards: every num_input_pipelines-th shard from its input_pipeline_id on,
     so pipelines read disjoint shards."""
     if input_context is None or input_context.num_input_pipelines == 1:
@@ -332,29 +395,11 @@ def shards_for_pipeline(shards: Sequence[tuple[str, int | None]], split: str,
     return list(shards[index::count])
 
 
-def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout, spec: Mapping[str, Any],
-                 decode: Callable[[dict], Any], options: ReadOptions, *, split: str, mode: str,
-                 batch_size: int, input_context: Any = None) -> tf.data.Dataset:
-    """The whole pipeline for one input pipeline: the steps above, in order. The shards are read one
-    after the other (when training in a new order each epoch) unless `options.cycle_length` asks for
-    an interleave: in one thread a record costs least, and a prep dataset's shards need no mixing
-    (each is a random sample of the split, its records in the order of a hash)."""
-    training = mode == TRAIN
-    deterministic = bool(options.deterministic) if training else True
-    if input_context is not None:
-        shards = shards_for_pipeline(shards, split, input_context)
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
-    paths, counts = [path for path, _ in shards], [count for _, count in shards]
-    cycle_length = min(options.cycle_length or 1, len(paths)) if training else 1
-
-    files = list_shards(paths, shuffle=training, seed=options.seed)
-    # Training repeats the list of shards (each pass in a new order), not the records: a repeat costs a
-    # record about 0.7 µs, 10% of reading it (bench/RESULTS.md), a list of shards nothing. The shuffle
-    # buffer then mixes the end of one pass with the start of the next, as TensorFlow's tf.data guide
-    # describes for repeat-then-shuffle. A cache keeps the records of one pass, so it repeats them.
-    repeat_shards = training and not options.cache
-    if repeat_shards:
-        files = repeat_records(files, options.num_epochs)
+def read_batches(files: tf.data.Dataset, layout: DatasetLayout, options: ReadOptions, *, training: bool,
+                 cycle_length: int, deterministic: bool, repeat_shards: bool, batch_size: int,
+                 input_context: Any) -> tf.data.Dataset:
+    """Batches of serialised records of the shard files, read record by record: one file after the
+    other (or interleaved), cached if asked, shuffled through a buffer when training."""
     if cycle_length > 1:
         records = interleave_records(files, compression=layout.compression, cycle_length=cycle_length,
                                      block_length=BLOCK_LENGTH, deterministic=deterministic)
@@ -369,7 +414,46 @@ def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout
         records = shuffle_records(records, buffer_size=options.shuffle_buffer, seed=options.seed)
         if not repeat_shards:
             records = repeat_records(records, options.num_epochs)
-    batches = batch_records(records, batch_size=batch_size, drop_remainder=training)
+    return batch_records(records, batch_size=batch_size, drop_remainder=training)
+
+
+def make_dataset(shards: Sequence[tuple[str, int | None, str | None]], layout: DatasetLayout, spec: Mapping[str, Any],
+                 decode: Callable[[dict], Any], options: ReadOptions, *, split: str, mode: str,
+                 batch_size: int, input_context: Any = None) -> tf.data.Dataset:
+    """The whole pipeline for one input pipeline: the steps above, in order. Shards with a record index
+    are loaded whole and sliced into batches by it (`read_indexed_records`), unless the options need
+    the records one by one (a cache, an interleave, check_crc). Otherwise the shards are read one after
+    the other (when training in a new order each epoch) unless `options.cycle_length` asks for an
+    interleave: in one thread a record costs least, and a prep dataset's shards need no mixing (each
+    is a random sample of the split, its records in the order of a hash)."""
+    training = mode == TRAIN
+    deterministic = bool(options.deterministic) if training else True
+    if input_context is not None:
+        shards = shards_for_pipeline(shards, split, input_context)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    paths, counts, indexes = ([shard[i] for shard in shards] for i in range(3))
+    cycle_length = min(options.cycle_length or 1, len(paths)) if training else 1
+    indexed = None not in indexes and None not in counts and cycle_length == 1 and not options.cache \
+        and not options.check_crc
+
+    files = list_shards(paths, shuffle=training, seed=options.seed, indexes=indexes if indexed else None)
+    # Training repeats the list of shards (each pass in a new order), not the records: a repeat costs a
+    # record about 0.7 µs, 10% of reading it (bench/RESULTS.md), a list of shards nothing. The shuffle
+    # buffer then mixes the end of one pass with the start of the next, as TensorFlow's tf.data guide
+    # describes for repeat-then-shuffle. A cache keeps the records of one pass, so it repeats them.
+    repeat_shards = training and not options.cache
+    if repeat_shards:
+        files = repeat_records(files, options.num_epochs)
+    if indexed:
+        # as many shards in a window as hold shuffle_buffer records (on average), so that the records
+        # mix at least as well as through a shuffle buffer of that size
+        window = max(1, min(len(paths), -(-options.shuffle_buffer * len(paths) // max(1, sum(counts)))))
+        batches = read_indexed_records(files, window=window, shuffle=training, seed=options.seed,
+                                       batch_size=batch_size, drop_remainder=training)
+    else:
+        batches = read_batches(files, layout, options, training=training, cycle_length=cycle_length,
+                               deterministic=deterministic, repeat_shards=repeat_shards, batch_size=batch_size,
+                               input_context=input_context)
     check = None
     if None not in counts:
         batches = count_batches(batches, records=sum(counts), batch_size=batch_size,
@@ -463,8 +547,9 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
     return outputs
 
 
-def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[str, int | None]]:
-    """A split's shards as (full path, records), each checked to exist."""
+def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[str, int | None, str | None]]:
+    """A split's shards as (full path, records, full path of its record index or None), each shard
+    checked to exist."""
     if split not in layout.splits:
         raise ReaderError(f"no split {split!r} in {data_dir} (it has: {', '.join(map(repr, layout.splits))})")
     files = [file for file, _ in layout.splits[split]]
@@ -478,7 +563,9 @@ def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[
             f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: {shown} "
             "(the dataset was moved or damaged: check data_dir, or write the dataset again)"
         )
-    return [(path, records) for path, (_, records) in zip(paths, layout.splits[split])]
+    indexes = layout.indexes.get(split)
+    indexes = [str(data_dir).rstrip("/") + "/" + file for file in indexes] if indexes else [None] * len(paths)
+    return [(path, records, index) for path, (_, records), index in zip(paths, layout.splits[split], indexes)]
 
 
 def check_options(options: ReadOptions) -> None:

@@ -70,7 +70,7 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
             {
                 "name": s.name,
                 "num_records": s.num_records,
-                "shards": [vars(sh).copy() for sh in s.shards],
+                "shards": [{k: v for k, v in vars(sh).items() if k != "index" or v is not None} for sh in s.shards],
             }
             for s in schema.splits
         ],
@@ -236,6 +236,7 @@ def _shard(f: _Fields) -> Shard:
         file=_relative_file(f, "file"),
         num_records=f.count("num_records", nullable=True, default=None),
         num_bytes=f.count("num_bytes", nullable=True, default=None),
+        index=_relative_file(f, "index") if f.get("index", str, None, nullable=True) is not None else None,
     )
 
 

@@ -78,11 +78,14 @@ class Feature:
 @dataclass(frozen=True)
 class Shard:
     """One TFRecord file of a split: `file` is relative to the dataset directory; counts may be unknown
-    (None) for schemas inferred from a sample of foreign files."""
+    (None) for schemas inferred from a sample of foreign files. `index` is the file of its record index
+    (prep.records.tfrecord_io.index_text: DALI's format), relative to the dataset directory, when one
+    was written (uncompressed shards written by prep)."""
 
     file: str
     num_records: int | None = None
     num_bytes: int | None = None
+    index: str | None = None
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,13 @@ def shard_suffix(compression: str) -> str:
 def shard_file_name(split: str, index: int, num_shards: int, compression: str) -> str:
     """'<split>-00003-of-00016.tfrecord[.gz]', TFDS's {SPLIT}-{SHARD_X_OF_Y} template."""
     return f"{split}-{index:05d}-of-{num_shards:05d}{shard_suffix(compression)}"
+
+
+INDEX_DIR = "index"
+
+
+def index_file_name(shard_file: str, compression: str) -> str | None:
+    """Where an uncompressed shard's record index goes, relative to the dataset directory:
+    'index/<shard file>.idx', in a folder of its own so that a glob of the shards ('train-*') never
+    takes an index for a shard. None for a compressed shard (an index points into the bytes on disk)."""
+    return f"{INDEX_DIR}/{shard_file}.idx" if compression == "none" else None

@@ -2,7 +2,8 @@
 
 Checks, for every shard the schema lists: the file exists, every record's framing and both CRCs,
 the record count against schema.json, that every record parses with the schema's feature spec, and
-that its class and token ids lie inside their vocabularies. Also: shard files in the directory that
+that its class and token ids lie inside their vocabularies; the shard's record index, when the schema
+lists one, against the records' frames. Also: shard files in the directory that
 the schema does not list, and vocabulary files and sizes.
 """
 
@@ -85,13 +86,13 @@ def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, st
 
 
 def verify_shard(root: str, file: str, expected: int | None, compression: str, spec: dict | None,
-                 limits: dict[str, tuple[int, str]] | None = None) -> Finding:
+                 limits: dict[str, tuple[int, str]] | None = None, index: str | None = None) -> Finding:
     from apache_beam.io.filesystems import FileSystems
 
     path = FileSystems.join(root, file)
     if not FileSystems.exists(path):
         return Finding(file, None, "missing: schema.json lists it but the file is not there")
-    count = 0
+    count, frames = 0, []
     try:
         for batch in _batches(tfrecord_io.read_records(path, compression), PARSE_BATCH):
             if spec is not None:
@@ -99,11 +100,29 @@ def verify_shard(root: str, file: str, expected: int | None, compression: str, s
                 if bad is not None:
                     return Finding(file, None, f"record {count + bad[0]} {bad[1]}")
             count += len(batch)
+            frames += [tfrecord_io.frame_size(record) for record in batch]
     except tfrecord_io.RecordError as e:
         return Finding(file, None, f"record {e.index} at byte {e.offset}: {e.problem}")
     if expected is not None and count != expected:
         return Finding(file, count, f"holds {count} records but schema.json says {expected}")
-    return Finding(file, count)
+    problem = None if index is None else _index_problem(FileSystems.join(root, index), index, frames)
+    return Finding(file, count, problem)
+
+
+def _index_problem(path: str, index: str, frames: list[int]) -> str | None:
+    """What is wrong with a shard's record index, given its records' frame sizes; None if nothing."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if not FileSystems.exists(path):
+        return f"its record index {index} is missing (readers then fail: write the dataset again)"
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        written = f.read().decode("ascii", "replace").splitlines()
+    expected = tfrecord_io.index_text(frames).decode("ascii").splitlines()
+    if written == expected:
+        return None
+    first = next((i for i, (a, b) in enumerate(zip(written, expected)) if a != b), min(len(written), len(expected)))
+    return (f"its record index {index} does not match it from record {first} on ({len(written)} lines for "
+            f"{len(expected)} records; readers then fail: write the dataset again)")
 
 
 def _listed_files(root: str) -> list[str]:
@@ -124,7 +143,7 @@ def verify_dataset(root: str, *, parse: bool = True,
     findings: list[Finding] = []
     for split in schema.splits:
         for shard in split.shards:
-            finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec, limits)
+            finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec, limits, shard.index)
             findings.append(finding)
             progress(finding)
     listed = {shard.file for split in schema.splits for shard in split.shards}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from prep.core.sharding import INDEX_DIR
 from schemas import SCHEMA_FILE
 
 SPILL_DIR = ".shuffle"  # a local run's shuffled batches (beam_jobs.batching), deleted when it commits
@@ -16,7 +17,7 @@ SPILL_DIR = ".shuffle"  # a local run's shuffled batches (beam_jobs.batching), d
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
     r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
-    rf"|{re.escape(SPILL_DIR)}"
+    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 

@@ -47,7 +47,7 @@ def splits_from_results(results: Iterable[dict], names: Iterable[str]) -> tuple[
     for r in results:
         by_split[r["split"]].append(r)
     return tuple(
-        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"]) for r in sorted(rs, key=lambda r: r["index"])),
+        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"], r.get("index_file")) for r in sorted(rs, key=lambda r: r["index"])),
               sum(r["num_records"] for r in rs))
         for name in names
         for rs in [by_split[name]]

@@ -11,7 +11,10 @@ with ``masked(crc) = ((crc >> 15) | (crc << 17)) + 0xa282ead8 (mod 2**32)``; the
 stream may be gzip (or zlib) compressed. The Beam jobs write each shard with
 ``write_records`` (deterministic bytes, temporary name then rename) and ``prep verify``
 reads every shard with ``read_records``, which checks both CRCs of every record and says
-exactly where a file is broken. Paths go through ``apache_beam.io.filesystems.FileSystems``
+exactly where a file is broken. Beside an uncompressed shard ``write_records`` can write its record
+index: one line ``"{offset} {size}"`` per record (where its frame starts and its size, header and CRCs
+included), NVIDIA DALI's tfrecord2idx format, which prep's readers slice records out of the shard's
+bytes with (readers/pipeline.py) and DALI's and PyTorch's TFRecord readers take as it is. Paths go through ``apache_beam.io.filesystems.FileSystems``
 so they may be local or ``gs://``; Beam is imported only inside the functions that need it.
 """
 
@@ -155,10 +158,12 @@ class _GzipDeflater:
         return head + self._deflate.flush() + tail
 
 
-def write_records(path: str, records: Iterable[bytes], compression: str, framed: bool = False) -> tuple[int, int]:
+def write_records(path: str, records: Iterable[bytes], compression: str, framed: bool = False,
+                  index_path: str | None = None) -> tuple[int, int]:
     """Write ``records`` as one TFRecord file at ``path`` (local or any Beam filesystem); with
     ``framed``, each record is already framed by ``encode_record`` (framed where there are cores to
-    spare, before the one writer of a shard runs).
+    spare, before the one writer of a shard runs); with ``index_path`` (uncompressed shards only), the
+    file's record index there too (``index_text``), written before the shard takes its name.
 
     The bytes go to a temporary sibling (``path + ".tmp-<uuid>"``) that is renamed onto
     ``path`` only once complete, so a failed or retried worker never leaves a partial file
@@ -172,14 +177,19 @@ def write_records(path: str, records: Iterable[bytes], compression: str, framed:
     from apache_beam.io.filesystems import FileSystems
 
     _check_compression(compression, COMPRESSIONS)
+    if index_path is not None and compression != "none":
+        raise ValueError(f"a record index points into uncompressed shards, and this one is {compression}")
+    frames: list[int] | None = [] if index_path is not None else None
     tmp_path = f"{path}.tmp-{uuid.uuid4().hex}"
     # UNCOMPRESSED: this module compresses itself; Beam's AUTO would choose from the file name.
     handle = FileSystems.create(tmp_path, compression_type=CompressionTypes.UNCOMPRESSED)
     try:
         try:
-            counts = _write_framed(handle, records, compression, framed)
+            counts = _write_framed(handle, records, compression, framed, frames)
         finally:
             handle.close()
+        if index_path is not None:
+            write_file(index_path, index_text(frames))
         FileSystems.rename([tmp_path], [path])
     except BaseException:
         _delete_quietly(tmp_path)
@@ -187,8 +197,43 @@ def write_records(path: str, records: Iterable[bytes], compression: str, framed:
     return counts
 
 
-def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str, framed: bool = False) -> tuple[int, int]:
-    """Frame ``records`` into ``handle`` in ~1 MiB blocks; return (records, bytes written)."""
+def frame_size(data: bytes) -> int:
+    """Bytes a record of ``data`` takes in an uncompressed file: header, data and CRC."""
+    return len(data) + _HEADER_BYTES + _FOOTER_BYTES
+
+
+def index_text(frame_sizes: Iterable[int]) -> bytes:
+    """The record index of a file whose records' frames (header, data, CRC) have these sizes, in order:
+    a line ``"{offset} {size}"`` per record, as DALI's tfrecord2idx writes it."""
+    lines, offset = [], 0
+    for size in frame_sizes:
+        lines.append(f"{offset} {size}\n")
+        offset += size
+    return "".join(lines).encode("ascii")
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Writes a whole file (an index, a vocabulary, stats) through a temporary sibling renamed onto
+    ``path``, so a reader never sees half of it; the temporary file is deleted on failure."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    tmp_path = f"{path}.tmp-{uuid.uuid4().hex}"
+    try:
+        with FileSystems.create(tmp_path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            handle.write(data)
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+        FileSystems.rename([tmp_path], [path])
+    except BaseException:
+        _delete_quietly(tmp_path)
+        raise
+
+
+def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str, framed: bool = False,
+                  frames: list[int] | None = None) -> tuple[int, int]:
+    """Frame ``records`` into ``handle`` in ~1 MiB blocks, appending each frame's size to ``frames``
+    when given; return (records, bytes written)."""
     deflater = _GzipDeflater() if compression == "gzip" else None
     num_records = 0
     num_bytes = 0
@@ -203,6 +248,8 @@ def _write_framed(handle: BinaryIO, records: Iterable[bytes], compression: str, 
     crc = _crc32c_fn()
     pack_length, pack_crc = _LENGTH.pack, _FOOTER.pack
     for data in records:
+        if frames is not None:
+            frames.append(len(data) if framed else frame_size(data))
         if framed:
             pending += data
         else:  # encode_record, with its look-ups hoisted out of the loop

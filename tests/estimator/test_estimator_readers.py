@@ -19,6 +19,7 @@ from tests.readers.test_input_fn import (  # noqa: E402,F401  (fixtures)
     resized_dataset,
     split_records,
     text_dataset,
+    text_datasets,
 )
 
 ModeKeys = tf.estimator.ModeKeys

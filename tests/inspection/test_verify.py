@@ -54,6 +54,19 @@ def _vocabulary(d):
     return "vocab/labels.txt", "schema.json says 2"
 
 
+def _index_changed(d):
+    index = d / "index" / "train-00001-of-00002.tfrecord.idx"
+    lines = index.read_text().splitlines()
+    offset, size = map(int, lines[-1].split())
+    index.write_text("\n".join(lines[:-1] + [f"{offset + 1} {size}"]) + "\n")
+    return "train-00001-of-00002.tfrecord", f"does not match it from record {len(lines) - 1} on"
+
+
+def _index_missing(d):
+    (d / "index" / "test-00000-of-00002.tfrecord.idx").unlink()
+    return "test-00000-of-00002.tfrecord", "record index index/test-00000-of-00002.tfrecord.idx is missing"
+
+
 def test_a_sound_dataset_verifies(dataset_copy, prep_cli):
     result = prep_cli("verify", dataset_copy)
     assert result.exit_code == 0, result.out + result.err
@@ -61,7 +74,8 @@ def test_a_sound_dataset_verifies(dataset_copy, prep_cli):
     assert result.out.count("ok   ") == 5  # 4 shards and the labels file
 
 
-@pytest.mark.parametrize("damage", [_truncate, _flip, _missing, _extra, _count, _unparseable, _vocabulary])
+@pytest.mark.parametrize("damage", [_truncate, _flip, _missing, _extra, _count, _unparseable, _vocabulary,
+                                    _index_changed, _index_missing])
 def test_each_kind_of_damage_is_named(dataset_copy, prep_cli, damage):
     file, words = damage(dataset_copy)
     result = prep_cli("verify", dataset_copy)

@@ -21,7 +21,7 @@ tf = pytest.importorskip("tensorflow")
 
 from readers import codegen, make_input_fn  # noqa: E402
 from schemas import DatasetSchema, Feature, ImageInfo, Shard, Split, Vocabulary, feature_spec, load_schema  # noqa: E402
-from tests.readers.test_input_fn import TOKEN_KEY, text_dataset, text_schema  # noqa: E402,F401
+from tests.readers.test_input_fn import TOKEN_KEY, text_dataset, text_datasets, text_schema  # noqa: E402,F401
 
 GOLDEN = Path(__file__).parent / "golden" / "reviews_input.py"
 CONSTANTS = ("NAME", "DATA_DIR", "COMPRESSION", "SPLITS", "FEATURE_SPEC", "LABEL_KEY", "IMAGES", "PAD_IDS", "MAIN_FEATURE")

@@ -43,9 +43,11 @@ def text_schema(splits: tuple[Split, ...], name: str = "reviews", compression: s
     )
 
 
-def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]], compression: str = "none") -> Path:
+def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]], compression: str = "none",
+                       indexed: bool = True) -> Path:
     """A text dataset: split -> records per shard. Record i of a split has 1 + i % 7 tokens and label
-    i % 2; its text names the split and i, so every record can be told apart."""
+    i % 2; its text names the split and i, so every record can be told apart. Uncompressed shards get
+    a record index, as prep writes them, unless not `indexed`."""
     rng = random.Random(0)
     out.mkdir(parents=True)
     splits = []
@@ -60,8 +62,10 @@ def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]], compressio
                                                "label": ("int64", [i % 2])}))
                 i += 1
             name = f"{split}-{number:05d}-of-{len(per_shard):05d}.tfrecord" + (".gz" if compression == "gzip" else "")
-            written, size = write_records(str(out / name), records, compression)
-            shards.append(Shard(name, written, size))
+            index = f"index/{name}.idx" if indexed and compression == "none" else None
+            written, size = write_records(str(out / name), records, compression,
+                                          index_path=None if index is None else str(out / index))
+            shards.append(Shard(name, written, size, index))
         splits.append(Split(split, tuple(shards), sum(per_shard)))
     (out / "vocab").mkdir()
     (out / "vocab" / "tokens.txt").write_text("".join(w + "\n" for w in WORDS))
@@ -71,9 +75,22 @@ def write_text_dataset(out: Path, counts: dict[str, tuple[int, ...]], compressio
 
 
 @pytest.fixture(scope="session")
-def text_dataset(tmp_path_factory) -> Path:
-    """train: 40 records in 3 shards; test: 15 records in 2 shards."""
-    return write_text_dataset(tmp_path_factory.mktemp("text") / "reviews", {"train": (14, 13, 13), "test": (8, 7)})
+def text_datasets(tmp_path_factory) -> dict[str, Path]:
+    """train: 40 records in 3 shards; test: 15 records in 2 shards; "indexed" with record indexes (read
+    by slicing the shards), "unindexed" without (read record by record, as datasets written before)."""
+    return {kind: write_text_dataset(tmp_path_factory.mktemp(kind) / "reviews", {"train": (14, 13, 13), "test": (8, 7)},
+                                     indexed=kind == "indexed") for kind in ("indexed", "unindexed")}
+
+
+@pytest.fixture(params=["indexed", "unindexed"])
+def text_dataset(request, text_datasets) -> Path:
+    """The text dataset, each way (every test of it runs on both)."""
+    return text_datasets[request.param]
+
+
+@pytest.fixture
+def indexed_text_dataset(text_datasets) -> Path:
+    return text_datasets["indexed"]
 
 
 @pytest.fixture(scope="session")
@@ -334,6 +351,50 @@ def test_gzip_shards_read_as_the_same_records(text_dataset, tmp_path):
     assert values(make_input_fn(gzipped, "test", 4)(), "text") == values(make_input_fn(text_dataset, "test", 4)(), "text")
 
 
+def test_shards_sliced_by_their_index_give_the_records_tfrecorddataset_gives(text_dataset):
+    """The indexed read and the record-by-record one (check_crc=True) give the same batches in eval,
+    and in training every record once a pass, in another order each pass."""
+    from collections import Counter
+
+    for split in ("train", "test"):
+        assert values(make_input_fn(text_dataset, split, 4, mode="eval")(), "text") == \
+            values(make_input_fn(text_dataset, split, 4, mode="eval", check_crc=True)(), "text")
+    expected = values(make_input_fn(text_dataset, "train", 8, mode="eval")(), "text")
+    train_fn = make_input_fn(text_dataset, "train", 5, num_epochs=3, deterministic=True, seed=1)
+    texts = values(train_fn(), "text")
+    assert Counter(texts) == Counter({text: 3 for text in expected})
+    assert len({tuple(texts[i * 40:(i + 1) * 40]) for i in range(3)}) == 3 and texts[:40] != expected
+    assert values(train_fn(), "text") == texts  # a seed fixes the order
+
+
+def test_a_shuffle_buffer_beyond_one_shard_mixes_the_records_of_several(tmp_path):
+    """Indexed training permutes the records of as many shards at once as the shuffle buffer holds:
+    with a buffer of one shard the first 10 records all come from one shard, with a buffer of the
+    whole split from several (the text says which shard: records 0-9 are in the first)."""
+    dataset = write_text_dataset(tmp_path / "many", {"train": (10,) * 8})
+
+    def shards_of_first_ten(buffer, seed):
+        train_fn = make_input_fn(dataset, "train", 10, num_epochs=1, shuffle_buffer=buffer, deterministic=True,
+                                 seed=seed)
+        return {int(text.split(b":")[0].split()[1]) // 10 for text in values(train_fn(), "text", limit=1)}
+
+    assert all(len(shards_of_first_ten(10, seed)) == 1 for seed in range(5))
+    assert all(len(shards_of_first_ten(80, seed)) > 1 for seed in range(5))
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_a_shard_that_no_longer_matches_its_index_fails_naming_both(tmp_path, mode):
+    dataset = write_text_dataset(tmp_path / "changed", {"train": (6, 6)})
+    other = write_text_dataset(tmp_path / "other", {"train": (3, 9)})
+    shutil.copy(other / "train-00001-of-00002.tfrecord", dataset / "train-00001-of-00002.tfrecord")
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"train-00001-of-00002.tfrecord\] \[does not match its record index.*run prep verify"):
+        list(make_input_fn(dataset, "train", 4, mode=mode, num_epochs=1)())
+    if mode == "eval":  # read one by one, the 15 records fail the count instead
+        with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain 3 elements"):
+            list(make_input_fn(dataset, "train", 4, mode=mode, check_crc=True)())
+
+
 @pytest.mark.parametrize("cache", [True, "file"])
 def test_a_cache_gives_the_same_records(text_dataset, tmp_path, cache):
     cache = str(tmp_path / "cache") if cache == "file" else cache
@@ -350,7 +411,7 @@ def test_a_cache_gives_the_same_records(text_dataset, tmp_path, cache):
 
 @pytest.mark.parametrize("dataset, feature, shape", [
     ("resized_dataset", "image", (5, 10, 12, 1)),
-    ("text_dataset", TOKEN_KEY, (5, 8)),
+    ("indexed_text_dataset", TOKEN_KEY, (5, 8)),
 ])
 def test_supervised_gives_the_one_input_feature_and_the_label_as_tensors(reader, request, dataset, feature, shape):
     dataset = request.getfixturevalue(dataset)

@@ -22,6 +22,8 @@ from prep.records.tfrecord_io import (
     count_records,
     detect_compression,
     encode_record,
+    frame_size,
+    index_text,
     read_records,
     shard_suffix,
     write_records,
@@ -444,3 +446,42 @@ def test_module_imports_without_beam_or_tensorflow() -> None:
                          cwd=Path(tfrecord_io.__file__).parents[2])
 
     assert out.stdout.strip() == "[]"
+
+
+# --- the record index --------------------------------------------------------------------------
+
+
+def _dali_index(data: bytes) -> bytes:
+    """What NVIDIA DALI's tfrecord2idx writes for a file: it reads each length header and skips the
+    record, writing "{offset} {size}" (the frame's start and its whole size) per record."""
+    lines, offset = [], 0
+    while offset < len(data):
+        (length,) = struct.unpack_from("<q", data, offset)
+        lines.append(f"{offset} {16 + length}\n")
+        offset += 16 + length
+    return "".join(lines).encode("ascii")
+
+
+@pytest.mark.parametrize("framed", [False, True], ids=["records", "framed"])
+def test_the_record_index_is_the_one_dalis_tfrecord2idx_makes(store: Store, framed: bool) -> None:
+    records = [os.urandom(n) for n in (0, 1, 300, 3000) for _ in range(20)] + MIXED_RECORDS
+    written = [encode_record(r) for r in records] if framed else records
+    write_records(store.path("s.tfrecord"), written, "none", framed=framed, index_path=store.path("index/s.idx"))
+    data = store.get("s.tfrecord")
+    index = store.get("index/s.idx")
+    assert index == _dali_index(data) == index_text(frame_size(r) for r in records)
+    for line, record in zip(index.decode().splitlines(), records):
+        offset, size = map(int, line.split())
+        assert data[offset + 12:offset + size - 4] == record
+    assert store.names() == (["index/s.idx", "s.tfrecord"] if store.kind == "mem" else ["index", "s.tfrecord"])
+
+
+def test_an_empty_shard_has_an_empty_index(store: Store) -> None:
+    write_records(store.path("e.tfrecord"), [], "none", index_path=store.path("e.idx"))
+    assert store.get("e.idx") == b"" and store.get("e.tfrecord") == b""
+
+
+def test_a_compressed_shard_gets_no_index(store: Store) -> None:
+    with pytest.raises(ValueError, match="uncompressed shards, and this one is gzip"):
+        write_records(store.path("g.tfrecord.gz"), [b"x"], "gzip", index_path=store.path("g.idx"))
+    assert store.names() == []

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from prep.core.sharding import INDEX_DIR
 from prep.core.splits import DEFAULT_SPLIT
 from prep.interop.inference.errors import InferenceError
 
@@ -55,7 +56,7 @@ def _absolute(path: str) -> str:
 def _is_metadata(relative: str) -> bool:
     parts = relative.split("/")
     name = parts[-1]
-    return (any(p.startswith(".") for p in parts) or parts[0] == "vocab" or name in METADATA_FILES
+    return (any(p.startswith(".") for p in parts) or parts[0] in ("vocab", INDEX_DIR) or name in METADATA_FILES
             or name.endswith(".labels.txt") or ".tmp" in name)
 
 

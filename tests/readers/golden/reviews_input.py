@@ -56,6 +56,9 @@ MULTI_HOT = {}
 # Detection: the feature of the boxes (ymin, xmin, ymax, xmax of each), and the per-object features.
 BOXES = None
 OBJECTS = ()
+# Each split's record index files (in the order of its shards), when every shard has one: the reader
+# slices the records out of the shards' bytes with them ("offset size" per record, DALI's format).
+INDEXES = {}
 
 
 def make_input_fn(
@@ -79,6 +82,7 @@ def make_input_fn(
     keras_names: bool = False,
     multi_hot: bool = True,
     max_boxes: int | None = None,
+    check_crc: bool = False,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -119,16 +123,20 @@ def make_input_fn(
         max_boxes: a detection dataset's per-object features (boxes, classes, ...) padded or cut to this
             many per image ([batch, max_boxes, 4] boxes, classes padded with -1), with a boolean
             "image/object/mask"; None keeps them ragged ([batch, None, 4]).
+        check_crc: read the records one by one through TFRecordDataset, which checks each one's CRC32C.
+            By default shards that have a record index (prep writes one beside each uncompressed
+            shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each
+            record's frame against the index but not its CRC (`prep verify` checks every CRC).
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOXES, OBJECTS)
+                           BOXES, OBJECTS, INDEXES)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
         num_epochs=num_epochs, shuffle_buffer=shuffle_buffer, cycle_length=cycle_length, cache=cache,
         deterministic=deterministic, seed=seed, supervised=supervised, keras_names=keras_names, multi_hot=multi_hot,
-        max_boxes=max_boxes,
+        max_boxes=max_boxes, check_crc=check_crc,
     )
     return build_input_fn(layout, data_dir, split, options)
 
@@ -173,6 +181,9 @@ class DatasetLayout:
     multi_hot: Mapping[str, int] = dataclasses.field(default_factory=dict)
     boxes: str | None = None  # a detection dataset's boxes: 4 values per box, ymin, xmin, ymax, xmax
     objects: tuple[str, ...] = ()  # its per-object features (one value per box)
+    # Each split's record index files (relative, in the order of its shards), for the splits whose
+    # every shard has one: the reader slices the records out of the shards' bytes with them.
+    indexes: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +209,12 @@ class ReadOptions:
     keras_names: bool = False
     multi_hot: bool = True
     max_boxes: int | None = None
+    check_crc: bool = False
 
+
+# A TFRecord frame: an 8-byte length and its 4-byte CRC before the data, the data's CRC after it.
+HEADER_BYTES = 12
+FRAME_BYTES = 16
 
 # With max_boxes: which of the padded rows hold a box.
 BOX_MASK = "image/object/mask"
@@ -226,9 +242,11 @@ def plain(fn: Callable) -> Callable:
 # ---- the steps ---------------------------------------------------------------------------------------
 
 
-def list_shards(paths: Sequence[str], *, shuffle: bool, seed: int | None) -> tf.data.Dataset:
-    """The shard files as a dataset of paths; when training, in a new random order each epoch."""
-    files = tf.data.Dataset.from_tensor_slices(list(paths))
+def list_shards(paths: Sequence[str], *, shuffle: bool, seed: int | None,
+                indexes: Sequence[str] | None = None) -> tf.data.Dataset:
+    """The shard files as a dataset of paths (with `indexes`, of (shard, record index) pairs); when
+    training, in a new random order each epoch."""
+    files = tf.data.Dataset.from_tensor_slices(list(paths) if indexes is None else (list(paths), list(indexes)))
     if shuffle and len(paths) > 1:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     return files
@@ -249,6 +267,52 @@ def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length
         plain(lambda path: tf.data.TFRecordDataset(path, compression_type=compression).batch(block_length)),
         cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     return blocks.unbatch()
+
+
+def load_indexed_shard(path: tf.Tensor, index_path: tf.Tensor) -> tf.Tensor:
+    """One shard's serialised records, in order, sliced out of the shard's bytes at the offsets its
+    record index gives (one "offset size" line per record, DALI's format): two file reads and a few
+    vectorised ops for the whole shard, where TFRecordDataset hands over one record at a time. Each
+    record's frame is checked against the index (the frames tile the file, each length header says
+    the index's size), not its CRC (check_crc=True reads through TFRecordDataset, which does)."""
+    data = tf.io.read_file(path)
+    index = tf.strings.to_number(tf.strings.split(tf.io.read_file(index_path)), tf.int64)
+    index = tf.reshape(index, [-1, 2])
+    offsets, sizes = index[:, 0], index[:, 1]
+    message = "does not match its record index (changed or damaged since it was written? run prep verify, " \
+              "or write the dataset again):"
+    tiled = tf.logical_and(
+        tf.reduce_all(tf.equal(offsets, tf.cumsum(sizes, exclusive=True))),
+        tf.logical_and(tf.equal(tf.reduce_sum(sizes), tf.cast(tf.strings.length(data), tf.int64)),
+                       tf.reduce_all(sizes >= FRAME_BYTES)))
+    with tf.control_dependencies([tf.debugging.Assert(tiled, [path, message, index_path])]):
+        headers = tf.io.decode_raw(tf.strings.substr(data, offsets, tf.fill(tf.shape(offsets), tf.constant(8, tf.int64))),
+                                   tf.int64, little_endian=True)
+    lengths = sizes - FRAME_BYTES
+    framed = tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths))
+    with tf.control_dependencies([tf.debugging.Assert(framed, [path, message, index_path])]):
+        return tf.strings.substr(data, offsets + HEADER_BYTES, lengths)
+
+
+def read_indexed_records(shards: tf.data.Dataset, *, window: int, shuffle: bool, seed: int | None,
+                         batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+    """Batches of serialised records of the (shard, index) pairs, shards loaded whole by
+    `load_indexed_shard` (the next one while this one is read). When shuffling, the records of every
+    `window` shards in a row are permuted as one (a permutation, where a shuffle buffer of as many
+    records mixes less), each window differently, from `seed` when given. Then cut into batches of
+    `batch_size` across shard boundaries."""
+    records = shards.map(plain(load_indexed_shard), num_parallel_calls=2, deterministic=True)
+    if shuffle:
+        if window > 1:
+            records = records.ragged_batch(window).map(plain(lambda shards: shards.flat_values))
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+        def permute(records: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+            keys = tf.random.stateless_uniform(tf.shape(records), seed=tf.stack([seed, seed // 2]))
+            return tf.gather(records, tf.argsort(keys))
+
+        records = tf.data.Dataset.zip((records, seeds)).map(plain(permute))
+    return records.rebatch(batch_size, drop_remainder=drop_remainder)
 
 
 def cache_records(records: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
@@ -424,8 +488,8 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
 # ---- the input function ------------------------------------------------------------------------------
 
 
-def shards_for_pipeline(shards: Sequence[tuple[str, int | None]], split: str,
-                        input_context: Any) -> list[tuple[str, int | None]]:
+def shards_for_pipeline(shards: Sequence[tuple[str, int | None, str | None]], split: str,
+                        input_context: Any) -> list[tuple[str, int | None, str | None]]:
     """This input pipeline's shards: every num_input_pipelines-th shard from its input_pipeline_id on,
     so pipelines read disjoint shards."""
     if input_context is None or input_context.num_input_pipelines == 1:
@@ -439,29 +503,11 @@ def shards_for_pipeline(shards: Sequence[tuple[str, int | None]], split: str,
     return list(shards[index::count])
 
 
-def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout, spec: Mapping[str, Any],
-                 decode: Callable[[dict], Any], options: ReadOptions, *, split: str, mode: str,
-                 batch_size: int, input_context: Any = None) -> tf.data.Dataset:
-    """The whole pipeline for one input pipeline: the steps above, in order. The shards are read one
-    after the other (when training in a new order each epoch) unless `options.cycle_length` asks for
-    an interleave: in one thread a record costs least, and a prep dataset's shards need no mixing
-    (each is a random sample of the split, its records in the order of a hash)."""
-    training = mode == TRAIN
-    deterministic = bool(options.deterministic) if training else True
-    if input_context is not None:
-        shards = shards_for_pipeline(shards, split, input_context)
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
-    paths, counts = [path for path, _ in shards], [count for _, count in shards]
-    cycle_length = min(options.cycle_length or 1, len(paths)) if training else 1
-
-    files = list_shards(paths, shuffle=training, seed=options.seed)
-    # Training repeats the list of shards (each pass in a new order), not the records: a repeat costs a
-    # record about 0.7 µs, 10% of reading it (bench/RESULTS.md), a list of shards nothing. The shuffle
-    # buffer then mixes the end of one pass with the start of the next, as TensorFlow's tf.data guide
-    # describes for repeat-then-shuffle. A cache keeps the records of one pass, so it repeats them.
-    repeat_shards = training and not options.cache
-    if repeat_shards:
-        files = repeat_records(files, options.num_epochs)
+def read_batches(files: tf.data.Dataset, layout: DatasetLayout, options: ReadOptions, *, training: bool,
+                 cycle_length: int, deterministic: bool, repeat_shards: bool, batch_size: int,
+                 input_context: Any) -> tf.data.Dataset:
+    """Batches of serialised records of the shard files, read record by record: one file after the
+    other (or interleaved), cached if asked, shuffled through a buffer when training."""
     if cycle_length > 1:
         records = interleave_records(files, compression=layout.compression, cycle_length=cycle_length,
                                      block_length=BLOCK_LENGTH, deterministic=deterministic)
@@ -476,7 +522,46 @@ def make_dataset(shards: Sequence[tuple[str, int | None]], layout: DatasetLayout
         records = shuffle_records(records, buffer_size=options.shuffle_buffer, seed=options.seed)
         if not repeat_shards:
             records = repeat_records(records, options.num_epochs)
-    batches = batch_records(records, batch_size=batch_size, drop_remainder=training)
+    return batch_records(records, batch_size=batch_size, drop_remainder=training)
+
+
+def make_dataset(shards: Sequence[tuple[str, int | None, str | None]], layout: DatasetLayout, spec: Mapping[str, Any],
+                 decode: Callable[[dict], Any], options: ReadOptions, *, split: str, mode: str,
+                 batch_size: int, input_context: Any = None) -> tf.data.Dataset:
+    """The whole pipeline for one input pipeline: the steps above, in order. Shards with a record index
+    are loaded whole and sliced into batches by it (`read_indexed_records`), unless the options need
+    the records one by one (a cache, an interleave, check_crc). Otherwise the shards are read one after
+    the other (when training in a new order each epoch) unless `options.cycle_length` asks for an
+    interleave: in one thread a record costs least, and a prep dataset's shards need no mixing (each
+    is a random sample of the split, its records in the order of a hash)."""
+    training = mode == TRAIN
+    deterministic = bool(options.deterministic) if training else True
+    if input_context is not None:
+        shards = shards_for_pipeline(shards, split, input_context)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    paths, counts, indexes = ([shard[i] for shard in shards] for i in range(3))
+    cycle_length = min(options.cycle_length or 1, len(paths)) if training else 1
+    indexed = None not in indexes and None not in counts and cycle_length == 1 and not options.cache \
+        and not options.check_crc
+
+    files = list_shards(paths, shuffle=training, seed=options.seed, indexes=indexes if indexed else None)
+    # Training repeats the list of shards (each pass in a new order), not the records: a repeat costs a
+    # record about 0.7 µs, 10% of reading it (bench/RESULTS.md), a list of shards nothing. The shuffle
+    # buffer then mixes the end of one pass with the start of the next, as TensorFlow's tf.data guide
+    # describes for repeat-then-shuffle. A cache keeps the records of one pass, so it repeats them.
+    repeat_shards = training and not options.cache
+    if repeat_shards:
+        files = repeat_records(files, options.num_epochs)
+    if indexed:
+        # as many shards in a window as hold shuffle_buffer records (on average), so that the records
+        # mix at least as well as through a shuffle buffer of that size
+        window = max(1, min(len(paths), -(-options.shuffle_buffer * len(paths) // max(1, sum(counts)))))
+        batches = read_indexed_records(files, window=window, shuffle=training, seed=options.seed,
+                                       batch_size=batch_size, drop_remainder=training)
+    else:
+        batches = read_batches(files, layout, options, training=training, cycle_length=cycle_length,
+                               deterministic=deterministic, repeat_shards=repeat_shards, batch_size=batch_size,
+                               input_context=input_context)
     check = None
     if None not in counts:
         batches = count_batches(batches, records=sum(counts), batch_size=batch_size,
@@ -570,8 +655,9 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
     return outputs
 
 
-def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[str, int | None]]:
-    """A split's shards as (full path, records), each checked to exist."""
+def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[str, int | None, str | None]]:
+    """A split's shards as (full path, records, full path of its record index or None), each shard
+    checked to exist."""
     if split not in layout.splits:
         raise ReaderError(f"no split {split!r} in {data_dir} (it has: {', '.join(map(repr, layout.splits))})")
     files = [file for file, _ in layout.splits[split]]
@@ -585,7 +671,9 @@ def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[
             f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: {shown} "
             "(the dataset was moved or damaged: check data_dir, or write the dataset again)"
         )
-    return [(path, records) for path, (_, records) in zip(paths, layout.splits[split])]
+    indexes = layout.indexes.get(split)
+    indexes = [str(data_dir).rstrip("/") + "/" + file for file in indexes] if indexes else [None] * len(paths)
+    return [(path, records, index) for path, (_, records), index in zip(paths, layout.splits[split], indexes)]
 
 
 def check_options(options: ReadOptions) -> None:
