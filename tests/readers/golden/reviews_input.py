@@ -215,6 +215,8 @@ class ReadOptions:
 # A TFRecord frame: an 8-byte length and its 4-byte CRC before the data, the data's CRC after it.
 HEADER_BYTES = 12
 FRAME_BYTES = 16
+# Records an indexed shard is sliced into at a time (at least a batch): a slice costs one op call.
+SLICE_RECORDS = 1024
 
 # With max_boxes: which of the padded rows hold a box.
 BOX_MASK = "image/object/mask"
@@ -269,12 +271,12 @@ def interleave_records(files: tf.data.Dataset, *, compression: str, cycle_length
     return blocks.unbatch()
 
 
-def load_indexed_shard(path: tf.Tensor, index_path: tf.Tensor) -> tf.Tensor:
-    """One shard's serialised records, in order, sliced out of the shard's bytes at the offsets its
-    record index gives (one "offset size" line per record, DALI's format): two file reads and a few
-    vectorised ops for the whole shard, where TFRecordDataset hands over one record at a time. Each
-    record's frame is checked against the index (the frames tile the file, each length header says
-    the index's size), not its CRC (check_crc=True reads through TFRecordDataset, which does)."""
+def load_indexed_shard(path: tf.Tensor, index_path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """One shard's bytes and where its records' data lie in them, (bytes, starts, lengths), from its
+    record index (one "offset size" line per record, DALI's format): two file reads and a few
+    vectorised ops for the whole shard. Each record's frame is checked against the index (the frames
+    tile the file, each length header says the index's size), not its CRC (check_crc=True reads
+    through TFRecordDataset, which does)."""
     data = tf.io.read_file(path)
     index = tf.strings.to_number(tf.strings.split(tf.io.read_file(index_path)), tf.int64)
     index = tf.reshape(index, [-1, 2])
@@ -291,27 +293,51 @@ def load_indexed_shard(path: tf.Tensor, index_path: tf.Tensor) -> tf.Tensor:
     lengths = sizes - FRAME_BYTES
     framed = tf.reduce_all(tf.equal(tf.reshape(headers, [-1]), lengths))
     with tf.control_dependencies([tf.debugging.Assert(framed, [path, message, index_path])]):
-        return tf.strings.substr(data, offsets + HEADER_BYTES, lengths)
+        return tf.identity(data), offsets + HEADER_BYTES, tf.identity(lengths)
+
+
+def permutation(count: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """A random order of `count` items, from a scalar int64 seed."""
+    return tf.argsort(tf.random.stateless_uniform(tf.reshape(count, [1]), seed=tf.stack([seed, seed // 2])))
+
+
+def slice_records(data: tf.Tensor, starts: tf.Tensor, lengths: tf.Tensor, chunk: int) -> tf.data.Dataset:
+    """The records at `starts` and `lengths` of the bytes `data`, sliced `chunk` at a time (so the first
+    batch waits for one slice, not the whole shard's), as vectors of serialised records."""
+    count = tf.size(starts, out_type=tf.int64)
+    return tf.data.Dataset.range(0, count, chunk).map(
+        plain(lambda first: tf.strings.substr(data, starts[first:first + chunk], lengths[first:first + chunk])))
 
 
 def read_indexed_records(shards: tf.data.Dataset, *, window: int, shuffle: bool, seed: int | None,
                          batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
     """Batches of serialised records of the (shard, index) pairs, shards loaded whole by
-    `load_indexed_shard` (the next one while this one is read). When shuffling, the records of every
-    `window` shards in a row are permuted as one (a permutation, where a shuffle buffer of as many
-    records mixes less), each window differently, from `seed` when given. Then cut into batches of
-    `batch_size` across shard boundaries."""
-    records = shards.map(plain(load_indexed_shard), num_parallel_calls=2, deterministic=True)
-    if shuffle:
-        if window > 1:
-            records = records.ragged_batch(window).map(plain(lambda shards: shards.flat_values))
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    `load_indexed_shard` (the next one while this one is read) and sliced in chunks. When shuffling,
+    the records of every `window` shards in a row are put in a random order as one (a permutation,
+    where a shuffle buffer of as many records mixes less), each window differently, from `seed` when
+    given: for one shard, the order of its slices before they are cut; for several, the records after.
+    Then cut into batches of `batch_size` across shard boundaries."""
+    chunk = max(batch_size, SLICE_RECORDS)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
-        def permute(records: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-            keys = tf.random.stateless_uniform(tf.shape(records), seed=tf.stack([seed, seed // 2]))
-            return tf.gather(records, tf.argsort(keys))
+    def load(paths: tuple, seed: tf.Tensor) -> tuple:
+        """A shard loaded; when its records are shuffled on their own, their slices in a random order."""
+        data, starts, lengths = load_indexed_shard(*paths)
+        if shuffle and window == 1:
+            order = permutation(tf.size(starts), seed)
+            starts, lengths = tf.gather(starts, order), tf.gather(lengths, order)
+        return data, starts, lengths
 
-        records = tf.data.Dataset.zip((records, seeds)).map(plain(permute))
+    loaded = tf.data.Dataset.zip((shards, seeds)).map(plain(load), num_parallel_calls=2, deterministic=True)
+    if shuffle and window > 1:
+        def permute(records: tf.RaggedTensor, seed: tf.Tensor) -> tf.Tensor:
+            records = records.flat_values
+            return tf.gather(records, permutation(tf.size(records), seed))
+
+        shard_records = loaded.map(plain(lambda data, starts, lengths: tf.strings.substr(data, starts, lengths)))
+        records = tf.data.Dataset.zip((shard_records.ragged_batch(window), seeds)).map(plain(permute))
+    else:
+        records = loaded.flat_map(plain(lambda data, starts, lengths: slice_records(data, starts, lengths, chunk)))
     return records.rebatch(batch_size, drop_remainder=drop_remainder)
 
 
