@@ -30,9 +30,9 @@ def dropped_copies(group: list[duplicates.Copy]):
     return [(kept, copy) for copy in others]
 
 
-def _near_dropped(pairs: list[duplicates.NearPair]) -> list[tuple[str, dict]]:
-    """(name, rejected.jsonl row) of each near copy --dedupe-near drops, from every near pair."""
-    return [(row["path"], row) for row in duplicates.near_drops(duplicates.near_groups(pairs))]
+def _near_dropped(found: dict) -> list[tuple[str, dict]]:
+    """(name, rejected.jsonl row) of each near copy --dedupe-near drops, from the job's near groups."""
+    return [(row["path"], row) for row in duplicates.near_drops(found["groups"])]
 
 
 def _first_rejection(name_rows) -> dict:
@@ -95,18 +95,19 @@ class FindDuplicates(beam.PTransform):
             | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", "facts", main="groups")
         )
         groups = found.groups
-        facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)),
-                 found.near | "NearFacts" >> beam.Map(lambda p: (duplicates.NEAR_FACT, p)),
-                 found.facts]
+        facts = [groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)), found.facts]
+        if content.near:  # the near groups, found once from every pair, for stats.json and --dedupe-near
+            near = (found.near | "AllNearPairs" >> beam.combiners.ToList()
+                    | "NearGroups" >> beam.Map(duplicates.near_found))
+            facts.append(near | "NearFacts" >> beam.Map(lambda n: (duplicates.NEAR_FACT, n)))
         kept = records
         if self.dedupe or self.dedupe_near:
             drops = []
             if self.dedupe:
                 drops.append(groups | "Dropped" >> beam.FlatMap(dropped_copies) | "ExactRejections" >> beam.MapTuple(
                     lambda survivor, copy: (copy.name, content.rejection(survivor, copy))))
-            if self.dedupe_near:
-                drops.append(found.near | "AllNearPairs" >> beam.combiners.ToList()
-                             | "NearDropped" >> beam.FlatMap(_near_dropped))
+            if self.dedupe_near and content.near:
+                drops.append(near | "NearDropped" >> beam.FlatMap(_near_dropped))
             rows = (tuple(drops) | "AllDropped" >> beam.Flatten() | "ByName" >> beam.GroupByKey()
                     | "OnePerName" >> beam.MapTuple(lambda name, rows: (name, _first_rejection((name, rows)))))
             facts.append(rows | "Rejections" >> beam.MapTuple(lambda _, row: ("rejected", row)))

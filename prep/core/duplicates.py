@@ -29,7 +29,7 @@ REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
 NEAR_REASON = "near_duplicate_across_splits"  # ... and for a near copy --dedupe-near drops
 # The facts duplicate detection adds to a job's summary (prep.core.statistics.Summary) for stats.json:
 GROUP_FACT = "duplicate_group"  # (GROUP_FACT, [Copy, ...]): a group of exact copies
-NEAR_FACT = "near_pair"         # (NEAR_FACT, NearPair): a near pair (found once per shared band)
+NEAR_FACT = "near_found"        # (NEAR_FACT, near_found(every near pair)): the job's near copies, found once
 CROWDED_FACT = "near_crowded"   # (CROWDED_FACT, images): images of one hash, more than MAX_BUCKET, not compared
 SPLIT_FACT = "near_split"       # (SPLIT_FACT, images): a band value shared by more than MAX_BUCKET images, split
 
@@ -254,6 +254,14 @@ def near_groups(pairs: Iterable[NearPair]) -> list[dict]:
     return sorted(groups, key=lambda g: (len(set(g["splits"])) == 1, -len(g["paths"]), g["paths"]))
 
 
+def near_found(pairs: Iterable[tuple]) -> dict:
+    """The job's near copies, from every near pair it found (a pair sharing several bands comes once per
+    band): {"pairs": the distinct pairs, "groups": their near_groups}. Computed once, in one step of the
+    job, for stats.json and --dedupe-near alike."""
+    distinct = set(NearPair._make(p) for p in pairs)
+    return {"pairs": len(distinct), "groups": near_groups(distinct)}
+
+
 def near_drops(groups: list[dict]) -> list[dict]:
     """The rejected.jsonl rows of the near copies --dedupe-near drops: in each group that spans splits,
     every member outside the group's first split (train, then validation, test, then others by name),
@@ -291,16 +299,17 @@ def from_summary(summary: dict, near: bool) -> dict:
     for); copies --dedupe dropped are the summary's rejections for REASON."""
     rejected = summary.get("rejected", {})
     crowded, split = summary.get(CROWDED_FACT, {}), summary.get(SPLIT_FACT, {})
-    return summarize(summary.get(GROUP_FACT, []), summary.get(NEAR_FACT, []) if near else None,
+    found = summary.get(NEAR_FACT) or [near_found([])]
+    return summarize(summary.get(GROUP_FACT, []), found[0] if near else None,
                      rejected.get(REASON, 0), rejected.get(NEAR_REASON, 0),
                      (crowded.get("band_values", 0), crowded.get("images", 0)),
                      (split.get("band_values", 0), split.get("images", 0)))
 
 
-def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: int = 0, near_dropped: int = 0,
+def summarize(groups: list[list[Copy]], near: dict | None, dropped: int = 0, near_dropped: int = 0,
               crowded: tuple[int, int] = (0, 0), split: tuple[int, int] = (0, 0)) -> dict:
-    """stats.json's "duplicates": `groups` are groups of exact copies; `near` the near pairs (None where
-    near copies are not looked for: text), summed up as groups. Groups spanning splits come first: they
+    """stats.json's "duplicates": `groups` are groups of exact copies; `near` the near copies as
+    `near_found` gives them (None where near copies are not looked for: text). Groups spanning splits come first: they
     are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out; `split`: the band
     values shared by more than MAX_BUCKET images, and their images, compared within the other bands;
     `crowded`: the groups of one hash too large to compare, and their images (said, not silent)."""
@@ -319,12 +328,11 @@ def summarize(groups: list[list[Copy]], near: list[NearPair] | None, dropped: in
         },
     }
     if near is not None:
-        pairs = set(NearPair._make(p) for p in near)  # a pair sharing several bands is found in each
-        found = near_groups(pairs)
+        found = near["groups"]
         across_near = sum(1 for g in found if len(set(g["splits"])) > 1)
         summary["near"] = {
             "groups": len(found),
-            "pairs": len(pairs),
+            "pairs": near["pairs"],
             "groups_across_splits": across_near,
             "groups_within_a_split": len(found) - across_near,
             "dropped_by_dedupe_near": near_dropped,

@@ -180,7 +180,7 @@ def test_near_groups_are_the_connected_components_of_the_pairs_leakage_first():
         {"paths": ["a", "b", "c", "d"], "splits": ["train"] * 4, "max_differing_bits": 5},
         {"paths": ["p", "q"], "splits": ["train", "train"], "max_differing_bits": 4},
     ]
-    summary = duplicates.summarize([], pairs)["near"]
+    summary = duplicates.summarize([], duplicates.near_found(pairs))["near"]
     assert (summary["groups"], summary["pairs"], summary["groups_across_splits"], summary["groups_within_a_split"]) == (3, 5, 1, 2)
 
 

@@ -36,8 +36,8 @@ def _facts(inputs: int, records: list[str], rejected: list[str]):
     copies = [Copy(p, "train", b"d" * 16) for p in records]
     return ([INPUT_FACT] * inputs + [record_fact(_image(p)) for p in records]
             + [("rejected", {"path": f"bad{i}.jpg", "reason": reason, "detail": "..."}) for i, reason in enumerate(rejected)]
-            + [(duplicates.GROUP_FACT, copies), (duplicates.NEAR_FACT, ("cat/a.jpg", "train", "cat/c.jpg", "train", 4)),
-               (duplicates.NEAR_FACT, ("cat/a.jpg", "train", "cat/c.jpg", "train", 4))])
+            + [(duplicates.GROUP_FACT, copies), (duplicates.NEAR_FACT, duplicates.near_found(
+                [("cat/a.jpg", "train", "cat/c.jpg", "train", 4), ("cat/a.jpg", "train", "cat/c.jpg", "train", 4)]))])
 
 
 def test_stats_count_inputs_records_rejections_and_duplicates_from_the_facts():
