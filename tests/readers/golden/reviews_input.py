@@ -328,7 +328,10 @@ def read_indexed_records(shards: tf.data.Dataset, *, window: int, shuffle: bool,
             starts, lengths = tf.gather(starts, order), tf.gather(lengths, order)
         return data, starts, lengths
 
-    loaded = tf.data.Dataset.zip((shards, seeds)).map(plain(load), num_parallel_calls=2, deterministic=True)
+    if shuffle:
+        loaded = tf.data.Dataset.zip((shards, seeds)).map(plain(load), num_parallel_calls=2, deterministic=True)
+    else:  # in order: no seeds to draw
+        loaded = shards.map(plain(load_indexed_shard), num_parallel_calls=2, deterministic=True)
     if shuffle and window > 1:
         def permute(records: tf.RaggedTensor, seed: tf.Tensor) -> tf.Tensor:
             records = records.flat_values
