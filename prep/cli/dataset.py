@@ -41,13 +41,17 @@ def inspect(dataset, samples, sheet, per_class):
 @click.command()
 @click.argument("dataset")
 @click.option("--no-parse", is_flag=True, help="Check framing, CRCs and counts only, not that records parse.")
-def verify(dataset, no_parse):
+@click.option("--write-indexes", is_flag=True,
+              help="Give each uncompressed shard without a record index one (datasets written before prep wrote "
+                   "them, foreign shards) and list them in schema.json, so readers slice records out of the shards.")
+def verify(dataset, no_parse, write_indexes):
     """Read every shard end to end: CRCs, record counts against schema.json, every record parses.
 
     Exits non-zero naming each bad file.
     """
     from prep.inspection.verify import verify_dataset
     from prep.jobs.terminal import quiet_tensorflow
+    from schemas import load_schema
 
     quiet_tensorflow()
 
@@ -57,12 +61,21 @@ def verify(dataset, no_parse):
         else:
             click.echo(f"ok   {finding.file}: {finding.records:,} {finding.unit}")
 
-    schema, findings = verify_dataset(dataset.rstrip("/"), parse=not no_parse, progress=report)
+    before = load_schema(dataset.rstrip("/")) if write_indexes else None
+    schema, findings = verify_dataset(dataset.rstrip("/"), parse=not no_parse, progress=report,
+                                      write_indexes=write_indexes)
     bad = [f for f in findings if f.problem]
     if bad:
-        raise click.ClickException(f"{len(bad)} of {len(findings)} files are bad: {', '.join(f.file for f in bad)}")
+        unlisted = " (no record index was listed in schema.json)" if write_indexes else ""
+        raise click.ClickException(f"{len(bad)} of {len(findings)} files are bad: {', '.join(f.file for f in bad)}"
+                                   + unlisted)
     records = sum(f.records or 0 for f in findings if f.unit == "records")
     click.echo(f"verified {records:,} records in {sum(len(s.shards) for s in schema.splits)} shards")
+    if before is not None:
+        added = sum(1 for s in schema.splits for shard in s.shards if shard.index) - \
+            sum(1 for s in before.splits for shard in s.shards if shard.index)
+        click.echo(f"wrote {added:,} record indexes, listed in schema.json" if added else
+                   "every uncompressed shard has its record index already (compressed shards take none)")
 
 
 COMMANDS = (inspect, verify,)  # what prep.cli.main adds to `prep`

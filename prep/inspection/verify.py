@@ -9,13 +9,15 @@ the schema does not list, and vocabulary files and sizes.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from prep.core import sharding
 from prep.records import tfrecord_io
-from schemas import DatasetSchema, feature_spec, load_schema
+from schemas import DatasetSchema, Shard, feature_spec, load_schema, save_schema
 
 PARSE_BATCH = 1024  # records parsed per tf.io.parse_example call
 _SHARD_NAME = re.compile(r"^[^/]+-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?$")
@@ -86,7 +88,10 @@ def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, st
 
 
 def verify_shard(root: str, file: str, expected: int | None, compression: str, spec: dict | None,
-                 limits: dict[str, tuple[int, str]] | None = None, index: str | None = None) -> Finding:
+                 limits: dict[str, tuple[int, str]] | None = None, index: str | None = None,
+                 write_index: str | None = None) -> Finding:
+    """The finding for one shard: read end to end, its records parsed (with `spec`), counted against
+    `expected`, its record `index` checked; a sound shard with no index gets one at `write_index`."""
     from apache_beam.io.filesystems import FileSystems
 
     path = FileSystems.join(root, file)
@@ -106,6 +111,8 @@ def verify_shard(root: str, file: str, expected: int | None, compression: str, s
     if expected is not None and count != expected:
         return Finding(file, count, f"holds {count} records but schema.json says {expected}")
     problem = None if index is None else _index_problem(FileSystems.join(root, index), index, frames)
+    if problem is None and write_index is not None:
+        tfrecord_io.write_file(FileSystems.join(root, write_index), tfrecord_io.index_text(frames))
     return Finding(file, count, problem)
 
 
@@ -132,20 +139,29 @@ def _listed_files(root: str) -> list[str]:
     return sorted(posixpath.basename(m.path) for m in matched)
 
 
-def verify_dataset(root: str, *, parse: bool = True,
-                   progress: Callable[[Finding], None] = lambda finding: None) -> tuple[DatasetSchema, list[Finding]]:
-    """Every finding about the dataset in `root` (load_schema's SchemaError if it has no usable schema)."""
+def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding], None] = lambda finding: None,
+                   write_indexes: bool = False) -> tuple[DatasetSchema, list[Finding]]:
+    """Every finding about the dataset in `root` (load_schema's SchemaError if it has no usable schema).
+    With `write_indexes`, each uncompressed shard without a record index gets one (a dataset written
+    before prep wrote them, or foreign shards), and when every file is sound schema.json lists them
+    (and the record counts it did not know): the returned schema is the one written."""
     from apache_beam.io.filesystems import FileSystems
 
     schema = load_schema(root)
     spec = feature_spec(schema) if parse else None
     limits = id_limits(schema)
     findings: list[Finding] = []
+    indexed: dict[str, tuple[str, int]] = {}
     for split in schema.splits:
         for shard in split.shards:
-            finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec, limits, shard.index)
+            new_index = (sharding.index_file_name(shard.file, schema.compression)
+                         if write_indexes and shard.index is None else None)
+            finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec, limits, shard.index,
+                                   write_index=new_index)
             findings.append(finding)
             progress(finding)
+            if new_index is not None and finding.problem is None:
+                indexed[shard.file] = (new_index, finding.records)
     listed = {shard.file for split in schema.splits for shard in split.shards}
     for name in _listed_files(root):
         if _SHARD_NAME.match(name) and name not in listed:
@@ -163,4 +179,25 @@ def verify_dataset(root: str, *, parse: bool = True,
             finding = Finding(vocab.file, lines, problem, unit="lines")
         findings.append(finding)
         progress(finding)
+    if indexed and not any(f.problem for f in findings):
+        schema = _with_indexes(schema, indexed)
+        save_schema(schema, root)
     return schema, findings
+
+
+def _with_indexes(schema: DatasetSchema, indexed: dict[str, tuple[str, int]]) -> DatasetSchema:
+    """`schema` with the record index (and the record count, where it was unknown) of each shard named
+    in `indexed` (file -> (index file, records))."""
+    def shard(s: Shard) -> Shard:
+        if s.file not in indexed:
+            return s
+        index, records = indexed[s.file]
+        return dataclasses.replace(s, index=index, num_records=records if s.num_records is None else s.num_records)
+
+    splits = []
+    for split in schema.splits:
+        shards = tuple(shard(s) for s in split.shards)
+        counts = [s.num_records for s in shards]
+        total = split.num_records if split.num_records is not None or None in counts else sum(counts)
+        splits.append(dataclasses.replace(split, shards=shards, num_records=total))
+    return dataclasses.replace(schema, splits=tuple(splits))

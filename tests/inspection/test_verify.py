@@ -90,3 +90,44 @@ def test_an_unfinished_run_is_refused(dataset_copy, prep_cli):
     result = prep_cli("verify", dataset_copy)
     assert result.exit_code == 2
     assert "did not finish" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def _without_indexes(d, *, counts: bool = False) -> dict:
+    """Takes the record indexes out of a dataset (as written before prep wrote them; with `counts`, the
+    record counts too, as a schema inferred from foreign files may have them); returns the schema it had."""
+    import shutil
+
+    before = json.loads((d / "schema.json").read_text())
+    schema = json.loads((d / "schema.json").read_text())
+    for split in schema["splits"]:
+        for shard in split["shards"]:
+            del shard["index"]
+            if counts:
+                shard["num_records"] = None
+        if counts:
+            split["num_records"] = None
+    (d / "schema.json").write_text(json.dumps(schema))
+    shutil.rmtree(d / "index")
+    return before
+
+
+@pytest.mark.parametrize("counts", [False, True], ids=["indexes", "indexes-and-counts"])
+def test_write_indexes_gives_a_dataset_the_indexes_prep_writes(dataset_copy, prep_cli, counts):
+    originals = {p.name: p.read_bytes() for p in (dataset_copy / "index").iterdir()}
+    before = _without_indexes(dataset_copy, counts=counts)
+    result = prep_cli("verify", dataset_copy, "--write-indexes")
+    assert result.exit_code == 0, result.out + result.err
+    assert "wrote 4 record indexes, listed in schema.json" in result.out
+    assert {p.name: p.read_bytes() for p in (dataset_copy / "index").iterdir()} == originals
+    assert json.loads((dataset_copy / "schema.json").read_text()) == before  # counts filled in from the shards
+    again = prep_cli("verify", dataset_copy, "--write-indexes")
+    assert again.exit_code == 0 and "has its record index already" in again.out
+
+
+def test_write_indexes_lists_none_while_a_file_is_bad(dataset_copy, prep_cli):
+    _without_indexes(dataset_copy)
+    _flip(dataset_copy)
+    result = prep_cli("verify", dataset_copy, "--write-indexes")
+    assert result.exit_code == 1 and "no record index was listed in schema.json" in result.err
+    assert all("index" not in shard for split in json.loads((dataset_copy / "schema.json").read_text())["splits"]
+               for shard in split["shards"])
