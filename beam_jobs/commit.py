@@ -13,7 +13,6 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import delete_spilled
 from beam_jobs.sharded_write import write_shard
-from prep.core import sharding
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
 from schemas import DatasetSchema, save_schema
@@ -37,9 +36,8 @@ class _CommitFn(beam.DoFn):
             num_shards = next(iter(present.values()))["num_shards"] if present else (self.options.num_shards or 1)
             for index in range(num_shards):
                 if index not in present:
-                    name = sharding.shard_file_name(split, index, num_shards, self.options.compression)
-                    results.append(write_shard(self.out, name, [], self.options.compression,
-                                                           split=split, index=index, num_shards=num_shards))
+                    results.append(write_shard(self.out, [], self.options.compression,
+                                               split=split, index=index, num_shards=num_shards))
         schema, files = self.finalize(results, **side)
         for relative, data in sorted(files.items()):
             write_file(FileSystems.join(self.out, relative), data)

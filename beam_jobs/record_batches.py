@@ -48,9 +48,8 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         (split, index, num_shards), batches = element
         records = sorted(values_of(batches))  # by order hash, then identity (unique: records never compare)
-        name = sharding.shard_file_name(split, index, num_shards, self.compression)
-        yield write_shard(self.out, name, (record for _, _, record in records), self.compression,
-                                      framed=True, split=split, index=index, num_shards=num_shards)
+        yield write_shard(self.out, (record for _, _, record in records), self.compression,
+                          framed=True, split=split, index=index, num_shards=num_shards)
 
 
 class WriteShardBatches(beam.PTransform):

@@ -43,10 +43,11 @@ def _identity(value: bytes) -> bytes:
     return value
 
 
-def write_shard(out: str, name: str, records, compression: str, *, framed: bool = False, split: str,
-                index: int, num_shards: int) -> dict:
-    """Writes one shard (and, uncompressed, its record index) under `out`; returns what the commit step
-    and the schema need of it: split, index, file, counts, index file."""
+def write_shard(out: str, records, compression: str, *, framed: bool = False, split: str, index: int,
+                num_shards: int) -> dict:
+    """Writes shard `index` of `num_shards` of `split` (and, uncompressed, its record index) under
+    `out`; returns what the commit step and the schema need of it: split, index, file, counts, index file."""
+    name = sharding.shard_file_name(split, index, num_shards, compression)
     index_file = sharding.index_file_name(name, compression)
     count, size = tfrecord_io.write_records(
         FileSystems.join(out, name), records, compression, framed=framed,
@@ -62,9 +63,8 @@ class _WriteShard(beam.DoFn):
     def process(self, element):
         (split, index, num_shards), batches = element
         pairs = sorted(values_of(batches), key=_in_shard_order)
-        name = sharding.shard_file_name(split, index, num_shards, self.compression)
-        yield write_shard(self.out, name, (self.to_record(v) for _, v in pairs), self.compression,
-                                      split=split, index=index, num_shards=num_shards)
+        yield write_shard(self.out, (self.to_record(v) for _, v in pairs), self.compression,
+                          split=split, index=index, num_shards=num_shards)
 
 
 class WriteShards(beam.PTransform):

@@ -209,30 +209,29 @@ def read_indexed_records(shards: tf.data.Dataset, *, window: int, shuffle: bool,
     where a shuffle buffer of as many records mixes less), each window differently, from `seed` when
     given: for one shard, the order of its slices before they are cut; for several, the records after.
     Then cut into batches of `batch_size` across shard boundaries."""
-    chunk = max(batch_size, SLICE_RECORDS)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    def slices(data: tf.Tensor, starts: tf.Tensor, lengths: tf.Tensor) -> tf.data.Dataset:
+        return slice_records(data, starts, lengths, max(batch_size, SLICE_RECORDS))
 
-    def load(paths: tuple, seed: tf.Tensor) -> tuple:
-        """A shard loaded; when its records are shuffled on their own, their slices in a random order."""
-        data, starts, lengths = load_indexed_shard(*paths)
-        if shuffle and window == 1:
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True) if shuffle else None
+    if not shuffle:
+        records = shards.map(plain(load_indexed_shard), num_parallel_calls=2, deterministic=True).flat_map(plain(slices))
+    elif window == 1:
+        def load_permuted(paths: tuple, seed: tf.Tensor) -> tuple:
+            """A shard loaded, the slices of its records in a random order."""
+            data, starts, lengths = load_indexed_shard(*paths)
             order = permutation(tf.size(starts), seed)
-            starts, lengths = tf.gather(starts, order), tf.gather(lengths, order)
-        return data, starts, lengths
+            return data, tf.gather(starts, order), tf.gather(lengths, order)
 
-    if shuffle:
-        loaded = tf.data.Dataset.zip((shards, seeds)).map(plain(load), num_parallel_calls=2, deterministic=True)
-    else:  # in order: no seeds to draw
-        loaded = shards.map(plain(load_indexed_shard), num_parallel_calls=2, deterministic=True)
-    if shuffle and window > 1:
+        loaded = tf.data.Dataset.zip((shards, seeds)).map(plain(load_permuted), num_parallel_calls=2, deterministic=True)
+        records = loaded.flat_map(plain(slices))
+    else:
         def permute(records: tf.RaggedTensor, seed: tf.Tensor) -> tf.Tensor:
             records = records.flat_values
             return tf.gather(records, permutation(tf.size(records), seed))
 
-        shard_records = loaded.map(plain(lambda data, starts, lengths: tf.strings.substr(data, starts, lengths)))
+        shard_records = shards.map(plain(lambda path, index: tf.strings.substr(*load_indexed_shard(path, index))),
+                                   num_parallel_calls=2, deterministic=True)
         records = tf.data.Dataset.zip((shard_records.ragged_batch(window), seeds)).map(plain(permute))
-    else:
-        records = loaded.flat_map(plain(lambda data, starts, lengths: slice_records(data, starts, lengths, chunk)))
     return records.rebatch(batch_size, drop_remainder=drop_remainder)
 
 

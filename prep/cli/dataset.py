@@ -51,7 +51,6 @@ def verify(dataset, no_parse, write_indexes):
     """
     from prep.inspection.verify import verify_dataset
     from prep.jobs.terminal import quiet_tensorflow
-    from schemas import load_schema
 
     quiet_tensorflow()
 
@@ -61,7 +60,6 @@ def verify(dataset, no_parse, write_indexes):
         else:
             click.echo(f"ok   {finding.file}: {finding.records:,} {finding.unit}")
 
-    before = load_schema(dataset.rstrip("/")) if write_indexes else None
     schema, findings = verify_dataset(dataset.rstrip("/"), parse=not no_parse, progress=report,
                                       write_indexes=write_indexes)
     bad = [f for f in findings if f.problem]
@@ -71,9 +69,8 @@ def verify(dataset, no_parse, write_indexes):
                                    + unlisted)
     records = sum(f.records or 0 for f in findings if f.unit == "records")
     click.echo(f"verified {records:,} records in {sum(len(s.shards) for s in schema.splits)} shards")
-    if before is not None:
-        added = sum(1 for s in schema.splits for shard in s.shards if shard.index) - \
-            sum(1 for s in before.splits for shard in s.shards if shard.index)
+    if write_indexes:
+        added = sum(1 for f in findings if f.index_written)
         click.echo(f"wrote {added:,} record indexes, listed in schema.json" if added else
                    "every uncompressed shard has its record index already (compressed shards take none)")
 

@@ -31,6 +31,7 @@ class Finding:
     records: int | None  # records in a shard, lines in a vocabulary
     problem: str | None = None
     unit: str = "records"
+    index_written: str | None = None  # the record index verify --write-indexes wrote for a shard
 
 
 def _batches(records: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
@@ -113,6 +114,7 @@ def verify_shard(root: str, file: str, expected: int | None, compression: str, s
     problem = None if index is None else _index_problem(FileSystems.join(root, index), index, frames)
     if problem is None and write_index is not None:
         tfrecord_io.write_file(FileSystems.join(root, write_index), tfrecord_io.index_text(frames))
+        return Finding(file, count, index_written=write_index)
     return Finding(file, count, problem)
 
 
@@ -151,7 +153,6 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
     spec = feature_spec(schema) if parse else None
     limits = id_limits(schema)
     findings: list[Finding] = []
-    indexed: dict[str, tuple[str, int]] = {}
     for split in schema.splits:
         for shard in split.shards:
             new_index = (sharding.index_file_name(shard.file, schema.compression)
@@ -160,8 +161,6 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
                                    write_index=new_index)
             findings.append(finding)
             progress(finding)
-            if new_index is not None and finding.problem is None:
-                indexed[shard.file] = (new_index, finding.records)
     listed = {shard.file for split in schema.splits for shard in split.shards}
     for name in _listed_files(root):
         if _SHARD_NAME.match(name) and name not in listed:
@@ -179,6 +178,7 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
             finding = Finding(vocab.file, lines, problem, unit="lines")
         findings.append(finding)
         progress(finding)
+    indexed = {f.file: (f.index_written, f.records) for f in findings if f.index_written}
     if indexed and not any(f.problem for f in findings):
         schema = _with_indexes(schema, indexed)
         save_schema(schema, root)
