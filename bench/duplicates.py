@@ -499,11 +499,22 @@ def prep_hash(inp: HashInput) -> tuple[np.ndarray | None, int]:
 
 
 def prep_thumbnail(inp: HashInput) -> np.ndarray:
-    """prep's 8x8 picture beside its hash (the second check prep.core.duplicates.alike makes)."""
+    """prep's 8x8 YCbCr picture beside its hash (192 bytes: what prep.core.duplicates.alike compares)."""
     from prep.images.imaging import fingerprint
 
-    _, thumbnail = fingerprint(inp.image, inp.size)
-    return np.frombuffer(thumbnail, np.uint8).astype(np.float32) if thumbnail else np.zeros(64, np.float32)
+    _, picture = fingerprint(inp.image, inp.size)
+    return np.frombuffer(picture, np.uint8).astype(np.float32) if picture else np.zeros(192, np.float32)
+
+
+def prep_alike(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """0 where prep.core.duplicates.alike calls aligned rows of pictures alike, else 1 (prep's own
+    check, called pair by pair: the few pairs within the hash threshold)."""
+    from prep.core.duplicates import alike
+
+    def picture(row: np.ndarray) -> bytes:
+        return row.astype(np.uint8).tobytes() if row.any() else b""
+
+    return np.array([0 if alike(picture(x), picture(y)) else 1 for x, y in zip(a, b)], np.int32)
 
 
 _DCT8x32 = 2 * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(32) + 1) / 64)  # scipy.fftpack.dct II's first 8 rows
@@ -515,7 +526,7 @@ def phash_bits(im, reduce: bool = True, lanczos: bool = True) -> np.ndarray | No
     `reduce`: box-reduce first, as prep's dHash does; not `lanczos`: a bilinear 32x32 (cheaper)."""
     from PIL import Image
 
-    from prep.images.imaging import MIN_FINGERPRINT_RANGE
+    from prep.images.fingerprint import MIN_FINGERPRINT_RANGE
 
     grey = grey_reduced(im, 32) if reduce else im.convert("L")
     resample = Image.Resampling.LANCZOS if lanczos else Image.Resampling.BILINEAR
@@ -538,7 +549,7 @@ def dct_low(im) -> np.ndarray | None:
     from (32-63 px a side; a 1/8-scale JPEG decode often is that already), with no 32x32 resize:
     the frequencies of pHash's thumbnail up to a scale per axis. None for a flat image (range <
     prep's MIN_FINGERPRINT_RANGE)."""
-    from prep.images.imaging import MIN_FINGERPRINT_RANGE
+    from prep.images.fingerprint import MIN_FINGERPRINT_RANGE
 
     grey = grey_reduced(im, 32)
     pixels = pixels_of(grey).reshape(grey.height, grey.width).astype(np.float32)
@@ -618,7 +629,7 @@ def thumbnail_9x8(inp: HashInput) -> np.ndarray:
     the dHash it costs no image work, only 72 bytes."""
     from PIL import Image
 
-    from prep.images.imaging import FINGERPRINT_REDUCE_TO
+    from prep.images.fingerprint import FINGERPRINT_REDUCE_TO
 
     grey = grey_reduced(inp.image, FINGERPRINT_REDUCE_TO)
     return pixels_of(grey.resize((9, 8), Image.Resampling.BILINEAR)).astype(np.float32)
@@ -683,7 +694,7 @@ CHECKS = {
     "16x16 MAD": Check("16x16 MAD", thumbnail_16x16, mean_abs_difference, "phash bilinear"),  # grey levels
     "8x8 MAD": Check("8x8 MAD", thumbnail_8x8_lowpass, mean_abs_difference, "phash direct"),  # grey levels
     "colour": Check("colour", mean_chromaticity, max_abs_difference),                       # percentage points
-    "prep 8x8": Check("prep 8x8", prep_thumbnail, mean_abs_difference, "prep"),               # grey levels
+    "prep picture": Check("prep picture", prep_thumbnail, prep_alike, "prep"),                # 0: alike
 }
 
 
@@ -700,9 +711,9 @@ class Candidate(NamedTuple):
 
 
 def candidates(available: list[str]) -> list[Candidate]:
-    from prep.core.duplicates import NEAR_BITS, NEAR_GREY_LEVELS
+    from prep.core.duplicates import NEAR_BITS
 
-    rows = [Candidate("prep", NEAR_BITS), Candidate("prep", NEAR_BITS, (("prep 8x8", NEAR_GREY_LEVELS),))]
+    rows = [Candidate("prep", NEAR_BITS), Candidate("prep", NEAR_BITS, (("prep picture", 0),))]
     rows += [Candidate("dhash (before)", t) for t in (4, 6, 8, 10, 12)]
     rows += [Candidate("phash", t) for t in (6, 8, 10, 12)]
     rows += [Candidate("phash bilinear", t) for t in (10, 12)]
@@ -773,12 +784,12 @@ def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def share_band(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Whether aligned rows of packed hashes meet in prep's candidate search (prep.core.duplicates.
-    compare_bucket): in at least one 16-bit band, the same high byte and at most one differing bit in
+    compare_bucket): in at least one 16-bit band, the same high byte and at most two differing bits in
     the low byte."""
     x = a ^ b
     bands = np.stack([(x >> np.uint64(16 * k)) & np.uint64(0xFFFF) for k in range(4)], -1)
-    low = bands & np.uint64(0xFF)
-    return np.any(((bands >> np.uint64(8)) == 0) & ((low & (low - np.uint64(1))) == 0), axis=(-1, -2))
+    low = np.bitwise_count(bands & np.uint64(0xFF))
+    return np.any(((bands >> np.uint64(8)) == 0) & (low <= 2), axis=(-1, -2))
 
 
 def all_pairs(words: np.ndarray, within: int, block: int = 256) -> tuple[np.ndarray, ...]:
@@ -1098,7 +1109,7 @@ def cross_check_imagehash(folder: Path, items: list[dict], count: int = 300) -> 
 
 
 DETAILED = (  # the candidates the per-transform, per-kind and false-pair tables show
-    Candidate("prep", 10, (("prep 8x8", 16),)), Candidate("dhash (before)", 6), Candidate("dhash (before)", 10, (("9x8 MAD", 8),)), Candidate("pdq full", 31),
+    Candidate("prep", 12, (("prep picture", 0),)), Candidate("dhash (before)", 6), Candidate("dhash (before)", 10, (("9x8 MAD", 8),)), Candidate("pdq full", 31),
     Candidate("phash", 10), Candidate("phash direct", 10), Candidate("phash direct", 10, (("8x8 MAD", 16),)),
     Candidate("phash direct", 10, (("colour", 2),)), Candidate("phash direct", 10, (("colour", 2), ("8x8 MAD", 16))),
 )

@@ -7,16 +7,21 @@ Pure logic; beam_jobs/duplicates.py groups the records by content and by hash ba
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from typing import Any, Callable, Iterable, NamedTuple
 
-# Near copies (re-encoded, resized, recompressed): at most NEAR_BITS of the 64 pHash bits differ and their 8x8
-# grey pictures differ by at most NEAR_GREY_LEVELS on average; chosen by bench/duplicates.py (bench/RESULTS.md).
-NEAR_BITS = 10
-NEAR_GREY_LEVELS = 16
-# The hash is cut into 4 bands of 16 bits and images are compared when a band agrees but for at most one bit
-# of its low byte (compare_bucket): copies up to 3 bits apart always share a band (pigeonhole); further
+# Near copies (re-encoded, resized, recompressed, cropped a little, brighter or darker): at most NEAR_BITS of
+# the 64 hash bits differ, and their 8x8 YCbCr pictures (prep.images.fingerprint) are alike: the luma, once
+# scaled by the ratio of the two brightnesses (at most NEAR_GAIN, either way), within NEAR_GREY_LEVELS on
+# average, and the chroma within NEAR_COLOUR_LEVELS; chosen by bench/duplicates.py (bench/RESULTS.md).
+NEAR_BITS = 12
+NEAR_GREY_LEVELS = 10
+NEAR_COLOUR_LEVELS = 5
+NEAR_GAIN = 1.12
+# The hash is cut into 4 bands of 16 bits and images are compared when a band agrees but for at most two
+# bits of its low byte (compare_bucket): copies up to 3 bits apart always share a band (pigeonhole); further
 # apart, most meet so.
 BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is split by the other bands
@@ -48,7 +53,7 @@ class Copy(NamedTuple):
     digest: bytes
     fingerprint: int = 0  # images: perceptual hash; 0: none, never compared for near copies
     line: int = 0         # text: the line the document starts on; 0: the whole file is the record
-    thumbnail: bytes = b""  # images: the hash's 8x8 grey picture (64 bytes), the second check of a near pair
+    thumbnail: bytes = b""  # images: the hash's 8x8 YCbCr picture (192 bytes), the second check of a near pair
 
     @property
     def name(self) -> str:
@@ -167,17 +172,25 @@ def compare_bucket(key: tuple, copies: Iterable[Copy]) -> Compared:
             crowded += too_large
         elif len(group) > 1:
             pairs += near_pairs(group)
-    # Band values one bit apart in the low bits the key leaves out (of the low byte) share this bucket
-    # too: their copies are compared as well, for free (no copy goes to another bucket), which finds
-    # most copies more than 3 bits apart.
+    # Band values one or two bits apart in the low bits the key leaves out (of the low byte) share this
+    # bucket too: their copies are compared as well, for free (no copy goes to another bucket), which
+    # finds most copies more than 3 bits apart.
+    free = _neighbour_masks(min(8, 16 - bits))
     for value, group in same.items():
         if len(group) > MAX_BUCKET:
             continue
-        for bit in range(min(8, 16 - bits)):
-            other = same.get(value ^ 1 << bit)
-            if other is not None and value & 1 << bit == 0 and len(other) <= MAX_BUCKET:
+        for mask in free:
+            other = same.get(value ^ mask)
+            if other is not None and value < value ^ mask and len(other) <= MAX_BUCKET:
                 pairs += near_pairs_between(group, other)
     return Compared([], pairs, split, crowded)
+
+
+@functools.lru_cache(maxsize=16)
+def _neighbour_masks(low_bits: int) -> tuple[int, ...]:
+    """The XOR masks of the values one or two bits apart in the lowest `low_bits` bits."""
+    one = [1 << i for i in range(low_bits)]
+    return tuple(one + [a | b for i, a in enumerate(one) for b in one[i + 1:]])
 
 
 def hamming(a: int, b: int) -> int:
@@ -185,11 +198,22 @@ def hamming(a: int, b: int) -> int:
 
 
 def alike(a: bytes, b: bytes) -> bool:
-    """The second check of a near pair: their 8x8 grey pictures differ by at most NEAR_GREY_LEVELS on
-    average (a copy without one, as a hash alone gives, passes)."""
+    """The second check of a near pair: their 8x8 YCbCr pictures (prep.images.fingerprint; a copy
+    without one, as a hash alone gives, passes). Luma: brightnesses at most NEAR_GAIN apart, and once
+    `b` is scaled to `a`'s brightness (a copy made brighter or darker), within NEAR_GREY_LEVELS on
+    average; chroma: within NEAR_COLOUR_LEVELS on average. Symmetric: alike(a, b) == alike(b, a)."""
     if len(a) != len(b) or not a:
         return True
-    return sum(abs(x - y) for x, y in zip(a, b)) <= NEAR_GREY_LEVELS * len(a)
+    luma = len(a) // 3
+    bright_a, bright_b = sum(a[:luma]) + 1, sum(b[:luma]) + 1
+    if bright_a < bright_b:  # the dimmer one is scaled up: the same answer whichever comes first
+        a, b, bright_a, bright_b = b, a, bright_b, bright_a
+    gain = bright_a / bright_b
+    if gain > NEAR_GAIN:
+        return False
+    grey = sum(abs(x - gain * y) for x, y in zip(a[:luma], b[:luma]))
+    colour = sum(abs(x - y) for x, y in zip(a[luma:], b[luma:]))
+    return grey <= NEAR_GREY_LEVELS * luma and colour <= NEAR_COLOUR_LEVELS * (len(a) - luma)
 
 
 def near_pairs(copies: list[Copy]) -> list[NearPair]:

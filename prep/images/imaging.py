@@ -58,7 +58,6 @@ every 1% and in their last 16 bytes and show draft and full decoding reject exac
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import struct
 import warnings
@@ -68,6 +67,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from prep.images import depth
+from prep.images.fingerprint import fingerprint
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -171,7 +171,7 @@ class ImageRecord:
     reencoded: bool
     source_format: str
     fingerprint: int = 0  # 64-bit perceptual hash of the picture, for near-duplicate detection (0: none)
-    thumbnail: bytes = b""  # its 8x8 grey low-pass picture, the second check of a near pair
+    thumbnail: bytes = b""  # its 8x8 YCbCr low-pass picture (prep.images.fingerprint), the second check of a near pair
     # What boxes on the source need to follow the pixels (prep.images.boxes): the EXIF orientation that
     # was applied, and the (width, height) in pixels of the image as the file stores it.
     orientation: int = 1
@@ -235,9 +235,10 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
             kept_format = _kept_format(im, data, gif_frames, orientation, options)
             if kept_format is not None:
                 width, height = im.size
-                # 1/8-scale greyscale is the cheapest JPEG decode that still reads every scan
-                # (draft is a no-op for other formats, already loaded above).
-                im.draft("L", (1, 1))
+                # 1/8 scale is the cheapest JPEG decode that still reads every scan; in YCbCr it
+                # costs what greyscale does, and the fingerprint needs the colour (draft is a no-op
+                # for other formats, already loaded above).
+                im.draft("YCbCr" if options.fingerprint else "L", (1, 1))
                 im.load()
                 return ImageRecord(
                     data=data,
@@ -597,65 +598,6 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
         orientation=orientation,
         stored_size=stored_size,
     )
-
-
-MIN_FINGERPRINT_SIDE = 16  # pixels: thumbnails of smaller images all look alike
-MIN_FINGERPRINT_RANGE = 8  # grey levels between the darkest and brightest pixel of the reduced image
-FINGERPRINT_REDUCE_TO = 32  # pixels: larger images are box-reduced to 32-63 px a side before the DCT
-
-
-@functools.lru_cache(maxsize=64)
-def _dct_rows(n: int):
-    """The 8 lowest-frequency DCT-II basis functions sampled at n points (an 8 x n matrix)."""
-    import numpy as np
-
-    return np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(n) + 1) / (2 * n))
-
-
-@functools.lru_cache(maxsize=1)
-def _lowpass_rows():
-    """The inverse of the 8 lowest DCT frequencies on an 8-point grid (8 x 8)."""
-    import numpy as np
-
-    return np.cos(np.pi * np.outer(2 * np.arange(8) + 1, np.arange(8)) / 16) * np.r_[1, [2] * 7]
-
-
-def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> tuple[int, bytes]:
-    """A 64-bit perceptual hash (pHash: the 8x8 lowest frequencies of the picture's discrete cosine
-    transform, one bit each: is it above their median?) and the 8x8 grey picture those frequencies
-    describe (the second check of a near pair). Re-encoding, resizing or recompressing an image changes
-    few bits; a different picture about half. The DCT is taken straight from the box-reduced grey
-    image (32-63 px a side), with no 32x32 resize: bench/duplicates.py measured it against dHash, a
-    classic pHash and PDQ (bench/RESULTS.md). For a kept JPEG it is taken from the 1/8-scale decode
-    that validation made anyway (`size` is then the image's true size), so it costs next to nothing.
-
-    (0, b"") means "no fingerprint", never compared for near copies: images under 16 pixels on a side
-    and flat images, whose hashes are all alike and would make every pair a near copy."""
-    import numpy as np
-
-    if min(size or im.size) < MIN_FINGERPRINT_SIDE:
-        return 0, b""
-    if im.mode == "P":
-        im = im.convert("RGBA")  # Pillow wants palette transparency resolved before going to grey
-    factor = min(im.size) // FINGERPRINT_REDUCE_TO
-    if factor > 1:
-        im = im.reduce(factor)  # box-average first: a DCT of the whole image costs more than the decode
-    if im.mode != "L":  # a kept JPEG's draft decode is grey already
-        im = im.convert("L")
-    low, high = im.getextrema()
-    if high - low < MIN_FINGERPRINT_RANGE:
-        return 0, b""
-    pixels = np.frombuffer(im.tobytes(), np.uint8).reshape(im.height, im.width).astype(np.float64)
-    frequencies = _dct_rows(im.height) @ pixels @ _dct_rows(im.width).T / (im.height * im.width)
-    # rounded, so that what is zero but for rounding noise (a picture with no vertical change has no
-    # vertical frequencies) is zero on every machine and compares the same with the median
-    flat = np.round(frequencies, 6).ravel()
-    middle = np.partition(flat, (31, 32))
-    # Row by row, bit 63 first: packbits puts the first frequency in the top bit of the first byte.
-    value = int.from_bytes(np.packbits(flat > (middle[31] + middle[32]) / 2).tobytes(), "big")
-    rows = _lowpass_rows()
-    thumbnail = np.clip(np.rint(rows @ frequencies @ rows.T), 0, 255).astype(np.uint8).tobytes()
-    return value, thumbnail
 
 
 def _perceptual(im: Image.Image, size: tuple[int, int] | None, options: ImageOptions) -> dict:

@@ -62,7 +62,7 @@ def test_exact_and_near_copies_are_reported(folder_with_copies, tmp_path, prep_c
         assert len(set(example["splits"])) > 1, "groups that leak across splits are listed first"
     near = {tuple(e["paths"]): e for e in found["near"]["examples"]}
     assert list(near) == [("a/img05.jpg", "b/recompressed_05.jpg")], "one near group, the recompressed copy"
-    assert 0 < near[("a/img05.jpg", "b/recompressed_05.jpg")]["max_differing_bits"] <= duplicates.NEAR_BITS
+    assert 0 <= near[("a/img05.jpg", "b/recompressed_05.jpg")]["max_differing_bits"] <= duplicates.NEAR_BITS
     assert found["near"]["groups"] == found["near"]["pairs"] == 1
     assert found["near"]["threshold_bits"] == duplicates.NEAR_BITS
     assert _stats(out)["records"] == 15, "without --dedupe every copy is kept"
@@ -373,14 +373,30 @@ def test_with_longer_band_keys_only_the_low_bits_left_out_are_searched_one_apart
     assert bool(pairs) == found
 
 
-def test_a_near_pair_also_needs_alike_thumbnails():
-    grey, other = bytes([100] * 64), bytes([100] * 32 + [160] * 32)  # 30 grey levels apart on average
-    a = Copy("a.jpg", "train", b"1", 0b1111, thumbnail=grey)
-    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111, thumbnail=bytes([110] * 64))])
+def _picture(luma: list[int], cb: int = 128, cr: int = 128) -> bytes:
+    """An 8x8 YCbCr picture as prep.images.fingerprint makes it: 64 luma bytes, then 64 Cb, 64 Cr."""
+    return bytes(luma) + bytes([cb] * 64) + bytes([cr] * 64)
+
+
+def test_a_near_pair_also_needs_alike_pictures():
+    ramp = [40 + 2 * i for i in range(64)]  # 40..166
+    a = Copy("a.jpg", "train", b"1", 0b1111, thumbnail=_picture(ramp))
+    assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111, thumbnail=_picture([v + 4 for v in ramp]))])
+    other = _picture(ramp[::-1])
     assert duplicates.near_pairs([a, Copy("b.jpg", "test", b"2", 0b0111, thumbnail=other)]) == [], \
         "hashes 1 bit apart, pictures far apart: not a near copy"
-    assert duplicates.alike(grey, bytes([100 + duplicates.NEAR_GREY_LEVELS] * 64))
-    assert not duplicates.alike(grey, bytes([101 + duplicates.NEAR_GREY_LEVELS] * 64))
+    picture = _picture(ramp)
+    brighter = _picture([round(v * 1.1) for v in ramp])
+    assert duplicates.alike(picture, brighter) and duplicates.alike(brighter, picture), "10% brighter: a copy"
+    assert not duplicates.alike(picture, _picture([round(v * 1.15) for v in ramp])), \
+        f"brightness beyond {duplicates.NEAR_GAIN}x"
+    lifted = [v + duplicates.NEAR_GREY_LEVELS * 2 for v in ramp]  # the same mean gain, a different contrast
+    near, far = 128 + duplicates.NEAR_COLOUR_LEVELS, 129 + duplicates.NEAR_COLOUR_LEVELS
+    assert duplicates.alike(picture, _picture(ramp, cb=near, cr=near))
+    assert not duplicates.alike(picture, _picture(ramp, cb=far, cr=far)), \
+        "the same luma in another colour: a red ramp is not a blue one"
+    assert duplicates.alike(picture, _picture(lifted)) == duplicates.alike(_picture(lifted), picture), "symmetric"
+    assert duplicates.alike(picture, b"") and duplicates.alike(b"", b""), "a side without a picture passes"
 
 
 def test_band_values_one_low_bit_apart_are_compared_too():
@@ -394,3 +410,20 @@ def test_band_values_one_low_bit_apart_are_compared_too():
     for key in set(duplicates.buckets(a, near=True)) & set(duplicates.buckets(b, near=True)):
         found |= set(duplicates.compare_bucket(key, [a, b]).pairs)
     assert found == {("a.jpg", "train", "b.jpg", "test", 4)}
+
+
+def test_band_values_two_low_bits_apart_are_compared_too():
+    """Eight differing bits, two in the low byte of each band: still compared in each band's bucket."""
+    value = 0x0123456789ABCDEF
+    flipped = value
+    for bit in (1, 6, 16, 23, 34, 39, 48, 55):
+        flipped ^= 1 << bit
+    a, b = Copy("a.jpg", "train", b"1", value), Copy("b.jpg", "test", b"2", flipped)
+    found = set()
+    for key in set(duplicates.buckets(a, near=True)) & set(duplicates.buckets(b, near=True)):
+        found |= set(duplicates.compare_bucket(key, [a, b]).pairs)
+    assert found == {("a.jpg", "train", "b.jpg", "test", 8)}
+    three = flipped ^ 1 << 2 ^ 1 << 17 ^ 1 << 33 ^ 1 << 49  # three in each low byte: 12 bits, no band within reach
+    c = Copy("c.jpg", "test", b"3", three)
+    assert not any(duplicates.compare_bucket(key, [a, c]).pairs
+                   for key in set(duplicates.buckets(a, near=True)) & set(duplicates.buckets(c, near=True)))

@@ -780,8 +780,12 @@ def test_what_crosses_beam_workers_pickles() -> None:
 def _reference_fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> tuple[int, bytes]:
     """The perceptual hash written out from its definition, each DCT-II coefficient as its own sum:
     F(u, v) = mean over pixels p(y, x) * cos(pi u (2y + 1) / 2H) * cos(pi v (2x + 1) / 2W) for u, v < 8
-    of the grey image box-reduced to 32-63 px a side; bit 63 - (8u + v) set when F(u, v) is above the
-    median of the 64; the thumbnail is the inverse of those 64 frequencies on an 8x8 grid."""
+    of each YCbCr plane of the image box-reduced to 32-63 px a side (chroma 128 for grey images); the
+    hashed plane is the luma, or the chroma plane of the larger range when the luma's is under 8; a
+    frequency's bit is set when it exceeds the median of the 64 by more than 0.05 of the root mean square
+    of the 63 but F(0, 0); bits in band order: band b's high byte holds the frequencies 4i + b of the 32
+    lowest (by u + v, then 8u + v), its low byte those of the 32 highest, band 3 first. The picture is
+    the inverse of the 64 frequencies of each plane on an 8x8 grid: Y, Cb, Cr."""
     if min(size or im.size) < 16:
         return 0, b""
     if im.mode == "P":
@@ -789,25 +793,40 @@ def _reference_fingerprint(im: Image.Image, size: tuple[int, int] | None = None)
     factor = min(im.size) // 32
     if factor > 1:
         im = im.reduce(factor)
-    grey = im.convert("L")
-    pixels = np.frombuffer(grey.tobytes(), np.uint8).reshape(grey.height, grey.width).astype(np.float64)
-    if pixels.max() - pixels.min() < 8:
+    if im.mode in ("L", "LA", "I", "F"):
+        grey = np.asarray(im.convert("L"), np.float64)
+        planes = [grey, np.full_like(grey, 128.0), np.full_like(grey, 128.0)]
+    else:
+        ycc = np.asarray(im.convert("RGB").convert("YCbCr"), np.float64)
+        planes = [ycc[..., c] for c in range(3)]
+    ranges = [p.max() - p.min() for p in planes]
+    hashed = 0 if ranges[0] >= 8 else (1 if ranges[1] >= ranges[2] else 2)
+    if ranges[hashed] < 8:
         return 0, b""
-    h, w = pixels.shape
+    h, w = planes[0].shape
     ys, xs = np.arange(h), np.arange(w)
-    f = np.array([[np.sum(pixels * np.cos(np.pi * u * (2 * ys[:, None] + 1) / (2 * h))
-                          * np.cos(np.pi * v * (2 * xs[None, :] + 1) / (2 * w))) / (h * w)
-                   for v in range(8)] for u in range(8)])
-    f = np.round(f, 6)  # as prep rounds them: noise around zero is zero
-    median = np.median(f)
+
+    def frequencies(pixels):
+        return np.array([[np.sum(pixels * np.cos(np.pi * u * (2 * ys[:, None] + 1) / (2 * h))
+                                 * np.cos(np.pi * v * (2 * xs[None, :] + 1) / (2 * w))) / (h * w)
+                          for v in range(8)] for u in range(8)])
+
+    every = [frequencies(p) for p in planes]
+    f = np.round(every[hashed], 6)  # as prep rounds them: noise around zero is zero
+    threshold = np.median(f) + 0.05 * np.sqrt(np.mean(f.ravel()[1:] ** 2))
+    by_frequency = sorted(((u + v, 8 * u + v) for u in range(8) for v in range(8)))
+    low, high = [k for _, k in by_frequency[:32]], [k for _, k in by_frequency[32:]]
     bits = 0
-    for u in range(8):
-        for v in range(8):
-            bits = bits << 1 | int(f[u, v] > median)
+    for band in (3, 2, 1, 0):  # band 3 holds the top 16 bits
+        order = 3 - band
+        for k in [low[4 * i + order] for i in range(8)] + [high[4 * i + order] for i in range(8)]:
+            bits = bits << 1 | int(f[k // 8, k % 8] > threshold)
     scale = [1] + [2] * 7
-    grid = [[sum(f[u, v] * scale[u] * scale[v] * np.cos(np.pi * (2 * i + 1) * u / 16) * np.cos(np.pi * (2 * j + 1) * v / 16)
-                 for u in range(8) for v in range(8)) for j in range(8)] for i in range(8)]
-    return bits, bytes(int(min(255, max(0, round(value)))) for row in grid for value in row)
+    picture = []
+    for g in every:
+        picture += [sum(g[u, v] * scale[u] * scale[v] * np.cos(np.pi * (2 * i + 1) * u / 16) * np.cos(np.pi * (2 * j + 1) * v / 16)
+                        for u in range(8) for v in range(8)) for i in range(8) for j in range(8)]
+    return bits, bytes(int(min(255, max(0, round(value)))) for value in picture)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA", "I", "F"])
@@ -816,12 +835,16 @@ def test_fingerprint_is_the_reference_perceptual_hash(mode: str, size: tuple[int
     from prep.images.imaging import fingerprint
 
     rng = np.random.default_rng(sum(size) + len(mode))
-    for i in range(6):
+    for i in range(7):
         coarse = rng.integers(0, 256, (max(1, size[1] // 8), max(1, size[0] // 8), 3), dtype=np.uint8)
         if i == 0:
             coarse[:] = 100  # flat: no fingerprint
         elif i == 1:
             coarse = (coarse // 64 + 120).astype(np.uint8)  # nearly flat
+        elif i == 2:  # the same luma everywhere, the colour changing: hashed by its chroma
+            red = rng.integers(60, 200, coarse.shape[:2])
+            coarse[..., 0], coarse[..., 2] = red, 128
+            coarse[..., 1] = np.rint((120 - 0.299 * red - 0.114 * 128) / 0.587)
         im = Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC)
         im = im.convert(mode) if mode not in ("P", "I", "F") else (
             im.quantize(16) if mode == "P" else im.convert("L").convert(mode))
@@ -829,13 +852,26 @@ def test_fingerprint_is_the_reference_perceptual_hash(mode: str, size: tuple[int
         reference = _reference_fingerprint(im)
         assert value == reference[0]
         assert np.abs(np.frombuffer(thumbnail, np.uint8).astype(int) - np.frombuffer(reference[1], np.uint8)).max(
-            initial=0) <= 1, "the same 8x8 picture, up to rounding"
+            initial=0) <= 1, "the same 8x8 pictures, up to rounding"
         assert fingerprint(im, (640, 480))[0] == _reference_fingerprint(im, (640, 480))[0]
         assert fingerprint(im, (8, 480)) == (0, b"")
-        if i < 2 or min(size) < 16:
+        if i < 2 or min(size) < 16 or (i == 2 and mode in ("L", "LA", "I", "F")):
             assert value == 0 and thumbnail == b""
         else:
-            assert value and len(thumbnail) == 64
+            assert value and len(thumbnail) == 192
+
+
+def test_an_image_of_flat_luma_is_hashed_by_its_colour() -> None:
+    from prep.images.imaging import fingerprint
+
+    x = np.linspace(0, 1, 96)[None, :, None]
+    red_to_green = (np.array([200, 0, 0]) * (1 - x) + np.array([0, 102, 0]) * x).repeat(64, 0)  # luma ~60 throughout
+    im = Image.fromarray(red_to_green.astype(np.uint8))
+    assert np.ptp(np.asarray(im.convert("L"))) < 8, "the test's premise: a flat luma"
+    value, picture = fingerprint(im)
+    assert value == _reference_fingerprint(im)[0] and value
+    blue_to_yellow = Image.fromarray((np.array([0, 0, 255]) * (1 - x) + np.array([100, 100, 0]) * x).repeat(64, 0).astype(np.uint8))
+    assert fingerprint(blue_to_yellow)[1][64:] != picture[64:], "their chroma pictures differ"
 
 
 def test_unknown_reason_is_a_programming_error() -> None:
