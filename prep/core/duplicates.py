@@ -20,15 +20,16 @@ NEAR_BITS = 12
 NEAR_GREY_LEVELS = 10
 NEAR_COLOUR_LEVELS = 5
 NEAR_GAIN = 1.12
-# The hash is cut into 4 bands of 16 bits and images are compared when a band agrees but for at most two
-# bits of its low byte (compare_bucket): copies up to 3 bits apart always share a band (pigeonhole); further
-# apart, most meet so.
+# The hash is cut into 4 bands of 16 bits; each band's bucket key is its high bits (the high byte up to a
+# million images), and every two images of a bucket are compared (compare_bucket): copies up to 3 bits apart
+# always share a band (pigeonhole); further apart, most share a band's high byte.
 BANDS = 4
 MAX_BUCKET = 500     # a band value shared by more images than this (blank images, logos) is split by the other bands
+MAX_COMPARED = 16384  # a band bucket of more images than this compares each band value with those <= 2 low bits apart
 # How many copies a shuffle bucket is sized for: the keys get more bits as the input grows (key_bits), so no
-# bucket grows with the dataset. 8 bits (256 buckets of each kind) up to 1M images (exact) and 16.7M (bands).
+# bucket grows with the dataset. 8 bits (256 buckets of each kind) up to 1M images.
 EXACT_PER_BUCKET = 4096
-BAND_PER_BUCKET = 65536
+BAND_PER_BUCKET = 4096
 EXAMPLES = 50        # groups or pairs listed in stats.json
 REASON = "duplicate"  # rejected.jsonl's reason for a copy --dedupe drops
 NEAR_REASON = "near_duplicate_across_splits"  # ... and for a near copy --dedupe-near drops
@@ -170,20 +171,53 @@ def compare_bucket(key: tuple, copies: Iterable[Copy]) -> Compared:
             pairs += found
             split.append(len(group))
             crowded += too_large
-        elif len(group) > 1:
-            pairs += near_pairs(group)
-    # Band values one or two bits apart in the low bits the key leaves out (of the low byte) share this
-    # bucket too: their copies are compared as well, for free (no copy goes to another bucket), which
-    # finds most copies more than 3 bits apart.
-    free = _neighbour_masks(min(8, 16 - bits))
+    loose = {value: group for value, group in same.items() if len(group) <= MAX_BUCKET}
+    if sum(len(group) for group in loose.values()) <= MAX_COMPARED:
+        pairs += close_pairs([copy for group in loose.values() for copy in group])
+    else:
+        pairs += _compare_neighbours(loose, min(8, 16 - bits))
+    return Compared([], pairs, split, crowded)
+
+
+def close_pairs(copies: list[Copy]) -> list[NearPair]:
+    """The near pairs among `copies`, every two compared (hash distances in numpy, 512 rows at a time)."""
+    import numpy as np
+
+    if len(copies) < 2:
+        return []
+    prints = np.array([copy.fingerprint for copy in copies], np.uint64)
+    columns = np.arange(len(copies))
+    pairs = []
+    for start in range(0, len(copies), 512):
+        rows = slice(start, start + 512)
+        close = (_popcount(prints[rows, None] ^ prints[None, :]) <= NEAR_BITS) & (columns > columns[rows, None])
+        for i, j in zip(*np.nonzero(close)):
+            if pair := _near_pair(copies[start + i], copies[j]):
+                pairs.append(pair)
+    return pairs
+
+
+def _popcount(words):
+    """The set bits of each uint64 (numpy's bitwise_count; a byte table where numpy is older than 2.0)."""
+    import numpy as np
+
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    table = np.array([bin(byte).count("1") for byte in range(256)], np.uint8)
+    return table[words[..., None].view(np.uint8)].sum(-1)
+
+
+def _compare_neighbours(same: dict, low_bits: int) -> list[NearPair]:
+    """The near pairs of a bucket too large to compare every two: within each band value, and between
+    values one or two bits apart in the `low_bits` the bucket key leaves out."""
+    pairs = [pair for group in same.values() if len(group) > 1 for pair in near_pairs(group)]
+    free = _neighbour_masks(low_bits)
     for value, group in same.items():
-        if len(group) > MAX_BUCKET:
-            continue
         for mask in free:
             other = same.get(value ^ mask)
-            if other is not None and value < value ^ mask and len(other) <= MAX_BUCKET:
+            if other is not None and value < value ^ mask:
                 pairs += near_pairs_between(group, other)
-    return Compared([], pairs, split, crowded)
+    return pairs
 
 
 @functools.lru_cache(maxsize=16)
