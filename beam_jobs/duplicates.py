@@ -55,7 +55,8 @@ def _bucketed(content: duplicates.Content, record, count: int = 0):
     """A record's copy, once for each bucket it must be compared in (see `duplicates.buckets`), the
     buckets sized for `count` inputs."""
     copy = content.copy(record)
-    return [(key, copy) for key in duplicates.buckets(copy, content.near, count)]
+    exact = copy._replace(fingerprint=0, thumbnail=b"")  # an exact bucket compares digests only
+    return [(key, exact if key[0] == "exact" else copy) for key in duplicates.buckets(copy, content.near, count)]
 
 
 def compare_bucket(bucket):

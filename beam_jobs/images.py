@@ -3,6 +3,7 @@ to sharded TFRecords, as a Beam pipeline."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections import Counter
@@ -23,6 +24,7 @@ from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.splits import DEFAULT_SPLIT
 from prep.images import boxes
 from prep.images import dataset as image_dataset
+from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
@@ -55,9 +57,13 @@ def read_image(src: str, name: str) -> bytes:
     return read_file(image_path(src, name))
 
 
+FINGERPRINT_BATCH = 256  # converted images whose fingerprints are taken at once (prep.images.fingerprint.fingerprints)
+
+
 class _Convert(beam.DoFn):
     """What converting an image is, wherever its label comes from: read, check, normalise, or reject;
-    -> (split, name, PendingImage), rejections and their facts on the side."""
+    -> (split, name, PendingImage), rejections and their facts on the side. Fingerprints are taken
+    FINGERPRINT_BATCH images at a time: one image's costs more in numpy calls than in arithmetic."""
 
     def __init__(self, options: ImageJobOptions):
         self.options = options
@@ -66,6 +72,24 @@ class _Convert(beam.DoFn):
 
     def setup(self):
         self.progress = Progress("images")
+
+    def start_bundle(self):
+        self._unhashed: list = []  # ((split, name, PendingImage), Reduced) awaiting their fingerprints
+
+    def finish_bundle(self):
+        for output in self._hashed():
+            yield GlobalWindows.windowed_value(output)
+
+    def _hashed(self) -> list:
+        """The waiting outputs, with their fingerprints."""
+        waiting, self._unhashed = self._unhashed, []
+        images = [image for _, image in waiting]
+        try:
+            found = fingerprints(images)
+        except Exception:  # no single input may stop the job: each alone, one that fails without a fingerprint
+            found = [_fingerprint_or_none(image) for image in images]
+        return [(split, name, dataclasses.replace(pending, fingerprint=value, thumbnail=picture))
+                for ((split, name, pending), _), (value, picture) in zip(waiting, found)]
 
     def _reject(self, name: str, reason: str, detail: str, **where):
         self.rejected.inc()
@@ -85,7 +109,7 @@ class _Convert(beam.DoFn):
             yield from self._reject(name, "unreadable", f"cannot read the file: {e}", **where)
             return
         try:
-            image = normalise_image(data, self.options.image)
+            image = normalise_image(data, self.options.image, defer_fingerprint=True)
         except ImageRejected as e:
             yield from self._reject(name, e.reason, e.detail, **where)
             return
@@ -102,7 +126,20 @@ class _Convert(beam.DoFn):
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()
         self.progress.add("converted")
-        yield split, name, pending_image(name, label, class_name, image, split, objects, source_id)
+        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id)
+        if image.reduced is None:
+            yield output
+            return
+        self._unhashed.append((output, image.reduced))
+        if len(self._unhashed) >= FINGERPRINT_BATCH:
+            yield from self._hashed()
+
+
+def _fingerprint_or_none(image) -> tuple[int, bytes]:
+    try:
+        return fingerprints([image])[0]
+    except Exception:  # an image whose fingerprint fails is only not compared for near copies
+        return 0, b""
 
 
 class _ConvertImage(_Convert):
@@ -174,9 +211,11 @@ class _ConvertRow(_ConvertImage):
         return ids, tuple(b.label for b in objects), tuple(objects), row.source_id
 
     def start_bundle(self):
+        super().start_bundle()
         self._fates: Counter = Counter()  # the bundle's boxes clipped or left out, by fate
 
     def finish_bundle(self):
+        yield from super().finish_bundle()
         if self._fates:
             yield beam.pvalue.TaggedOutput("facts", GlobalWindows.windowed_value((image_dataset.BOX_FATES, dict(self._fates))))
 

@@ -95,6 +95,7 @@ TARGET_RECALL = 0.95
 TARGET_FALSE_IN_10K = 1.0
 BUDGET = 0.05  # of normalise_image's time per image
 PQ_MIN_QUALITY = 50
+FLAT_RANGE = 8  # grey levels: what the hashes other than prep's take as flat (prep's dHash and pHash before did)
 SET_SIZE = 10_000
 
 
@@ -499,11 +500,11 @@ def prep_hash(inp: HashInput) -> tuple[np.ndarray | None, int]:
 
 
 def prep_thumbnail(inp: HashInput) -> np.ndarray:
-    """prep's 8x8 YCbCr picture beside its hash (192 bytes: what prep.core.duplicates.alike compares)."""
+    """prep's YCbCr picture beside its hash (96 bytes: what prep.core.duplicates.alike compares)."""
     from prep.images.imaging import fingerprint
 
     _, picture = fingerprint(inp.image, inp.size)
-    return np.frombuffer(picture, np.uint8).astype(np.float32) if picture else np.zeros(192, np.float32)
+    return np.frombuffer(picture, np.uint8).astype(np.float32) if picture else np.zeros(96, np.float32)
 
 
 def prep_alike(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -522,16 +523,14 @@ _DCT8x32 = 2 * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(32) + 1) / 64
 
 def phash_bits(im, reduce: bool = True, lanczos: bool = True) -> np.ndarray | None:
     """imagehash.phash's 64 bits (row-major 8x8 low frequencies > their median) of a PIL image;
-    None for a flat thumbnail (range < prep's MIN_FINGERPRINT_RANGE), as prep leaves flat images out.
+    None for a flat thumbnail (range < FLAT_RANGE, the range prep's hashes before took as flat), as prep leaves flat images out.
     `reduce`: box-reduce first, as prep's dHash does; not `lanczos`: a bilinear 32x32 (cheaper)."""
     from PIL import Image
-
-    from prep.images.fingerprint import MIN_FINGERPRINT_RANGE
 
     grey = grey_reduced(im, 32) if reduce else im.convert("L")
     resample = Image.Resampling.LANCZOS if lanczos else Image.Resampling.BILINEAR
     pixels = pixels_of(grey.resize((32, 32), resample)).astype(np.float64).reshape(32, 32)
-    if np.ptp(pixels) < MIN_FINGERPRINT_RANGE:
+    if np.ptp(pixels) < FLAT_RANGE:
         return None
     low = (_DCT8x32 @ pixels @ _DCT8x32.T).ravel()
     middle = np.partition(low, (31, 32))
@@ -548,12 +547,10 @@ def dct_low(im) -> np.ndarray | None:
     """The 8x8 lowest DCT frequencies straight from the box-reduced grey image prep's dHash starts
     from (32-63 px a side; a 1/8-scale JPEG decode often is that already), with no 32x32 resize:
     the frequencies of pHash's thumbnail up to a scale per axis. None for a flat image (range <
-    prep's MIN_FINGERPRINT_RANGE)."""
-    from prep.images.fingerprint import MIN_FINGERPRINT_RANGE
-
+    FLAT_RANGE, the range prep's hashes before took as flat)."""
     grey = grey_reduced(im, 32)
     pixels = pixels_of(grey).reshape(grey.height, grey.width).astype(np.float32)
-    if np.ptp(pixels) < MIN_FINGERPRINT_RANGE:
+    if np.ptp(pixels) < FLAT_RANGE:
         return None
     return dct_rows(grey.height) @ pixels @ dct_rows(grey.width).T / (grey.height * grey.width)
 

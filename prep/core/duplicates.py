@@ -13,13 +13,15 @@ import math
 from typing import Any, Callable, Iterable, NamedTuple
 
 # Near copies (re-encoded, resized, recompressed, cropped a little, brighter or darker): at most NEAR_BITS of
-# the 64 hash bits differ, and their 8x8 YCbCr pictures (prep.images.fingerprint) are alike: the luma, once
-# scaled by the ratio of the two brightnesses (at most NEAR_GAIN, either way), within NEAR_GREY_LEVELS on
-# average, and the chroma within NEAR_COLOUR_LEVELS; chosen by bench/duplicates.py (bench/RESULTS.md).
+# the 64 hash bits differ, and their YCbCr pictures (prep.images.fingerprint: luma 8x8, chroma 4x4) are alike:
+# the luma, once scaled by the ratio of the two brightnesses (at most NEAR_GAIN, either way), within
+# NEAR_GREY_LEVELS on average, and the chroma within NEAR_COLOUR_LEVELS; chosen by bench/duplicates.py
+# (bench/RESULTS.md).
 NEAR_BITS = 12
 NEAR_GREY_LEVELS = 10
-NEAR_COLOUR_LEVELS = 5
+NEAR_COLOUR_LEVELS = 4
 NEAR_GAIN = 1.12
+LUMA_BYTES = 64  # of a picture: its 8x8 luma; the rest is chroma
 # The hash is cut into 4 bands of 16 bits; each band's bucket key is its high bits (the high byte up to a
 # million images), and every two images of a bucket are compared (compare_bucket): copies up to 3 bits apart
 # always share a band (pigeonhole); further apart, most share a band's high byte.
@@ -54,7 +56,7 @@ class Copy(NamedTuple):
     digest: bytes
     fingerprint: int = 0  # images: perceptual hash; 0: none, never compared for near copies
     line: int = 0         # text: the line the document starts on; 0: the whole file is the record
-    thumbnail: bytes = b""  # images: the hash's 8x8 YCbCr picture (192 bytes), the second check of a near pair
+    thumbnail: bytes = b""  # images: the hash's YCbCr picture (96 bytes), the second check of a near pair
 
     @property
     def name(self) -> str:
@@ -232,13 +234,14 @@ def hamming(a: int, b: int) -> int:
 
 
 def alike(a: bytes, b: bytes) -> bool:
-    """The second check of a near pair: their 8x8 YCbCr pictures (prep.images.fingerprint; a copy
-    without one, as a hash alone gives, passes). Luma: brightnesses at most NEAR_GAIN apart, and once
-    `b` is scaled to `a`'s brightness (a copy made brighter or darker), within NEAR_GREY_LEVELS on
-    average; chroma: within NEAR_COLOUR_LEVELS on average. Symmetric: alike(a, b) == alike(b, a)."""
+    """The second check of a near pair: their YCbCr pictures (prep.images.fingerprint: 64 bytes of luma,
+    then 32 of chroma; a copy without one, as a hash alone gives, passes). Luma: brightnesses at most
+    NEAR_GAIN apart, and once the dimmer is scaled to the other's brightness (a copy made brighter or
+    darker), within NEAR_GREY_LEVELS on average; chroma: within NEAR_COLOUR_LEVELS on average.
+    Symmetric: alike(a, b) == alike(b, a)."""
     if len(a) != len(b) or not a:
         return True
-    luma = len(a) // 3
+    luma = LUMA_BYTES
     bright_a, bright_b = sum(a[:luma]) + 1, sum(b[:luma]) + 1
     if bright_a < bright_b:  # the dimmer one is scaled up: the same answer whichever comes first
         a, b, bright_a, bright_b = b, a, bright_b, bright_a

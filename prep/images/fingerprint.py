@@ -12,11 +12,11 @@ Chosen by measurement (bench/duplicates.py, figures in bench/RESULTS.md):
 - The bits are stored in BAND_ORDER: each 16-bit band of the hash (the keys of the band search) has
   8 of the 32 lowest frequencies in its high byte, which copies rarely flip, and 8 of the highest in
   its low byte, where the search also compares values up to two bits apart.
-- The picture is the 8x8 image those frequencies describe, in luma and in both chroma planes
-  (YCbCr, 192 bytes): grey hashes cannot tell a red ramp from a blue one of the same luma. A kept
+- The picture is the 8x8 image those frequencies describe in luma, and at 4x4 (its 2x2 means) in both
+  chroma planes (YCbCr, 96 bytes): grey hashes cannot tell a red ramp from a blue one of the same luma. A kept
   JPEG's validation decodes it at 1/8 scale in YCbCr, which costs what a grey decode does.
-- A picture whose luma is flat (range under MIN_FINGERPRINT_RANGE) but whose colour is not is hashed
-  from its most varied chroma plane.
+- A picture whose luma is flat (its low frequencies all under MIN_FINGERPRINT_CONTRAST) but whose
+  colour is not is hashed from its chroma plane of more contrast.
 
 Pure numpy on a small image; Pillow and numpy are imported lazily (prep --help stays instant).
 """
@@ -24,16 +24,16 @@ Pure numpy on a small image; Pillow and numpy are imported lazily (prep --help s
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 if TYPE_CHECKING:
     from PIL import Image
 
 MIN_FINGERPRINT_SIDE = 16  # pixels: thumbnails of smaller images all look alike
-MIN_FINGERPRINT_RANGE = 8  # levels between the darkest and brightest pixel of the reduced image's plane
+MIN_FINGERPRINT_CONTRAST = 0.5  # levels: a plane whose low frequencies (all but the mean) are all smaller is flat
 FINGERPRINT_REDUCE_TO = 32  # pixels: larger images are box-reduced to 32-63 px a side before the DCT
 DEAD_ZONE = 0.05  # of the frequencies' root mean square: a bit is set only this far above their median
-PLANES = 3  # the picture's planes: Y, Cb, Cr, 8x8 each
+PLANES = 3  # the picture's planes: Y (8x8), Cb and Cr (4x4 each)
 
 
 def _band_order() -> tuple[int, ...]:
@@ -46,14 +46,6 @@ def _band_order() -> tuple[int, ...]:
 
 
 BAND_ORDER = _band_order()
-
-
-@functools.lru_cache(maxsize=1)
-def _band_index():
-    """BAND_ORDER as a numpy index."""
-    import numpy as np
-
-    return np.array(BAND_ORDER)
 
 
 @functools.lru_cache(maxsize=64)
@@ -83,51 +75,91 @@ def _ycbcr(im: Image.Image) -> Image.Image:
     return im.convert("RGB").convert("YCbCr")  # RGBA, CMYK, P (transparency resolved before), PA, ...
 
 
-def _planes(im: Image.Image):
-    """An L or YCbCr image as a (3, height * width) uint8 array of Y, Cb, Cr (chroma 128 for grey)."""
-    import numpy as np
-
-    pixels = np.frombuffer(im.tobytes(), np.uint8)
-    if im.mode == "L":
-        planes = np.full((PLANES, pixels.size), 128, np.uint8)
-        planes[0] = pixels
-        return planes
-    return pixels.reshape(-1, PLANES).T.copy()  # contiguous planes: numpy reduces them 50x faster
+@functools.lru_cache(maxsize=256)
+def _dct_matrices(height: int, width: int):
+    """(8 x height) and (width x 8): the 8 lowest DCT-II frequencies of a height x width plane are
+    left @ plane @ right (the mean over its pixels, so on the scale of its levels)."""
+    return _dct_rows(height) / (height * width), _dct_rows(width).T.copy()
 
 
-def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> tuple[int, bytes]:
-    """The 64-bit hash and the 8x8 YCbCr picture (192 bytes: Y, then Cb, then Cr, row by row) of an
-    image (module docstring). For a kept JPEG they are taken from the 1/8-scale decode that validation
-    made anyway (`size` is then the image's true size), so they cost next to nothing.
+class Reduced(NamedTuple):
+    """An image box-reduced to 32-63 px a side, in L or YCbCr: what `fingerprints` hashes."""
 
-    (0, b"") means "no fingerprint", never compared for near copies: images under 16 pixels on a side
-    and flat images, whose hashes are all alike and would make every pair a near copy."""
-    import numpy as np
+    height: int
+    width: int
+    channels: int  # 1 (L) or 3 (YCbCr)
+    pixels: bytes
 
+
+def reduced(im: Image.Image, size: tuple[int, int] | None = None) -> Reduced | None:
+    """What `fingerprints` needs of an image (`size`: its true size, where `im` is a reduced decode of
+    it); None for an image under MIN_FINGERPRINT_SIDE pixels on a side."""
     if min(size or im.size) < MIN_FINGERPRINT_SIDE:
-        return 0, b""
+        return None
     if im.mode == "P":
         im = im.convert("RGBA")  # Pillow wants palette transparency resolved before converting
     factor = min(im.size) // FINGERPRINT_REDUCE_TO
     if factor > 1:
         im = im.reduce(factor)  # box-average first: a DCT of the whole image costs more than the decode
     im = _ycbcr(im)
-    planes = _planes(im)
-    ranges = (planes.max(1) - planes.min(1)).tolist()
-    # the luma, or where it is flat, the more varied chroma plane (the first of equals)
-    hashed = 0 if ranges[0] >= MIN_FINGERPRINT_RANGE else (1 if ranges[1] >= ranges[2] else 2)
-    if ranges[hashed] < MIN_FINGERPRINT_RANGE:
-        return 0, b""
-    pixels = planes.reshape(PLANES, im.height, im.width).astype(np.float64)
-    frequencies = _dct_rows(im.height) @ pixels @ _dct_rows(im.width).T / (im.height * im.width)
+    return Reduced(im.height, im.width, 1 if im.mode == "L" else PLANES, im.tobytes())
+
+
+def fingerprint(im: Image.Image, size: tuple[int, int] | None = None) -> tuple[int, bytes]:
+    """The 64-bit hash and the YCbCr picture (96 bytes: Y 8x8, then Cb 4x4, then Cr 4x4, row by row) of an
+    image (module docstring). For a kept JPEG they are taken from the 1/8-scale decode that validation
+    made anyway (`size` is then the image's true size).
+
+    (0, b"") means "no fingerprint", never compared for near copies: images under 16 pixels on a side
+    and flat images (no frequency but the mean of MIN_FINGERPRINT_CONTRAST levels or more), whose hashes
+    are all alike and would make every pair a near copy."""
+    return fingerprints([reduced(im, size)])[0]
+
+
+def fingerprints(images: Sequence[Reduced | None]) -> list[tuple[int, bytes]]:
+    """`fingerprint` of many images at once: those of one shape share each numpy call, which on 64
+    numbers costs more than the arithmetic (several microseconds each, right after a decode)."""
+    found = [(0, b"")] * len(images)
+    shapes: dict = {}
+    for i, image in enumerate(images):
+        if image is not None:
+            shapes.setdefault(image[:3], []).append(i)
+    for (height, width, channels), members in shapes.items():
+        pixels = b"".join(images[i].pixels for i in members)
+        for i, result in zip(members, _same_shape(height, width, channels, pixels)):
+            found[i] = result
+    return found
+
+
+def _same_shape(height: int, width: int, channels: int, pixels: bytes) -> list[tuple[int, bytes]]:
+    """The fingerprints of n images of one shape, their pixels one after another."""
+    import numpy as np
+
+    left, right = _dct_matrices(height, width)
+    stacked = np.frombuffer(pixels, np.uint8).reshape(-1, height, width * channels)
+    n = len(stacked)
+    # (n, 8, width * channels) -> per channel (n, channels, 8, width) @ (width, 8)
+    frequencies = (left @ stacked).reshape(n, 8, width, channels).transpose(0, 3, 1, 2) @ right
+    if channels == 1:  # grey: chroma 128 everywhere, no frequency but the mean
+        grey = np.zeros((n, 2, 8, 8))
+        grey[:, :, 0, 0] = 128.0
+        frequencies = np.concatenate((frequencies, grey), axis=1)
+    planes = frequencies.reshape(n, PLANES, 64)
+    contrast = np.abs(planes[:, :, 1:]).max(axis=2)
+    # the luma, or where it is flat, the chroma plane of more contrast (the first of equals)
+    hashed = np.where(contrast[:, 0] >= MIN_FINGERPRINT_CONTRAST, 0, np.where(contrast[:, 1] >= contrast[:, 2], 1, 2))
+    every = np.arange(n)
+    sound = contrast[every, hashed] >= MIN_FINGERPRINT_CONTRAST
     # rounded, so that what is zero but for rounding noise (a picture with no vertical change has no
     # vertical frequencies) is zero on every machine and compares the same with the median
-    flat = np.round(frequencies[hashed], 6).ravel()
-    middle = np.partition(flat, (31, 32))
-    dead_zone = DEAD_ZONE * np.sqrt(np.mean(flat[1:] ** 2))
-    bits = flat > (middle[31] + middle[32]) / 2 + dead_zone
+    flat = np.round(planes[every, hashed], 6)
+    middle = np.partition(flat, (31, 32), axis=1)
+    threshold = (middle[:, 31] + middle[:, 32]) / 2 + DEAD_ZONE * np.sqrt(np.mean(flat[:, 1:] ** 2, axis=1))
     # Bit 63 first: packbits puts the first of BAND_ORDER in the top bit of the first byte.
-    value = int.from_bytes(np.packbits(bits[_band_index()]).tobytes(), "big")
+    hashes = np.packbits(flat[:, list(BAND_ORDER)] > threshold[:, None], axis=1)
     rows = _lowpass_rows()
-    picture = np.clip(np.rint(rows @ frequencies @ rows.T), 0, 255).astype(np.uint8).tobytes()
-    return value, picture
+    pictures = np.clip(rows @ frequencies @ rows.T, 0, 255)
+    chroma = pictures[:, 1:].reshape(n, 2, 4, 2, 4, 2).mean(axis=(3, 5)).reshape(n, 32)
+    picture = np.rint(np.concatenate((pictures[:, 0].reshape(n, 64), chroma), axis=1)).astype(np.uint8)
+    return [(int.from_bytes(hashes[k].tobytes(), "big"), picture[k].tobytes()) if sound[k] else (0, b"")
+            for k in range(n)]

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from prep.images import depth
-from prep.images.fingerprint import fingerprint
+from prep.images.fingerprint import Reduced, fingerprint, reduced
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -171,7 +171,10 @@ class ImageRecord:
     reencoded: bool
     source_format: str
     fingerprint: int = 0  # 64-bit perceptual hash of the picture, for near-duplicate detection (0: none)
-    thumbnail: bytes = b""  # its 8x8 YCbCr low-pass picture (prep.images.fingerprint), the second check of a near pair
+    thumbnail: bytes = b""  # its YCbCr picture (prep.images.fingerprint), the second check of a near pair
+    # normalise_image(defer_fingerprint=True): what prep.images.fingerprint.fingerprints takes, to hash
+    # many images at once (fingerprint and thumbnail are then left empty)
+    reduced: Reduced | None = None
     # What boxes on the source need to follow the pixels (prep.images.boxes): the EXIF orientation that
     # was applied, and the (width, height) in pixels of the image as the file stores it.
     orientation: int = 1
@@ -214,11 +217,13 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
+def normalise_image(data: bytes, options: ImageOptions, defer_fingerprint: bool = False) -> ImageRecord:
     """Validate one file's bytes and return the image to store, or raise ImageRejected.
 
     The original bytes are kept when TensorFlow decodes them faithfully and no resize or format
-    change is asked for; otherwise the pixels are re-encoded (see the module docstring).
+    change is asked for; otherwise the pixels are re-encoded (see the module docstring). With
+    `defer_fingerprint`, the record carries its `reduced` image instead of its fingerprint, for a caller
+    that hashes many at once (prep.images.fingerprint.fingerprints).
     """
     if not data:
         raise ImageRejected("empty_file", "the file has zero bytes")
@@ -248,7 +253,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
                     channels=options.channels,
                     reencoded=False,
                     source_format=im.format.lower(),
-                    **_perceptual(im, (width, height), options),
+                    **_perceptual(im, (width, height), options, defer_fingerprint),
                     stored_size=stored_size,
                 )
             # A JPEG decodes straight to luma for channels 1 (as TensorFlow does) and, when
@@ -256,7 +261,7 @@ def normalise_image(data: bytes, options: ImageOptions) -> ImageRecord:
             luma = "L" if options.channels == 1 else None
             im.draft(luma, _draft_size(options.resize, orientation))
             im.load()
-        return _reencode(im, data, orientation, options, stored_size)
+        return _reencode(im, data, orientation, options, stored_size, defer_fingerprint)
 
 
 def _check_structure(data: bytes, kind: str | None, max_pixels: int) -> tuple[_GifFrame, ...]:
@@ -579,7 +584,7 @@ def _draft_size(resize: tuple[int, int] | None, orientation: int) -> tuple[int, 
 
 
 def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOptions,
-              stored_size: tuple[int, int]) -> ImageRecord:
+              stored_size: tuple[int, int], defer_fingerprint: bool = False) -> ImageRecord:
     """Upright, convert, resize and encode a loaded image."""
     out = _to_channels(_upright(im, orientation), options.channels, options.high_bit_depth)
     if options.resize is not None:
@@ -594,16 +599,19 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
         channels=options.channels,
         reencoded=True,
         source_format=source_format,
-        **_perceptual(out, None, options),
+        **_perceptual(out, None, options, defer_fingerprint),
         orientation=orientation,
         stored_size=stored_size,
     )
 
 
-def _perceptual(im: Image.Image, size: tuple[int, int] | None, options: ImageOptions) -> dict:
-    """The fingerprint fields of an ImageRecord (none without options.fingerprint)."""
+def _perceptual(im: Image.Image, size: tuple[int, int] | None, options: ImageOptions, defer: bool) -> dict:
+    """The fingerprint fields of an ImageRecord (none without options.fingerprint; its reduced image
+    when deferred)."""
     if not options.fingerprint:
         return {}
+    if defer:
+        return {"reduced": reduced(im, size)}
     value, thumbnail = fingerprint(im, size)
     return {"fingerprint": value, "thumbnail": thumbnail}
 

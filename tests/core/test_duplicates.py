@@ -374,8 +374,8 @@ def test_with_longer_band_keys_only_the_low_bits_left_out_are_searched(bit, foun
 
 
 def _picture(luma: list[int], cb: int = 128, cr: int = 128) -> bytes:
-    """An 8x8 YCbCr picture as prep.images.fingerprint makes it: 64 luma bytes, then 64 Cb, 64 Cr."""
-    return bytes(luma) + bytes([cb] * 64) + bytes([cr] * 64)
+    """A YCbCr picture as prep.images.fingerprint makes it: 64 luma bytes (8x8), then 16 Cb, 16 Cr (4x4)."""
+    return bytes(luma) + bytes([cb] * 16) + bytes([cr] * 16)
 
 
 def test_a_near_pair_also_needs_alike_pictures():
