@@ -60,9 +60,9 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
     near_across, near_within = across_and_within(near.get("examples") or [])
     bits = near.get("threshold_bits", "?")
     what = (f"<p>Different files whose perceptual hashes (a 64-bit pHash: the 8\u00d78 lowest frequencies of the "
-            f"picture's cosine transform) differ in at most {escape(bits)} bits and whose 8\u00d78 grey pictures are "
-            f"alike, joined into groups (each image is a near copy of "
-            f"another in its group): the same picture re-encoded, recompressed or resized.</p>")
+            f"picture's cosine transform) differ in at most {escape(bits)} bits and whose small colour pictures are "
+            f"alike, joined into groups (each image is a near copy of another in its group): the same picture "
+            f"re-encoded, recompressed, resized, cropped a little or made brighter or darker.</p>")
     near_head = head + ["largest distance (bits)"]
 
     def near_rows(groups: list[dict]) -> Iterator[list[str]]:
