@@ -205,8 +205,15 @@ def _popcount(words):
 
     if hasattr(np, "bitwise_count"):
         return np.bitwise_count(words)
-    table = np.array([bin(byte).count("1") for byte in range(256)], np.uint8)
-    return table[words[..., None].view(np.uint8)].sum(-1)
+    return _byte_counts()[words[..., None].view(np.uint8)].sum(-1)
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_counts():
+    """The set bits of each byte value (a 256-entry numpy table), built once."""
+    import numpy as np
+
+    return np.array([bin(byte).count("1") for byte in range(256)], np.uint8)
 
 
 def _compare_neighbours(same: dict, low_bits: int) -> list[NearPair]:

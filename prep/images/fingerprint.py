@@ -10,15 +10,17 @@ Chosen by measurement (bench/duplicates.py, figures in bench/RESULTS.md):
   Without the dead zone a smooth picture (a gradient, a sky) has dozens of frequencies that are zero
   but for noise, whose bits any re-encoding flips: its copies were found a third of the time.
 - The bits are stored in BAND_ORDER: each 16-bit band of the hash (the keys of the band search) has
-  8 of the 32 lowest frequencies in its high byte, which copies rarely flip, and 8 of the highest in
-  its low byte, where the search also compares values up to two bits apart.
+  8 of the 32 lowest frequencies in its high byte (a bucket key below a million images), which copies
+  rarely flip, and 8 of the highest in its low byte.
 - The picture is the 8x8 image those frequencies describe in luma, and at 4x4 (its 2x2 means) in both
   chroma planes (YCbCr, 96 bytes): grey hashes cannot tell a red ramp from a blue one of the same luma. A kept
-  JPEG's validation decodes it at 1/8 scale in YCbCr, which costs what a grey decode does.
+  JPEG's validation decodes it at 1/8 scale in YCbCr, about 57 µs more than in grey (libjpeg then
+  needs the chroma's AC coefficients).
 - A picture whose luma is flat (its low frequencies all under MIN_FINGERPRINT_CONTRAST) but whose
   colour is not is hashed from its chroma plane of more contrast.
 
-Pure numpy on a small image; Pillow and numpy are imported lazily (prep --help stays instant).
+Pure numpy on small images, many at a time (`fingerprints`: a numpy call costs more than the
+arithmetic on 64 numbers); Pillow and numpy are imported lazily (prep --help stays instant).
 """
 
 from __future__ import annotations

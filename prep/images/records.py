@@ -57,10 +57,10 @@ class PendingImage:
     size: int  # bytes of the encoded image
     digest: bytes
     data: bytes | None = None
-    fingerprint: int = 0  # perceptual hash (prep.images.imaging.fingerprint)
+    fingerprint: int = 0  # perceptual hash (prep.images.fingerprint)
     split: str = ""
     source_format: str = ""
-    thumbnail: bytes = b""  # the hash's 8x8 picture (prep.images.imaging.fingerprint)
+    thumbnail: bytes = b""  # the hash's YCbCr picture (prep.images.fingerprint)
     # a detection image's objects, placed (prep.images.boxes.Box, normalised), and its source id
     objects: tuple = ()
     source_id: str = ""
