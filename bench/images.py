@@ -15,7 +15,8 @@ folder of 10 images first; each row then also shows prep's marginal rate, (image
 
 With --duplicate-check, prep also runs with --no-duplicate-check (no content grouping, no perceptual
 hash), alternating with the normal run --repeats times; "check costs" compares the fastest of each,
-and then their medians (this VM's runs of one job spread by 10-20%).
+and then their medians (this VM's runs of one job spread by 10-20%), and "CPU" the median processor
+time (user + system) of prep and every worker process it started, which a busy moment moves less.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -108,6 +110,19 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - start
 
 
+def children_cpu() -> float:
+    """Seconds of processor time (user + system) of the child processes that have ended, theirs included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_prep(*args) -> tuple[float, float]:
+    """(wall seconds, processor seconds) of one prep command: prep and the workers it started."""
+    cpu = children_cpu()
+    wall = timed(run_prep, *args)
+    return wall, children_cpu() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", default="5000", help="comma-separated image counts, e.g. 5000,20000")
@@ -130,24 +145,29 @@ def main() -> None:
     generate(work / "10", 10, size)
     fixed_s = min(timed(run_prep, work / "10", work / "prep", None, args.workers) for _ in range(args.repeats))
     print(f"prep's fixed cost (10 images, whole command): {fixed_s:.1f} s")
-    extra = f"{'unchecked img/s':>17}{'check costs (best / median)':>29}" if args.duplicate_check else ""
+    extra = f"{'unchecked img/s':>17}{'check costs (best / median)':>29}{'CPU':>8}" if args.duplicate_check else ""
     print(f"\n{'images':>7}  {'mode':<22}{'loop img/s':>12}{'prep img/s':>12}{'ratio':>8}{'marginal':>10}{extra}   ({os.cpu_count()} cores)")
     for count in counts:
         src = work / str(count)
         for mode in args.modes.split(","):
             resize = (224, 224) if mode == "resize" else None
             loop_s = min(timed(baseline, src, work / "loop", resize) for _ in range(args.repeats))
-            prep_s, unchecked_s = [], []
+            prep_s, unchecked_s, prep_cpu, unchecked_cpu = [], [], [], []
             for _ in range(args.repeats):  # alternated, so that a busy moment does not favour one
-                prep_s.append(timed(run_prep, src, work / "prep", resize, args.workers))
+                wall, cpu = timed_prep(src, work / "prep", resize, args.workers)
+                prep_s.append(wall)
+                prep_cpu.append(cpu)
                 if args.duplicate_check:
-                    unchecked_s.append(timed(run_prep, src, work / "prep", resize, args.workers, "--no-duplicate-check"))
+                    wall, cpu = timed_prep(src, work / "prep", resize, args.workers, "--no-duplicate-check")
+                    unchecked_s.append(wall)
+                    unchecked_cpu.append(cpu)
             label = "keep original bytes" if resize is None else "--resize 224x224"
             line = f"{count:>7,}  {label:<22}{count / loop_s:>12,.0f}{count / min(prep_s):>12,.0f}{loop_s / min(prep_s):>7.2f}x"
             line += f"{count / max(min(prep_s) - fixed_s, 1e-9):>10,.0f}"
             if unchecked_s:
                 median = statistics.median(prep_s) / statistics.median(unchecked_s) - 1
                 line += f"{count / min(unchecked_s):>17,.0f}{min(prep_s) / min(unchecked_s) - 1:>+18.1%} / {median:+.1%}"
+                line += f"{statistics.median(prep_cpu) / statistics.median(unchecked_cpu) - 1:>+8.1%}"
             print(line, flush=True)
 
 
