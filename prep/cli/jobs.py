@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import shlex
 from typing import Callable
 
 import click
@@ -120,7 +121,8 @@ def print_leakage(stats: dict, out: str) -> None:
     parts = ([f"{exact:,} group{'s' if exact != 1 else ''} of exact copies"] if exact else []) + (
         [f"{near:,} group{'s' if near != 1 else ''} of near copies"] if near else [])
     flags = " or ".join((["--dedupe"] if exact else []) + (["--dedupe-near"] if near else []))
-    click.echo(f"leakage: {' and '.join(parts)} span splits (drop them with {flags}; prep report {out} shows them)")
+    report = f"prep report {shlex.quote(out)} -o report.html"  # a command to paste as it is
+    click.echo(f"leakage: {' and '.join(parts)} span splits (drop them with {flags}; {report} shows them)")
 
 
 def print_rejected(stats: dict, rejected_file: str | None = None) -> None:

@@ -15,6 +15,7 @@ import io
 import json
 import posixpath
 import struct
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Mapping
 
@@ -401,9 +402,13 @@ def thumbnail(data: bytes, size: int) -> "Image.Image | None":
     from PIL import Image
 
     try:
-        image = Image.open(io.BytesIO(data))
-        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
-        image.load()
+        # Pillow's warnings on a stored record ("malformed MPO file", ...) are about bytes prep already
+        # checked, not the reader's to act on: kept off the terminal of prep report and prep inspect.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data))
+            image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for photos
+            image.load()
     except Exception:  # noqa: BLE001 - any undecodable record becomes a placeholder tile, not a crash
         return None
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
 
 import pytest
 
@@ -270,6 +272,19 @@ def test_near_copies_across_splits_are_leakage_and_dedupe_near_drops_them(split_
         assert stats["splits"]["test"]["records"] == 4, "the test split keeps only its own pictures"
         shards.append({p.name: p.read_bytes() for p in out.glob("*.tfrecord")})
     assert shards[0] == shards[1], "the same records, byte for byte, at 1 and 2 workers"
+
+
+def test_the_report_command_the_summary_prints_runs_as_it_is(split_folders_with_near_copies, tmp_path, prep_cli,
+                                                             monkeypatch):
+    out = tmp_path / "a dataset"  # a space, so the command must quote it
+    result = prep_cli("images", split_folders_with_near_copies, out, "--workers", "1")
+    assert result.exit_code == 0, result.err
+    command = re.search(r"; (prep report .+) shows them\)$", result.out, re.MULTILINE).group(1)
+    monkeypatch.chdir(tmp_path)
+    report = prep_cli(*shlex.split(command)[1:])
+    assert report.exit_code == 0, report.err
+    page = (tmp_path / "report.html").read_text()
+    assert "Leakage: 2 groups of near copies" in page and "test/b/resaved_01.jpg" in page
 
 
 def test_dedupe_and_dedupe_near_reject_each_file_once(split_folders_with_near_copies, tmp_path, prep_cli):

@@ -146,3 +146,19 @@ def test_inspect_sheet_of_a_dataset_without_images_is_a_usage_error(tmp_path, pr
     assert result.exit_code == 2
     assert "--sheet" in result.err and "no image feature" in result.err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_a_tile_of_a_record_pillow_warns_about_shows_it_and_prints_nothing():
+    import warnings
+
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 10, 10)).save(encoded, "JPEG")
+    data = encoded.getvalue()
+    mpf = b"MPF\x00II*\x00\x08\x00\x00\x00" + b"\xff" * 8  # a broken MPO header: Pillow warns, then reads the JPEG
+    data = data[:2] + b"\xff\xe2" + struct.pack(">H", len(mpf) + 2) + mpf + data[2:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tile = sheets.thumbnail(data, 48)
+    assert tile.size == (48, 36) and tile.getpixel((24, 18))[0] > 150
