@@ -112,17 +112,28 @@ def print_summary(out: str) -> None:
 
 
 def print_leakage(stats: dict, out: str) -> None:
-    """The summary's line on copies that span splits (exact, and near for images), if any."""
-    dup = stats.get("duplicates") or {}
-    exact = (dup.get("exact") or {}).get("groups_across_splits") or 0
-    near = (dup.get("near") or {}).get("groups_across_splits") or 0
-    if not exact and not near:
-        return
-    parts = ([f"{exact:,} group{'s' if exact != 1 else ''} of exact copies"] if exact else []) + (
-        [f"{near:,} group{'s' if near != 1 else ''} of near copies"] if near else [])
-    flags = " or ".join((["--dedupe"] if exact else []) + (["--dedupe-near"] if near else []))
-    report = f"prep report {shlex.quote(out)} -o report.html"  # a command to paste as it is
-    click.echo(f"leakage: {' and '.join(parts)} span splits (drop them with {flags}; {report} shows them)")
+    """The summary's lines on copies that span splits (exact, and near for images), if any: those the
+    dataset still holds in several splits, and those --dedupe or --dedupe-near resolved."""
+    from prep.core.duplicates import leaks
+
+    found = leaks(stats.get("duplicates") or {})
+    flags = {"exact": "--dedupe", "near": "--dedupe-near"}
+
+    def groups(kinds: list[str], count) -> str:
+        return " and ".join(f"{count(found[k]):,} group{'s' if count(found[k]) != 1 else ''} of {k} copies" for k in kinds)
+
+    left = [k for k, leak in found.items() if leak.left]
+    if left:
+        report = f"prep report {shlex.quote(out)} -o report.html"  # a command to paste as it is
+        verb = "spans" if len(left) == 1 and found[left[0]].left == 1 else "span"
+        click.echo(f"leakage: {groups(left, lambda leak: leak.left)} {verb} splits "
+                   f"(drop them with {' or '.join(flags[k] for k in left)}; {report} shows them)")
+    dropped = [k for k, leak in found.items() if leak.dropped]
+    if dropped:
+        kept = {"exact": "--dedupe kept one copy of each exact group",
+                "near": "--dedupe-near kept each near group's copies in its first split"}
+        click.echo(f"leakage dropped: {groups(dropped, lambda leak: leak.across)} spanned splits; "
+                   f"{' and '.join(kept[k] for k in dropped)} (train first); the others are in rejected.jsonl")
 
 
 def print_rejected(stats: dict, rejected_file: str | None = None) -> None:

@@ -362,25 +362,53 @@ def add_fact(summary, fact: tuple) -> bool:
     return False
 
 
-def from_summary(summary: dict, near: bool) -> dict:
+def from_summary(summary: dict, near: bool, dedupe: bool = False, dedupe_near: bool = False) -> dict:
     """stats.json's "duplicates" from a job's combined summary (`near`: whether near copies were looked
-    for); copies --dedupe dropped are the summary's rejections for REASON."""
+    for; `dedupe`, `dedupe_near`: whether the job dropped copies); copies --dedupe dropped are the
+    summary's rejections for REASON."""
     rejected = summary.get("rejected", {})
     crowded, split = summary.get(CROWDED_FACT, {}), summary.get(SPLIT_FACT, {})
     found = summary.get(NEAR_FACT) or [near_found([])]
     return summarize(summary.get(GROUP_FACT, []), found[0] if near else None,
                      rejected.get(REASON, 0), rejected.get(NEAR_REASON, 0),
                      (crowded.get("band_values", 0), crowded.get("images", 0)),
-                     (split.get("band_values", 0), split.get("images", 0)))
+                     (split.get("band_values", 0), split.get("images", 0)), dedupe, dedupe_near)
+
+
+class Leak(NamedTuple):
+    """Groups of copies across splits in a dataset's stats: how many, and how many still span splits
+    in what was written (the rest had their copies outside one split dropped)."""
+
+    across: int
+    left: int
+
+    @property
+    def dropped(self) -> bool:
+        return self.across > 0 and self.left == 0
+
+
+def leaks(duplicates: dict) -> dict[str, Leak]:
+    """The Leak of each kind of copy ("exact", and "near" for images) in stats.json's "duplicates"; in
+    the stats of a dataset written before groups_left_across_splits, every group across splits is left."""
+    found = {}
+    for kind in ("exact", "near"):
+        if kind in (duplicates or {}):
+            d = duplicates[kind] or {}
+            across = d.get("groups_across_splits") or 0
+            found[kind] = Leak(across, d.get("groups_left_across_splits", across))
+    return found
 
 
 def summarize(groups: list[list[Copy]], near: dict | None, dropped: int = 0, near_dropped: int = 0,
-              crowded: tuple[int, int] = (0, 0), split: tuple[int, int] = (0, 0)) -> dict:
+              crowded: tuple[int, int] = (0, 0), split: tuple[int, int] = (0, 0), dedupe: bool = False,
+              dedupe_near: bool = False) -> dict:
     """stats.json's "duplicates": `groups` are groups of exact copies; `near` the near copies as
     `near_found` gives them (None where near copies are not looked for: text). Groups spanning splits come first: they
     are leakage. `dropped`, `near_dropped`: copies --dedupe and --dedupe-near left out; `split`: the band
     values shared by more than MAX_BUCKET images, and their images, compared within the other bands;
-    `crowded`: the groups of one hash too large to compare, and their images (said, not silent)."""
+    `crowded`: the groups of one hash too large to compare, and their images (said, not silent).
+    `groups_left_across_splits`: the groups across splits whose copies the dataset still holds in more
+    than one split: none once --dedupe (exact) or --dedupe-near (near) kept each group's first split."""
     groups = [[(c.name, c.split) for c in sorted(g, key=_order)] for g in groups]
     across = [g for g in groups if len({split for _, split in g}) > 1]
     within = [g for g in groups if len({split for _, split in g}) == 1]
@@ -390,6 +418,7 @@ def summarize(groups: list[list[Copy]], near: dict | None, dropped: int = 0, nea
             "groups": len(groups),
             "extra_copies": sum(len(g) - 1 for g in groups),
             "groups_across_splits": len(across),
+            "groups_left_across_splits": 0 if dedupe else len(across),
             "groups_within_a_split": len(within),
             "dropped_by_dedupe": dropped,
             "examples": [{"paths": [p for p, _ in g], "splits": [s for _, s in g]} for g in listed[:EXAMPLES]],
@@ -402,6 +431,7 @@ def summarize(groups: list[list[Copy]], near: dict | None, dropped: int = 0, nea
             "groups": len(found),
             "pairs": near["pairs"],
             "groups_across_splits": across_near,
+            "groups_left_across_splits": 0 if dedupe_near else across_near,
             "groups_within_a_split": len(found) - across_near,
             "dropped_by_dedupe_near": near_dropped,
             "threshold_bits": NEAR_BITS,

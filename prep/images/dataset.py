@@ -171,7 +171,8 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     rejected = rejected_rows(summary)
     check_accounted(inputs, sum(r["num_records"] for r in results), len(rejected))
     splits = splits_from_results(results, split_names(options, layout))
-    found = duplicates_from_summary(summary, near=True) if options.check_duplicates else None
+    found = (duplicates_from_summary(summary, near=True, dedupe=options.dedupe, dedupe_near=options.dedupe_near)
+             if options.check_duplicates else None)
     stats = image_stats(options, summary, layout, inputs, found)
     kind = options.label_kind
     regression = kind == "regression"

@@ -205,7 +205,7 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
     rejected = rejected_rows(summary)
     inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), len(rejected))
     names = split_names(options, layout)
-    found = duplicates_from_summary(summary, near=False)
+    found = duplicates_from_summary(summary, near=False, dedupe=options.dedupe)
     learned = learned_from(options, names)
     stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found, learned)
     ids = summary.get("ids_per_record") or {}

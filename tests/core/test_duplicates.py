@@ -255,6 +255,7 @@ def test_near_copies_across_splits_are_leakage_and_dedupe_near_drops_them(split_
                       (("test/b/small_03.png", "train/a/img03.jpg"), ("test", "train")),
                       (NEAR_WITHIN, ("train", "train"))], "groups across splits first"
     assert (near["groups_across_splits"], near["groups_within_a_split"], near["dropped_by_dedupe_near"]) == (2, 1, 0)
+    assert near["groups_left_across_splits"] == 2
 
     shards = []
     for workers in ("1", "2"):
@@ -270,8 +271,18 @@ def test_near_copies_across_splits_are_leakage_and_dedupe_near_drops_them(split_
         assert (stats["inputs"], stats["records"], stats["rejected"]) == (15, 13, 2)
         assert stats["duplicates"]["near"]["dropped_by_dedupe_near"] == 2
         assert stats["splits"]["test"]["records"] == 4, "the test split keeps only its own pictures"
+        assert stats["duplicates"]["near"]["groups_left_across_splits"] == 0
+        assert "leakage:" not in result.out
+        assert ("leakage dropped: 2 groups of near copies spanned splits; --dedupe-near kept each near group's "
+                "copies in its first split") in result.out
         shards.append({p.name: p.read_bytes() for p in out.glob("*.tfrecord")})
     assert shards[0] == shards[1], "the same records, byte for byte, at 1 and 2 workers"
+    from prep.inspection.report import page as report
+
+    page = report.build_report(str(tmp_path / "out1"))
+    assert "Leakage:" not in page, "copies dropped are no longer leakage"
+    assert "2 groups of near copies spanned splits: prep images --dedupe-near kept" in page
+    assert "Near copies across splits: 2 groups (dropped by --dedupe-near)" in page
 
 
 def test_the_report_command_the_summary_prints_runs_as_it_is(split_folders_with_near_copies, tmp_path, prep_cli,

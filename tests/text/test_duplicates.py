@@ -63,7 +63,8 @@ def split_folders(tmp_path_factory) -> Path:
 def test_copies_within_and_across_splits_are_counted_and_listed_leakage_first(split_folders):
     found = stats(split_folders)
     assert found["duplicates"] == {"exact": {
-        "groups": 2, "extra_copies": 2, "groups_across_splits": 1, "groups_within_a_split": 1, "dropped_by_dedupe": 0,
+        "groups": 2, "extra_copies": 2, "groups_across_splits": 1, "groups_left_across_splits": 1,
+        "groups_within_a_split": 1, "dropped_by_dedupe": 0,
         "examples": [{"paths": list(LEAK), "splits": ["test", "train"]},
                      {"paths": list(WITHIN), "splits": ["train", "train"]}],
     }}, "no near section: near copies are not looked for in text"
@@ -115,11 +116,16 @@ def test_dedupe_keeps_the_first_by_path_and_line_whatever_the_worker_count(lines
         assert found["rejected_by_reason"] == {"duplicate": 3}
         exact = found["duplicates"]["exact"]
         assert (exact["groups"], exact["extra_copies"], exact["dropped_by_dedupe"]) == (3, 3, 3)
+        assert exact["groups_left_across_splits"] == 0 and "leakage:" not in result.out, "--dedupe leaves no leak"
         kept = {(r["text/filename"].decode(), r["text/line"]) for r in read_records(out)}
         assert {("more.txt", 2), ("notes.txt", 2), ("notes.txt", 9)} <= kept
         assert not kept & {("notes.txt", 5), ("notes.txt", 10), ("notes.txt", 12)}
         assert sum(s["records"] for s in found["splits"].values()) == 11
     assert shard_bytes(tmp_path / "out1") == shard_bytes(tmp_path / "out2")
+    from prep.inspection.report import page as report
+
+    page = report.build_report(str(tmp_path / "out1"))
+    assert "Leakage:" not in page and "prep text --dedupe kept one copy of each" in page
 
 
 def test_without_spilled_shuffles_dedupe_drops_by_a_join_with_the_same_result(lines_corpus, tmp_path, prep_cli,

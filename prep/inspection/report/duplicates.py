@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from prep.core.duplicates import leaks
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.contact_sheet import SampledImage
 from prep.inspection.report import charts
@@ -33,8 +34,11 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
         "dropped by --dedupe": exact.get("dropped_by_dedupe", 0),
         **({"dropped by --dedupe-near": near.get("dropped_by_dedupe_near", 0)} if "near" in dup else {}),
     }
-    leaks = [name for name in counts if name.endswith("(leakage)") and counts[name]]
-    section.add(chart_figure(charts.counts_bars(counts, "duplicates found during conversion", "count", highlight=leaks)))
+    found = leaks(dup)
+    highlight = [name for name, kind in (("groups across splits (leakage)", "exact"),
+                                         ("near groups across splits (leakage)", "near"))
+                 if kind in found and found[kind].left]
+    section.add(chart_figure(charts.counts_bars(counts, "duplicates found during conversion", "count", highlight=highlight)))
     examples = exact.get("examples") or []
     across, within = across_and_within(examples)
     kind = "documents" if schema.kind == "text" else "images"
@@ -48,7 +52,11 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
             yield ([f'<div class="tiles">{pictures}</div>'] if images is not None else []) + [listing]
 
     head = (["images"] if images is not None else []) + ["copies"]
-    if across:
+    if across and found["exact"].dropped:
+        section.add(f'<h3>Across splits: {plural(found["exact"].across, "group")} (dropped by --dedupe)</h3><p>The same '
+                    f'{kind[:-1]} was in more than one split; the dataset keeps one copy of each (train first).</p>'
+                    f'{html_table(head, group_rows(across), "dups")}')
+    elif across:
         section.add(f'<div class="leak"><h3>Across splits: {plural(exact.get("groups_across_splits", len(across)), "group")}'
                     f' (leakage)</h3><p>The same {kind[:-1]} in more than one split: the model is tested on what it '
                     f'trained on.</p>{html_table(head, group_rows(across), "dups")}</div>')
@@ -69,7 +77,12 @@ def duplicates_section(schema: DatasetSchema, stats: Mapping, images: Mapping[st
         for row, g in zip(group_rows(groups), groups):
             yield row + [number(g.get("max_differing_bits"))]
 
-    if near_across:
+    if near_across and found["near"].dropped:
+        section.add(f'<h3>Near copies across splits: {plural(found["near"].across, "group")} (dropped by --dedupe-near)'
+                    f'</h3><p>The same picture, re-saved or resized, was in more than one split; the dataset keeps each '
+                    f'group\'s copies in its first split (train first).</p>{what}'
+                    f'{html_table(near_head, near_rows(near_across), "dups")}')
+    elif near_across:
         section.add(f'<div class="leak"><h3>Near copies across splits: '
                     f'{plural(near.get("groups_across_splits", len(near_across)), "group")} (leakage)</h3>'
                     f'<p>The same picture, re-saved or resized, in more than one split: the commonest leak of all '

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from prep.core.duplicates import leaks
 from prep.core.failures import REPORT_HINT, split_reasons
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.report import charts
@@ -27,25 +28,38 @@ def findings(schema: DatasetSchema, stats: Mapping) -> list[Finding]:
     out: list[Finding] = []
     dup = stats.get("duplicates") or {}
     exact = dup.get("exact") or {}
-    across = exact.get("groups_across_splits") or 0
+    found = leaks(dup)
+    across = found["exact"].left if "exact" in found else 0
     thing, job = ("documents", "text") if schema.kind == "text" else ("images", "images")
     if across:
         out.append(Finding("leak", (
             f"Leakage: {plural(across, 'group')} of identical {thing} {'spans' if across == 1 else 'span'} splits. A test {thing[:-1]} the model "
             f"trained on inflates test accuracy; drop the copies (prep {job} --dedupe) or move them to one split."),
             "duplicates"))
+    elif "exact" in found and found["exact"].dropped:
+        out.append(Finding("ok", (
+            f"{plural(found['exact'].across, 'group')} of identical {thing} spanned splits: prep {job} --dedupe kept one "
+            f"copy of each (train first) and dropped the others (listed under rejected inputs)."), "duplicates"))
     within = exact.get("groups_within_a_split") or 0
-    if within:
+    extra = exact.get("extra_copies", 0)
+    if within and extra and (exact.get("dropped_by_dedupe") or 0) >= extra:
+        out.append(Finding("ok", f"{plural(within, 'group')} of identical {thing} within a split: prep {job} --dedupe "
+                                 f"kept one copy of each.", "duplicates"))
+    elif within:
         out.append(Finding("warn", f"{plural(within, 'group')} of identical {thing} within a split "
-                                   f"({plural(exact.get('extra_copies', 0), 'extra copy', 'extra copies')} in all).",
-                           "duplicates"))
+                                   f"({plural(extra, 'extra copy', 'extra copies')} in all).", "duplicates"))
     near = dup.get("near") or {}
-    near_across = near.get("groups_across_splits") or 0
+    near_across = found["near"].left if "near" in found else 0
     if near_across:
         out.insert(1 if across else 0, Finding("leak", (
             f"Leakage: {plural(near_across, 'group')} of near copies (the same picture re-encoded, resized or "
             f"recompressed) {'spans' if near_across == 1 else 'span'} splits. Drop the copies outside the training "
             f"split (prep {job} --dedupe-near) or move them to one split."), "duplicates"))
+    elif "near" in found and found["near"].dropped:
+        out.append(Finding("ok", (
+            f"{plural(found['near'].across, 'group')} of near copies spanned splits: prep {job} --dedupe-near kept each "
+            f"group's copies in its first split (train first) and dropped the others (listed under rejected inputs)."),
+            "duplicates"))
     near_within = near.get("groups_within_a_split") or 0
     if near_within:
         out.append(Finding("warn", f"{plural(near_within, 'group')} of near-duplicate {thing} within a split "
