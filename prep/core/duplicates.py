@@ -388,14 +388,14 @@ class Leak(NamedTuple):
 
 
 def leaks(duplicates: dict) -> dict[str, Leak]:
-    """The Leak of each kind of copy ("exact", and "near" for images) in stats.json's "duplicates"; in
-    the stats of a dataset written before groups_left_across_splits, every group across splits is left."""
+    """The Leak of each kind of copy ("exact", and "near" for images) in stats.json's "duplicates"; the
+    stats of a dataset written before groups_left_across_splits tell only whether copies were dropped."""
     found = {}
-    for kind in ("exact", "near"):
+    for kind, dropped in (("exact", "dropped_by_dedupe"), ("near", "dropped_by_dedupe_near")):
         if kind in (duplicates or {}):
             d = duplicates[kind] or {}
             across = d.get("groups_across_splits") or 0
-            found[kind] = Leak(across, d.get("groups_left_across_splits", across))
+            found[kind] = Leak(across, d.get("groups_left_across_splits", 0 if d.get(dropped) else across))
     return found
 
 

@@ -486,3 +486,15 @@ def test_hash_distances_without_numpys_bitwise_count(monkeypatch):
     monkeypatch.delattr(np, "bitwise_count")
     assert duplicates._popcount(words).tolist() == expected
     assert duplicates._popcount(words[:, None] ^ words[None, :]).shape == (4, 4)
+
+
+def test_leaks_say_what_the_dataset_still_holds_across_splits():
+    summary = duplicates.summarize([[Copy("a.jpg", "train", b"d"), Copy("b.jpg", "test", b"d")]], None, dropped=1,
+                                   dedupe=True)
+    assert duplicates.leaks(summary) == {"exact": duplicates.Leak(1, 0)} and duplicates.leaks(summary)["exact"].dropped
+    kept = duplicates.summarize([[Copy("a.jpg", "train", b"d"), Copy("b.jpg", "test", b"d")]], None)
+    assert duplicates.leaks(kept) == {"exact": duplicates.Leak(1, 1)} and not duplicates.leaks(kept)["exact"].dropped
+    older = {"exact": {"groups_across_splits": 2, "dropped_by_dedupe": 0},  # stats written before the field
+             "near": {"groups_across_splits": 3, "dropped_by_dedupe_near": 4}}
+    assert duplicates.leaks(older) == {"exact": duplicates.Leak(2, 2), "near": duplicates.Leak(3, 0)}
+    assert duplicates.leaks({}) == {}
