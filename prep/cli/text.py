@@ -133,7 +133,9 @@ def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, setting
         spill_shuffles=runner.is_local, created=now())
     if inputs.format == "folder":
         preflight.check_not_nested(inputs.src, options.out)
-    text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
+    layout = text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
+    if not vocab_file:
+        text_preflight.check_vocabulary_splits(layout, vocabulary_splits, vocab_splits is not None)
     runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.TEXT_BYTES)
     launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)
     if not runner.dry_run:

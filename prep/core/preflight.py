@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from prep.core.layout import detect_layout, usable_class_name
+from prep.core.layout import Layout, detect_layout, usable_class_name
 
 
 class PreflightError(Exception):
@@ -71,9 +71,10 @@ def check_image_folder(src: str, labels: tuple[str, ...] | None, has_split_fract
 
 
 def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool, expected: str,
-                        items: str) -> None:
+                        items: str) -> Layout:
     """The class folders of a local SRC (or its split folders of class folders), each with files;
-    `expected` describes the layout and `items` what a class folder holds, in the messages."""
+    `expected` describes the layout and `items` what a class folder holds, in the messages. Returns
+    the layout they make."""
     pairs = [(first, second) for first in _subfolders(src)
              for second in (_subfolders(os.path.join(src, first)) or [""])]
     layout = detect_layout(pairs)
@@ -94,3 +95,4 @@ def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_frac
     bad = [c for first, second in pairs for c in (first, second) if c and not usable_class_name(c)]
     if bad:
         raise PreflightError(f"folder name {bad[0]!r} has a line break: rename it")
+    return layout

@@ -13,6 +13,7 @@ import json
 import os
 
 from prep.core import preflight
+from prep.core.layout import Layout
 from prep.core.preflight import PreflightError, is_local
 from prep.text.inputs import TextInputs, file_format, has_glob, open_input
 
@@ -30,9 +31,9 @@ def is_directory(src: str) -> bool:
     return src.endswith("/") or "." not in src.rstrip("/").rsplit("/", 1)[-1]
 
 
-def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
+def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool) -> Layout:
     """SRC is a folder of class folders (or of split folders of class folders), each with files."""
-    preflight.check_class_folders(
+    return preflight.check_class_folders(
         src, labels, has_split_fractions,
         "SRC/<class>/<text files>; for a folder of JSON Lines, CSV or plain text files pass --input-format",
         "documents")
@@ -73,24 +74,41 @@ def _first_fields(path: str, fmt: str) -> list[str] | None:
     return header or None
 
 
-def check_text_source(inputs: TextInputs, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
-    """SRC exists and, for fielded formats, its first file has the text (and label) field asked for."""
+def check_text_source(inputs: TextInputs, labels: tuple[str, ...] | None, has_split_fractions: bool) -> Layout | None:
+    """SRC exists and, for fielded formats, its first file has the text (and label) field asked for;
+    a local folder's layout (None for other inputs)."""
     if not is_local(inputs.src):
-        return
+        return None
     if inputs.format == "folder":
-        check_class_folders(inputs.src, labels, has_split_fractions)
-        return
+        return check_class_folders(inputs.src, labels, has_split_fractions)
     first = _first_file(inputs)
     fmt = file_format(first, inputs.format)
     if fmt not in ("jsonl", "csv", "tsv"):
         return
     fields = _first_fields(first, fmt)
     if fields is None:
-        return
+        return None
     what = "the first row has" if fmt == "jsonl" else "the header has"
     for flag, name in (("--text-field", inputs.text_field), ("--label-field", inputs.label_field)):
         if name is not None and name not in fields:
             raise PreflightError(f"{first}: no field {name!r} ({what}: {', '.join(fields)[:200]}): pass {flag}")
+    return None
+
+
+def check_vocabulary_splits(layout: Layout | None, names: tuple[str, ...] | None, named: bool) -> None:
+    """The splits a vocabulary is learned from (`names`; None: every split) are split folders of SRC,
+    when SRC is a local folder of split folders (--split's names are checked with the flag). `named`:
+    given by --vocab-splits, not the default (train)."""
+    if layout is None or not layout.split_folders or names is None:
+        return
+    unknown = [n for n in names if n not in layout.splits]
+    has = ", ".join(layout.splits)
+    if unknown and named:
+        raise PreflightError(f"--vocab-splits names {', '.join(unknown)}, which SRC has no split folder for (it has "
+                             f"{has}): name some of those, or all")
+    if unknown:
+        raise PreflightError(f"the vocabulary is learned from the train split by default, and SRC has no train folder "
+                             f"(its split folders: {has}): pass --vocab-splits with some of those, or all")
 
 
 def check_vocab_output(out: str, src: str, overwrite: bool, sidecars: tuple[str, ...]) -> None:

@@ -100,9 +100,12 @@ def test_no_train_split_to_learn_from_is_one_clear_line(tmp_path, prep_cli):
     src = tmp_path / "src"
     _split_folders(src, ("validation", "test"))
     result = prep_cli("text", src, tmp_path / "out", "--workers", "1")
-    assert result.exit_code != 0
-    assert "learned from the documents of the split(s) train only" in result.err and "--vocab-splits" in result.err
-    assert "Traceback" not in result.err
+    assert result.exit_code == 2, "refused before the job starts"
+    assert "SRC has no train folder (its split folders: validation, test)" in result.err
+    assert "--vocab-splits" in result.err and "Traceback" not in result.err
+    named = prep_cli("text", src, tmp_path / "out1", "--vocab-splits", "train,validation", "--workers", "1")
+    assert named.exit_code == 2 and "--vocab-splits names train, which SRC has no split folder for" in named.err
+    assert not (tmp_path / "out1").exists() and not (tmp_path / "out").exists()
     assert prep_cli("text", src, tmp_path / "out2", "--vocab-splits", "validation", "--workers", "1").exit_code == 0
     assert b"validation" in _vocabulary(tmp_path / "out2") and b"test" not in _vocabulary(tmp_path / "out2")
 
