@@ -135,7 +135,8 @@ def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, setting
         preflight.check_not_nested(inputs.src, options.out)
     layout = text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
     if not vocab_file:
-        text_preflight.check_vocabulary_splits(layout, vocabulary_splits, vocab_splits is not None)
+        text_preflight.check_vocabulary_splits(layout, vocabulary_splits, vocab_splits is not None,
+                                               split_fractions is not None)
     runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.TEXT_BYTES)
     launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)
     if not runner.dry_run:
@@ -165,6 +166,8 @@ def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> t
 def _print_text_summary(out: str) -> None:
     from apache_beam.io.filesystems import FileSystems
 
+    from prep.text.dataset import learned_source
+
     path = FileSystems.join(out, "stats.json")
     if not FileSystems.exists(path):
         return  # a dry run, or Dataflow still running
@@ -174,8 +177,7 @@ def _print_text_summary(out: str) -> None:
     oov = f"{t['oov_rate']:.2%}" if t["oov_rate"] is not None else "-"
     learned, source = v.get("learned_from") or [], ""
     if learned and set(learned) != set(stats["splits"]):  # say so only when some split was left out
-        source = f", learned from the {learned[0]} split" if len(learned) == 1 else \
-            f", learned from the splits {', '.join(learned)}"
+        source = f", {learned_source(learned)}"
     click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the records, "
                f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}")
 

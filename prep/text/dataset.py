@@ -117,6 +117,13 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
 
 
+def learned_source(splits) -> str:
+    """What a learned vocabulary was counted from, said in words: the splits named (None: the corpus)."""
+    if not splits:
+        return "learned from the corpus"
+    return f"learned from the {splits[0]} split" if len(splits) == 1 else f"learned from the splits {', '.join(splits)}"
+
+
 def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict, splits: tuple[str, ...] | None = None) -> dict:
     """How the vocabulary was made: from a file, or from the corpus counts (of the documents of
     `splits`, when the dataset has splits) and what the rules cut."""
@@ -125,7 +132,7 @@ def vocabulary_stats(vocabulary: TokenVocabulary, survey: dict, splits: tuple[st
     cut = vocabulary.cut
     return {
         "size": len(vocabulary.tokens),
-        "source": "learned from the corpus",
+        "source": learned_source(splits),
         **({"learned_from": list(splits)} if splits is not None else {}),
         "corpus_tokens": survey.get("inputs", {}).get("tokens", 0),
         "distinct_tokens": cut.distinct,

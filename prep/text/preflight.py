@@ -15,6 +15,7 @@ import os
 from prep.core import preflight
 from prep.core.layout import Layout
 from prep.core.preflight import PreflightError, is_local
+from prep.core.splits import DEFAULT_SPLIT
 from prep.text.inputs import TextInputs, file_format, has_glob, open_input
 
 
@@ -95,14 +96,19 @@ def check_text_source(inputs: TextInputs, labels: tuple[str, ...] | None, has_sp
     return None
 
 
-def check_vocabulary_splits(layout: Layout | None, names: tuple[str, ...] | None, named: bool) -> None:
-    """The splits a vocabulary is learned from (`names`; None: every split) are split folders of SRC,
-    when SRC is a local folder of split folders (--split's names are checked with the flag). `named`:
-    given by --vocab-splits, not the default (train)."""
-    if layout is None or not layout.split_folders or names is None:
+def check_vocabulary_splits(layout: Layout | None, names: tuple[str, ...] | None, named: bool,
+                            has_split_fractions: bool) -> None:
+    """The splits a vocabulary is learned from (`names`; None: every split) are splits a local folder
+    SRC's documents go to: its split folders, or train alone when it has none and --split is not given
+    (--split's names are checked with the flag). `named`: given by --vocab-splits, not the default."""
+    if layout is None or names is None or has_split_fractions:
         return
-    unknown = [n for n in names if n not in layout.splits]
-    has = ", ".join(layout.splits)
+    splits = layout.splits if layout.split_folders else (DEFAULT_SPLIT,)
+    unknown = [n for n in names if n not in splits]
+    has = ", ".join(splits)
+    if unknown and named and not layout.split_folders:
+        raise PreflightError(f"--vocab-splits names {', '.join(unknown)}, but every document goes to {DEFAULT_SPLIT} "
+                             f"(SRC has no split folders, and --split is not given): name {DEFAULT_SPLIT}, or all")
     if unknown and named:
         raise PreflightError(f"--vocab-splits names {', '.join(unknown)}, which SRC has no split folder for (it has "
                              f"{has}): name some of those, or all")

@@ -107,6 +107,11 @@ def test_no_train_split_to_learn_from_is_one_clear_line(tmp_path, prep_cli):
     assert named.exit_code == 2 and "--vocab-splits names train, which SRC has no split folder for" in named.err
     assert not (tmp_path / "out1").exists() and not (tmp_path / "out").exists()
     assert prep_cli("text", src, tmp_path / "out2", "--vocab-splits", "validation", "--workers", "1").exit_code == 0
+    classes = tmp_path / "classes"  # class folders only: every document goes to train
+    (classes / "a").mkdir(parents=True)
+    (classes / "a" / "doc.txt").write_text("some words")
+    unsplit = prep_cli("text", classes, tmp_path / "out3", "--vocab-splits", "validation", "--workers", "1")
+    assert unsplit.exit_code == 2 and "but every document goes to train" in unsplit.err
     assert b"validation" in _vocabulary(tmp_path / "out2") and b"test" not in _vocabulary(tmp_path / "out2")
 
 

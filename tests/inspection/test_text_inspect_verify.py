@@ -36,7 +36,7 @@ def test_inspect_decodes_documents_back_to_tokens(text_dataset, prep_cli):
     assert "dataset 'out' (text)" in out
     assert "standardize lower_and_strip_punctuation, split whitespace" in out
     assert "tokens per document: min 6, mean 6.0, max 6" in out
-    assert "vocabulary: 6 tokens + 2 reserved ids, learned from the corpus" in out
+    assert "vocabulary: 6 tokens + 2 reserved ids, learned from the train split" in out, "as stats.json's learned_from"
     assert "c.jsonl:13: missing_text" in out
     assert out.count("text/token_ids=6 ids [") == 2
     tokens = [line.split(" = '")[1].split("'")[0] for line in out.splitlines() if "text/token_ids=" in line]
