@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from prep.core.wording import plural
+
 
 @click.command()
 @click.argument("dataset")
@@ -34,7 +36,7 @@ def inspect(dataset, samples, sheet, per_class):
     for line in describe(dataset.rstrip("/"), samples=samples):
         click.echo(line)
     if made:
-        click.echo(f"\nwrote contact sheet {sheet}: {made.rows:,} classes x {made.columns} samples each, "
+        click.echo(f"\nwrote contact sheet {sheet}: {plural(made.rows, 'class', 'classes')} x {plural(made.columns, 'sample')} each, "
                    f"{made.size[0]:,}x{made.size[1]:,} px ({made.records_read:,} records read)")
 
 
@@ -58,7 +60,7 @@ def verify(dataset, no_parse, write_indexes):
         if finding.problem:
             click.echo(f"BAD  {finding.file}: {finding.problem}")
         else:
-            click.echo(f"ok   {finding.file}: {finding.records:,} {finding.unit}")
+            click.echo(f"ok   {finding.file}: {plural(finding.records, finding.unit[:-1])}")
 
     schema, findings = verify_dataset(dataset.rstrip("/"), parse=not no_parse, progress=report,
                                       write_indexes=write_indexes)

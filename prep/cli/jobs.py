@@ -100,12 +100,15 @@ def tfds_flag(command):
 
 
 def print_summary(out: str) -> None:
-    """The end of a run: records per split, and rejected inputs by reason, from OUT/stats.json."""
+    """The end of a run: records per split (train, validation, test first), and rejected inputs by
+    reason, from OUT/stats.json."""
     from apache_beam.io.filesystems import FileSystems
+
+    from prep.core.splits import split_rank
 
     with FileSystems.open(FileSystems.join(out, "stats.json")) as f:
         stats = json.loads(f.read())
-    splits = ", ".join(f"{name} {s['records']:,}" for name, s in stats["splits"].items())
+    splits = ", ".join(f"{name} {stats['splits'][name]['records']:,}" for name in sorted(stats["splits"], key=split_rank))
     click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}")
     print_rejected(stats, FileSystems.join(out, "rejected.jsonl"))
     print_leakage(stats, out)

@@ -12,6 +12,8 @@ import hashlib
 import math
 from typing import Any, Callable, Iterable, NamedTuple
 
+from prep.core.splits import split_rank
+
 # Near copies (re-encoded, resized, recompressed, cropped a little, brighter or darker): at most NEAR_BITS of
 # the 64 hash bits differ, and their YCbCr pictures (prep.images.fingerprint: luma 8x8, chroma 4x4) are alike:
 # the luma, once scaled by the ratio of the two brightnesses (at most NEAR_GAIN, either way), within
@@ -77,18 +79,13 @@ def _order(copy: Copy) -> tuple[str, int]:
     return copy.relative_path, copy.line
 
 
-SPLIT_ORDER = ("train", "validation", "test")  # whose copies --dedupe and --dedupe-near keep: the first split of a group in this order
-
-
-def _split_rank(split: str) -> tuple[int, str]:
-    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
 
 
 def survivor(copies: Iterable[Copy]) -> tuple[Copy, list[Copy]]:
     """The copy kept by --dedupe (one of the first split, train, validation, test, then others by name,
     so a copy across splits keeps the training one; of those the first by path, then line: the same on
     every run, whatever the worker count) and the others."""
-    ordered = sorted(copies, key=lambda c: (_split_rank(c.split), _order(c)))
+    ordered = sorted(copies, key=lambda c: (split_rank(c.split), _order(c)))
     return ordered[0], ordered[1:]
 
 
@@ -339,7 +336,7 @@ def near_drops(groups: list[dict]) -> list[dict]:
         members = list(zip(group["paths"], group["splits"]))
         if len({split for _, split in members}) < 2:
             continue
-        first = min((split for _, split in members), key=_split_rank)
+        first = min((split for _, split in members), key=split_rank)  # the group's first split (train first) keeps its copies
         kept = [name for name, split in members if split == first]
         for name, split in members:
             if split != first:

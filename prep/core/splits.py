@@ -16,6 +16,11 @@ SPLIT_FOLDERS = ("train", "validation", "test")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def split_rank(name: str) -> tuple[int, str]:
+    """Sort key of split names: TFDS's train, validation, test first, then the others by name."""
+    return (SPLIT_FOLDERS.index(name) if name in SPLIT_FOLDERS else len(SPLIT_FOLDERS), name)
+
+
 def stable_hash(identity: str, salt: str) -> int:
     """A 64-bit integer from SHA-256 of `salt` and `identity`: the same on every machine and run."""
     digest = hashlib.sha256(f"{salt}\0{identity}".encode("utf-8", "surrogateescape")).digest()

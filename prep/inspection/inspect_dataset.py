@@ -6,6 +6,7 @@ import itertools
 import json
 from typing import Iterator
 
+from prep.core.wording import plural
 from prep.inspection.contact_sheet import read_text
 from prep.records import tfrecord_io
 from schemas import DatasetSchema, feature_spec, load_schema
@@ -105,7 +106,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
     yield "features:"
     for f in schema.features:
         shape = "variable length" if f.shape is None else f"shape {list(f.shape)}"
-        extra = f", {f.image.format} decoding to {f.image.channels} channels" if f.image else ""
+        extra = f", {f.image.format} decoding to {plural(f.image.channels, 'channel')}" if f.image else ""
         extra += f", vocabulary {f.vocabulary}" if f.vocabulary else ""
         yield f"  {f.name:<16} {f.dtype:<7} {shape:<16} {f.encoding}{extra}"
     labels, first_id = None, 0

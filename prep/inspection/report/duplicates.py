@@ -8,10 +8,11 @@ import re
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from prep.core.duplicates import leaks
+from prep.core.wording import plural
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.contact_sheet import SampledImage
 from prep.inspection.report import charts
-from prep.inspection.report.markup import Section, chart_figure, escape, html_table, number, plural, split_badges, tile
+from prep.inspection.report.markup import Section, chart_figure, escape, html_table, number, split_badges, tile
 from prep.inspection.report.options import ReportOptions
 from schemas import DatasetSchema
 

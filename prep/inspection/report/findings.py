@@ -8,9 +8,10 @@ from typing import Mapping
 
 from prep.core.duplicates import leaks
 from prep.core.failures import REPORT_HINT, split_reasons
+from prep.core.wording import plural
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.report import charts
-from prep.inspection.report.markup import escape, plural
+from prep.inspection.report.markup import escape
 from schemas import DatasetSchema
 
 

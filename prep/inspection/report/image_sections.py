@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from prep.core.wording import plural
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.contact_sheet import ImageSample
 from prep.inspection.report import charts
 from prep.inspection.report.duplicates import duplicate_paths, duplicates_section, find_images
-from prep.inspection.report.markup import Section, byte_size, chart_figure, escape, plural, tile
+from prep.inspection.report.markup import Section, byte_size, chart_figure, escape, tile
 from prep.inspection.report.options import ReportOptions
 from prep.inspection.report.sections import class_balance_section, rejected_section
 from schemas import DatasetSchema

@@ -49,11 +49,6 @@ def byte_size(n: float | None) -> str:
     return f"{n:,.0f} B"
 
 
-def plural(n: int, word: str, plural: str | None = None) -> str:
-    """'1 group', '3 groups' ('classes' where `plural` says)."""
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
-
-
 def chart_figure(svg: str, caption: str = "") -> str:
     """A chart's <svg> in a figure, with its caption under it."""
     note = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from prep.core.splits import split_rank
 from prep.interop.inference.errors import InferenceError
 from prep.interop.inference.feature_stats import RecordStats
 from prep.interop.inference.files import FileSet, locate_files
@@ -46,12 +47,9 @@ def _usable(scans: Sequence[FileScan]) -> tuple[list[FileScan], tuple[tuple[str,
     return usable, left_out, next(iter(compressions), "none")
 
 
-_SPLIT_ORDER = ("train", "validation", "test")
-
-
 def split_order(name: str) -> int:
     """Sort key of split names: TFDS's train, validation, test first (a stable sort keeps the others)."""
-    return _SPLIT_ORDER.index(name) if name in _SPLIT_ORDER else len(_SPLIT_ORDER)
+    return split_rank(name)[0]
 
 
 def _splits(usable: Sequence[FileScan]) -> tuple[Split, ...]:
