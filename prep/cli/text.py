@@ -166,6 +166,7 @@ def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> t
 def _print_text_summary(out: str) -> None:
     from apache_beam.io.filesystems import FileSystems
 
+    from prep.core.wording import plural
     from prep.text.dataset import learned_source
 
     path = FileSystems.join(out, "stats.json")
@@ -178,8 +179,9 @@ def _print_text_summary(out: str) -> None:
     learned, source = v.get("learned_from") or [], ""
     if learned and set(learned) != set(stats["splits"]):  # say so only when some split was left out
         source = f", {learned_source(learned)}"
-    click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the records, "
-               f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}")
+    cut = f"; {plural(t['truncated'], 'document')} cut at --max-length" if t.get("truncated") else ""
+    click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the documents, "
+               f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}{cut}")
 
 
 def _oov_by_split(stats: dict) -> str:

@@ -103,8 +103,9 @@ def test_the_schema_says_what_the_records_hold(jsonl_corpus, tmp_path, prep_cli)
     from schemas import load_schema
 
     out = tmp_path / "out"
-    assert prep_cli("text", jsonl_corpus, out, "--text-field", "body", "--label-field", "topic", "--max-length", "5",
-                    "--split-on", "whitespace", "--min-count", "2", "--workers", "1").exit_code == 0
+    result = prep_cli("text", jsonl_corpus, out, "--text-field", "body", "--label-field", "topic", "--max-length", "5",
+                      "--split-on", "whitespace", "--min-count", "2", "--workers", "1")
+    assert result.exit_code == 0
     schema = load_schema(str(out))
     assert schema.kind == "text" and schema.label_key == "label"
     ids = schema.feature("text/token_ids")
@@ -120,6 +121,9 @@ def test_the_schema_says_what_the_records_hold(jsonl_corpus, tmp_path, prep_cli)
     s = stats(out)
     assert s["text"]["truncated"] == sum(1 for r in rows if len(Tokenizer().tokens(r["text"])) > 5) > 0
     assert s["text"]["ids_per_record"]["max"] == 5 < s["text"]["tokens_per_document"]["max"]
+    truncated = s["text"]["truncated"]
+    assert f"{s['text']['tokens']:,} tokens in the documents" in result.out, "counted before the cut, and said so"
+    assert f"{truncated} document{'s' if truncated != 1 else ''} cut at --max-length" in result.out
     assert 0 < s["text"]["oov_rate"] < 1 and s["vocabulary"]["coverage"] == 1.0
 
 
