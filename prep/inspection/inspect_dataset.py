@@ -119,7 +119,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
     if labels is not None and stats.get("splits"):
         yield ""
         names = [s for s in schema.split_names if s in stats["splits"]]
-        yield "classes:  " + "".join(f"{n:>12}" for n in names)
+        yield f"{'classes:':<26}" + "".join(f"{n:>12}" for n in names)  # over the counts: 2 + id 3 + 1 + name 20
         for i, name in enumerate(labels, first_id):
             counts = "".join(f"{stats['splits'][s]['classes'].get(name, 0):>12,}" for s in names)
             yield f"  {i:>3} {name:<20}{counts}"

@@ -21,3 +21,13 @@ def test_inspect_shows_splits_classes_images_and_samples(made_dataset, prep_cli)
 def test_inspect_refuses_a_directory_without_schema(tmp_path, prep_cli):
     result = prep_cli("inspect", tmp_path)
     assert result.exit_code == 2 and "no schema.json" in result.err
+
+
+def test_the_class_table_s_heading_sits_over_its_columns(made_dataset, prep_cli):
+    lines = prep_cli("inspect", made_dataset).out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("classes:"))
+    header, row = lines[at], lines[at + 1]
+    assert len(header) == len(row), (header, row)
+    for name in header.split()[1:]:  # each split's name ends where its counts end
+        end = header.index(name) + len(name)
+        assert row[end - 1].isdigit() and (end == len(row) or row[end] == " "), (header, row)
