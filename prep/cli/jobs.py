@@ -118,12 +118,13 @@ def print_leakage(stats: dict, out: str) -> None:
     """The summary's lines on copies that span splits (exact, and near for images), if any: those the
     dataset still holds in several splits, and those --dedupe or --dedupe-near resolved."""
     from prep.core.duplicates import leaks
+    from prep.core.wording import plural
 
     found = leaks(stats.get("duplicates") or {})
     flags = {"exact": "--dedupe", "near": "--dedupe-near"}
 
     def groups(kinds: list[str], count) -> str:
-        return " and ".join(f"{count(found[k]):,} group{'s' if count(found[k]) != 1 else ''} of {k} copies" for k in kinds)
+        return " and ".join(f"{plural(count(found[k]), 'group')} of {k} copies" for k in kinds)
 
     left = [k for k, leak in found.items() if leak.left]
     if left:

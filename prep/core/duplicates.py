@@ -79,8 +79,6 @@ def _order(copy: Copy) -> tuple[str, int]:
     return copy.relative_path, copy.line
 
 
-
-
 def survivor(copies: Iterable[Copy]) -> tuple[Copy, list[Copy]]:
     """The copy kept by --dedupe (one of the first split, train, validation, test, then others by name,
     so a copy across splits keeps the training one; of those the first by path, then line: the same on

@@ -85,7 +85,7 @@ def check_text_source(inputs: TextInputs, labels: tuple[str, ...] | None, has_sp
     first = _first_file(inputs)
     fmt = file_format(first, inputs.format)
     if fmt not in ("jsonl", "csv", "tsv"):
-        return
+        return None
     fields = _first_fields(first, fmt)
     if fields is None:
         return None
