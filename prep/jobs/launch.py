@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from prep.jobs.runner import RunnerOptions, pipeline_options
+from prep.jobs.runner import RunnerOptions, pipeline_options, pipeline_runner
 from prep.jobs.terminal import debugging, job_output_to, new_log
 
 
@@ -63,7 +63,7 @@ def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
 
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
     options = pipeline_options(runner)
-    pipeline = beam.Pipeline(options=options)
+    pipeline = beam.Pipeline(runner=pipeline_runner(runner, options), options=options)
     build(pipeline)
     steps = _top_steps(pipeline)
     if runner.dry_run and not runner.is_dataflow:

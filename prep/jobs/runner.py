@@ -1,4 +1,10 @@
-"""Runner options: where a job runs (Beam's DirectRunner on every local core, or Dataflow) and how."""
+"""Runner options: where a job runs (Beam's FnApiRunner on every local core, or Dataflow) and how.
+
+Local jobs run on the FnApiRunner, named explicitly. Beam 2.77's `DirectRunner` is a switching runner: it
+first tries the PrismRunner (a Go binary it downloads at run time on a connected machine, which ignores
+`direct_num_workers`) and falls back to the FnApiRunner only when Prism fails. Every test and benchmark of
+prep ran on the FnApiRunner, so that is the runner a local job gets; `-- --runner=NAME` still picks another.
+"""
 
 from __future__ import annotations
 
@@ -114,7 +120,22 @@ def pipeline_options(options: RunnerOptions):
     if not any(a.startswith("--runner") for a in args):
         workers = options.local_workers
         # first, so that the same Beam flags after '--' win
-        args = ["--runner=DirectRunner", f"--direct_num_workers={workers}",
+        args = [f"--direct_num_workers={workers}",
                 f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}",
                 "--default_sdk_harness_log_level=ERROR"] + args
     return PipelineOptions(args)
+
+
+def pipeline_runner(options: RunnerOptions, beam_options):
+    """The runner a local job runs on: Beam's FnApiRunner, built as Beam's `DirectRunner` builds it once Prism
+    has failed (the pipeline options in its provision info, so workers see the same options). None when the
+    runner is named by flags (Dataflow, or `--runner=...` after '--'): Beam then picks it from the options."""
+    if options.is_dataflow or _flag_value(list(options.beam_args), "--runner") is not None:
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(beam_options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))

@@ -32,3 +32,31 @@ def test_dataflow_without_its_settings_is_one_line_and_exit_2(prep_cli, drop, na
     result = prep_cli("images", "gs://my-bucket/raw", "gs://my-bucket/out", *flags)
     assert result.exit_code == 2
     assert len(result.err.strip().splitlines()) == 1 and named in result.err
+
+
+@pytest.fixture
+def fake_prism(tmp_path):
+    """A stand-in for Beam's Prism binary that records each start and fails, as a missing download does."""
+    marker = tmp_path / "prism-started"
+    script = tmp_path / "prism"
+    script.write_text(f"#!/bin/sh\necho started >> {marker}\nexit 1\n")
+    script.chmod(0o755)
+    return script, marker
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_local_job_never_starts_prism(image_folder, tmp_path, prep_cli, fake_prism, workers):
+    prism, started = fake_prism
+    result = prep_cli("images", image_folder, tmp_path / "out", "--workers", workers, "--",
+                      f"--prism_location={prism}")
+    assert result.exit_code == 0, result.err
+    assert (tmp_path / "out" / "schema.json").is_file()
+    assert not started.exists(), "the local job started Prism"
+
+
+def test_a_runner_named_after_the_double_dash_is_honoured(image_folder, tmp_path, prep_cli, fake_prism):
+    prism, started = fake_prism
+    result = prep_cli("images", image_folder, tmp_path / "out", "--workers", "1", "--",
+                      "--runner=PrismRunner", f"--prism_location={prism}")
+    assert started.exists(), "--runner=PrismRunner did not start the Prism binary it was given"
+    assert result.exit_code != 0 and not (tmp_path / "out" / "schema.json").exists()
