@@ -1,6 +1,7 @@
 # Two commands do everything from nothing (a fresh machine with Python 3.11 and pip):
 #   make demo   set up .venv, convert the UCI digits into a dataset, inspect and verify it
 #   make test   set up .venv and .venv-tf215, lint, check the layers, run the test suite in both
+#               (the TensorFlow-decodes test fetches the installed Pillow's sdist from PyPI into .cache/ once)
 PYTHON ?= python3
 VENV := .venv
 VENV_TF215 := .venv-tf215
@@ -32,7 +33,8 @@ test: venv venv-tf215
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/$(PYTEST) tests --ignore=tests/estimator
-	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py
+	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
+	    tests/images/test_tensorflow_decodes.py
 
 clean:
-	rm -rf $(VENV) $(VENV_TF215) demo_out
+	rm -rf $(VENV) $(VENV_TF215) demo_out .cache

@@ -98,8 +98,10 @@ def reduced(im: Image.Image, size: tuple[int, int] | None = None) -> Reduced | N
     it); None for an image under MIN_FINGERPRINT_SIDE pixels on a side."""
     if min(size or im.size) < MIN_FINGERPRINT_SIDE:
         return None
-    if im.mode == "P":
+    if im.mode in ("P", "PA"):
         im = im.convert("RGBA")  # Pillow wants palette transparency resolved before converting
+    elif im.mode == "1":
+        im = im.convert("L")  # a kept 1-bit PNG: Pillow reduces no 1-bit image
     factor = min(im.size) // FINGERPRINT_REDUCE_TO
     if factor > 1:
         im = im.reduce(factor)  # box-average first: a DCT of the whole image costs more than the decode

@@ -14,16 +14,16 @@ Pillow sees:
 - PNG of bit depth 8 in any colour type (L, LA, RGB, RGBA, P, with or without tRNS), or 1, 2, 4
   for channels 1 and 3 (TensorFlow decodes those to alpha 2**depth - 1, not 255), single frame
   (not APNG).
-- GIF with a single frame that fills its canvas, no transparent colour and no index past its
-  colour table, for channels 3 (TensorFlow decodes GIF to RGB only, paints transparent pixels
-  black, and fails on such indices).
 - BMP, uncompressed 24-bit, or 8-bit with a grey-ramp palette, whose rows end exactly at the end
   of the file, for channels 3 or 4 (TensorFlow ignores BMP palettes, treats the 4th byte of
   32-bit BMPs as alpha where Pillow does not, and insists on the exact file size).
 
 Everything else is decoded and re-encoded: to `--format` if given, else to JPEG when the source
 was lossy (JPEG, MPO, lossy WebP; e.g. a CMYK JPEG or one with an EXIF rotation) and the output
-has no alpha, and to PNG otherwise (PNG, GIF, BMP, TIFF, lossless WebP, ... and channels 4).
+has no alpha, and to PNG otherwise (PNG, GIF, BMP, TIFF, lossless WebP, ... and channels 4). GIF
+is always re-encoded: giflib, which TensorFlow decodes GIF with, refuses files Pillow reads (an
+extension whose first sub-block is empty, an LZW code size over 8, codes its decoder finds defective),
+and only an LZW decode by giflib's rules could tell which; a GIF is small, and its PNG is lossless.
 Re-encoding applies, in order:
 
 1. EXIF orientation (the pixels are stored upright; TensorFlow ignores EXIF).
@@ -47,10 +47,13 @@ Re-encoding applies, in order:
 Validity. Every image is decoded in full, so a cut or damaged file is rejected rather than
 stored. Pillow alone is not strict enough: it accepts a PNG without its IEND chunk, with a bad
 CRC, or whose compressed data ends before the last row (it paints the rest black), a GIF missing
-its last blocks, and (depending on where the entropy decoder's read-ahead stops) a JPEG missing
-its end-of-image marker, all of which TensorFlow refuses. So JPEG, PNG and GIF files also get a
-walk over their structure before decoding; for PNG this includes inflating the image data once
-more (about half the cost of Pillow's decode). A kept JPEG is validated with Pillow's
+its last blocks, and a JPEG whose markers after its last row are broken (Pillow stops reading at
+the last row; TensorFlow reads on to the end-of-image marker and fails on a segment that runs past
+the end of the file, a malformed table, a second frame), all of which TensorFlow refuses. So JPEG,
+PNG and GIF files also get a walk over their structure before decoding; for PNG this includes
+inflating the image data once more (about half the cost of Pillow's decode). The test suite
+decodes every record with TensorFlow over Pillow's own test images and seeded mutations of valid
+files (tests/images/test_tensorflow_decodes.py). A kept JPEG is validated with Pillow's
 reduced-scale `draft()` decoding, which still entropy-decodes every scan: the tests cut JPEGs at
 every 1% and in their last 16 bytes and show draft and full decoding reject exactly the same cuts.
 """
@@ -59,12 +62,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import struct
 import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from prep.images import depth
 from prep.images.fingerprint import Reduced, fingerprint, reduced
@@ -74,7 +78,10 @@ if TYPE_CHECKING:
 
 RESIZE_MODES = ("stretch", "pad", "crop")
 OUTPUT_FORMATS = ("jpeg", "png")
-KEPT_FORMATS = ("jpeg", "png", "gif", "bmp")  # what tf.io.decode_image reads
+# What prep stores as it is, when TensorFlow decodes it to Pillow's pixels. GIF is not among them: giflib,
+# inside TensorFlow, refuses GIFs Pillow reads (an empty extension, an LZW code size over 8, codes it
+# finds defective) and knowing needs an LZW decode with giflib's rules, so GIFs are re-encoded.
+KEPT_FORMATS = ("jpeg", "png", "bmp")
 
 REASONS: dict[str, str] = {
     "empty_file": "the file has zero bytes",
@@ -228,7 +235,7 @@ def normalise_image(data: bytes, options: ImageOptions, defer_fingerprint: bool 
     if not data:
         raise ImageRejected("empty_file", "the file has zero bytes")
     kind = sniff_format(data)
-    gif_frames = _check_structure(data, kind, options.max_pixels)
+    _check_structure(data, kind, options.max_pixels)
     with _open(data, kind, options.max_pixels) as im:
         with _decoding_errors():
             if kind != "jpeg":
@@ -237,7 +244,7 @@ def normalise_image(data: bytes, options: ImageOptions, defer_fingerprint: bool 
                 im.load()
             orientation = _exif_orientation(im)
             stored_size = im.size  # before draft() scales a JPEG down
-            kept_format = _kept_format(im, data, gif_frames, orientation, options)
+            kept_format = _kept_format(im, data, orientation, options)
             if kept_format is not None:
                 width, height = im.size
                 # 1/8 scale is the cheapest JPEG decode that still reads every scan; the fingerprint
@@ -264,28 +271,29 @@ def normalise_image(data: bytes, options: ImageOptions, defer_fingerprint: bool 
         return _reencode(im, data, orientation, options, stored_size, defer_fingerprint)
 
 
-def _check_structure(data: bytes, kind: str | None, max_pixels: int) -> tuple[_GifFrame, ...]:
-    """Reject cut or damaged JPEG, PNG and GIF files that Pillow would decode anyway.
-
-    Returns a GIF's frames, which deciding whether to keep it needs; () for other formats.
-    """
+def _check_structure(data: bytes, kind: str | None, max_pixels: int) -> None:
+    """Reject cut or damaged JPEG, PNG and GIF files that Pillow would decode anyway."""
     if kind == "jpeg":
-        _check_jpeg_end(data)
+        _check_jpeg_markers(data)
     elif kind == "png":
         _check_png(data, max_pixels)
     elif kind == "gif":
-        return _gif_frames(data)
-    return ()
+        _check_gif_blocks(data)
 
 
-def _check_jpeg_end(data: bytes) -> None:
-    """Require an end-of-image marker after the first scan begins.
+def _check_jpeg_markers(data: bytes) -> None:
+    """Walk the JPEG's markers to its end-of-image marker, as libjpeg inside TensorFlow reads them.
 
-    Pillow may finish decoding without it; TensorFlow fails. The header segments are walked by
-    their lengths because an EXIF thumbnail before the scan carries its own end marker, while
-    inside entropy-coded data 0xFF is always stuffed, so no false end marker can appear there.
+    Pillow stops reading a single-scan JPEG once it has its last row; TensorFlow reads on to the end of
+    the image (jpeg_finish_decompress) and fails on what it meets there, where Pillow never looks: a
+    segment that runs past the end of the file (a byte of the scan damaged into a marker such as
+    0xFFEB), a malformed table, a second scan, frame or start-of-image, a reserved marker, or no
+    end-of-image marker at all. The header segments before the scan are walked by their lengths (an
+    EXIF thumbnail carries its own end marker); inside entropy-coded data 0xFF is always stuffed or a
+    restart marker, so the first other marker ends a scan, as in libjpeg.
     """
     pos, size = 2, len(data)
+    components, progressive = 0, False
     while True:
         pos = data.find(b"\xff", pos)  # libjpeg skips junk between segments, so do we
         if pos == -1 or pos + 4 > size:
@@ -295,16 +303,101 @@ def _check_jpeg_end(data: bytes) -> None:
             break
         if marker == 0xD9:
             raise ImageRejected("corrupt", f"JPEG ends (byte {pos}) before any scan")
+        if marker in _JPEG_FRAMES and pos + 10 <= size:
+            components, progressive = data[pos + 9], marker in _JPEG_PROGRESSIVE_FRAMES
         if marker == 0xFF:  # fill byte
             pos += 1
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             pos += 2
         else:
             pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-    if data.rfind(b"\xff\xd9", pos) == -1:
+    # libjpeg reads every scan of a progressive or multi-scan file before its first row, in Pillow too
+    multiple_scans = progressive or data[pos + 4] < components
+    marker, scans = 0xDA, 0
+    while marker != 0xD9:
+        if marker == 0xDA and (scans == 0 or multiple_scans):
+            scans += 1
+            found = _JPEG_SCAN_END.search(data, _jpeg_segment_end(data, pos))
+        elif marker in _JPEG_SEGMENTS_AFTER_SCAN:
+            found = _JPEG_MARKER.search(data, _jpeg_segment_end(data, pos))
+        else:
+            raise ImageRejected("corrupt", f"JPEG has marker 0xFF{marker:02X} after its scan (byte {pos})")
+        if found is None:
+            raise ImageRejected(
+                "truncated", f"JPEG has no end-of-image marker after its scan (byte {pos} of {size})"
+            )
+        pos = found.start()
+        marker = data[pos + 1]
+
+
+_JPEG_FRAMES = frozenset([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])
+_JPEG_PROGRESSIVE_FRAMES = frozenset([0xC2, 0xC6, 0xCA, 0xCE])
+# The first marker that ends entropy-coded data: 0xFF, then neither a stuffed 0, a restart marker nor fill.
+_JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# The next marker between segments, as libjpeg's next_marker finds it (junk, fill and 0xFF00 skipped).
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xff]")
+# What libjpeg reads without failing after a scan: tables (0xC4 Huffman, 0xCC arithmetic conditioning,
+# 0xDB quantisation, 0xDD restart interval), 0xDC DNL, APPn, comments, restart and TEM markers without a
+# length, and (in a file of several scans) the next scan. SOF, SOI and reserved markers are fatal there.
+_JPEG_SEGMENTS_AFTER_SCAN = frozenset([0x01, 0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xFE, *range(0xD0, 0xD8),
+                                      *range(0xE0, 0xF0)])
+
+
+def _jpeg_segment_end(data: bytes, pos: int) -> int:
+    """Where the marker segment at `pos` ends, inside the file, its tables read as libjpeg reads them."""
+    marker = data[pos + 1]
+    if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+        return pos + 2
+    length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+    end = pos + 2 + length
+    if end > len(data) or pos + 4 > len(data):
         raise ImageRejected(
-            "truncated", f"JPEG has no end-of-image marker after its scan (byte {pos} of {size})"
+            "truncated", f"JPEG marker 0xFF{marker:02X} at byte {pos} runs past the end of the file ({len(data)} bytes)"
         )
+    check = _JPEG_TABLE_CHECKS.get(marker)
+    if length < 2 or check is not None and not check(data[pos + 4 : end]):
+        raise ImageRejected("corrupt", f"JPEG segment 0xFF{marker:02X} at byte {pos} is malformed")
+    return end
+
+
+def _valid_huffman_tables(body: bytes) -> bool:
+    """libjpeg-turbo's get_dht: tables of 17 bytes and at most 256 codes, class 0-1, id 0-3, no bytes left."""
+    pos = 0
+    while len(body) - pos > 16:
+        index, codes = body[pos], sum(body[pos + 1 : pos + 17])
+        pos += 17 + codes
+        if codes > 256 or pos > len(body) or (index & ~0x10) > 3:
+            return False
+    return pos == len(body)
+
+
+def _valid_quant_tables(body: bytes) -> bool:
+    """libjpeg-turbo's get_dqt: id 0-3, 64 values of 8 or 16 bits (fewer in a short last table)."""
+    left = len(body)
+    while left > 0:
+        precision, table = body[len(body) - left] >> 4, body[len(body) - left] & 15
+        left -= 1
+        if table > 3:
+            return False
+        count = min(64, left >> 1 if precision else left)
+        left -= count * 2 if precision else count
+    return left == 0
+
+
+def _valid_arithmetic_conditioning(body: bytes) -> bool:
+    """libjpeg's get_dac: pairs of (table 0-31, value), a DC table's low nibble at most its high one."""
+    pairs = [body[i : i + 2] for i in range(0, len(body), 2)]
+    return len(body) % 2 == 0 and all(
+        index < 32 and (index >= 16 or value & 15 <= value >> 4) for index, value in pairs
+    )
+
+
+_JPEG_TABLE_CHECKS = {
+    0xC4: _valid_huffman_tables,
+    0xDB: _valid_quant_tables,
+    0xCC: _valid_arithmetic_conditioning,
+    0xDD: lambda body: len(body) == 2,  # get_dri: a restart interval and nothing else
+}
 
 
 def _check_png(data: bytes, max_pixels: int) -> None:
@@ -392,39 +485,26 @@ def _png_raw_size(width: int, height: int, bit_depth: int, color_type: int, inte
     return total
 
 
-class _GifFrame(NamedTuple):
-    """What the GIF header says about one frame."""
-
-    colours: int  # entries in the colour table the frame uses (0: none)
-    fills_canvas: bool  # at (0, 0) and exactly the logical screen's width and height
-
-
-def _gif_frames(data: bytes) -> tuple[_GifFrame, ...]:
-    """Walk the GIF blocks to the trailer and describe each frame.
-
-    giflib, inside TensorFlow, reads every frame to the end; Pillow stops early and accepts a cut
-    file. Walking here also spares decoding every frame just to learn whether a GIF is animated.
-    """
+def _check_gif_blocks(data: bytes) -> None:
+    """Walk the GIF blocks to the trailer: Pillow stops early and accepts a cut file, so a GIF whose
+    blocks do not reach their trailer is rejected rather than re-encoded from what Pillow guessed."""
     size = len(data)
     if size < 13:
         raise ImageRejected("truncated", f"GIF ends at byte {size}, inside its header")
-    canvas = data[6:10]  # logical screen width and height, 2 bytes each
-    screen_colours = _gif_colours(data[10])
-    pos = 13 + 3 * screen_colours
-    frames: list[_GifFrame] = []
+    pos, images = 13 + 3 * _gif_colours(data[10]), 0
     while pos < size:
         block = data[pos]
         if block == 0x3B:  # trailer
-            return tuple(frames)
+            return
         if block == 0x21:  # extension: label, then sub-blocks
             pos = _skip_gif_sub_blocks(data, pos + 2)
         elif block == 0x2C:  # image: 10-byte descriptor, colour table, LZW code size, sub-blocks
             if pos + 10 > size:
                 break
-            local_colours = _gif_colours(data[pos + 9])
-            fills_canvas = data[pos + 1 : pos + 5] == bytes(4) and data[pos + 5 : pos + 9] == canvas
-            frames.append(_GifFrame(local_colours or screen_colours, fills_canvas))
-            pos = _skip_gif_sub_blocks(data, pos + 11 + 3 * local_colours)
+            pos = _skip_gif_sub_blocks(data, pos + 11 + 3 * _gif_colours(data[pos + 9]))
+            images += 1
+        elif images:
+            return  # junk after a whole image: Pillow reads the frames before it, and prep keeps the first
         else:
             raise ImageRejected("corrupt", f"GIF has unknown block type 0x{block:02x} (byte {pos})")
     raise ImageRejected("truncated", f"GIF ends at byte {size} before its trailer")
@@ -517,13 +597,7 @@ def _exif_orientation(im: Image.Image) -> int:
     return orientation if orientation in range(1, 9) else 1
 
 
-def _kept_format(
-    im: Image.Image,
-    data: bytes,
-    gif_frames: tuple[_GifFrame, ...],
-    orientation: int,
-    options: ImageOptions,
-) -> str | None:
+def _kept_format(im: Image.Image, data: bytes, orientation: int, options: ImageOptions) -> str | None:
     """The format to store the original bytes as, or None if they must be re-encoded.
 
     Called after the pixels are loaded, except for JPEG, whose decision needs only the header.
@@ -539,17 +613,6 @@ def _kept_format(
         # TensorFlow gives a 1, 2 or 4-bit PNG an alpha of 2**depth - 1 instead of 255.
         depth_ok = bit_depth == 8 or (bit_depth < 8 and channels != 4)
         return "png" if depth_ok and getattr(im, "n_frames", 1) == 1 else None
-    if im.format == "GIF":
-        keep = (
-            channels == 3
-            and len(gif_frames) == 1
-            # TensorFlow sizes its output by the largest frame, Pillow by the screen.
-            and gif_frames[0].fills_canvas
-            and "transparency" not in im.info
-            # Pillow paints black where an index points past the colour table; TensorFlow fails.
-            and im.getextrema()[1] < gif_frames[0].colours
-        )
-        return "gif" if keep else None
     if im.format == "BMP":
         return "bmp" if channels in (3, 4) and _is_plain_bmp(data, im.mode) else None
     return None
@@ -570,6 +633,7 @@ def _is_plain_bmp(data: bytes, mode: str) -> bool:
     row_size = (bits // 8 * width + 3) // 4 * 4
     return (
         compression == 0
+        and width > 0
         and (bits == 24 or (bits == 8 and mode == "L"))
         and pixel_offset + row_size * abs(height) == len(data)
     )

@@ -285,7 +285,8 @@ CASES: dict[str, Callable[[], Case]] = {
     "png_16bit_grey": _sixteen_bit_grey,
     "png_16bit_rgb": _sixteen_bit_rgb,
     "apng": lambda: Case(_animated("PNG", rgb_image()), OPAQUE, "png"),
-    "gif": lambda: Case(encode(palette_image(), "GIF"), OPAQUE, "gif", (3,)),
+    # Never kept: giflib, inside TensorFlow, refuses GIFs Pillow reads (tests/images/test_tensorflow_decodes.py).
+    "gif": lambda: Case(encode(palette_image(), "GIF"), OPAQUE, "gif"),
     "gif_transparent": lambda: Case(
         encode(palette_image(), "GIF", transparency=1), TRANSPARENT_TR, "gif"
     ),
@@ -483,6 +484,18 @@ def _half(name: str) -> bytes:
     return data[: len(data) // 2]
 
 
+def _gif_with_unknown_block_before_its_image() -> bytes:
+    data = case("gif").data
+    start = 13 + 3 * (2 << (data[10] & 7))  # after the header and the global colour table
+    return data[:start] + b"\x99" + data[start:]
+
+
+def test_junk_after_a_whole_gif_image_is_left_as_giflib_and_pillow_leave_it(tf_decode: Decode) -> None:
+    record = normalise_image(case("gif").data[:-1] + b"\x99;", ImageOptions())
+    assert record.reencoded and record.format == "png"
+    assert tf_decode(record.data, 3).shape == (HEIGHT, WIDTH, 3)
+
+
 REJECTIONS: list[tuple[str, Callable[[], bytes], dict[str, object]]] = [
     ("empty_file", lambda: b"", {}),
     ("not_an_image", lambda: b"name,label\ncat.jpg,1\n", {}),  # a text file named .jpg
@@ -491,7 +504,7 @@ REJECTIONS: list[tuple[str, Callable[[], bytes], dict[str, object]]] = [
     ("truncated", lambda: case("bmp_rgb").data[:-100], {}),
     ("corrupt", _jpeg_without_huffman_tables, {}),
     ("corrupt", _png_with_damaged_deflate_stream, {}),
-    ("corrupt", lambda: case("gif").data[:-1] + b"\x99;", {}),  # unknown block before the end
+    ("corrupt", lambda: _gif_with_unknown_block_before_its_image(), {}),
     ("corrupt", lambda: b"BM" + bytes(100), {}),
     ("too_many_pixels", lambda: encode(Image.new("RGB", (20, 20)), "PNG"), {"max_pixels": 399}),
     ("too_many_pixels", lambda: encode(Image.new("RGB", (20, 20)), "JPEG"), {"max_pixels": 399}),
