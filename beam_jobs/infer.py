@@ -13,7 +13,8 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs.commit import write_file
+from beam_jobs.commit import commit, write_file
+from beam_jobs.sharded_write import new_staging
 from prep.interop import inference
 from prep.interop.inference.assembly import Inference
 from prep.interop.inference.feature_stats import RecordStats
@@ -21,15 +22,23 @@ from prep.interop.inference.files import FileSet
 from prep.interop.inference.options import InferOptions
 from prep.interop.inference.scanning import FileScan
 from prep.jobs.results import REJECTED_FILE
-from schemas import save_schema
+from schemas import SCHEMA_FILE
+from schemas.guarded_write import FileState, observe
 
 
-def write_inference(out: str, result: Inference) -> None:
-    """Writes an inference into the dataset directory: its files, rejected.jsonl, schema.json last."""
-    for relative, data in sorted(result.files.items()):
-        write_file(FileSystems.join(out, relative), data)
-    write_file(FileSystems.join(out, REJECTED_FILE), inference.rejected_lines(result))
-    save_schema(result.schema, out)
+def write_inference(out: str, result: Inference, expect: FileState | None = None, job: str | None = None) -> None:
+    """Writes an inference into the dataset directory: its files, rejected.jsonl, schema.json last, as the
+    commit of the job named `job` (beam_jobs.commit). `expect` is what the job saw of schema.json when it
+    started (default: what is there now); if another job wrote it since, OutputTakenError and nothing written."""
+    if expect is None:
+        expect = observe(FileSystems.join(out, SCHEMA_FILE))
+
+    def publish():
+        for relative, data in sorted(result.files.items()):
+            write_file(FileSystems.join(out, relative), data)
+        write_file(FileSystems.join(out, REJECTED_FILE), inference.rejected_lines(result))
+
+    commit(out, job or new_staging(), result.schema, publish, expect=expect)
 
 
 def _read_every_record(entry: inference.FileEntry) -> FileScan:
@@ -60,19 +69,23 @@ class _MergeStats(beam.CombineFn):
 
 
 def _commit(full: list[FileScan], stats: RecordStats, options: InferOptions, files: FileSet,
-            sampled: Sequence[FileScan]) -> str:
+            sampled: Sequence[FileScan], expect: FileState | None, job: str) -> str:
     result = inference.build_inference(options, files, inference.merge_scans(sampled, full), "full", stats)
-    write_inference(files.out, result)
+    write_inference(files.out, result, expect, job)
     return files.out
 
 
 class InferSchemaFromEveryRecord(beam.PTransform):
-    """The whole --full job: every usable file read in full, statistics merged, schema.json committed."""
+    """The whole --full job: every usable file read in full, statistics merged, schema.json committed.
 
-    def __init__(self, options: InferOptions, files: FileSet, sampled: Sequence[FileScan]):
+    `expect`: what the job saw of schema.json when it started (see `write_inference`)."""
+
+    def __init__(self, options: InferOptions, files: FileSet, sampled: Sequence[FileScan],
+                 expect: FileState | None = None):
         super().__init__()
-        self.options, self.files = options, files
+        self.options, self.files, self.expect = options, files, expect
         self.sampled = [_without_stats(s) for s in sampled]
+        self.job = new_staging()  # one name for every retry of the commit
 
     def expand(self, pipeline):
         scans = (
@@ -88,5 +101,5 @@ class InferSchemaFromEveryRecord(beam.PTransform):
             | "WriteSchemaLast" >> beam.Map(
                 _commit,
                 stats=beam.pvalue.AsSingleton(scans | "MergeStats" >> beam.CombineGlobally(_MergeStats())),
-                options=self.options, files=self.files, sampled=self.sampled)
+                options=self.options, files=self.files, sampled=self.sampled, expect=self.expect, job=self.job)
         )

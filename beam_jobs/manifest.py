@@ -4,8 +4,10 @@ The rows are read inside the job (a JSON Lines manifest in byte ranges, numbered
 and joined with the files under SRC that the job lists itself: by path relative to the manifest's
 folder or to SRC, or by id without extension (prep.images.manifest.candidate_keys). A second join
 by image finds the rows that name the same image (kept once when their labels agree, all rejected
-when they do not) and the files no row names. Every row ends as one image on its way to a record,
-or as one rejection.
+when they do not) and the files no row names. A row that names a file outside SRC where it may not
+(prep.images.manifest.may_read_outside) is rejected as outside_src before anything opens the file,
+and so is a VOC split file's id whose XML lies outside SRC. Every row ends as one image on its way to
+a record, or as one rejection.
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ def _grouped_boxes(element, spec: manifests.ManifestSpec):
 
 def _voc_xml(element, spec: manifests.ManifestSpec, src: str):
     line, image_id = element
-    path = layouts.source_path(f"{annotations.VOC_ANNOTATIONS}/{image_id}.xml", src)
+    path, inside = manifests.join_inside(src, f"{annotations.VOC_ANNOTATIONS}/{image_id}.xml")
+    if not inside and not spec.allow_outside_src:
+        return [Rejection(spec.name, line, "outside_src", manifests.outside_detail(image_id, path, spec))]
     try:
         with open_input(path) as f:
             xml = f.read()
@@ -146,9 +150,16 @@ def _listed(options: ImageJobOptions, path: str) -> list[str]:
 
 
 def _row_keys(row: manifests.ManifestRow, options: ImageJobOptions):
-    keys, outside = manifests.candidate_keys(row.reference, options.src, options.manifest.folder)
+    """A row -> the keys of the files under SRC it may name, or the file outside SRC it names (or,
+    where it may not name one, its rejection: the file is never opened)."""
+    spec = options.manifest
+    keys, outside = manifests.candidate_keys(row.reference, options.src, spec.folder)
     if outside is not None:
-        yield beam.pvalue.TaggedOutput("outside", (outside, row))
+        if manifests.may_read_outside(outside, spec):
+            yield beam.pvalue.TaggedOutput("outside", (outside, row))
+        else:
+            detail = manifests.outside_detail(row.reference, outside, spec)
+            yield rejected(Rejection(spec.name, row.line, "outside_src", detail), row.reference)
     for priority, key in enumerate(keys):
         yield key, (priority, row)
 
@@ -253,7 +264,7 @@ class FindImages(beam.PTransform):
         rows, files = inputs
         o, source = self.options, self.options.manifest.name
         listed = files | "UnderSrc" >> beam.FlatMap(lambda f: _listed(o, f[0]))
-        keyed = rows | "RowKeys" >> beam.FlatMap(_row_keys, o).with_outputs("outside", main="keyed")
+        keyed = rows | "RowKeys" >> beam.FlatMap(_row_keys, o).with_outputs("outside", "facts", main="keyed")
         found = (
             {"files": listed | "FileKeys" >> beam.FlatMap(lambda r: [(k, r) for k in manifests.file_keys(r)]),
              "rows": keyed.keyed}
@@ -276,5 +287,5 @@ class FindImages(beam.PTransform):
         if self.declared is not None:
             layout = layout | "DeclaredClasses" >> beam.Map(_declared_order, beam.pvalue.AsList(self.declared),
                                                              o.labels is not None)
-        facts = (found.facts, settled.facts) | "Facts" >> beam.Flatten()
+        facts = (keyed.facts, found.facts, settled.facts) | "Facts" >> beam.Flatten()
         return {"images": settled.images, "facts": facts, "layout": layout}

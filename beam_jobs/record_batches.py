@@ -15,7 +15,7 @@ import pickle
 import apache_beam as beam
 
 from beam_jobs.batching import BatchPerKey, Spilled, spill, values_of
-from beam_jobs.sharded_write import write_shard
+from beam_jobs.sharded_write import new_staging, write_shard
 from prep.core import sharding
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
@@ -42,23 +42,24 @@ def _deal(batch, shard_counts) -> list[tuple]:
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out: str, compression: str):
-        self.out, self.compression = out, compression
+    def __init__(self, out: str, compression: str, staging: str):
+        self.out, self.compression, self.staging = out, compression, staging
 
     def process(self, element):
         (split, index, num_shards), batches = element
         records = sorted(values_of(batches))  # by order hash, then identity (unique: records never compare)
         yield write_shard(self.out, (record for _, _, record in records), self.compression,
-                          framed=True, split=split, index=index, num_shards=num_shards)
+                          framed=True, split=split, index=index, num_shards=num_shards, staging=self.staging)
 
 
 class WriteShardBatches(beam.PTransform):
     """Batches of records (`packed` RecordColumns) and their bytes by split ((split, bytes) pairs)
-    -> one dict per shard written, as WriteShards outputs them."""
+    -> one dict per shard written at its staged name, as WriteShards outputs them."""
 
     def __init__(self, out: str, options: ShardingOptions, sizes, spill_dir: str | None = None):
         super().__init__()
         self.out, self.options, self.sizes, self.spill_dir = out, options, sizes, spill_dir
+        self.staging = new_staging()
 
     def expand(self, batches):
         if self.options.num_shards:
@@ -75,5 +76,5 @@ class WriteShardBatches(beam.PTransform):
             | "AssignShard" >> beam.ParDo(
                 BatchPerKey(_deal, size=lambda v: len(v[2]), spill_dir=self.spill_dir), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.staging))
         )

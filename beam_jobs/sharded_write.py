@@ -4,6 +4,10 @@ Beam's WriteToTFRecord deals records round-robin from a random start, so instead
 Datasets' Beam writer does) each record's shard and position come from hashes of its key: group by
 shard, sort within the shard, write it whole to a temporary name, rename.
 
+The rename is to the shard's staged name (`staged_name`: its name with the job's staging token), and
+only the commit (beam_jobs.commit) gives it its own name, once the job has won OUT: two jobs writing one
+OUT give their shards the same names, and a job that loses must never replace the winner's shards.
+
 What travels through the shuffle is up to the job: serialised records, or (for images) a small
 description from which `to_record` makes the record at write time, so that original image bytes are
 not shuffled at all.
@@ -11,6 +15,7 @@ not shuffled at all.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Callable
 
 import apache_beam as beam
@@ -43,28 +48,41 @@ def _identity(value: bytes) -> bytes:
     return value
 
 
+def new_staging() -> str:
+    """A job's staging token: what its staged files are named by until it commits."""
+    return uuid.uuid4().hex[:16]
+
+
+def staged_name(name: str, staging: str) -> str:
+    """Where the job with token `staging` keeps the file it commits as `name` (a path relative to OUT)
+    until its commit: beside it, under a name that no reader, `prep verify` or other job takes for a
+    shard, and that --overwrite deletes as prep's (prep.jobs.outdir)."""
+    return f"{name}.tmp-{staging}"
+
+
 def write_shard(out: str, records, compression: str, *, framed: bool = False, split: str, index: int,
-                num_shards: int) -> dict:
+                num_shards: int, staging: str) -> dict:
     """Writes shard `index` of `num_shards` of `split` (and, uncompressed, its record index) under
-    `out`; returns what the commit step and the schema need of it: split, index, file, counts, index file."""
+    `out`, at their staged names; returns what the commit step and the schema need of it: split, index,
+    file, counts, index file (the names the commit gives them) and the staging token."""
     name = sharding.shard_file_name(split, index, num_shards, compression)
     index_file = sharding.index_file_name(name, compression)
     count, size = tfrecord_io.write_records(
-        FileSystems.join(out, name), records, compression, framed=framed,
-        index_path=None if index_file is None else FileSystems.join(out, index_file))
+        FileSystems.join(out, staged_name(name, staging)), records, compression, framed=framed,
+        index_path=None if index_file is None else FileSystems.join(out, staged_name(index_file, staging)))
     return {"split": split, "index": index, "num_shards": num_shards, "file": name,
-            "num_records": count, "num_bytes": size, "index_file": index_file}
+            "num_records": count, "num_bytes": size, "index_file": index_file, "staging": staging}
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out: str, compression: str, to_record: Callable[[Any], bytes]):
-        self.out, self.compression, self.to_record = out, compression, to_record
+    def __init__(self, out: str, compression: str, to_record: Callable[[Any], bytes], staging: str):
+        self.out, self.compression, self.to_record, self.staging = out, compression, to_record, staging
 
     def process(self, element):
         (split, index, num_shards), batches = element
         pairs = sorted(values_of(batches), key=_in_shard_order)
         yield write_shard(self.out, (self.to_record(v) for _, v in pairs), self.compression,
-                          split=split, index=index, num_shards=num_shards)
+                          split=split, index=index, num_shards=num_shards, staging=self.staging)
 
 
 class WriteShards(beam.PTransform):
@@ -72,7 +90,8 @@ class WriteShards(beam.PTransform):
 
     `to_record(value)` gives the serialised record (default: the value is one) and `record_size(value)`
     its size in bytes, for --shard-size; `spill_dir`: see beam_jobs.batching. Shards a split gets no
-    record for are not written here; the commit step writes them empty.
+    record for are not written here; the commit step writes them empty. Shards are written at their
+    staged names (`staged_name`, with a token new to this job); the commit gives them their own.
     """
 
     def __init__(self, out: str, options: ShardingOptions, to_record: Callable[[Any], bytes] = _identity,
@@ -81,6 +100,7 @@ class WriteShards(beam.PTransform):
         self.out, self.options = out, options
         self.to_record, self.record_size = to_record, record_size
         self.spill_dir = spill_dir
+        self.staging = new_staging()
 
     def expand(self, records):
         record_size, assign = self.record_size, _assign
@@ -103,5 +123,5 @@ class WriteShards(beam.PTransform):
             | "AssignShard" >> beam.ParDo(
                 BatchPerKey(assign, size=lambda v: record_size(v[1]), spill_dir=self.spill_dir), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record, self.staging))
         )

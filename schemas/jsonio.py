@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any, Callable, TypeVar
 
+from schemas.guarded_write import FileState, write_if_unchanged
 from schemas.model import (
     COMPRESSIONS,
     DTYPES,
@@ -398,11 +399,18 @@ def load_schema(dataset_dir: str) -> DatasetSchema:
     return loads(text, source=path)
 
 
-def save_schema(schema: DatasetSchema, dataset_dir: str) -> str:
-    """Writes `<dataset_dir>/schema.json` through a temporary name, so it appears whole or not at all."""
+def save_schema(schema: DatasetSchema, dataset_dir: str, expect: FileState | None = None) -> str:
+    """Writes `<dataset_dir>/schema.json` through a temporary name, so it appears whole or not at all.
+
+    With `expect` (what the job saw of schema.json when it started: `guarded_write.observe`), the write
+    is the commit of a job: it happens only if schema.json is still in that state, and raises
+    ChangedFileError otherwise, so two jobs writing one dataset cannot both commit."""
     from apache_beam.io.filesystems import FileSystems
 
     path = join(dataset_dir, SCHEMA_FILE)
+    if expect is not None:
+        write_if_unchanged(path, dumps(schema).encode("utf-8"), expect)
+        return path
     tmp = path + ".tmp"
     with FileSystems.create(tmp) as f:
         f.write(dumps(schema).encode("utf-8"))

@@ -1,9 +1,14 @@
 """A Beam filesystem kept in memory, under a made-up scheme: proves code paths use Beam's FileSystems
-and no local-only file API (the installed Beam ships no importable in-memory filesystem)."""
+and no local-only file API (the installed Beam ships no importable in-memory filesystem).
+
+Like GCS, its files have generations and it writes and deletes on a generation precondition (the
+methods schemas.guarded_write looks for), so tests prove the commit's gs:// path without a bucket."""
 
 from __future__ import annotations
 
 import io
+import itertools
+import threading
 import zlib
 from collections.abc import Iterator
 
@@ -29,10 +34,41 @@ class MemFileSystem(FileSystem):
     """
 
     files: dict[str, bytes] = {}
+    # path -> (the bytes stored, their generation): a file gets a new generation whenever other bytes are
+    # stored under its path, however they got there (tests set `files` directly too)
+    _generations: dict[str, tuple[bytes, int]] = {}
+    _counter = itertools.count(1)
+    _conditional = threading.Lock()  # a precondition and its write happen as one step, as in GCS
 
     @classmethod
     def scheme(cls) -> str:
         return MEM_SCHEME
+
+    def generation(self, path: str) -> int:
+        """The file's generation; 0 when there is no such file (GCS's convention)."""
+        if path not in self.files:
+            return 0
+        data = self.files[path]
+        known = self._generations.get(path)
+        if known is None or known[0] is not data:
+            known = self._generations[path] = (data, next(self._counter))
+        return known[1]
+
+    def write_if_generation_match(self, path: str, data: bytes, generation: int) -> int | None:
+        """Stores `data` at `path` if its generation is `generation` (0: no such file); the new
+        generation, or None (nothing stored) if it is another, as GCS's `if_generation_match`."""
+        with self._conditional:
+            if self.generation(path) != generation:
+                return None
+            self.files[path] = bytes(bytearray(data))  # a new object: a new generation, even for the same bytes
+            return self.generation(path)
+
+    def delete_if_generation_match(self, path: str, generation: int) -> bool:
+        with self._conditional:
+            if not generation or self.generation(path) != generation:
+                return False
+            del self.files[path]
+            return True
 
     def join(self, basepath: str, *paths: str) -> str:
         return "/".join([basepath.rstrip("/"), *paths])

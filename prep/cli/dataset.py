@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from prep.core.wording import plural
@@ -52,6 +54,7 @@ def verify(dataset, no_parse, write_indexes):
     Exits non-zero naming each bad file.
     """
     from prep.inspection.verify import verify_dataset
+    from prep.jobs.hold import hold_output
     from prep.jobs.terminal import quiet_tensorflow
 
     quiet_tensorflow()
@@ -62,8 +65,10 @@ def verify(dataset, no_parse, write_indexes):
         else:
             click.echo(f"ok   {finding.file}: {plural(finding.records, finding.unit[:-1])}")
 
-    schema, findings = verify_dataset(dataset.rstrip("/"), parse=not no_parse, progress=report,
-                                      write_indexes=write_indexes)
+    root = dataset.rstrip("/")
+    # --write-indexes writes into the dataset: it holds it as a job writing one does (prep.jobs.hold)
+    with hold_output(root, "prep verify --write-indexes", create=False) if write_indexes else contextlib.nullcontext():
+        schema, findings = verify_dataset(root, parse=not no_parse, progress=report, write_indexes=write_indexes)
     bad = [f for f in findings if f.problem]
     if bad:
         unlisted = " (no record index was listed in schema.json)" if write_indexes else ""

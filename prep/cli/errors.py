@@ -6,5 +6,6 @@ from prep.core.preflight import PreflightError
 from prep.jobs.outdir import OutputExistsError
 from prep.jobs.runner import BeamFlagError
 from schemas import SchemaError
+from schemas.guarded_write import ChangedFileError
 
-USER_ERRORS = (PreflightError, OutputExistsError, SchemaError, BeamFlagError)
+USER_ERRORS = (PreflightError, OutputExistsError, SchemaError, BeamFlagError, ChangedFileError)

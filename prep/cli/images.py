@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 
 import click
@@ -54,7 +56,13 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--manifest", "manifest_path", metavar="FILE",
               help="Take images and labels from the rows of a CSV, TSV or JSON Lines file instead of class folders "
                    "(columns found by name; a headerless CSV is read as AutoML Vision's [set,]path[,label,...]). "
-                   "Paths are relative to FILE's folder or to SRC, absolute, or gs:// URIs.")
+                   "Paths are relative to FILE's folder or to SRC, absolute, or gs:// URIs, and name files inside SRC "
+                   "or FILE's folder (see --allow-outside-src).")
+@click.option("--allow-outside-src", is_flag=True,
+              help="--manifest, --coco, --voc, --boxes: read the files rows name outside SRC (absolute paths, ../, "
+                   "other buckets) too. Without it such a row is rejected as outside_src and its file never opened "
+                   "(a --manifest's own folder counts as inside): annotation files from the internet cannot pull "
+                   "your other files into a dataset.")
 @click.option("--path-field", metavar="NAME", help="--manifest: the column naming each image (default: path, filename, image, id, ...).")
 @click.option("--label-field", metavar="NAME", help="--manifest: the column holding the label (default: label, class, category, tags, target).")
 @click.option("--split-field", metavar="NAME",
@@ -75,8 +83,8 @@ def _resize(text: str) -> tuple[int, int]:
 @runner_flags
 def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
            high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
-           path_field, label_field, split_field, multi_label, label_separator, target_fields, coco_file, voc, voc_split,
-           boxes_file, runner, overwrite):
+           allow_outside_src, path_field, label_field, split_field, multi_label, label_separator, target_fields,
+           coco_file, voc, voc_split, boxes_file, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
     TFRecords in OUT.
 
@@ -100,22 +108,27 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
         raise click.UsageError(str(e)) from None
     labels = None
     if labels_file:
-        labels = parse_flag(read_vocabulary, labels_file, "--labels")
+        labels = parse_flag(functools.partial(read_vocabulary, on_launcher=True), labels_file, "--labels")
     manifest = None
     detection = [flag for flag, given in (("--coco", coco_file), ("--voc", voc), ("--boxes", boxes_file), ("--manifest", manifest_path))
                  if given]
     if len(detection) > 1:
         raise click.UsageError(f"{' and '.join(detection)} each say where the labels are: give one")
     if coco_file or voc or boxes_file:
-        manifest = _annotations(src, coco_file, voc and voc_split, boxes_file)
+        manifest = _annotations(src, coco_file, voc and voc_split, boxes_file, runner.dry_run)
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
     elif manifest_path:
-        manifest = _manifest(manifest_path, path_field, label_field, split_field, multi_label, label_separator,
-                             target_fields)
+        manifest = parse_flag(lambda path: _manifest(path, path_field, label_field, split_field, multi_label,
+                                                     label_separator, target_fields), manifest_path, "--manifest")
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
     elif path_field or label_field or split_field or multi_label or target_fields:
         raise click.UsageError("--path-field, --label-field, --split-field, --multi-label and --target-field read a --manifest: "
                                "name one with --manifest FILE")
+    if allow_outside_src:
+        if manifest is None:
+            raise click.UsageError("--allow-outside-src is for the files the rows of a --manifest, --coco, --voc or "
+                                   "--boxes file name: class folders hold their files")
+        manifest = dataclasses.replace(manifest, allow_outside_src=True)
     options = ImageJobOptions(
         src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options, manifest=manifest,
         sharding=sharding,
@@ -132,8 +145,11 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
            runner, overwrite)
 
 
-def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_file: str | None):
-    """The spec of a detection dataset's annotations; a usage error when the file is not there."""
+def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_file: str | None, dry_run: bool):
+    """The spec of a detection dataset's annotations; a usage error when the file cannot be read (local
+    or gs://: a job over a misspelt annotation file would only reject it whole). A dry run does not read
+    a gs:// file: it builds the job offline, with no credentials, as it always did."""
+    from prep.core.launcher_reads import check_readable
     from prep.images.manifest import ManifestSpec
 
     if voc_split:
@@ -142,15 +158,14 @@ def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_f
         path, flag, kind, fmt = coco_file, "--coco", "coco", "json"
     else:
         path, flag, kind, fmt = boxes_file, "--boxes", "boxes", "tsv" if boxes_file.endswith((".tsv", ".tab")) else "csv"
-    if "://" not in path:
-        if not os.path.isfile(path):
-            raise click.BadParameter(f"{path} is not a file", param_hint=flag)
-        path = os.path.abspath(path)
-    return ManifestSpec(path, fmt, annotations=kind)
+    if not (dry_run and "://" in path):
+        parse_flag(check_readable, path, flag)
+    return ManifestSpec(os.path.abspath(path) if "://" not in path else path, fmt, annotations=kind)
 
 
 def _manifest(path, path_field, label_field, split_field, multi_label, separator, target_fields):
-    """The manifest's spec, from its first record and the flags; a usage error naming what is wrong."""
+    """The manifest's spec, from its first record and the flags; a usage error naming what is wrong
+    (a manifest the launcher cannot read: prep.core.launcher_reads.UnreadableFile)."""
     from prep.images import manifest as manifests
 
     targets = tuple(t.strip() for t in target_fields.split(",") if t.strip()) if target_fields else ()
@@ -159,8 +174,6 @@ def _manifest(path, path_field, label_field, split_field, multi_label, separator
     if not separator:
         raise click.BadParameter("must not be empty", param_hint="--label-separator")
     if "://" not in path:
-        if not os.path.isfile(path):
-            raise click.BadParameter(f"{path} is not a file", param_hint="--manifest")
         path = os.path.abspath(path)
     try:
         fmt = manifests.manifest_format(path)

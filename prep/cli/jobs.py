@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import json
@@ -53,6 +54,10 @@ def sharding_flags(command):
     return wrapper
 
 
+dry_run_flag = click.option("--dry-run", is_flag=True,
+                            help="Build the whole pipeline for the runner without running it (writes nothing).")
+
+
 def runner_flags(command):
     """--runner, Dataflow's settings, --workers, --dry-run, --overwrite and Beam's own flags after `--`;
     the command receives `runner` (a RunnerOptions, checked) and `overwrite`."""
@@ -70,8 +75,7 @@ def runner_flags(command):
         click.option("--project", help="Dataflow: the Google Cloud project."),
         click.option("--region", help="Dataflow: the region, e.g. us-central1."),
         click.option("--temp-location", metavar="GS_PATH", help="Dataflow: a gs:// folder for temporary files."),
-        click.option("--dry-run", is_flag=True,
-                     help="Build the whole pipeline for the runner without running it (writes nothing)."),
+        dry_run_flag,
         click.option("--overwrite", is_flag=True, help="Replace the dataset already in OUT."),
         click.argument("beam_args", nargs=-1, type=click.UNPROCESSED),
     ]):
@@ -174,11 +178,14 @@ def run_job(build: Callable, runner: RunnerOptions, name: str = "job") -> bool:
 
 
 def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool) -> None:
-    """Prepares OUT, runs the job `build(pipeline)` builds (see `run_job`), and prints the summary."""
+    """Holds and prepares OUT, runs the job `build(pipeline)` builds (see `run_job`), and prints the
+    summary. The hold (prep.jobs.hold) is taken before OUT is checked and kept to the end of the job."""
+    from prep.jobs.hold import hold_output
     from prep.jobs.outdir import prepare_output
 
-    if not runner.dry_run:
-        prepare_output(out, overwrite)
-    click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
-    if run_job(build, runner, name):
-        print_summary(out)
+    with contextlib.nullcontext() if runner.dry_run else hold_output(out, f"prep {name} {shlex.quote(src)}"):
+        if not runner.dry_run:
+            prepare_output(out, overwrite)
+        click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
+        if run_job(build, runner, name):
+            print_summary(out)

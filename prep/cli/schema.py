@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from prep.cli.jobs import now
+from prep.cli.jobs import dry_run_flag, now
 from prep.jobs.runner import RUNNERS, RunnerOptions
 from prep.jobs.terminal import quiet_tensorflow
 
@@ -54,14 +54,22 @@ def _label_key(label_key: str | None, no_label: bool) -> str | None:
     return "" if no_label else label_key
 
 
-def _refuse_existing(out: str, overwrite: bool) -> None:
+def _refuse_existing(out: str, overwrite: bool):
+    """Holds OUT to the command's end (prep.jobs.hold), refuses its schema.json unless --overwrite, and
+    returns what schema.json is now: the commit replaces only that (beam_jobs.commit)."""
     from apache_beam.io.filesystems import FileSystems
 
+    from prep.jobs.hold import hold_output
     from schemas import SCHEMA_FILE
+    from schemas.guarded_write import observe
 
-    if not overwrite and FileSystems.exists(FileSystems.join(out, SCHEMA_FILE)):
+    context = click.get_current_context()
+    context.with_resource(hold_output(out, context.command_path, create=False))
+    seen = observe(FileSystems.join(out, SCHEMA_FILE))
+    if not overwrite and seen.exists:
         raise InputError(f"{out} already has a {SCHEMA_FILE}: pass --overwrite to replace it "
                          "(only schema.json, vocab/ and rejected.jsonl are rewritten; the data files are not touched)")
+    return seen
 
 
 def spec_source(schema) -> str:
@@ -115,10 +123,10 @@ def _report(schema, out: str, notes, left_out) -> None:
     click.echo(f"wrote {out.rstrip('/')}/schema.json")
 
 
-def _write(out: str, result) -> None:
+def _write(out: str, result, expect) -> None:
     from beam_jobs.infer import write_inference
 
-    write_inference(out, result)
+    write_inference(out, result, expect)
     _report(result.schema, out, result.notes, result.left_out)
 
 
@@ -146,9 +154,10 @@ def schema_group() -> None:
 @click.option("--project", help="Dataflow: the Google Cloud project.")
 @click.option("--region", help="Dataflow: the region, e.g. us-central1.")
 @click.option("--temp-location", metavar="GS_PATH", help="Dataflow: a gs:// folder for temporary files.")
+@dry_run_flag
 @click.option("--overwrite", is_flag=True, help="Replace an existing schema.json in OUT.")
 def infer(arguments, out, full, label_key, no_label, split_values, name, sample_records, ignore_tfds_metadata,
-          runner, workers, project, region, temp_location, overwrite):
+          runner, workers, project, region, temp_location, dry_run, overwrite):
     """Write a schema.json that describes existing TFRecord FILES (paths, globs or a folder; local or gs://).
 
     Samples the start of every file (and a few places inside large ones) unless --full reads every
@@ -164,13 +173,17 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
     if not patterns:
         raise click.UsageError("name the TFRecord files (paths, globs or a folder)")
     runner = RunnerOptions(runner=runner, workers=workers, project=project, region=region,
-                           temp_location=temp_location, beam_args=beam_args)
-    if (beam_args or runner.is_dataflow) and not full:
-        raise click.UsageError("--runner dataflow and Beam flags after '--' are for --full only")
+                           temp_location=temp_location, dry_run=dry_run, beam_args=beam_args)
+    if (beam_args or runner.is_dataflow or dry_run) and not full:
+        raise click.UsageError("--runner dataflow, --dry-run and Beam flags after '--' are for --full only")
     if full:
         pipeline_options(runner)  # refuses unknown Beam flags before anything is read
     label = _label_key(label_key, no_label)
     if len(patterns) == 1 and not ignore_tfds_metadata and _is_tfds_folder(patterns[0]):
+        if dry_run:
+            click.echo(f"dry run: {patterns[0]} is a TFDS dataset, described by its metadata without a job: "
+                       "there is no job to build, and nothing was written")
+            return
         _import_tfds(patterns[0], out, name, label, overwrite, command="schema infer")
         if full:
             click.echo("note: TFDS's metadata holds exact counts already: --full read nothing more", err=True)
@@ -182,20 +195,20 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
 
     def run():
         files = inference.locate_files(options.patterns, options.out, options.split_globs)
-        _refuse_existing(files.out, overwrite)
+        expect = None if dry_run else _refuse_existing(files.out, overwrite)
         click.echo(f"prep schema infer: {len(files.entries):,} file{'s' if len(files.entries) != 1 else ''} in {files.out}"
                    f"{' (sampling; --full reads every record)' if not full else ''}", err=True)
         scans = inference.scan_files(files.entries, options.sample)
         result = inference.build_inference(options, files, scans, "sampled")
         if not full:
-            _write(files.out, result)
+            _write(files.out, result, expect)
             return
-        _run_full(options, files, scans, runner)
+        _run_full(options, files, scans, runner, expect)
 
     _user_errors(run)
 
 
-def _run_full(options, files, scans, runner: RunnerOptions) -> None:
+def _run_full(options, files, scans, runner: RunnerOptions, expect) -> None:
     from beam_jobs.infer import InferSchemaFromEveryRecord
     from prep.cli.jobs import run_job
     from prep.jobs.results import REJECTED_FILE
@@ -203,7 +216,9 @@ def _run_full(options, files, scans, runner: RunnerOptions) -> None:
 
     usable = sum(1 for s in scans if s.problem is None)
     click.echo(f"prep schema infer --full: reading every record of {usable:,} files ({runner.description})", err=True)
-    run_job(lambda p: p | "InferSchema" >> InferSchemaFromEveryRecord(options, files, scans), runner, "schema-infer")
+    job = InferSchemaFromEveryRecord(options, files, scans, expect)
+    if not run_job(lambda p: p | "InferSchema" >> job, runner, "schema-infer"):
+        return  # a dry run: nothing ran
     schema = load_schema(files.out)
     extra = schema.provenance.options if schema.provenance else {}
     left_out = [(x["file"], x["reason"], x["problem"]) for x in extra.get("left_out", [])]
@@ -224,11 +239,11 @@ def _import_tfds(directory: str, out: str | None, name: str | None, label_key: s
 
     def run():
         target = (out or directory).rstrip("/")
-        _refuse_existing(target, overwrite)
+        expect = _refuse_existing(target, overwrite)
         click.echo(f"prep {command}: {directory} is a TFDS dataset: reading its dataset_info.json and features.json",
                    err=True)
         result = import_tfds(directory, target, name=name, label_key=label_key, created=now(), command=command)
-        _write(target, result)
+        _write(target, result, expect)
 
     _user_errors(run)
 
@@ -272,13 +287,13 @@ def import_(source, patterns, out, label_key, split_values, name, overwrite):
         options = inference.InferOptions(patterns, out=out, name=name, label_key=label_key, split_globs=split_globs,
                                          created=now(), command="schema import")
         files = inference.locate_files(patterns, out, split_globs)
-        _refuse_existing(files.out, overwrite)
+        expect = _refuse_existing(files.out, overwrite)
         scans = inference.scan_files(files.entries, options.sample, keep=16)
         chosen = described.label_key if label_key is None else (label_key or None)
         result = inference.describe_files(
             options, files, scans, described.features, label_key=chosen, vocabularies=described.vocabularies,
             vocab_files=described.vocabulary_files, text=described.text, notes=described.notes, mode="tfx")
-        _write(files.out, result)
+        _write(files.out, result, expect)
 
     _user_errors(run)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import shlex
 
 import click
 
@@ -113,14 +115,15 @@ def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, setting
     from prep.text import preflight as text_preflight
     from prep.text.options import TextJobOptions
 
+    read_on_launcher = functools.partial(read_vocabulary, on_launcher=True)
     if vocab_file:
         if settings.max_tokens is not None or settings.min_count != 1:
             raise click.UsageError("--max-tokens and --min-count shape a learned vocabulary; "
                                    "with --vocab the file is used as it is")
-        parse_flag(read_vocabulary, vocab_file, "--vocab")
+        parse_flag(read_on_launcher, vocab_file, "--vocab")
     if not inputs.labelled and labels_file:
         raise click.UsageError("--labels needs labelled documents: class folders, or --label-field")
-    labels = parse_flag(read_vocabulary, labels_file, "--labels") if labels_file else None
+    labels = parse_flag(read_on_launcher, labels_file, "--labels") if labels_file else None
     split_fractions = parse_flag(parse_split_fractions, split_text, "--split") if split_text else None
     vocabulary_splits = _vocabulary_splits(vocab_splits, vocab_file, split_fractions)
     out = out.rstrip("/") or "/"
@@ -203,18 +206,20 @@ def vocab(inputs, out, settings, runner, overwrite):
     """
     from beam_jobs.vocab import LearnVocabulary
     from prep.jobs import auto_workers
+    from prep.jobs.hold import hold_file
     from prep.text import preflight as text_preflight
     from prep.text.dataset import vocab_sidecars
     from prep.text.options import VocabJobOptions
 
     out = os.path.abspath(out) if is_local(out) else out
     options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now())
-    text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
-    text_preflight.check_text_source(inputs, None, False)
-    runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.VOCAB_BYTES)
-    click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
-    if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner, "vocab"):
-        _print_vocab_summary(out)
+    with contextlib.nullcontext() if runner.dry_run else hold_file(out, f"prep vocab {shlex.quote(inputs.src)}"):
+        text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
+        text_preflight.check_text_source(inputs, None, False)
+        runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.VOCAB_BYTES)
+        click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
+        if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner, "vocab"):
+            _print_vocab_summary(out)
 
 
 def _print_vocab_summary(out: str) -> None:

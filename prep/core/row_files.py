@@ -20,6 +20,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
+from prep.core import launcher_reads
+
 LINE_FORMATS = ("lines", "jsonl")  # one row per line: readable by byte ranges
 READ_BYTES = 4 << 20  # bytes read from a file at a time
 RANGE_BYTES = 16 << 20  # an uncompressed line file larger than this is read in ranges of about this size
@@ -74,8 +76,19 @@ def byte_ranges(path: str, size: int, fmt: str, range_bytes: int | None = None) 
 
 
 @contextlib.contextmanager
-def open_input(path: str) -> Iterator[BinaryIO]:
-    """A file's bytes (local or any Beam filesystem), gunzipped when the name ends in .gz."""
+def open_input(path: str, on_launcher: bool = False) -> Iterator[BinaryIO]:
+    """A file's bytes (local or any Beam filesystem), gunzipped when the name ends in .gz.
+    `on_launcher`: read by the launching machine before the job, as prep.core.launcher_reads reads
+    (no retries; a file it cannot read is an UnreadableFile)."""
+    with (launcher_reads.opened(path) if on_launcher else _opened(path)) as raw:
+        if path.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                yield unzipped
+        else:
+            yield raw
+
+
+def _opened(path: str) -> BinaryIO:
     from apache_beam.io.filesystems import FileSystems
 
     if "://" not in path and not os.path.isfile(path):
@@ -83,12 +96,7 @@ def open_input(path: str) -> Iterator[BinaryIO]:
             raise FileNotFoundError(f"no such file: {path}")
         # a FIFO or device would block or never end
         raise OSError("not a regular file (a FIFO, socket or device)")
-    with FileSystems.open(path, compression_type="uncompressed") as raw:
-        if path.endswith(".gz"):
-            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield unzipped
-        else:
-            yield raw
+    return FileSystems.open(path, compression_type="uncompressed")
 
 
 def read_error(error: BaseException) -> tuple[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prep.core import launcher_reads
+
 
 def parse_vocabulary(text: str, source: str) -> tuple[str, ...]:
     """The entries of a vocabulary file's text; an empty line or a repeated entry is an error naming it."""
@@ -21,15 +23,19 @@ def parse_vocabulary(text: str, source: str) -> tuple[str, ...]:
     return tuple(line.rstrip("\r") for line in lines)
 
 
-def read_vocabulary(path: str) -> tuple[str, ...]:
-    """Reads a vocabulary file through Beam's FileSystems (local or gs://)."""
+def read_vocabulary(path: str, on_launcher: bool = False) -> tuple[str, ...]:
+    """Reads a vocabulary file through Beam's FileSystems (local or gs://); `on_launcher`: a file a flag
+    names, read by the launching machine before the job (prep.core.launcher_reads: fast, one line)."""
     from apache_beam.io.filesystems import FileSystems
 
-    try:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            data = f.read()
-    except Exception as e:  # FileSystems wraps every I/O failure in its own exception types
-        raise ValueError(f"{path}: cannot read it ({e})") from None
+    if on_launcher:
+        data = launcher_reads.read_bytes(path)
+    else:
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                data = f.read()
+        except Exception as e:  # FileSystems wraps every I/O failure in its own exception types
+            raise ValueError(f"{path}: cannot read it ({e})") from None
     try:
         return parse_vocabulary(data.decode("utf-8"), path)
     except UnicodeDecodeError:

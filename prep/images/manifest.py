@@ -17,7 +17,10 @@ inside the job (`manifest_items`), a JSON Lines manifest in byte ranges.
 A row's image is found (`candidate_keys`) by its path relative to the manifest's folder or to SRC
 (the first that names a file under SRC), an absolute path or a URI (gs://...), or, for an id
 without an extension (Kaggle's `id` columns), the one file under SRC with that path and any
-extension.
+extension. A file outside SRC is read only where `may_read_outside` allows it: in a manifest's own
+folder, or anywhere with --allow-outside-src. Annotation files come from the internet, and a row
+must not put the user's other files into a dataset. Paths are compared as written, `..` resolved,
+links not: a link under SRC is the folder owner's and is followed, as in class folders.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ REASONS = row_files.REASONS | {
     "duplicate_row": "an earlier row names the same image with the same labels",
     "conflicting_labels": "several rows name the same image with different labels",
     "label_not_in_labels": "the label is not in the --labels list",
+    "outside_src": "the row names a file outside SRC (and outside the manifest's folder): never opened; "
+                   "--allow-outside-src reads it",
 }
 
 
@@ -95,6 +100,7 @@ class ManifestSpec:
     multi_label: bool = False
     separator: str = "|"
     annotations: str | None = None  # a detection dataset's annotations: one of prep.images.annotations.FORMATS
+    allow_outside_src: bool = False  # rows may name files anywhere (--allow-outside-src): see may_read_outside
 
     @property
     def kind(self) -> str:
@@ -366,10 +372,11 @@ def manifest_items(spec: ManifestSpec, start: int = 0, end: int | None = None,
 
 def first_record(path: str, fmt: str) -> list[str] | dict:
     """The manifest's first record, for `describe_manifest`: read on the launching machine, the only
-    part of the inputs it reads. ManifestError when there is none to read."""
+    part of the inputs it reads. ManifestError when there is none to read; UnreadableFile
+    (prep.core.launcher_reads) when the file cannot be read."""
     spec = ManifestSpec(path, fmt)
     try:
-        with row_files.open_input(path) as f:
+        with row_files.open_input(path, on_launcher=True) as f:
             blocks = row_files.without_bom(row_files.line_blocks(f, 0, None), spec.name, 0)
             if fmt == "jsonl":
                 for block in blocks:
@@ -401,6 +408,8 @@ def _is_absolute(reference: str) -> bool:
 
 def _under(path: str, root: str) -> str | None:
     """`path` relative to `root` (both normalised), or None when it is not under it."""
+    if root == "/":
+        return path[1:] if path.startswith("/") else None
     root = root.rstrip("/")
     if root in ("", "."):
         return None if _is_absolute(path) or path.startswith("../") or path == ".." else path
@@ -431,6 +440,28 @@ def candidate_keys(reference: str, src: str, manifest_folder: str) -> tuple[tupl
     if not keys:
         return (), _normal(posixpath.join(_normal(manifest_folder), reference))
     return tuple(keys), None
+
+
+def may_read_outside(path: str, spec: ManifestSpec) -> bool:
+    """Whether a row may name `path` (normalised, as `candidate_keys` gives it), a file outside SRC:
+    anywhere when the user said so (--allow-outside-src), else only in a manifest's own folder; an
+    annotation file's rows (COCO, VOC, boxes) only under SRC."""
+    if spec.allow_outside_src:
+        return True
+    return not spec.annotations and _under(path, _normal(spec.folder)) is not None
+
+
+def outside_detail(reference: str, path: str, spec: ManifestSpec) -> str:
+    """The rejected.jsonl detail of a row that names a file outside SRC (`path`, normalised)."""
+    where = "SRC" if spec.annotations else "SRC and the manifest's folder"
+    shown = "" if reference == path else f" ({path})"
+    return f"{reference!r}{shown} is outside {where}: not read (--allow-outside-src reads files elsewhere)"
+
+
+def join_inside(root: str, relative: str) -> tuple[str, bool]:
+    """`relative` joined to `root`, `..` resolved, and whether it is still inside `root`."""
+    full = _normal(posixpath.join(_normal(root), relative))
+    return full, _under(full, _normal(root)) is not None
 
 
 def file_keys(relative: str) -> tuple[str, ...]:

@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 
 from prep.core import sharding
 from prep.records import tfrecord_io
-from schemas import DatasetSchema, Shard, feature_spec, load_schema, save_schema
+from schemas import SCHEMA_FILE, DatasetSchema, Shard, feature_spec, load_schema, save_schema
+from schemas.guarded_write import observe
 
 PARSE_BATCH = 1024  # records parsed per tf.io.parse_example call
 _SHARD_NAME = re.compile(r"^[^/]+-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?$")
@@ -149,6 +150,8 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
     (and the record counts it did not know): the returned schema is the one written."""
     from apache_beam.io.filesystems import FileSystems
 
+    # what schema.json is before it is read, so that the write below replaces only that (a change is seen)
+    seen = observe(FileSystems.join(root, SCHEMA_FILE)) if write_indexes else None
     schema = load_schema(root)
     spec = feature_spec(schema) if parse else None
     limits = id_limits(schema)
@@ -181,7 +184,7 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
     indexed = {f.file: (f.index_written, f.records) for f in findings if f.index_written}
     if indexed and not any(f.problem for f in findings):
         schema = _with_indexes(schema, indexed)
-        save_schema(schema, root)
+        save_schema(schema, root, expect=seen)  # ChangedFileError if another job rewrote it meanwhile
     return schema, findings
 
 

@@ -30,7 +30,8 @@ def _cause(error: BaseException) -> str:
     """The innermost message of a Beam failure (Beam wraps worker errors in several layers)."""
     text = str(error)
     text = re.sub(r" ?\[while running '[^']+'\]", "", text)
-    known = re.findall(r"(LostInputsError|SourceChangedError|SchemaError|RecordError|OSError|ValueError|RuntimeError): (.+)", text)
+    known = re.findall(r"(LostInputsError|SourceChangedError|SchemaError|RecordError|OutputTakenError|ChangedFileError"
+                       r"|OSError|ValueError|RuntimeError): (.+)", text)
     if known:
         return f"{known[-1][0]}: {known[-1][1].strip()}"
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

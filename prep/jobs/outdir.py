@@ -1,7 +1,8 @@
 """The output directory: refused when it already holds something, emptied of prep's files on --overwrite.
 
 schema.json goes first on overwrite, so a crash half-way through never leaves an old schema
-describing new, half-written shards.
+describing new, half-written shards. The job's hold on OUT (prep.jobs.hold) is taken before these
+checks and is not part of what OUT holds: it is never counted, nor deleted.
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ from prep.core.sharding import INDEX_DIR
 from schemas import SCHEMA_FILE
 
 SPILL_DIR = ".shuffle"  # a local run's shuffled batches (beam_jobs.batching), deleted when it commits
+LOCK_FILE = ".prep-lock"  # the hold of the job writing OUT, and who it is (prep.jobs.hold)
+CLAIM_FILE = ".prep-commit.json"  # the job committing OUT (beam_jobs.commit), there while it moves its files in
 
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
     r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
-    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}"
+    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}|{re.escape(CLAIM_FILE)}"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 
 class OutputExistsError(Exception):
     """OUT holds something and --overwrite was not given (or it holds files prep did not write)."""
+
+
+class OutputTakenError(OutputExistsError):
+    """Another job committed a dataset to OUT, or is committing one, while this job ran: this job's
+    result was not kept (beam_jobs.commit)."""
 
 
 def _entries(out: str) -> list[str]:
@@ -31,7 +39,8 @@ def _entries(out: str) -> list[str]:
     if not FileSystems.exists(out):
         return []
     metadata = FileSystems.match([FileSystems.join(out, "**")])[0].metadata_list
-    return [m.path for m in metadata]
+    lock = FileSystems.join(out, LOCK_FILE)  # this job's own hold, taken before OUT is checked
+    return [m.path for m in metadata if m.path != lock]
 
 
 def prepare_output(out: str, overwrite: bool) -> None:

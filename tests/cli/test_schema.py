@@ -10,6 +10,7 @@ import pytest
 
 from prep.cli.schema import _beam_args
 from schemas import load_schema
+from tests.conftest import DATAFLOW_FLAGS
 from tests.interop.test_schema_inference import _flip_byte, _sequence_example, parse_all, write_tfrecord
 
 
@@ -75,6 +76,7 @@ def test_full_reads_every_record_catches_what_the_sample_missed_and_leaves_out_d
     (lambda d: _three_features(d), ["-o", "/elsewhere"], "is not inside /elsewhere"),
     (lambda d: _three_features(d), ["--label-key", "nope"], "'nope' is not a key"),
     (lambda d: _three_features(d), ["--", "--runner=DirectRunner"], "are for --full only"),
+    (lambda d: _three_features(d), ["--dry-run"], "are for --full only"),
     (lambda d: _three_features(d), ["--split", "bad name=*"], "split name"),
 ])
 def test_infer_errors_are_one_line_and_exit_code_2(tmp_path, prep_cli, setup, args, message):
@@ -82,6 +84,18 @@ def test_infer_errors_are_one_line_and_exit_code_2(tmp_path, prep_cli, setup, ar
     result = prep_cli("schema", "infer", tmp_path, *args)
     assert result.exit_code == 2 and message in result.err, result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("runner", [["--workers", "1"], DATAFLOW_FLAGS], ids=["local", "dataflow"])
+def test_full_dry_runs_build_the_job_and_write_nothing(tmp_path, prep_cli, runner):
+    folder = _three_features(tmp_path / "old")
+    (folder / "schema.json").write_text("{}")  # no --overwrite: a dry run writes nothing, so it need not refuse
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = prep_cli("schema", "infer", folder, "--full", "--dry-run", *runner)
+    assert result.exit_code == 0, result.err
+    assert "dry run: nothing ran, nothing was written" in result.out
+    assert "  InferSchema/ReadEveryRecord\n" in result.out and "  InferSchema/WriteSchemaLast\n" in result.out
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
 def test_beam_flags_follow_the_files():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -133,6 +134,34 @@ def test_where_a_row_image_may_be(reference, keys, outside):
 def test_images_outside_src_are_read_where_they_are():
     assert manifests.candidate_keys("../other/a.jpg", "/data/images", "/data/images") == ((), "/data/other/a.jpg")
     assert manifests.candidate_keys("gs://b/src/x/a.jpg", "gs://b/src", "gs://b") == (("x/a.jpg",), None)
+
+
+@pytest.mark.parametrize("path, manifest, annotations, allowed", [
+    ("/data/labels/x.jpg", "/data/labels/m.csv", None, True),  # a manifest's own folder
+    ("/data/labels/sub/x.jpg", "/data/labels/m.csv", None, True),
+    ("/data/other/x.jpg", "/data/labels/m.csv", None, False),
+    ("/data/labelsx/x.jpg", "/data/labels/m.csv", None, False),  # a folder whose name only starts the same
+    ("/data/labels/x.jpg", "/data/labels/instances.json", "coco", False),  # an annotation file's folder: no
+    ("gs://b/labels/x.jpg", "gs://b/labels/m.csv", None, True),
+    ("gs://other/labels/x.jpg", "gs://b/labels/m.csv", None, False),
+])
+def test_where_a_row_may_name_a_file_outside_src(path, manifest, annotations, allowed):
+    spec = ManifestSpec(manifest, "csv", annotations=annotations)
+    assert manifests.may_read_outside(path, spec) is allowed
+    assert manifests.may_read_outside(path, dataclasses.replace(spec, allow_outside_src=True))
+
+
+@pytest.mark.parametrize("relative, inside", [
+    ("Annotations/a.xml", True), ("Annotations/../JPEGImages/a.xml", True), ("Annotations/../../x.xml", False),
+    ("Annotations//etc/x.xml", True),  # a doubled slash stays under SRC
+])
+def test_a_path_joined_to_src_stays_inside_it_unless_dotdot_leaves(relative, inside):
+    assert manifests.join_inside("/data/VOC", relative)[1] is inside
+    assert manifests.join_inside("gs://b/VOC", relative)[1] is inside
+
+
+def test_src_at_the_root_holds_every_absolute_path():
+    assert manifests.candidate_keys("/x/a.jpg", "/", "/x") == (("x/a.jpg",), None)
 
 
 def test_files_answer_to_their_path_and_their_id():

@@ -1,0 +1,161 @@
+"""The files the launching machine reads before a job starts: a manifest's first row, the annotation
+file a flag names, a --labels or --vocab file. Each read fails in one line that names the file and
+the cause (`UnreadableFile`, a ValueError, which the CLI reports against its flag), and fails fast.
+
+Fast, because Beam's Cloud Storage client is made for workers: it retries a request for two minutes,
+so a laptop without network or credentials waited that long for a page of tracebacks. Here a gs://
+file is read with the storage client itself, one attempt of at most READ_TIMEOUT seconds a request;
+credentials are looked up once, and without them the read is anonymous (public buckets still read).
+Other paths go through Beam's FileSystems. Reads inside the job keep Beam's retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from typing import BinaryIO, Callable, Iterator
+
+READ_TIMEOUT = 20  # seconds a request to Cloud Storage may wait to connect, and then between bytes
+CHUNK_BYTES = 1 << 20  # bytes fetched from Cloud Storage a request, unless a read asks for more
+LOGIN = "gcloud auth application-default login"
+_NONE_FOUND = "Your default credentials were not found"  # google.auth's words when there are none at all
+
+
+class UnreadableFile(ValueError):
+    """A file the launching machine cannot read, said in one line naming the file and the cause."""
+
+
+@contextlib.contextmanager
+def opened(path: str) -> Iterator[BinaryIO]:
+    """`path`'s bytes (local, gs:// or any Beam filesystem) as the launching machine reads them; any
+    failure, on opening or on reading, is an UnreadableFile."""
+    try:
+        raw, describe = _open(path)
+    except UnreadableFile:
+        raise
+    except Exception as e:  # each filesystem and client has exceptions of its own
+        raise UnreadableFile(_cannot_read(path, _cause(e))) from None
+    reads = _OneLineReads(raw, path, describe)
+    try:
+        yield reads
+    finally:
+        reads.close()
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file, read on the launching machine."""
+    with opened(path) as f:
+        return f.read()
+
+
+def check_readable(path: str) -> None:
+    """That `path` is a file the launching machine can read: its first byte is read."""
+    with opened(path) as f:
+        f.read(1)
+
+
+def _cannot_read(path: str, cause: str) -> str:
+    return f"{path}: cannot read it ({cause})"
+
+
+def _open(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]]:
+    """The file opened, and what describes a failure to read it."""
+    if "://" not in path and not os.path.isfile(path):
+        raise UnreadableFile(f"{path} is not a file")  # missing, a folder, or a FIFO or device that would block
+    if path.startswith("gs://"):
+        opened_gcs = _open_gcs(path)
+        if opened_gcs is not None:
+            return opened_gcs
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.open(path, compression_type="uncompressed"), _cause
+
+
+def _open_gcs(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]] | None:
+    """A gs:// object opened for reading with no retry; None without google-cloud-storage (Beam without
+    its gcp extra, whose FileSystems then says what is missing)."""
+    try:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+        from google.cloud import storage
+    except ImportError:
+        return None
+    bucket, _, name = path[len("gs://"):].partition("/")
+    if not bucket or not name:
+        raise UnreadableFile(f"{path}: not a gs://BUCKET/OBJECT path")
+    try:
+        credentials, project = google.auth.default()
+        client, no_credentials = storage.Client(credentials=credentials, project=project), None
+    except DefaultCredentialsError as e:
+        why = str(e).split(". ")[0].rstrip(".")
+        why = "" if why.startswith(_NONE_FOUND) else f" ({why})"  # say why, unless it is only that there are none
+        client = storage.Client.create_anonymous_client()
+        no_credentials = f"this machine has no Google Cloud credentials{why}: run `{LOGIN}`"
+    blob = client.bucket(bucket).blob(name)
+    reader = blob.open("rb", chunk_size=CHUNK_BYTES, retry=None, timeout=READ_TIMEOUT)
+    return reader, lambda error: _gcs_cause(error, no_credentials)
+
+
+def _gcs_cause(error: BaseException, no_credentials: str | None) -> str:
+    """Why a read from Cloud Storage failed, for a person; `no_credentials`: the read was anonymous, and why."""
+    import requests
+    from google.api_core import exceptions as api
+    from google.auth.exceptions import TransportError
+
+    if isinstance(error, api.NotFound):
+        return "no such object, or no such bucket"
+    if isinstance(error, (api.Unauthorized, api.Forbidden)):
+        if no_credentials:
+            return f"the bucket refuses anonymous reads, and {no_credentials}"
+        return f"permission denied: {_first_line(error)}"
+    if isinstance(error, (requests.ConnectionError, requests.Timeout, TransportError, ConnectionError, TimeoutError)):
+        unreachable = f"Cloud Storage cannot be reached: {_innermost(error)}; is this machine online?"
+        return f"{unreachable} And {no_credentials}" if no_credentials else unreachable
+    return _cause(error)
+
+
+def _innermost(error: BaseException) -> str:
+    """The message of the first error in the chain that caused `error` (a DNS failure, say)."""
+    seen: set[int] = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__ or error
+    return _first_line(error)
+
+
+def _first_line(message) -> str:
+    text = str(message).strip().splitlines()
+    return (text[0] if text else "")[:200]
+
+
+def _cause(error: BaseException) -> str:
+    return _first_line(error) or type(error).__name__
+
+
+class _OneLineReads(io.RawIOBase):
+    """A file whose read failures are UnreadableFile: a remote file may fail half-way, after it opened."""
+
+    def __init__(self, raw: BinaryIO, path: str, describe: Callable[[BaseException], str]):
+        super().__init__()
+        self._raw, self._path, self._describe = raw, path, describe
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except Exception as e:  # see opened()
+            raise UnreadableFile(_cannot_read(self._path, self._describe(e))) from None
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(Exception):  # what was read is read; a failure to close changes nothing
+                self._raw.close()
+        super().close()
