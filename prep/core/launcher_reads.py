@@ -61,8 +61,9 @@ def _cannot_read(path: str, cause: str) -> str:
 
 def _open(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]]:
     """The file opened, and what describes a failure to read it."""
-    if "://" not in path and not os.path.isfile(path):
-        raise UnreadableFile(f"{path} is not a file")  # missing, a folder, or a FIFO or device that would block
+    if "://" not in path and not os.path.isfile(path):  # a FIFO or device would block: not read either
+        what = "no such file" if not os.path.lexists(path) else "a folder" if os.path.isdir(path) else "not a file"
+        raise UnreadableFile(_cannot_read(path, what))
     if path.startswith("gs://"):
         opened_gcs = _open_gcs(path)
         if opened_gcs is not None:

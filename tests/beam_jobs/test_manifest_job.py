@@ -263,7 +263,7 @@ def test_a_jsonl_manifest_read_in_byte_ranges_gives_the_same_dataset(tagged, tmp
 
 @pytest.mark.parametrize("args, message", [
     (["--label-field", "x"], "read a --manifest"),
-    (["--manifest", "{t}/nope.csv"], "nope.csv is not a file"),
+    (["--manifest", "{t}/nope.csv"], "nope.csv: cannot read it (no such file)"),
     (["--manifest", "{t}/tags.jsonl", "--label-field", "kind"], "no label column 'kind'"),
     (["--manifest", "{t}/tags.jsonl", "--target-field", "age", "--multi-label"], "does not go with"),
     (["--manifest", "{t}/tags.jsonl", "--target-field", ","], "name at least one column"),

@@ -25,8 +25,8 @@ def test_a_local_file_is_read(tmp_path):
     launcher_reads.check_readable(str(tmp_path / "labels.txt"))
 
 
-@pytest.mark.parametrize("make", ["missing", "folder", "fifo"])
-def test_what_is_not_a_file_is_one_line_and_never_blocks(tmp_path, make):
+@pytest.mark.parametrize("make, said", [("missing", "no such file"), ("folder", "a folder"), ("fifo", "not a file")])
+def test_what_is_not_a_file_is_one_line_and_never_blocks(tmp_path, make, said):
     path = tmp_path / "x.csv"
     if make == "folder":
         path.mkdir()
@@ -34,7 +34,7 @@ def test_what_is_not_a_file_is_one_line_and_never_blocks(tmp_path, make):
         os.mkfifo(path)
     with pytest.raises(UnreadableFile) as error:
         launcher_reads.check_readable(str(path))
-    assert _one_line(error) == f"{path} is not a file"
+    assert _one_line(error) == f"{path}: cannot read it ({said})"
 
 
 def test_a_read_that_fails_half_way_is_one_line(monkeypatch):
