@@ -8,8 +8,16 @@ import os
 
 import click
 
-from prep.cli.jobs import launch, now, parse_flag, runner_flags, sharding_flags, tfds_flag
-from prep.core.splits import parse_split_fractions
+from prep.cli.jobs import (
+    custom_split_names_flag,
+    launch,
+    now,
+    parse_flag,
+    parse_split_flag,
+    runner_flags,
+    sharding_flags,
+    tfds_flag,
+)
 from prep.images import depth
 from prep.images.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
 from prep.images.options import ImageJobOptions
@@ -28,6 +36,7 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--split", "split_text", metavar="NAME=FRACTION,...",
               help="Assign splits by a stable hash of each file's path, e.g. train=0.8,validation=0.1,test=0.1. "
                    "Without it: SRC/train, SRC/validation, SRC/test folders if present, else all in 'train'.")
+@custom_split_names_flag
 @click.option("--labels", "labels_file", metavar="FILE",
               help="Pin the class list: line i of FILE is label id i. A class folder not in it is an error.")
 @sharding_flags
@@ -81,8 +90,8 @@ def _resize(text: str) -> tuple[int, int]:
               help="Detection: a CSV of boxes, one row per box: filename,width,height,class,xmin,ymin,xmax,ymax in pixels.")
 @tfds_flag
 @runner_flags
-def images(src, out, split_text, labels_file, sharding, resize, resize_mode, image_format, quality, channels,
-           high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
+def images(src, out, split_text, custom_split_names, labels_file, sharding, resize, resize_mode, image_format, quality,
+           channels, high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
            allow_outside_src, path_field, label_field, split_field, multi_label, label_separator, target_fields,
            coco_file, voc, voc_split, boxes_file, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
@@ -132,7 +141,7 @@ def images(src, out, split_text, labels_file, sharding, resize, resize_mode, ima
     options = ImageJobOptions(
         src=src.rstrip("/") or "/", out=out.rstrip("/") or "/", image=image_options, manifest=manifest,
         sharding=sharding,
-        split_fractions=parse_flag(parse_split_fractions, split_text, "--split") if split_text else None,
+        split_fractions=parse_split_flag(split_text, custom_split_names),
         labels=labels, include_hidden=include_hidden, dedupe=dedupe, dedupe_near=dedupe_near, check_duplicates=not no_duplicate_check,
         spill_shuffles=runner.is_local, created=now())
     if manifest is None:

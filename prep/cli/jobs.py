@@ -29,6 +29,24 @@ def parse_flag(parser: Callable, text: str, flag: str):
         raise click.BadParameter(str(e), param_hint=flag) from None
 
 
+custom_split_names_flag = click.option(
+    "--custom-split-names", is_flag=True,
+    help="--split: keep a split name that looks like a misspelt train, validation or test (or val, valid, dev, "
+         "eval), e.g. tests. Without it such a name is refused: a reader asking for the usual name finds no split.")
+
+
+def parse_split_flag(text: str | None, custom_names: bool):
+    """--split's SplitFractions (None without it), its names checked for misspellings unless
+    --custom-split-names."""
+    from prep.core.splits import parse_split_fractions
+
+    if text is None:
+        if custom_names:
+            raise click.UsageError("--custom-split-names keeps the split names --split gives: pass --split")
+        return None
+    return parse_flag(functools.partial(parse_split_fractions, custom_names=custom_names), text, "--split")
+
+
 def sharding_options(num_shards: int | None, shard_size: str | None, compression: str) -> ShardingOptions:
     if num_shards is not None and shard_size is not None:
         raise click.UsageError("give --num-shards or --shard-size, not both")

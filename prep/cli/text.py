@@ -10,7 +10,18 @@ import shlex
 
 import click
 
-from prep.cli.jobs import launch, now, parse_flag, print_rejected, run_job, runner_flags, sharding_flags, tfds_flag
+from prep.cli.jobs import (
+    custom_split_names_flag,
+    launch,
+    now,
+    parse_flag,
+    parse_split_flag,
+    print_rejected,
+    run_job,
+    runner_flags,
+    sharding_flags,
+    tfds_flag,
+)
 from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
@@ -82,6 +93,7 @@ def tokenizer_flags(command):
 @click.option("--split", "split_text", metavar="NAME=FRACTION,...",
               help="Assign splits by a stable hash of each document's file and line, e.g. train=0.9,test=0.1. "
                    "Without it: SRC/train, SRC/validation, SRC/test folders if present, else all in 'train'.")
+@custom_split_names_flag
 @click.option("--labels", "labels_file", metavar="FILE",
               help="Pin the class list: line i of FILE is label id i. Documents with another label are rejected.")
 @click.option("--vocab", "vocab_file", metavar="FILE",
@@ -99,8 +111,8 @@ def tokenizer_flags(command):
 @sharding_flags
 @tfds_flag
 @runner_flags
-def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, settings, no_raw_text, dedupe, sharding,
-         runner, overwrite):
+def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, vocab_splits, settings, no_raw_text,
+         dedupe, sharding, runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
 
     SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
@@ -109,7 +121,6 @@ def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, setting
     """
     from beam_jobs.text import ConvertCorpus
     from prep.core import preflight
-    from prep.core.splits import parse_split_fractions
     from prep.core.vocab_files import read_vocabulary
     from prep.jobs import auto_workers
     from prep.text import preflight as text_preflight
@@ -124,7 +135,7 @@ def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, setting
     if not inputs.labelled and labels_file:
         raise click.UsageError("--labels needs labelled documents: class folders, or --label-field")
     labels = parse_flag(read_on_launcher, labels_file, "--labels") if labels_file else None
-    split_fractions = parse_flag(parse_split_fractions, split_text, "--split") if split_text else None
+    split_fractions = parse_split_flag(split_text, custom_split_names)
     vocabulary_splits = _vocabulary_splits(vocab_splits, vocab_file, split_fractions)
     out = out.rstrip("/") or "/"
     options = TextJobOptions(
@@ -148,6 +159,8 @@ def text(inputs, out, split_text, labels_file, vocab_file, vocab_splits, setting
 
 def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> tuple[str, ...] | None:
     """--vocab-splits as TextJobOptions.vocabulary_splits (None: every split), checked against --split."""
+    from prep.core.splits import lookalike
+
     if flag is None:
         return ("train",)
     if vocab_file:
@@ -161,8 +174,10 @@ def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> t
     if fractions is not None:
         unknown = [n for n in names if n not in fractions.names]
         if unknown:
+            near = lookalike(unknown[0], fractions.names)
             raise click.BadParameter(f"{', '.join(unknown)} is not one of the splits --split assigns "
-                                     f"({', '.join(fractions.names)})", param_hint="--vocab-splits")
+                                     f"({', '.join(fractions.names)}){f' (did you mean {near}?)' if near else ''}",
+                                     param_hint="--vocab-splits")
     return names
 
 

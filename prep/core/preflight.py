@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from prep.core.layout import Layout, detect_layout, usable_class_name
+from prep.core.splits import SPLIT_FOLDERS, lookalike
 
 
 class PreflightError(Exception):
@@ -59,6 +60,21 @@ def _has_file(path: str) -> bool:
     return False
 
 
+def _check_split_folder_names(top: list[str]) -> None:
+    """SRC's top folders are split folders only when every one is named train, validation or test: a
+    misspelt one (train/ beside validaton/) would silently make each a class. Refused when some are split
+    folders and each other looks like a misspelt one."""
+    others = [name for name in top if name not in SPLIT_FOLDERS]
+    if len(others) == len(top) or not others:
+        return
+    meant = {name: lookalike(name, SPLIT_FOLDERS) for name in others}
+    if all(meant.values()):
+        name = others[0]
+        raise PreflightError(f"SRC's folder {name!r} looks like a misspelt split folder {meant[name]!r} (beside "
+                             f"{', '.join(n for n in top if n in SPLIT_FOLDERS)}): rename it, or every top folder "
+                             "is taken for a class")
+
+
 def check_image_folder(src: str, labels: tuple[str, ...] | None, has_split_fractions: bool) -> None:
     """SRC is a folder of class folders (or of split folders of class folders), each with files."""
     if not is_local(src):
@@ -80,6 +96,7 @@ def check_class_folders(src: str, labels: tuple[str, ...] | None, has_split_frac
     layout = detect_layout(pairs)
     if not layout.classes:
         raise PreflightError(f"SRC {src!r} has no class folders (expected {expected})")
+    _check_split_folder_names(sorted({first for first, _ in pairs}))
     if layout.split_folders and has_split_fractions:
         raise PreflightError(
             f"SRC is already split into folders ({', '.join(layout.splits)}); drop --split, or point SRC at unsplit data")

@@ -14,6 +14,38 @@ DEFAULT_SPLIT = "train"
 # Top-level folder names that mean "SRC is already split" (TFDS's ImageFolder layout: split/label/image).
 SPLIT_FOLDERS = ("train", "validation", "test")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# The names a split is usually given (TFDS's three, and the short forms other tools use): a custom name
+# that is a letter away from one of them is taken for a misspelling (see `lookalike`).
+USUAL_SPLIT_NAMES = SPLIT_FOLDERS + ("val", "valid", "dev", "eval")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): the insertions, deletions, substitutions
+    and swaps of two neighbours that turn `a` into `b`."""
+    previous, row = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        before, previous, row = previous, row, [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], before[j - 2] + 1)
+    return row[-1]
+
+
+def lookalike(name: str, names: tuple[str, ...] = USUAL_SPLIT_NAMES) -> str | None:
+    """The name of `names` that `name` looks like a misspelling of, or None: one edit away (two for a
+    name of 8 letters or more, such as validation), with the same first letter unless it is that long.
+    A name with a digit or '_' (train_2, test1) is a name of its own, never a misspelling."""
+    if name in names or not name.isalpha():
+        return None
+    best = None
+    for candidate in names:
+        long = len(candidate) >= 8
+        distance = edit_distance(name, candidate)
+        if distance <= (2 if long else 1) and (long or name[:1] == candidate[:1]):
+            if best is None or distance < best[0]:
+                best = (distance, candidate)
+    return best[1] if best else None
 
 
 def split_rank(name: str) -> tuple[int, str]:
@@ -48,8 +80,10 @@ class SplitFractions:
         return self.items[-1][0]
 
 
-def parse_split_fractions(text: str) -> SplitFractions:
-    """Parses 'train=0.8,validation=0.1,test=0.1'; raises ValueError with a message a user can act on."""
+def parse_split_fractions(text: str, custom_names: bool = False) -> SplitFractions:
+    """Parses 'train=0.8,validation=0.1,test=0.1'; raises ValueError with a message a user can act on.
+    A name that looks like a misspelt usual one ('validaton') is refused unless `custom_names` (the
+    --custom-split-names flag) says it is meant: a reader asking for 'validation' would find no split."""
     items: list[tuple[str, float]] = []
     for part in text.split(","):
         name, sep, value = part.strip().partition("=")
@@ -60,6 +94,10 @@ def parse_split_fractions(text: str) -> SplitFractions:
             raise ValueError(f"split name {name!r} must be lower-case letters, digits and _ (it names the shard files)")
         if name in dict(items):
             raise ValueError(f"split {name!r} is given twice")
+        meant = None if custom_names else lookalike(name)
+        if meant:
+            raise ValueError(f"split name {name!r} looks like a misspelling of {meant!r}: write {meant}, or pass "
+                             f"--custom-split-names if {name!r} is meant")
         try:
             fraction = float(value)
         except ValueError:

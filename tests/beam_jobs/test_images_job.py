@@ -261,6 +261,12 @@ def test_refuses_to_overwrite_a_dataset_unless_asked(image_folder, tmp_path, pre
      "channels"),
     (lambda t: write_image(t / "src" / "a" / "x.jpg"), ["{t}/src", "{t}/out", "--dedupe", "--no-duplicate-check"],
      "--dedupe needs the duplicate check"),
+    (lambda t: write_image(t / "src" / "a" / "x.jpg"), ["{t}/src", "{t}/out", "--split", "train=0.8,validaton=0.2"],
+     "split name 'validaton' looks like a misspelling of 'validation': write validation, or pass --custom-split-names"),
+    (lambda t: write_image(t / "src" / "a" / "x.jpg"), ["{t}/src", "{t}/out", "--custom-split-names"],
+     "--custom-split-names keeps the split names --split gives: pass --split"),
+    (lambda t: [write_image(t / "src" / split / "a" / "x.jpg") for split in ("train", "validaton")],
+     ["{t}/src", "{t}/out"], "SRC's folder 'validaton' looks like a misspelt split folder 'validation' (beside train)"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(tmp_path, prep_cli, setup, args, message):
     setup(tmp_path)

@@ -268,6 +268,8 @@ def test_refuses_to_overwrite_a_dataset_unless_asked(jsonl_corpus, tmp_path, pre
     (["{t}/corpus.jsonl", "{t}/out", "--input-format", "folder"], "is a file"),
     (["{t}/empty", "{t}/out"], "no class folders"),
     (["{t}/corpus.jsonl", "{t}/out", "--split", "train=0.5"], "add up to 0.5"),
+    (["{t}/corpus.jsonl", "{t}/out", "--text-field", "body", "--split", "trian=0.5,test=0.5"],
+     "split name 'trian' looks like a misspelling of 'train': write train, or pass --custom-split-names"),
 ])
 def test_user_mistakes_are_one_line_and_exit_2(jsonl_corpus, tmp_path, prep_cli, args, message):
     (tmp_path / "empty").mkdir()

@@ -1,6 +1,8 @@
-"""The flags every job shares: runner choice, Dataflow settings, dry runs."""
+"""What every job shares: runner choice, Dataflow settings, dry runs, --split's names."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -60,3 +62,14 @@ def test_a_runner_named_after_the_double_dash_is_honoured(image_folder, tmp_path
                       "--runner=PrismRunner", f"--prism_location={prism}")
     assert started.exists(), "--runner=PrismRunner did not start the Prism binary it was given"
     assert result.exit_code != 0 and not (tmp_path / "out" / "schema.json").exists()
+
+
+def test_custom_split_names_keeps_a_name_that_looks_misspelt(image_folder, tmp_path, prep_cli):
+    flags = ["--split", "train=0.5,tests=0.5", "--workers", "1"]
+    refused = prep_cli("images", image_folder, tmp_path / "out", *flags)
+    assert refused.exit_code == 2 and "'tests' looks like a misspelling of 'test'" in refused.err
+    kept = prep_cli("images", image_folder, tmp_path / "out", *flags, "--custom-split-names")
+    assert kept.exit_code == 0, kept.err
+    assert set(json.loads((tmp_path / "out" / "stats.json").read_text())["splits"]) == {"train", "tests"}
+    custom = prep_cli("images", image_folder, tmp_path / "out2", "--split", "train_a=0.5,holdout=0.5", "--dry-run")
+    assert custom.exit_code == 0, "names of their own need no flag"

@@ -8,7 +8,15 @@ from collections import Counter
 
 import pytest
 
-from prep.core.splits import DEFAULT_SPLIT, SPLIT_FOLDERS, SplitFractions, parse_split_fractions, stable_hash
+from prep.core.splits import (
+    DEFAULT_SPLIT,
+    SPLIT_FOLDERS,
+    SplitFractions,
+    edit_distance,
+    lookalike,
+    parse_split_fractions,
+    stable_hash,
+)
 
 THREE_WAY = "train=0.8,validation=0.1,test=0.1"
 # Paths a real SRC may hold: non-ASCII names, and a name that is not UTF-8 as Python decodes it.
@@ -176,3 +184,41 @@ def test_the_order_of_splits_decides_which_part_of_the_hash_range_each_gets() ->
 def test_split_folder_names_are_valid_split_names() -> None:
     text = ",".join(f"{name}={1 / len(SPLIT_FOLDERS)!r}" for name in SPLIT_FOLDERS)
     assert parse_split_fractions(text).names == SPLIT_FOLDERS
+
+
+@pytest.mark.parametrize(("a", "b", "distance"), [
+    ("train", "train", 0), ("trian", "train", 1), ("tran", "train", 1), ("trains", "train", 1),
+    ("trxin", "train", 1), ("validaton", "validation", 1), ("valdaton", "validation", 2),
+    ("ca", "abc", 3),  # optimal string alignment: a swapped pair is not edited again
+    ("", "test", 4),
+])
+def test_edit_distance_counts_insertions_deletions_substitutions_and_swaps(a: str, b: str, distance: int) -> None:
+    assert edit_distance(a, b) == edit_distance(b, a) == distance
+
+
+@pytest.mark.parametrize(("name", "meant"), [
+    ("validaton", "validation"), ("valdiation", "validation"), ("validatoin", "validation"),
+    ("alidation", "validation"), ("valdaton", "validation"),  # two edits in a long name
+    ("trian", "train"), ("tran", "train"), ("trains", "train"), ("tset", "test"), ("tests", "test"),
+    ("tst", "test"), ("vall", "val"), ("devv", "dev"), ("evl", "eval"), ("vaild", "valid"),
+])
+def test_a_name_a_letter_away_from_a_usual_one_is_a_lookalike(name: str, meant: str) -> None:
+    assert lookalike(name) == meant
+
+
+@pytest.mark.parametrize("name", [
+    *SPLIT_FOLDERS, "val", "valid", "dev", "eval",  # the usual names themselves
+    "train2", "test_1", "train_small", "val1",  # digits and '_': a name of its own
+    "all", "rest", "best", "rain",  # a letter away, but not at the start: words of their own
+    "holdout", "extra", "query", "gallery", "support", "unlabeled", "training", "testing", "validate", "calib",
+])
+def test_other_names_are_names_of_their_own(name: str) -> None:
+    assert lookalike(name) is None
+
+
+@pytest.mark.parametrize("text", ["train=0.8,validaton=0.2", "trian=0.9,test=0.1", "train=0.9,tests=0.1"])
+def test_a_misspelt_split_name_is_refused_unless_custom_names_are_meant(text: str) -> None:
+    with pytest.raises(ValueError, match=r"looks like a misspelling of '(validation|train|test)': write \w+, "
+                                         r"or pass --custom-split-names if '\w+' is meant"):
+        parse_split_fractions(text)
+    assert parse_split_fractions(text, custom_names=True).names == tuple(p.split("=")[0] for p in text.split(","))
