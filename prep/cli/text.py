@@ -149,7 +149,7 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
         preflight.check_not_nested(inputs.src, options.out)
     layout = text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
     if not vocab_file:
-        text_preflight.check_vocabulary_splits(layout, vocabulary_splits, vocab_splits is not None,
+        text_preflight.check_vocabulary_splits(inputs.format, layout, vocabulary_splits, vocab_splits is not None,
                                                split_fractions is not None)
     runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.TEXT_BYTES)
     launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)

@@ -104,9 +104,9 @@ def learned_from(options: TextJobOptions, splits: list[str]) -> tuple[str, ...] 
     """The splits (of the dataset's `splits`) a learned vocabulary was counted from; None: given as a file."""
     if options.vocab_file:
         return None
-    if options.vocabulary_splits is None:
+    if vocabulary_documents(options) is None:  # every document was counted, whatever --vocab-splits said
         return tuple(splits)
-    return tuple(s for s in splits if s in options.vocabulary_splits) or options.vocabulary_splits
+    return tuple(s for s in splits if s in options.vocabulary_splits)
 
 
 def split_names(options: TextJobOptions, layout: Layout) -> list[str]:

@@ -15,7 +15,7 @@ import os
 from prep.core import preflight
 from prep.core.layout import Layout
 from prep.core.preflight import PreflightError, is_local
-from prep.core.splits import DEFAULT_SPLIT
+from prep.core.splits import DEFAULT_SPLIT, SPLIT_FOLDERS, lookalike
 from prep.text.inputs import TextInputs, file_format, has_glob, open_input
 
 
@@ -96,25 +96,46 @@ def check_text_source(inputs: TextInputs, labels: tuple[str, ...] | None, has_sp
     return None
 
 
-def check_vocabulary_splits(layout: Layout | None, names: tuple[str, ...] | None, named: bool,
+def check_vocabulary_splits(fmt: str, layout: Layout | None, names: tuple[str, ...] | None, named: bool,
                             has_split_fractions: bool) -> None:
-    """The splits a vocabulary is learned from (`names`; None: every split) are splits a local folder
-    SRC's documents go to: its split folders, or train alone when it has none and --split is not given
-    (--split's names are checked with the flag). `named`: given by --vocab-splits, not the default."""
-    if layout is None or names is None or has_split_fractions:
+    """The splits a vocabulary is learned from (`names`; None: every split) are splits SRC's documents go
+    to. What is known before the job: without --split (whose names are checked with the flag), a file,
+    a glob or a folder read with --input-format puts every document in train, wherever it is; a local
+    folder of class folders, its split folders (train alone when it has none). A folder in a bucket is
+    not listed here: its documents can only go to train, validation or test, and the job finds which.
+    `fmt`: TextInputs.format; `named`: given by --vocab-splits, not the default (train)."""
+    if names is None or has_split_fractions:
         return
-    splits = layout.splits if layout.split_folders else (DEFAULT_SPLIT,)
+    if fmt == "folder" and layout is None:
+        impossible = [n for n in names if n not in SPLIT_FOLDERS]
+        if impossible:
+            raise PreflightError(
+                f"--vocab-splits names {', '.join(impossible)}, but without --split a folder's documents go to its "
+                f"split folders ({', '.join(SPLIT_FOLDERS)}), or all to {DEFAULT_SPLIT}: name some of those, or all"
+                f"{_did_you_mean(impossible, SPLIT_FOLDERS)}")
+        return
+    split_folders = fmt == "folder" and layout.split_folders
+    splits = layout.splits if split_folders else (DEFAULT_SPLIT,)
     unknown = [n for n in names if n not in splits]
+    if not unknown:
+        return
     has = ", ".join(splits)
-    if unknown and named and not layout.split_folders:
+    if named and not split_folders:
+        why = "SRC has no split folders, and --split is not given" if fmt == "folder" else \
+            "--split is not given, and only a folder of class folders is split by its folders"
         raise PreflightError(f"--vocab-splits names {', '.join(unknown)}, but every document goes to {DEFAULT_SPLIT} "
-                             f"(SRC has no split folders, and --split is not given): name {DEFAULT_SPLIT}, or all")
-    if unknown and named:
+                             f"({why}): name {DEFAULT_SPLIT}, or all, or pass --split")
+    if named:
         raise PreflightError(f"--vocab-splits names {', '.join(unknown)}, which SRC has no split folder for (it has "
-                             f"{has}): name some of those, or all")
-    if unknown:
-        raise PreflightError(f"the vocabulary is learned from the train split by default, and SRC has no train folder "
-                             f"(its split folders: {has}): pass --vocab-splits with some of those, or all")
+                             f"{has}): name some of those, or all{_did_you_mean(unknown, splits)}")
+    raise PreflightError(f"the vocabulary is learned from the train split by default, and SRC has no train folder "
+                         f"(its split folders: {has}): pass --vocab-splits with some of those, or all")
+
+
+def _did_you_mean(unknown: list[str], names: tuple[str, ...]) -> str:
+    """' (did you mean NAME?)' when the first unknown name looks like a misspelling of one of `names`."""
+    near = lookalike(unknown[0], names)
+    return f" (did you mean {near}?)" if near else ""
 
 
 def check_vocab_output(out: str, src: str, overwrite: bool, sidecars: tuple[str, ...]) -> None:

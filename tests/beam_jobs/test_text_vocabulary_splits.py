@@ -12,6 +12,7 @@ import pytest
 
 from prep.core import row_files
 from schemas import load_schema
+from tests.beam_jobs.test_dataflow_text import gcs_on_client  # noqa: F401 (a fixture)
 from tests.beam_jobs.test_text_job import read_records, stats
 from tests.text_reference import adapt_vocabulary, file_ids
 
@@ -125,3 +126,66 @@ def test_vocab_splits_mistakes_are_one_line(corpus, tmp_path, prep_cli, args, me
     vocab.write_text("common\nwords\n")
     result = prep_cli("text", corpus, tmp_path / "out", *[a.format(vocab=vocab) for a in args], "--workers", "1")
     assert result.exit_code == 2 and message in result.err and "Traceback" not in result.err
+
+
+def _sources(tmp_path: Path, corpus: Path) -> dict[str, list[str]]:
+    """SRC (and its flags) of every kind that puts every document in train without --split."""
+    (tmp_path / "lines.txt").write_text("a line\nanother line\n")
+    read_as_files = tmp_path / "files"  # split-like folders, but read with --input-format: no split folders
+    for split in ("train", "validation"):
+        (read_as_files / split).mkdir(parents=True)
+        (read_as_files / split / "part.jsonl").write_text(corpus.read_text())
+    return {
+        "jsonl": [str(corpus), "--label-field", "label"],
+        "lines": [str(tmp_path / "lines.txt")],
+        "glob": [str(tmp_path / "*.jsonl")],
+        "input-format": [str(read_as_files), "--input-format", "jsonl"],
+        "gs-file": ["gs://my-bucket/corpus.jsonl", "--text-field", "body"],
+        "gs-glob": ["gs://my-bucket/corpus/*.csv"],
+    }
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "lines", "glob", "input-format", "gs-file", "gs-glob"])
+def test_a_split_no_document_goes_to_is_refused_for_every_kind_of_src(corpus, tmp_path, prep_cli,
+                                                                       gcs_on_client, kind):  # noqa: F811
+    """Without --split, a file, a glob or a folder read as files puts every document in train: a
+    vocabulary 'learned from the validation split' would be counted from all of them (the schema said
+    learned_from [validation]). Known before the job, so refused then, without reading a bucket."""
+    src = _sources(tmp_path, corpus)[kind]
+    result = prep_cli("text", *src, tmp_path / "out", "--vocab-splits", "validation", "--workers", "1")
+    assert result.exit_code == 2, result.out + result.err
+    assert "--vocab-splits names validation, but every document goes to train" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
+    assert not (tmp_path / "out").exists() and gcs_on_client == []
+
+
+def test_train_or_all_is_what_an_unsplit_file_learns_from(corpus, tmp_path, prep_cli):
+    for flag in ("train", "all"):
+        out = tmp_path / flag
+        result = prep_cli("text", corpus, out, "--label-field", "label", "--vocab-splits", flag, "--workers", "1")
+        assert result.exit_code == 0, result.err
+        assert stats(out)["vocabulary"]["learned_from"] == ["train"]
+        assert load_schema(str(out)).vocabulary("tokens").learned_from == ("train",)
+
+
+def test_a_bucket_folder_is_refused_only_names_no_folder_can_have(tmp_path, prep_cli, gcs_on_client):  # noqa: F811
+    """A folder in a bucket is not listed by the launcher: its documents can go to train, validation or
+    test (split folders), so only other names are refused before the job; the job finds the rest."""
+    result = prep_cli("text", "gs://my-bucket/reviews/", tmp_path / "out", "--vocab-splits", "dev", "--workers", "1")
+    assert result.exit_code == 2 and "--vocab-splits names dev, but without --split a folder's documents go to " \
+        "its split folders (train, validation, test), or all to train" in result.err
+    typo = prep_cli("text", "gs://my-bucket/reviews/", tmp_path / "out", "--vocab-splits", "validaton")
+    assert typo.exit_code == 2 and "(did you mean validation?)" in typo.err
+    built = prep_cli("text", "gs://my-bucket/reviews/", tmp_path / "out", "--vocab-splits", "validation", "--dry-run")
+    assert built.exit_code == 0, built.err
+    assert gcs_on_client == []
+
+
+def test_a_misspelt_vocabulary_split_gets_a_hint(tmp_path, prep_cli, corpus):
+    src = tmp_path / "src"
+    _split_folders(src, ("train", "validation"))
+    folder = prep_cli("text", src, tmp_path / "out", "--vocab-splits", "train,validaton", "--workers", "1")
+    assert folder.exit_code == 2 and "(did you mean validation?)" in folder.err
+    fractions = prep_cli("text", corpus, tmp_path / "out", "--split", "train=0.5,validation=0.5",
+                         "--vocab-splits", "valdiation", "--workers", "1")
+    assert fractions.exit_code == 2 and "(did you mean validation?)" in fractions.err

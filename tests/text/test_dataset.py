@@ -7,6 +7,7 @@ import json
 import pytest
 
 from prep.core.layout import Layout
+from prep.core.splits import parse_split_fractions
 from prep.core.statistics import Summary
 from prep.jobs.results import LostInputsError
 from prep.text.dataset import (
@@ -15,6 +16,7 @@ from prep.text.dataset import (
     check_inputs,
     finish_text,
     label_names,
+    learned_from,
     record_fact,
     vocab_sidecars,
 )
@@ -77,3 +79,17 @@ def test_finish_writes_vocabularies_stats_and_a_schema_with_every_split():
 def test_vocab_sidecars_sit_beside_the_file():
     assert vocab_sidecars("/o/vocab.txt") == ("/o/vocab.counts.tsv", "/o/vocab.stats.json")
     assert vocab_sidecars("gs://b/tokens") == ("gs://b/tokens.counts.tsv", "gs://b/tokens.stats.json")
+
+
+@pytest.mark.parametrize("fmt, fractions, named, learned", [
+    ("auto", None, ("validation",), ("train",)),  # every document is in train, and every one was counted
+    ("auto", None, None, ("train",)),
+    ("auto", "train=0.5,validation=0.5", ("validation",), ("validation",)),
+    ("folder", None, ("validation",), ("validation",)),  # split folders: only validation's documents counted
+])
+def test_learned_from_names_the_splits_whose_documents_were_counted(fmt, fractions, named, learned):
+    inputs = TextInputs("/c", "/", "/c/**", fmt, "text", None)
+    options = TextJobOptions(inputs=inputs, out="/out", vocabulary_splits=named,
+                             split_fractions=parse_split_fractions(fractions) if fractions else None)
+    splits = ["train", "validation"] if fractions or fmt == "folder" else ["train"]
+    assert learned_from(options, splits) == learned
