@@ -202,7 +202,7 @@ class ConvertCorpus(beam.PTransform):
                 _read_vocabulary)
         else:
             vocab = survey["counts"] | "ChooseVocabulary" >> ChooseVocabulary(
-                rules_of(o.text), text_dataset.empty_vocabulary_hint(o))
+                rules_of(o.text), text_dataset.empty_vocabulary_hint(o), summary, empty_without_documents=True)
         vocab = beam.pvalue.AsSingleton(vocab)
         labels = beam.pvalue.AsSingleton(
             survey["summary"] | "Labels" >> beam.Map(lambda s, layout: text_dataset.label_names(o, layout, s), layout))

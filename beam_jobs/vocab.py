@@ -166,9 +166,13 @@ class _MergeCounts(beam.CombineFn):
 class ChooseVocabulary(beam.PTransform):
     """(bucket, Counter) pieces -> the TokenVocabulary (one element), by adapt's rules."""
 
-    def __init__(self, rules: vocabulary.VocabularyRules, empty_hint: str | None = None):
+    def __init__(self, rules: vocabulary.VocabularyRules, empty_hint: str | None, survey,
+                 empty_without_documents: bool = False):
+        """`survey`: the corpus' summary as a singleton side input (it says whether any document was read);
+        `empty_without_documents`: see vocabulary.choose."""
         super().__init__()
-        self.rules, self.empty_hint = rules, empty_hint
+        self.rules, self.empty_hint, self.survey = rules, empty_hint, survey
+        self.empty_without_documents = empty_without_documents
 
     def expand(self, counts):
         rules = self.rules
@@ -177,7 +181,8 @@ class ChooseVocabulary(beam.PTransform):
             | "MergeByBucket" >> beam.CombinePerKey(_MergeCounts())
             | "Candidates" >> beam.MapTuple(lambda _, bucket: vocabulary.candidates(bucket, rules))
             | "AllCandidates" >> beam.combiners.ToList()
-            | "Choose" >> beam.Map(vocabulary.choose, rules, self.empty_hint)
+            | "Choose" >> beam.Map(vocabulary.choose, rules, self.empty_hint, self.survey,
+                                   empty_without_documents=self.empty_without_documents)
         )
 
 
@@ -205,6 +210,6 @@ class LearnVocabulary(beam.PTransform):
         survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text, layout)
         return (
             survey["counts"]
-            | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text))
+            | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text), None, beam.pvalue.AsSingleton(survey["summary"]))
             | "WriteFiles" >> beam.Map(_write_vocab_files, beam.pvalue.AsSingleton(survey["summary"]), o)
         )

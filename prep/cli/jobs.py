@@ -121,15 +121,34 @@ def tfds_flag(command):
                         "so tfds.builder_from_directory loads the dataset.")(wrapper)
 
 
+class NothingWritten(click.ClickException):
+    """A run that wrote no record at all: its dataset is committed (schema.json, stats.json and
+    rejected.jsonl say what happened), but a next step must not train on it, so the command fails."""
+
+    exit_code = 1
+
+
+def check_written(stats: dict, rejected_file: str) -> None:
+    """Refuses (NothingWritten, one line) a run whose stats.json counts no record, saying why and where
+    the rejections are listed."""
+    from prep.core.wording import all_rejected
+
+    if stats["records"]:
+        return
+    why = all_rejected(stats["inputs"], stats.get("rejected_by_reason") or {})
+    raise NothingWritten(f"wrote no record: {why}" + (f": see {rejected_file}" if stats["inputs"] else " in SRC"))
+
+
 def print_summary(out: str) -> None:
     """The end of a run: records per split (train, validation, test first), and rejected inputs by
-    reason, from OUT/stats.json."""
+    reason, from OUT/stats.json; a run that wrote no record fails instead (check_written)."""
     from apache_beam.io.filesystems import FileSystems
 
     from prep.core.splits import split_rank
 
     with FileSystems.open(FileSystems.join(out, "stats.json")) as f:
         stats = json.loads(f.read())
+    check_written(stats, FileSystems.join(out, "rejected.jsonl"))
     splits = ", ".join(f"{name} {stats['splits'][name]['records']:,}" for name in sorted(stats["splits"], key=split_rank))
     click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}")
     print_rejected(stats, FileSystems.join(out, "rejected.jsonl"))

@@ -33,6 +33,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from prep.core.wording import all_rejected
+
 PAD_TOKEN, OOV_TOKEN = "", "[UNK]"
 RESERVED: tuple[tuple[int, str], ...] = ((0, PAD_TOKEN), (1, OOV_TOKEN))  # Keras' reserved ids
 FIRST_ID = 2  # id of the vocabulary file's first line
@@ -121,9 +123,18 @@ def candidates(counts: Mapping[bytes, int], rules: VocabularyRules) -> tuple[lis
 
 
 def choose(buckets: Iterable[tuple[list[tuple[bytes, int]], CutCounts]], rules: VocabularyRules,
-           empty_hint: str | None = None) -> TokenVocabulary:
+           empty_hint: str | None = None, survey: dict | None = None, *,
+           empty_without_documents: bool = False) -> TokenVocabulary:
     """The vocabulary from every bucket's `candidates`; EmptyVocabularyError when no token is left
-    (with `empty_hint` when not even one was counted)."""
+    (with `empty_hint` when not even one was counted). When the `survey` (prep.text.corpus_survey's
+    summary) found no document at all, every input was rejected: an empty vocabulary with
+    `empty_without_documents` (the dataset is then committed with its rejected.jsonl, and the command
+    fails on its zero records), else EmptyVocabularyError saying so."""
+    if survey is not None and not survey.get("inputs", {}).get("documents", 0):
+        if empty_without_documents:
+            return TokenVocabulary((), ())
+        why = all_rejected(survey.get("inputs", {}).get("rows", 0), survey.get("rejected", {}))
+        raise EmptyVocabularyError(f"no document to learn a vocabulary from: {why}")
     buckets = list(buckets)
     cut = CutCounts()
     for _, bucket_cut in buckets:

@@ -1,4 +1,5 @@
-"""What every job shares: runner choice, Dataflow settings, dry runs, --split's names."""
+"""What every job shares: runner choice, Dataflow settings, dry runs, --split's names, and a run that
+writes no record failing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import DATAFLOW_FLAGS
+from tests.conftest import DATAFLOW_FLAGS, write_image
 
 
 def test_dataflow_dry_run_from_the_command_line(prep_cli):
@@ -73,3 +74,64 @@ def test_custom_split_names_keeps_a_name_that_looks_misspelt(image_folder, tmp_p
     assert set(json.loads((tmp_path / "out" / "stats.json").read_text())["splits"]) == {"train", "tests"}
     custom = prep_cli("images", image_folder, tmp_path / "out2", "--split", "train_a=0.5,holdout=0.5", "--dry-run")
     assert custom.exit_code == 0, "names of their own need no flag"
+
+
+def _junk_folder(t):
+    for name in ("a/1.jpg", "a/2.jpg", "b/3.png"):
+        (t / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        (t / "src" / name).write_bytes(b"not an image")
+    return ["images", t / "src"]
+
+
+def _manifest_of_missing_files(t):
+    (t / "src").mkdir()
+    (t / "rows.csv").write_text("path,label\nx.jpg,a\ny.jpg,b\nz.jpg,a\n")
+    return ["images", "--manifest", t / "rows.csv", t / "src"]
+
+
+def _coco_in_the_wrong_folder(t):
+    write_image(t / "images" / "0.jpg")
+    (t / "elsewhere").mkdir()
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 32, "height": 24} for i in range(3)]
+    categories = [{"id": 1, "name": "cat"}]
+    (t / "instances.json").write_text(json.dumps({"images": images, "annotations": [], "categories": categories}))
+    return ["images", "--coco", t / "instances.json", t / "elsewhere"]
+
+
+def _bad_json_lines(t):
+    (t / "c.jsonl").write_text("{not json\n{also bad\n{bad\n")
+    return ["text", t / "c.jsonl"]
+
+
+def _bad_json_lines_with_a_vocabulary(t):
+    (t / "tokens.txt").write_text("a\nb\n")
+    return [*_bad_json_lines(t), "--vocab", t / "tokens.txt"]
+
+
+@pytest.mark.parametrize("make, reasons", [
+    (_junk_folder, "not_an_image 3"),
+    (_manifest_of_missing_files, "missing_file 3"),
+    (_coco_in_the_wrong_folder, "missing_file 3"),
+    (_bad_json_lines, "bad_json 3"),  # no document, so no vocabulary to learn: the dataset is committed all the same
+    (_bad_json_lines_with_a_vocabulary, "bad_json 3"),
+])
+def test_a_run_that_writes_no_record_fails_in_one_line_and_keeps_its_rejections(tmp_path, prep_cli, make, reasons):
+    out = tmp_path / "out"
+    command, *args = make(tmp_path)
+    result = prep_cli(command, *args, out, "--workers", "1")
+    assert result.exit_code == 1, result.out + result.err
+    assert result.err.strip().splitlines()[-1] == (
+        f"prep {command}: error: wrote no record: all 3 inputs were rejected ({reasons}): see {out}/rejected.jsonl")
+    assert "wrote 0 records" not in result.out and "Traceback" not in result.err
+    assert len((out / "rejected.jsonl").read_text().splitlines()) == 3
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["inputs"], stats["records"], stats["rejected"]) == (3, 0, 3)
+    assert (out / "schema.json").is_file(), "committed as it is: prep inspect and the reasons are there to read"
+
+
+def test_prep_vocab_with_no_document_says_every_input_was_rejected(tmp_path, prep_cli):
+    (tmp_path / "c.jsonl").write_text("{not json\n{also bad\n")
+    result = prep_cli("vocab", tmp_path / "c.jsonl", tmp_path / "v.txt", "--workers", "1")
+    assert result.exit_code == 1
+    assert "no document to learn a vocabulary from: all 2 inputs were rejected (bad_json 2)" in result.err
+    assert not (tmp_path / "v.txt").exists()
