@@ -25,6 +25,7 @@ links not: a link under SRC is the folder owner's and is followed, as in class f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import posixpath
@@ -276,7 +277,8 @@ def _reference(value, source: str, line: int) -> str | Rejection:
 
 
 def row_of(spec: ManifestSpec, source: str, line: int, fields: dict | list) -> ManifestRow | Rejection:
-    """One row from its fields: a dict by column, or a headerless record's list."""
+    """One row from its fields: a dict by column, or a headerless record's list. A row rejected once
+    it names its image carries that image (Rejection.reference), so the job can name the image."""
     if isinstance(fields, list):  # AutoML Vision: [set,]path[,label,...]
         values = [f.strip() for f in fields]
         split_value = values.pop(0) if values and values[0].upper() in AUTOML_SETS else None
@@ -291,6 +293,14 @@ def row_of(spec: ManifestSpec, source: str, line: int, fields: dict | list) -> M
     reference = _reference(path_value, source, line)
     if isinstance(reference, Rejection):
         return reference
+    row = _labelled(spec, source, line, reference, split_value, label_values, target_values)
+    return dataclasses.replace(row, reference=reference) if isinstance(row, Rejection) else row
+
+
+def _labelled(spec: ManifestSpec, source: str, line: int, reference: str, split_value, label_values: list,
+              target_values: list) -> ManifestRow | Rejection:
+    """The row that names `reference`, with its split and its labels or targets; or the rejection of the
+    first of them that is bad."""
     split = _split(split_value, source, line)
     if isinstance(split, Rejection):
         return split

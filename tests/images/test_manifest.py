@@ -69,6 +69,17 @@ def test_automl_vision_csv_as_documented(tmp_path):
     assert multi == [ManifestRow(1, "gs://my-bucket/img5.jpg", ("dandelion", "rose", "tulip"), (), "test")]
 
 
+def test_a_row_rejected_once_it_names_its_image_carries_the_image(tmp_path):
+    rows = _rows(tmp_path, "m.csv", "path,label,split\na.jpg,,train\nb.jpg,x,someday\n,cat,train\nimg/c.jpg,,\n")
+    assert [(r.reason, r.reference) for r in rows] == [
+        ("missing_label", "a.jpg"), ("bad_split", "b.jpg"), ("missing_path", ""), ("missing_label", "img/c.jpg")]
+    jsonl = _rows(tmp_path, "m.jsonl", '{"path": "d.jpg", "label": ["x", "y"]}\n{"path": "e.jpg", "label": {"x": 1}}\n')
+    assert [(r.reason, r.reference) for r in jsonl] == [("bad_label", "d.jpg"), ("bad_label", "e.jpg")]
+    targets = _rows(tmp_path, "t.csv", "path,age\nf.jpg,old\ng.jpg,\n", targets=("age",))
+    assert [(r.reason, r.reference) for r in targets] == [("bad_target", "f.jpg"), ("missing_target", "g.jpg")]
+    assert "reference" not in rows[0].to_dict(), "rejected.jsonl's path is the job's to set, from the image it finds"
+
+
 def test_multi_label_rows_from_json_lists_and_separated_strings(tmp_path):
     text = "".join(json.dumps(r) + "\n" for r in [
         {"image": "a.jpg", "tags": ["cat", "outdoor", "cat"]},
