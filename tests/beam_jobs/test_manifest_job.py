@@ -184,6 +184,24 @@ def test_a_row_rejected_for_what_it_says_names_its_image_which_is_not_unlisted(t
     assert stats["manifest"]["unlisted"] == ["e.jpg"]
 
 
+def test_a_misspelt_automl_set_is_a_bad_split_naming_the_set_and_the_image(tmp_path, prep_cli):
+    src = tmp_path / "src"
+    for i, image in enumerate(["a.jpg", "b.jpg", "c.jpg", "d.jpg"]):
+        write_image(src / image, color=(40 * i, 20, 20))
+    (src / "automl.csv").write_text("TRAIN,a.jpg,daisy\nTRIAN,b.jpg,tulip\nVALIDATON,c.jpg,rose\nd.jpg,rose\n")
+    out = tmp_path / "out"
+    result = prep_cli("images", "--manifest", src / "automl.csv", src, out, "--workers", "1")
+    assert result.exit_code == 0, result.err
+    rejected = _rejected(out)
+    assert [(r["path"], r["line"], r["reason"]) for r in rejected] == [("b.jpg", 2, "bad_split"), ("c.jpg", 3, "bad_split")]
+    assert [r["detail"] for r in rejected] == [
+        "set 'TRIAN' is none of TRAIN, VALIDATION, TEST, UNASSIGNED (the closest: TRAIN)",
+        "set 'VALIDATON' is none of TRAIN, VALIDATION, TEST, UNASSIGNED (the closest: VALIDATION)"]
+    assert sorted(_name(r) for r in _records(out)) == ["a.jpg", "d.jpg"]
+    stats = _stats(out)
+    assert (stats["inputs"], stats["records"], stats["rejected"], stats["manifest"]["unlisted"]) == (4, 2, 2, [])
+
+
 def test_labels_pins_the_classes_and_an_unknown_label_is_rejected(tmp_path, prep_cli):
     manifest = _bad_rows(tmp_path)
     (tmp_path / "labels.txt").write_text("dog\ncat\n")
