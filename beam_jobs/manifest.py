@@ -6,8 +6,10 @@ folder or to SRC, or by id without extension (prep.images.manifest.candidate_key
 by image finds the rows that name the same image (kept once when their labels agree, all rejected
 when they do not) and the files no row names. A row that names a file outside SRC where it may not
 (prep.images.manifest.may_read_outside) is rejected as outside_src before anything opens the file,
-and so is a VOC split file's id whose XML lies outside SRC. Every row ends as one image on its way to
-a record, or as one rejection.
+and so is a VOC split file's id whose XML lies outside SRC. A row rejected for what it says of its
+image (its label, split, targets or boxes) still goes to find the image, so its rejected.jsonl line
+names the image as records do, and the image is not counted as unlisted. Every row ends as one image
+on its way to a record, or as one rejection.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ def rejected(rejection: Rejection, image: str | None = None) -> beam.pvalue.Tagg
     return beam.pvalue.TaggedOutput("facts", ("rejected", row | ({"path": image} if image else {})))
 
 
+def _onward(item):
+    """A row, or a rejected row that names its image, goes on to find that image (so rejected.jsonl
+    names it, and the file is not unlisted); any other rejection is a fact now."""
+    return rejected(item) if isinstance(item, Rejection) and not item.reference else item
+
+
+def _refused(row, source: str, reason: str, detail: str, image: str) -> beam.pvalue.TaggedOutput:
+    """A row left out for its image (`reason`), or, a row rejected before, for its own reason."""
+    return rejected(row if isinstance(row, Rejection) else Rejection(source, row.line, reason, detail), image)
+
+
 class _ReadRows(beam.DoFn):
     """(path, start, end) of the manifest -> its ManifestRows; tagged "facts": one input per row, and
     the rows rejected."""
@@ -47,7 +60,7 @@ class _ReadRows(beam.DoFn):
         first_line = lines.get(range_key(path, start), 1) if start else 1
         for item in manifests.manifest_items(self.spec, start, end, first_line):
             yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
-            yield rejected(item) if isinstance(item, Rejection) else item
+            yield _onward(item)
 
 
 def _counted(item):
@@ -59,7 +72,7 @@ def _counted(item):
             yield beam.pvalue.TaggedOutput("classes", item[1])
         return
     yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
-    yield rejected(item) if isinstance(item, Rejection) else item
+    yield _onward(item)
 
 
 def _grouped_boxes(element, spec: manifests.ManifestSpec):
@@ -149,9 +162,10 @@ def _listed(options: ImageJobOptions, path: str) -> list[str]:
     return [relative]
 
 
-def _row_keys(row: manifests.ManifestRow, options: ImageJobOptions):
-    """A row -> the keys of the files under SRC it may name, or the file outside SRC it names (or,
-    where it may not name one, its rejection: the file is never opened)."""
+def _row_keys(row: manifests.ManifestRow | Rejection, options: ImageJobOptions):
+    """A row (or a rejected row that names an image) -> the keys of the files under SRC it may name,
+    or the file outside SRC it names (or, where it may not name one, its rejection: the file is never
+    opened)."""
     spec = options.manifest
     keys, outside = manifests.candidate_keys(row.reference, options.src, spec.folder)
     if outside is not None:
@@ -159,7 +173,7 @@ def _row_keys(row: manifests.ManifestRow, options: ImageJobOptions):
             yield beam.pvalue.TaggedOutput("outside", (outside, row))
         else:
             detail = manifests.outside_detail(row.reference, outside, spec)
-            yield rejected(Rejection(spec.name, row.line, "outside_src", detail), row.reference)
+            yield _refused(row, spec.name, "outside_src", detail, row.reference)
     for priority, key in enumerate(keys):
         yield key, (priority, row)
 
@@ -175,7 +189,8 @@ def _matches(element):
 
 
 def _choose(element, source: str):
-    """(row line, its matches) -> (image path relative to SRC, row), or the row rejected."""
+    """(row line, its matches) -> (image path relative to SRC, row), or the row rejected (a rejected
+    row whose image is not found: for its own reason, naming the image as written)."""
     _, matches = element
     matches = sorted(matches, key=lambda m: m[0])
     row = matches[0][3]
@@ -188,20 +203,25 @@ def _choose(element, source: str):
             return
         if by_id:
             shown = ", ".join(by_id[:5]) + (f" and {len(by_id) - 5} more" if len(by_id) > 5 else "")
-            yield rejected(Rejection(source, row.line, "ambiguous_path", f"{row.reference!r} is the id of {shown}: name one file"),
+            yield _refused(row, source, "ambiguous_path", f"{row.reference!r} is the id of {shown}: name one file",
                            row.reference)
             return
-    yield rejected(Rejection(source, row.line, "missing_file", f"no file {row.reference!r} under SRC or the manifest's folder"),
+    yield _refused(row, source, "missing_file", f"no file {row.reference!r} under SRC or the manifest's folder",
                    row.reference)
 
 
 def _settle(element, source: str):
     """(image, {"files", "rows"}) -> the image with its one row, the rows that name it again rejected,
-    or (no row) the file counted as unlisted."""
+    or (no row) the file counted as unlisted. Rows rejected before that name it are rejected naming
+    it: the file is theirs, not unlisted."""
     name, joined = element
     rows = sorted(joined["rows"], key=lambda r: r.line)
+    refused = [r for r in rows if isinstance(r, Rejection)]
+    rows = [r for r in rows if not isinstance(r, Rejection)]
+    for r in refused:
+        yield rejected(r, name)
     if not rows:
-        if manifests.is_image_name(name):
+        if not refused and manifests.is_image_name(name):
             yield beam.pvalue.TaggedOutput("facts", (image_dataset.UNLISTED, name))
         return
     first = rows[0]

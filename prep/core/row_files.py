@@ -53,6 +53,9 @@ class Rejection:
     line: int  # 0: the file as a whole
     reason: str
     detail: str
+    # What the rejected row names, as written (an image manifest's row: its image), when it names
+    # something: the job that reads the rows finds it and names it in rejected.jsonl's "path".
+    reference: str = ""
 
     def to_dict(self) -> dict:
         """The rejected.jsonl row."""

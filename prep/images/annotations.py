@@ -67,7 +67,8 @@ def _columns(header: list[str]) -> dict[str, int] | None:
 
 
 def box_rows(spec: ManifestSpec) -> Iterator[tuple[str, tuple] | Rejection]:
-    """The rows of a boxes CSV as (image, (line, claimed size, Box or None)), or rejections."""
+    """The rows of a boxes CSV as (image, (line, claimed size, Box or None)), or rejections; a rejected
+    row that names its image carries it (Rejection.reference)."""
     source = spec.name
     columns = None
     try:
@@ -105,7 +106,7 @@ def _box_row(source: str, line: int, record: list[str], columns: dict[str, int |
     if field("width") or field("height"):
         width, height = _number(field("width")), _number(field("height"))
         if not width or not height or width < 1 or height < 1:
-            yield Rejection(source, line, "bad_box_row", "width and height must be positive numbers of pixels")
+            yield Rejection(source, line, "bad_box_row", "width and height must be positive numbers of pixels", image)
             return
         size = (int(width), int(height))
     label = field("class")
@@ -116,7 +117,7 @@ def _box_row(source: str, line: int, record: list[str], columns: dict[str, int |
     numbers = [_number(c) for c in coordinates]
     if not label or None in numbers or "\n" in label:
         yield Rejection(source, line, "bad_box_row", f"class {label!r} and coordinates {', '.join(coordinates)} "
-                        "must be a name and four numbers of pixels")
+                        "must be a name and four numbers of pixels", image)
         return
     yield image, (line, size, Box(*numbers, label))
 
@@ -127,7 +128,8 @@ def image_of_boxes(image: str, rows: list[tuple]) -> ManifestRow | Rejection:
     sizes = {r[1] for r in rows if r[1] is not None}
     if len(sizes) > 1:
         return Rejection("", rows[0][0], "conflicting_sizes",
-                         f"rows {', '.join(str(r[0]) for r in rows[:8])} claim the sizes {', '.join(f'{w}x{h}' for w, h in sorted(sizes))}")
+                         f"rows {', '.join(str(r[0]) for r in rows[:8])} claim the sizes {', '.join(f'{w}x{h}' for w, h in sorted(sizes))}",
+                         image)
     objects = tuple(r[2] for r in rows if r[2] is not None)
     return ManifestRow(rows[0][0], image, tuple(sorted({b.label for b in objects})), objects=objects,
                        size=next(iter(sizes), None), source_id=image)

@@ -8,7 +8,8 @@ Shapes read:
   `split,image_uri,label`.
 - A CSV without a header, as Google Cloud AutoML Vision documents it and TFRecorder reads it:
   `[set,]image_path[,label,...]`, `set` one of TRAIN, VALIDATION, TEST, UNASSIGNED; more than one
-  label is a multi-label row.
+  label is a multi-label row. A first field that reads as a misspelt set (`TRIAN,a.png,cat`) is
+  rejected as bad_split, not taken for the image's path (`_misspelt_set`).
 
 What the launching machine reads is the manifest's first record (`describe_manifest`), to fix the
 columns once and fail early, in one line, when they cannot be found. The rows themselves are read
@@ -25,6 +26,8 @@ links not: a link under SRC is the folder owner's and is followed, as in class f
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import math
 import posixpath
@@ -65,7 +68,7 @@ REASONS = row_files.REASONS | {
     "bad_label": "the label is not a name or a list of names, or holds a line break",
     "missing_target": "the row has no value for a target column",
     "bad_target": "a target is not a finite number",
-    "bad_split": "the split column holds none of train, validation, test, unassigned",
+    "bad_split": "the split column (AutoML's set) holds none of train, validation, test, unassigned",
     "missing_file": "no file under SRC (or at the path) is the image the row names",
     "ambiguous_path": "the row's image id names several files (the same name with different extensions)",
     "duplicate_row": "an earlier row names the same image with the same labels",
@@ -275,11 +278,43 @@ def _reference(value, source: str, line: int) -> str | Rejection:
     return value.strip()
 
 
+def _names_an_image(field: str) -> bool:
+    return is_image_name(field) or "/" in field or "\\" in field
+
+
+def _misspelt_set(first: str, following: list[str]) -> str | None:
+    """The AutoML set that a headerless row's first field, none of AUTOML_SETS, seems meant to be
+    (None: the field is the image's path). A word (letters only), upper-case or before an image's
+    path, that is close to a set's name or another name of a split (val, dev, ...) is a misspelt set,
+    and so is any upper-case word before an image's path. A path is never a set, and a lower-case word
+    before a label is an id, so rows without a set (`path,label`) keep their path."""
+    before_image = bool(following) and _names_an_image(following[0])
+    if not first.isalpha() or not (first.isupper() or before_image):
+        return None
+    alias = SPLIT_VALUES.get(first.lower())
+    if alias:
+        return alias.upper()
+    close = difflib.get_close_matches(first.upper(), AUTOML_SETS, n=1, cutoff=0.8)
+    if close:
+        return close[0]
+    if first.isupper() and before_image:
+        return max(AUTOML_SETS, key=lambda s: difflib.SequenceMatcher(None, first, s).ratio())
+    return None
+
+
 def row_of(spec: ManifestSpec, source: str, line: int, fields: dict | list) -> ManifestRow | Rejection:
-    """One row from its fields: a dict by column, or a headerless record's list."""
+    """One row from its fields: a dict by column, or a headerless record's list. A row rejected once
+    it names its image carries that image (Rejection.reference), so the job can name the image."""
+    bad_set = None
     if isinstance(fields, list):  # AutoML Vision: [set,]path[,label,...]
         values = [f.strip() for f in fields]
-        split_value = values.pop(0) if values and values[0].upper() in AUTOML_SETS else None
+        split_value = None
+        if values and values[0].upper() in AUTOML_SETS:
+            split_value = values.pop(0)
+        elif values and (meant := _misspelt_set(values[0], values[1:])):
+            wrong = values.pop(0)
+            bad_set = Rejection(source, line, "bad_split", f"set {wrong[:40]!r} is none of {', '.join(AUTOML_SETS)} "
+                                                           f"(the closest: {meant})")
         path_value = values.pop(0) if values else None
         label_values: list = values
         target_values: list = []
@@ -291,6 +326,14 @@ def row_of(spec: ManifestSpec, source: str, line: int, fields: dict | list) -> M
     reference = _reference(path_value, source, line)
     if isinstance(reference, Rejection):
         return reference
+    row = bad_set or _labelled(spec, source, line, reference, split_value, label_values, target_values)
+    return dataclasses.replace(row, reference=reference) if isinstance(row, Rejection) else row
+
+
+def _labelled(spec: ManifestSpec, source: str, line: int, reference: str, split_value, label_values: list,
+              target_values: list) -> ManifestRow | Rejection:
+    """The row that names `reference`, with its split and its labels or targets; or the rejection of the
+    first of them that is bad."""
     split = _split(split_value, source, line)
     if isinstance(split, Rejection):
         return split

@@ -218,6 +218,33 @@ def test_a_boxes_csv_groups_its_rows_by_image_and_reruns_are_byte_identical(tmp_
     assert rejected == {(14, "bad_box_row"), (12, "conflicting_sizes")}
 
 
+def test_a_bad_box_row_names_its_image_which_is_not_unlisted(tmp_path, prep_cli):
+    """rejected.jsonl's path is the image a bad row names (relative to SRC), the CSV and line beside it;
+    an image whose only row is bad is that row's rejection, not an unlisted file."""
+    src = tmp_path / "images"
+    for i in range(4):
+        _photo(src / f"p{i}.jpg")
+    rows = ["filename,width,height,class,xmin,ymin,xmax,ymax",
+            "p0.jpg,64,48,red,10,8,30,20",  # 2: kept
+            "p0.jpg,64,48,red,ten,8,30,20",  # 3: bad_box_row of an image line 2 keeps
+            "p1.jpg,64,48,red,ten,8,30,20",  # 4: bad_box_row, p1's only row
+            "p2.jpg,64,48,red,1,1,2,2",  # 5, 6: conflicting_sizes
+            "p2.jpg,64,40,red,1,1,2,2",
+            ",64,48,red,1,1,2,2"]  # 7: missing_path: no image, so the CSV
+    (tmp_path / "boxes.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    assert prep_cli("images", "--boxes", tmp_path / "boxes.csv", src, out, "--workers", "1").exit_code == 0
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["line"], r["reason"]) for r in rejected] == [
+        ("boxes.csv", 7, "missing_path"), ("p0.jpg", 3, "bad_box_row"), ("p1.jpg", 4, "bad_box_row"),
+        ("p2.jpg", 5, "conflicting_sizes")]
+    assert all(r["manifest"] == "boxes.csv" for r in rejected)
+    assert sorted(decoded(out)) == ["p0.jpg"]
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["inputs"], stats["records"], stats["rejected"]) == (5, 1, 4)
+    assert stats["manifest"]["unlisted"] == ["p3.jpg"]
+
+
 def test_the_reader_gives_ragged_or_padded_boxes_and_kerashub_style_labels(coco, tmp_path, prep_cli):
     import tensorflow as tf
 

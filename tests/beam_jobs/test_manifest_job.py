@@ -136,15 +136,70 @@ def test_every_bad_row_is_a_line_of_rejected_jsonl_naming_the_manifest_line(tmp_
     out = tmp_path / "out"
     result = prep_cli("images", "--manifest", manifest, tmp_path / "images", out, "--workers", "1")
     assert result.exit_code == 0, result.err
-    rejected = {(r["line"], r["reason"]) for r in _rejected(out)}
-    assert rejected == {(4, "missing_file"), (5, "truncated"), (6, "missing_path"), (7, "missing_label"),
-                        (8, "bad_split"), (9, "duplicate_row"), (10, "conflicting_labels"), (11, "conflicting_labels"),
-                        (12, "ambiguous_path"), (13, "bad_csv")}
+    rejected = {(r["line"], r["reason"], r["path"]) for r in _rejected(out)}
+    assert rejected == {(4, "missing_file", "missing.jpg"), (5, "truncated", "broken.jpg"), (6, "missing_path", "labels.csv"),
+                        (7, "missing_label", "c.jpg"), (8, "bad_split", "c.jpg"), (9, "duplicate_row", "a.jpg"),
+                        (10, "conflicting_labels", "d.jpg"), (11, "conflicting_labels", "d.jpg"),
+                        (12, "ambiguous_path", "twin"), (13, "bad_csv", "labels.csv")}
     assert all(r["manifest"] == "labels.csv" for r in _rejected(out))
     stats = _stats(out)
     assert stats["inputs"] == stats["records"] + stats["rejected"] == 12
     assert sorted(_name(r) for r in _records(out) + _records(out, "test")) == ["a.jpg", "b.jpg"]
-    assert set(stats["manifest"]["unlisted"]) == {"c.jpg", "twin.jpg", "twin.png"}
+    assert set(stats["manifest"]["unlisted"]) == {"twin.jpg", "twin.png"}, "c.jpg is named by rows 7 and 8"
+
+
+@pytest.mark.parametrize("name, lines, flags, expected", [
+    ("labels.jsonl", [
+        {"path": "images/a.jpg", "label": "cat", "split": "train"},  # 1: kept, as a.jpg
+        {"path": "images/sub/b.jpg", "label": None},                  # 2: missing_label, relative to the manifest
+        {"path": "c.jpg", "label": ["cat", "dog"]},                   # 3: bad_label, relative to SRC
+        {"path": "a.jpg", "label": {"x": 1}},                         # 4: bad_label, of an image line 1 keeps
+        {"path": "gone.jpg", "label": None},                          # 5: missing_label, no such file: as written
+        {"label": "cat"},                                             # 6: missing_path: no image, so the manifest
+        {"path": "d.jpg", "label": "dog", "split": "someday"},        # 7: bad_split
+        {"path": "/elsewhere/x.jpg", "label": None},                  # 8: missing_label, outside SRC: as written
+    ], [], [("/elsewhere/x.jpg", 8, "missing_label"), ("a.jpg", 4, "bad_label"), ("c.jpg", 3, "bad_label"),
+            ("d.jpg", 7, "bad_split"), ("gone.jpg", 5, "missing_label"), ("labels.jsonl", 6, "missing_path"),
+            ("sub/b.jpg", 2, "missing_label")]),
+    ("ages.csv", ["path,age", "images/a.jpg,3", "images/sub/b.jpg,old", "c.jpg,", "d.jpg,inf", ",4"],
+     ["--target-field", "age"], [("ages.csv", 6, "missing_path"), ("c.jpg", 4, "missing_target"), ("d.jpg", 5, "bad_target"),
+                                 ("sub/b.jpg", 3, "bad_target")]),
+])
+def test_a_row_rejected_for_what_it_says_names_its_image_which_is_not_unlisted(tmp_path, prep_cli, name, lines, flags,
+                                                                                 expected):
+    """rejected.jsonl's path is the image relative to SRC, as records' image/filename is, when the row
+    names one; the manifest and line are beside it. Only e.jpg, which no row names, is unlisted."""
+    for i, image in enumerate(["a.jpg", "sub/b.jpg", "c.jpg", "d.jpg", "e.jpg"]):
+        write_image(tmp_path / "images" / image, color=(40 * i, 20, 20))
+    text = lines if isinstance(lines[0], str) else [json.dumps(r) for r in lines]
+    (tmp_path / name).write_text("\n".join(text) + "\n")
+    out = tmp_path / "out"
+    result = prep_cli("images", "--manifest", tmp_path / name, tmp_path / "images", out, *flags, "--workers", "1")
+    assert result.exit_code == 0, result.err
+    assert [(r["path"], r["line"], r["reason"]) for r in _rejected(out)] == expected
+    assert all(r["manifest"] == name for r in _rejected(out))
+    assert [_name(r) for r in _records(out)] == ["a.jpg"]
+    stats = _stats(out)
+    assert stats["inputs"] == stats["records"] + stats["rejected"] == len(lines) - (name.endswith(".csv"))
+    assert stats["manifest"]["unlisted"] == ["e.jpg"]
+
+
+def test_a_misspelt_automl_set_is_a_bad_split_naming_the_set_and_the_image(tmp_path, prep_cli):
+    src = tmp_path / "src"
+    for i, image in enumerate(["a.jpg", "b.jpg", "c.jpg", "d.jpg"]):
+        write_image(src / image, color=(40 * i, 20, 20))
+    (src / "automl.csv").write_text("TRAIN,a.jpg,daisy\nTRIAN,b.jpg,tulip\nVALIDATON,c.jpg,rose\nd.jpg,rose\n")
+    out = tmp_path / "out"
+    result = prep_cli("images", "--manifest", src / "automl.csv", src, out, "--workers", "1")
+    assert result.exit_code == 0, result.err
+    rejected = _rejected(out)
+    assert [(r["path"], r["line"], r["reason"]) for r in rejected] == [("b.jpg", 2, "bad_split"), ("c.jpg", 3, "bad_split")]
+    assert [r["detail"] for r in rejected] == [
+        "set 'TRIAN' is none of TRAIN, VALIDATION, TEST, UNASSIGNED (the closest: TRAIN)",
+        "set 'VALIDATON' is none of TRAIN, VALIDATION, TEST, UNASSIGNED (the closest: VALIDATION)"]
+    assert sorted(_name(r) for r in _records(out)) == ["a.jpg", "d.jpg"]
+    stats = _stats(out)
+    assert (stats["inputs"], stats["records"], stats["rejected"], stats["manifest"]["unlisted"]) == (4, 2, 2, [])
 
 
 def test_labels_pins_the_classes_and_an_unknown_label_is_rejected(tmp_path, prep_cli):

@@ -69,6 +69,50 @@ def test_automl_vision_csv_as_documented(tmp_path):
     assert multi == [ManifestRow(1, "gs://my-bucket/img5.jpg", ("dandelion", "rose", "tulip"), (), "test")]
 
 
+@pytest.mark.parametrize("row, closest", [
+    ("TRIAN,brick.png,texture", "TRAIN"),  # the row: was bad_label, "pass --multi-label"
+    ("trian,brick.png,texture", "TRAIN"),
+    ("VALIDATON,gs://b/brick.png,texture", "VALIDATION"),
+    ("VAL,brick.png,texture", "VALIDATION"),  # another name of a split, not one of AutoML's sets
+    ("Training,brick.png,texture", "TRAIN"),
+    ("UNASIGNED,brick.png,texture", "UNASSIGNED"),
+    ("TRAN,brick,texture", "TRAIN"),  # an id without extension: close to a set and upper-case
+    ("HOLDOUT,brick.png,texture", None),  # upper-case before an image's path: a set, though far from any
+    ("TRIAN,brick.png", "TRAIN"),
+])
+def test_a_misspelt_automl_set_is_a_bad_split_naming_the_closest_set(tmp_path, row, closest):
+    (rejection,) = _rows(tmp_path, "automl.csv", row + "\n")
+    assert (rejection.reason, rejection.line) == ("bad_split", 1)
+    assert rejection.detail.startswith(f"set {row.split(',')[0]!r} is none of TRAIN, VALIDATION, TEST, UNASSIGNED")
+    if closest:
+        assert rejection.detail.endswith(f"(the closest: {closest})")
+    assert rejection.reference == row.split(",")[1]
+
+
+@pytest.mark.parametrize("row, kept", [
+    ("brick.png,texture", ManifestRow(1, "brick.png", ("texture",))),
+    ("gs://b/TRIAN.png,texture", ManifestRow(1, "gs://b/TRIAN.png", ("texture",))),
+    ("images/TRIAN,texture", ManifestRow(1, "images/TRIAN", ("texture",))),
+    ("f001,1", ManifestRow(1, "f001", ("1",))),  # Kaggle-style ids
+    ("ABC,cat", ManifestRow(1, "ABC", ("cat",))),  # an upper-case id before a label, far from any set
+    ("trail,hiking", ManifestRow(1, "trail", ("hiking",))),  # a lower-case id close to TRAIN, before a label
+    ("TEST,brick.png,texture", ManifestRow(1, "brick.png", ("texture",), (), "test")),
+])
+def test_rows_without_a_set_or_with_a_real_one_keep_their_path(tmp_path, row, kept):
+    assert _rows(tmp_path, "automl.csv", row + "\n") == [kept]
+
+
+def test_a_row_rejected_once_it_names_its_image_carries_the_image(tmp_path):
+    rows = _rows(tmp_path, "m.csv", "path,label,split\na.jpg,,train\nb.jpg,x,someday\n,cat,train\nimg/c.jpg,,\n")
+    assert [(r.reason, r.reference) for r in rows] == [
+        ("missing_label", "a.jpg"), ("bad_split", "b.jpg"), ("missing_path", ""), ("missing_label", "img/c.jpg")]
+    jsonl = _rows(tmp_path, "m.jsonl", '{"path": "d.jpg", "label": ["x", "y"]}\n{"path": "e.jpg", "label": {"x": 1}}\n')
+    assert [(r.reason, r.reference) for r in jsonl] == [("bad_label", "d.jpg"), ("bad_label", "e.jpg")]
+    targets = _rows(tmp_path, "t.csv", "path,age\nf.jpg,old\ng.jpg,\n", targets=("age",))
+    assert [(r.reason, r.reference) for r in targets] == [("bad_target", "f.jpg"), ("missing_target", "g.jpg")]
+    assert "reference" not in rows[0].to_dict(), "rejected.jsonl's path is the job's to set, from the image it finds"
+
+
 def test_multi_label_rows_from_json_lists_and_separated_strings(tmp_path):
     text = "".join(json.dumps(r) + "\n" for r in [
         {"image": "a.jpg", "tags": ["cat", "outdoor", "cat"]},
