@@ -1,6 +1,6 @@
 """A hand-written `tf.io` feature_description becomes a schema, so existing reading code moves to prep.
 
-    from prep.interop import from_feature_description
+    from prep.interop import from_feature_description, save_schema
     schema = from_feature_description(feature_description, files=file_paths)
     save_schema(schema, schema_dir(schema, file_paths))   # or the `out` folder given
 
@@ -82,7 +82,7 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
     `feature_description` parses.
 
     Shards are listed relative to `out` (default: the folder holding every file), where the schema must
-    be saved (`schemas.save_schema(schema, out)`). Splits come from the file names (train, validation,
+    be saved (`prep.interop.save_schema(schema, out)`). Splits come from the file names (train, validation,
     test, TFDS names), or from `splits` = {name: glob}. The label is `label_key`, else a scalar key
     named like a label ('label', 'class', ...). A sample of every file is read: the compression is
     detected, string keys holding images or text get that encoding, and the records must parse with the

@@ -388,6 +388,29 @@ def test_from_feature_description_makes_a_schema_of_a_hand_written_dict(tmp_path
     parse_all(schema, tmp_path)
 
 
+# The README's "Bring your own TFRecords" snippet, as it is written there.
+README_SNIPPET = """
+from prep.interop import from_feature_description, save_schema
+schema = from_feature_description(feature_description, files=file_paths)   # out=, label_key=, splits={name: glob}
+save_schema(schema, "data/old")
+"""
+
+
+def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from schemas import load_schema
+
+    monkeypatch.chdir(tmp_path)
+    rows = [{"x": float(i), "label": i % 2} for i in range(5)]
+    file_paths = [str(write_tfrecord(Path("data/old") / f"{s}.tfrecord", rows)) for s in ("train", "test")]
+    feature_description = {"x": tf.io.FixedLenFeature([], tf.float32), "label": tf.io.FixedLenFeature([], tf.int64)}
+    exec(README_SNIPPET, {"feature_description": feature_description, "file_paths": file_paths})
+    schema = load_schema("data/old")
+    assert schema.split_names == ("train", "test") and schema.label_key == "label"
+    assert parse_all(schema, tmp_path / "data" / "old")["x"].shape == (10,)
+
+
 def test_from_feature_description_refuses_a_description_the_records_do_not_fit(tmp_path):
     import tensorflow as tf
 
