@@ -340,13 +340,32 @@ def test_split_of_name(name, split):
     assert inference.split_of_name(name) == split
 
 
-def test_files_placed_and_unplaced_by_their_names_need_split_globs(tmp_path):
+def test_a_shard_its_name_places_in_no_split_is_left_out_saying_how_to_include_it(tmp_path):
     write_tfrecord(tmp_path / "train.tfrecord", [{"x": 1}])
     write_tfrecord(tmp_path / "other.tfrecord", [{"x": 1}])
-    with pytest.raises(InferenceError, match="--split NAME=GLOB"):
-        infer(tmp_path)
+    result = infer(tmp_path)
+    assert [s.name for s in result.schema.splits] == ["train"]
+    assert [(rel, reason) for rel, reason, _ in result.left_out] == [("other.tfrecord", "no_split")]
+    assert "--split NAME='other.tfrecord'" in result.left_out[0][2]
     result = infer(tmp_path, split_globs=(("train", "train*"), ("extra", "other*")))
     assert [s.name for s in result.schema.splits] == ["train", "extra"]
+
+
+def test_a_junk_file_its_name_places_in_no_split_is_left_out_as_what_it_is(tmp_path):
+    for split in ("train", "test"):
+        write_tfrecord(tmp_path / f"{split}.tfrecord", [{"x": 1}])
+    (tmp_path / "notes.tfrecord").write_text("not a TFRecord file, some notes\n")
+    result = infer(tmp_path)
+    assert [s.name for s in result.schema.splits] == ["train", "test"]
+    assert [(rel, reason) for rel, reason, _ in result.left_out] == [("notes.tfrecord", "not_tfrecord")]
+
+
+def test_unnamed_shards_beside_a_named_junk_file_still_go_to_train(tmp_path):
+    write_tfrecord(tmp_path / "part-0.tfrecord", [{"x": 1}])
+    (tmp_path / "notes_train.txt").write_text("a note about training\n")
+    result = infer(tmp_path)
+    assert [(s.name, [sh.file for sh in s.shards]) for s in result.schema.splits] == [("train", ["part-0.tfrecord"])]
+    assert [rel for rel, _, _ in result.left_out] == ["notes_train.txt"]
 
 
 def test_files_outside_the_dataset_directory_are_refused(tmp_path):
