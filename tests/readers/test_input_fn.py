@@ -509,6 +509,20 @@ def test_a_missing_shard_is_named(made_dataset, tmp_path):
     (dict(mode="training"), "mode 'training' is not one of"),
     (dict(sequence_length=8), "sequence_length is set but no token-id feature is read"),
     (dict(num_epochs=0), "num_epochs must be a positive whole number or None"),
+    # the wrong type of value: a ReaderError naming the option too, never a TypeError from inside
+    (dict(image_size=224), r"image_size must be \(height, width\) in pixels, not 224: for square images pass "
+                           r"image_size=\(224, 224\)"),
+    (dict(image_size=(8,)), r"image_size must be \(height, width\)"),
+    (dict(image_size="224x224"), r"image_size must be \(height, width\)"),
+    (dict(split=["train"]), r"no split \['train'\]"),
+    (dict(mode=["train"]), r"mode \['train'\] is not one of"),
+    (dict(image_dtype=["uint8"]), "image_dtype must be 'uint8' or 'float32'"),
+    (dict(features=3), "features must be a list of feature names, not 3"),
+    (dict(features=["image", 3]), "features must be a list of feature names"),
+    (dict(label_key=3), "label_key must be a feature name or None, not 3"),
+    (dict(cache=1), "cache must be True, False or a file path prefix"),
+    (dict(seed="7"), "seed must be a whole number or None"),
+    (dict(deterministic="yes"), "deterministic must be True, False or None"),
 ])
 def test_wrong_options_are_refused_naming_them(made_dataset, options, message):
     arguments = dict(split="train", batch_size=4, image_size=(8, 8)) | options
