@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -436,7 +437,34 @@ def test_from_feature_description_refuses_a_description_the_records_do_not_fit(t
     from prep.interop.feature_description import from_feature_description
 
     write_tfrecord(tmp_path / "a.tfrecord", [{"x": [1, 2]}])
-    with pytest.raises(SchemaError, match="a.tfrecord: record 0 does not parse"):
+    with pytest.raises(SchemaError, match=r"a.tfrecord: record 0 does not parse with the given features: feature 'x' "
+                                          r"holds 2 values, where the schema says shape \[\] \(1 value\)$"):
         from_feature_description({"x": tf.io.FixedLenFeature([], tf.int64)}, files=str(tmp_path / "a.tfrecord"))
     with pytest.raises(SchemaError, match="SparseFeature is not supported"):
         from_feature_description({"x": tf.io.SparseFeature("i", "x", tf.int64, 3)}, files=str(tmp_path))
+
+
+@pytest.mark.parametrize("feature, why", [
+    (dict(name="y", dtype="int64", shape=(), default=None), "feature 'y' is missing (the schema gives it no default"),
+    (dict(name="y", dtype="int64", shape=(), default=0), None),
+    (dict(name="x", dtype="float32", shape=None, default=None), "feature 'x' holds int64_list values, where the "
+                                                                 "schema says float32 (float_list)"),
+    (dict(name="x", dtype="int64", shape=(3,), default=None), r"feature 'x' holds 2 values, where the schema says "
+                                                              r"shape \[3\] \(3 values\)"),
+    (dict(name="x", dtype="int64", shape=(2,), default=None), None),
+])
+def test_parse_mismatch_names_the_feature_and_what_is_wrong(feature, why):
+    from prep.interop.inference.record_parser import parse_mismatch
+    from schemas import Feature
+
+    found = parse_mismatch(example({"x": [1, 2]}), [Feature(**feature)])
+    assert found is None if why is None else re.match(why, found), found
+
+
+def test_tf_message_drops_the_op_wrapping():
+    from prep.interop.inference.record_parser import tf_message
+
+    message = ("{{function_node __wrapped__ParseExampleV2_Tdense_8_num_sparse_0_device_/job:localhost/replica:0/task:0/"
+               "device:CPU:0}} Feature: a (data type: int64) is required but could not be found. [Op:ParseExampleV2] "
+               "name: \nmore")
+    assert tf_message(message) == "Feature: a (data type: int64) is required but could not be found."
