@@ -426,6 +426,10 @@ def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
     file_paths = [str(write_tfrecord(Path("data/old") / f"{s}.tfrecord", rows)) for s in ("train", "test")]
     feature_description = {"x": tf.io.FixedLenFeature([], tf.float32), "label": tf.io.FixedLenFeature([], tf.int64)}
     exec(README_SNIPPET, {"feature_description": feature_description, "file_paths": file_paths})
+    (tmp_path / "data" / "old" / "notes.tfrecord").write_text("a note, not records\n")
+    with pytest.warns(UserWarning, match="left out notes.tfrecord: not TFRecord framing"):
+        exec(README_SNIPPET, {"feature_description": feature_description,
+                              "file_paths": file_paths + [str(tmp_path / "data" / "old" / "notes.tfrecord")]})
     schema = load_schema("data/old")
     assert schema.split_names == ("train", "test") and schema.label_key == "label"
     assert parse_all(schema, tmp_path / "data" / "old")["x"].shape == (10,)
