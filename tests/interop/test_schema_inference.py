@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -453,8 +452,8 @@ def test_from_feature_description_refuses_a_description_the_records_do_not_fit(t
     (dict(name="y", dtype="int64", shape=(), default=0), None),
     (dict(name="x", dtype="float32", shape=None, default=None), "feature 'x' holds int64_list values, where the "
                                                                  "schema says float32 (float_list)"),
-    (dict(name="x", dtype="int64", shape=(3,), default=None), r"feature 'x' holds 2 values, where the schema says "
-                                                              r"shape \[3\] \(3 values\)"),
+    (dict(name="x", dtype="int64", shape=(3,), default=None), "feature 'x' holds 2 values, where the schema says "
+                                                              "shape [3] (3 values)"),
     (dict(name="x", dtype="int64", shape=(2,), default=None), None),
 ])
 def test_parse_mismatch_names_the_feature_and_what_is_wrong(feature, why):
@@ -462,7 +461,7 @@ def test_parse_mismatch_names_the_feature_and_what_is_wrong(feature, why):
     from schemas import Feature
 
     found = parse_mismatch(example({"x": [1, 2]}), [Feature(**feature)])
-    assert found is None if why is None else re.match(why, found), found
+    assert found == why if why is None else found.startswith(why), found
 
 
 def test_tf_message_drops_the_op_wrapping():

@@ -562,6 +562,29 @@ def test_keras_fits_and_evaluates_on_images(reader, resized_dataset):
     assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
 
 
+# Keras 3 warns "The structure of `inputs` doesn't match the expected structure" when the batches' features
+# are not the model's inputs: a dict with more keys than a dict-input model has (the default features are
+# all but the label), or any dict for a model with one Input. The README says how to match them.
+@pytest.mark.parametrize("single_input", [False, True], ids=["dict-model-features", "one-input-supervised"])
+def test_keras_fits_without_a_structure_warning_the_way_the_readme_says(resized_dataset, single_input):
+    import warnings
+
+    keras = tf.keras
+    if single_input:
+        image = keras.Input((10, 12, 1), name="image", dtype="uint8")
+        pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(image))
+        model = keras.Model(image, keras.layers.Dense(2)(pooled))
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        train_fn = make_input_fn(resized_dataset, "train", 4, supervised=True)
+    else:
+        model = image_model(10, 12, 1)
+        train_fn = make_input_fn(resized_dataset, "train", 4, features=["image"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(train_fn(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert not [w for w in caught if "structure of `inputs`" in str(w.message)]
+
+
 # Keras 3 refuses "/" in an Input's name yet warns when a dict key differs from it; the key still maps.
 @pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")
 def test_keras_fits_and_evaluates_on_text(reader, made_text_dataset):

@@ -60,7 +60,7 @@ def test_plain_text_in_bulk_comes_in_blocks_of_valid_lines(tmp_path):
     path.write_bytes(b"a b\nbad \xff\nc")  # blocks: the complete lines, then the last line
     first, second, last = _read(path, _inputs(tmp_path), bulk=True)
     assert _summary([first, second]) == [(1, "a b"), (2, "not_utf8")]
-    assert last == LineBlock(b"c", rows=1, blank=0)
+    assert last == LineBlock(b"c", rows=1, blank=0, source="corpus.txt")
 
 
 def test_json_lines_with_text_and_label_fields(tmp_path):
