@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from prep.core.wording import plural
+from prep.core.wording import amount, byte_size, plural
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.contact_sheet import ImageSample
 from prep.inspection.report import charts
 from prep.inspection.report.duplicates import duplicate_paths, duplicates_section, find_images
-from prep.core.wording import amount, byte_size
 from prep.inspection.report.markup import Section, chart_figure, escape, tile
 from prep.inspection.report.options import ReportOptions
 from prep.inspection.report.sections import class_balance_section, rejected_section
