@@ -83,14 +83,16 @@ def _at_bundle_end(value):
 class _SurveyFn(beam.DoFn):
     """(path, start, end) -> Summary per bundle (main), and token counts by bucket (tagged "counts")."""
 
-    def __init__(self, inputs: TextInputs, settings: TextSettings | None, counted: InSplits | None):
-        self.inputs, self.settings, self.counted = inputs, settings, counted
+    def __init__(self, inputs: TextInputs, settings: TextSettings | None, counted: InSplits | None,
+                 keep_rejected: bool = False):
+        self.inputs, self.settings, self.counted, self.keep_rejected = inputs, settings, counted, keep_rejected
 
     def setup(self):
         self.progress = Progress("survey")
 
     def start_bundle(self):
-        self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None, self.counted)
+        self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None, self.counted,
+                             self.keep_rejected)
 
     def process(self, element, layout: layouts.Layout, lines: dict[str, int] | None = None):
         path, start, end = element
@@ -110,16 +112,17 @@ class _SurveyFn(beam.DoFn):
 class SurveyCorpus(beam.PTransform):
     """Byte ranges -> {"summary": the corpus' Summary as a dict (one element), "counts": (bucket,
     Counter) pieces of token counts}; tokens are counted only when `settings` is given, and only in
-    the documents `counted` accepts (their splits need their line numbers: `lines`, from NumberLines)."""
+    the documents `counted` accepts (their splits need their line numbers: `lines`, from NumberLines).
+    With `keep_rejected` the summary keeps every rejection's rejected.jsonl row too."""
 
     def __init__(self, inputs: TextInputs, settings: TextSettings | None, layout,
-                 counted: InSplits | None = None, lines=None):
+                 counted: InSplits | None = None, lines=None, keep_rejected: bool = False):
         super().__init__()
         self.inputs, self.settings, self.layout = inputs, settings, layout
-        self.counted, self.lines = counted, lines
+        self.counted, self.lines, self.keep_rejected = counted, lines, keep_rejected
 
     def expand(self, ranges):
-        fn = _SurveyFn(self.inputs, self.settings, self.counted)
+        fn = _SurveyFn(self.inputs, self.settings, self.counted, self.keep_rejected)
         side = (self.layout,) if self.counted is None else (self.layout, self.lines)
         surveyed = ranges | "Read" >> beam.ParDo(fn, *side).with_outputs("counts", main="summaries")
         summary = surveyed.summaries | "Merge" >> beam.CombineGlobally(SummarizeFn(merge_summary))
@@ -207,7 +210,7 @@ class LearnVocabulary(beam.PTransform):
         o = self.options
         ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, None))
-        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text, layout)
+        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text, layout, keep_rejected=True)
         return (
             survey["counts"]
             | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text), None, beam.pvalue.AsSingleton(survey["summary"]))

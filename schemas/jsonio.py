@@ -378,12 +378,38 @@ def join(root: str, *parts: str) -> str:
     return FileSystems.join(root, *parts)
 
 
+def _is_file(path: str) -> bool:
+    """Whether `path` is a file (a gs:// object), not a folder."""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" not in path:
+        return os.path.isfile(path)
+    return not path.endswith("/") and FileSystems.exists(path)  # a bucket folder is no object of its own
+
+
+def _file_not_dataset(path: str) -> str:
+    """What to say when a dataset directory was asked for and `path`, a file (a shard?), was given."""
+    import posixpath
+
+    from apache_beam.io.filesystems import FileSystems
+
+    parent = posixpath.dirname(path.rstrip("/")) or "."
+    head = f"{path} is a file, not a dataset directory: give the folder that holds {SCHEMA_FILE}"
+    if FileSystems.exists(join(parent, SCHEMA_FILE)):
+        return f"{head}, here {parent}"
+    return f"{head} ({parent} has none either)"
+
+
 def load_schema(dataset_dir: str) -> DatasetSchema:
     """Reads and validates `<dataset_dir>/schema.json`. A directory without one is an unfinished run."""
     from apache_beam.io.filesystems import FileSystems
 
     path = join(dataset_dir, SCHEMA_FILE)
     if not FileSystems.exists(path):
+        if _is_file(dataset_dir):
+            raise SchemaError(_file_not_dataset(dataset_dir))
         if not FileSystems.exists(dataset_dir):
             raise SchemaError(f"{dataset_dir}: no such dataset directory")
         raise SchemaError(

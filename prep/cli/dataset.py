@@ -38,7 +38,7 @@ def inspect(dataset, samples, sheet, per_class):
     for line in describe(dataset.rstrip("/"), samples=samples):
         click.echo(line)
     if made:
-        click.echo(f"\nwrote contact sheet {sheet}: {plural(made.rows, 'class', 'classes')} x {plural(made.columns, 'sample')} each, "
+        click.echo(f"\nwrote contact sheet {sheet}: {made.holds}, "
                    f"{made.size[0]:,}x{made.size[1]:,} px ({made.records_read:,} records read)")
 
 

@@ -17,6 +17,7 @@ def report(dataset, output, per_class):
     Every chart and image is inline: the page opens with no network. Reads stats.json and only the
     records it shows. Needs the report extra: pip install 'tfrecord-prep[report]'.
     """
+    from prep.core.wording import byte_size
     from prep.inspection.contact_sheet import write_file
     from prep.inspection.report.charts import MissingExtraError
     from prep.inspection.report.options import ReportOptions
@@ -30,7 +31,7 @@ def report(dataset, output, per_class):
         write_file(output, page.encode("utf-8"))
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
-    click.echo(f"wrote {output} ({len(page.encode('utf-8')) / 1e6:,.1f} MB): open it in a browser")
+    click.echo(f"wrote {output} ({byte_size(len(page.encode('utf-8')))}): open it in a browser")
 
 
 COMMANDS = (report,)  # what prep.cli.main adds to `prep`

@@ -116,6 +116,10 @@ def _report(schema, out: str, notes, left_out) -> None:
     click.echo(f"compression: {schema.compression}")
     for relative, _reason, problem in left_out:
         click.echo(f"warning: left out {relative}: {problem}", err=True)
+    if left_out:
+        from prep.jobs.results import REJECTED_FILE
+
+        click.echo(f"files left out are listed in {out.rstrip('/')}/{REJECTED_FILE}", err=True)
     for note in notes:
         if not note.startswith("left out ") or not any(note.startswith(f"left out {r}:") for r, _, _ in left_out):
             click.echo(f"note: {note}", err=True)
@@ -211,7 +215,6 @@ def infer(arguments, out, full, label_key, no_label, split_values, name, sample_
 def _run_full(options, files, scans, runner: RunnerOptions, expect) -> None:
     from beam_jobs.infer import InferSchemaFromEveryRecord
     from prep.cli.jobs import run_job
-    from prep.jobs.results import REJECTED_FILE
     from schemas import load_schema
 
     usable = sum(1 for s in scans if s.problem is None)
@@ -223,8 +226,6 @@ def _run_full(options, files, scans, runner: RunnerOptions, expect) -> None:
     extra = schema.provenance.options if schema.provenance else {}
     left_out = [(x["file"], x["reason"], x["problem"]) for x in extra.get("left_out", [])]
     _report(schema, files.out, extra.get("notes", []), left_out)
-    if left_out:
-        click.echo(f"files left out are listed in {files.out.rstrip('/')}/{REJECTED_FILE}", err=True)
 
 
 def _is_tfds_folder(pattern: str) -> bool:

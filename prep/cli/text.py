@@ -242,7 +242,7 @@ def _print_vocab_summary(out: str) -> None:
 
     from prep.text.dataset import vocab_sidecars
 
-    counts, stats_path = vocab_sidecars(out)
+    counts, stats_path, rejected = vocab_sidecars(out)
     if not FileSystems.exists(stats_path):
         return
     with FileSystems.open(stats_path) as f:
@@ -250,7 +250,7 @@ def _print_vocab_summary(out: str) -> None:
     v = stats["vocabulary"]
     click.echo(f"wrote {v['size']:,} tokens to {out} (counts in {counts}): {v['corpus_tokens']:,} tokens, "
                f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents")
-    print_rejected(stats)
+    print_rejected(stats, rejected)
 
 
 COMMANDS = (text, vocab,)  # what prep.cli.main adds to `prep`

@@ -17,7 +17,7 @@ import posixpath
 import struct
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from prep.records import tfrecord_io
 from schemas import DatasetSchema
@@ -533,6 +533,21 @@ class Sheet:
     rows: int               # classes shown
     columns: int            # samples per class asked for
     records_read: int
+    per_row: tuple[int, ...] = ()  # samples each row holds: fewer than `columns` when its class has no more
+
+    @property
+    def holds(self) -> str:
+        """What the sheet holds, for a person: '3 classes x 1-2 samples each (2 asked for)'."""
+        from prep.core.wording import plural
+
+        asked = "" if all(n == self.columns for n in self.per_row) else f" ({self.columns} asked for)"
+        return f"{plural(self.rows, 'class', 'classes')} x {samples_per_row(self.per_row)} each{asked}"
+
+
+def samples_per_row(per_row: Sequence[int]) -> str:
+    """'1 sample', '8 samples' or '1-8 samples': how many the rows of a sheet hold."""
+    low, high = (min(per_row), max(per_row)) if per_row else (0, 0)
+    return f"{low if low == high else f'{low}-{high}'} sample{'' if high == 1 else 's'}"
 
 
 def sheet_titles(schema: DatasetSchema, sample: ImageSample, per_class: int) -> tuple[str, str]:
@@ -540,7 +555,8 @@ def sheet_titles(schema: DatasetSchema, sample: ImageSample, per_class: int) -> 
     records = "" if schema.num_records is None else f"{schema.num_records:,} records, "
     shown = (f"{sample.classes:,} classes" if len(sample.rows) == sample.classes
              else f"first {len(sample.rows):,} of {sample.classes:,} classes")
-    samples = f"{per_class} sample{'s' if per_class != 1 else ''}"
+    samples = samples_per_row([len(images) for _, images in sample.rows]) if sample.rows else \
+        f"{per_class} sample{'s' if per_class != 1 else ''}"
     subtitle = f"{records}{shown}; the first of each class in shard order ({sample.records_read:,} records read)"
     return f"{schema.name}: {samples} per class", subtitle
 
@@ -556,7 +572,8 @@ def make_sheet(root: str, per_class: int = PER_CLASS, max_records: int = MAX_REC
     image = render_sheet(sample.rows, per_class, title, subtitle)
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=True)
-    return Sheet(buffer.getvalue(), image.size, len(sample.rows), per_class, sample.records_read)
+    return Sheet(buffer.getvalue(), image.size, len(sample.rows), per_class, sample.records_read,
+                 tuple(len(images) for _, images in sample.rows))
 
 
 def write_file(path: str, data: bytes) -> None:

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Iterator
+from typing import Callable, Iterator
 
-from prep.core.wording import plural
+from prep.core.wording import amount, byte_size, plural
 from prep.inspection.contact_sheet import read_text
 from prep.records import tfrecord_io
 from schemas import DatasetSchema, feature_spec, load_schema
 
 
-def _size(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
-def _distribution(name: str, d: dict | None, unit: str = "") -> str:
+def _distribution(name: str, d: dict | None, fmt: Callable[[float], str] = amount) -> str:
+    """'  name: min …, mean …, max …' of a stats.json distribution, each value written by `fmt`."""
     if not d or not d.get("count"):
         return f"  {name}: -"
-    return f"  {name}: min {d['min']:,}{unit}, mean {d['mean']:,}{unit}, max {d['max']:,}{unit}"
+    return f"  {name}: min {fmt(d['min'])}, mean {fmt(d['mean'])}, max {fmt(d['max'])}"
+
+
+def _pixels(n: float) -> str:
+    return f"{amount(n)} px"
 
 
 def sample_records(root: str, schema: DatasetSchema, count: int) -> list[dict]:
@@ -76,7 +71,7 @@ def _show_value(schema: DatasetSchema, name: str, value, tokens: dict[str, list[
     elif hasattr(value, "numpy"):
         value = value.numpy()
     if feature.encoding == "image":
-        return f"<{_size(len(value))} of encoded image>"
+        return f"<{byte_size(len(value))} of encoded image>"
     if tokens and name in tokens:
         values = value.tolist() if hasattr(value, "tolist") else list(value)
         joiner = "" if schema.text is not None and schema.text.split == "character" else " "
@@ -101,7 +96,7 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
     yield "splits:"
     for split in schema.splits:
         records = "?" if split.num_records is None else f"{split.num_records:,}"
-        yield f"  {split.name:<12} {records:>10} records in {len(split.shards)} shard{'s' if len(split.shards) != 1 else ''}, {_size(split.num_bytes)}"
+        yield f"  {split.name:<12} {records:>10} records in {len(split.shards)} shard{'s' if len(split.shards) != 1 else ''}, {byte_size(split.num_bytes)}"
     yield ""
     yield "features:"
     for f in schema.features:
@@ -128,9 +123,9 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
         im = stats["images"]
         yield ""
         yield "images:"
-        yield _distribution("width", im.get("width"), " px")
-        yield _distribution("height", im.get("height"), " px")
-        yield _distribution("encoded size", im.get("bytes"), " B")
+        yield _distribution("width", im.get("width"), _pixels)
+        yield _distribution("height", im.get("height"), _pixels)
+        yield _distribution("encoded size", im.get("bytes"), byte_size)
         yield f"  formats: {', '.join(f'{k} {v:,}' for k, v in im.get('formats', {}).items())}; " \
               f"re-encoded: {im.get('reencoded', 0):,}"
     if "text" in stats:
@@ -176,7 +171,7 @@ def _manifest_stats(schema: DatasetSchema, stats: dict) -> Iterator[str]:
         per_image = ", ".join(f"{s} mean {d['mean']}, max {d['max']}" for s, d in objects["boxes_per_image"].items() if d)
         yield f"  boxes per image: {per_image}; images without a box: " + ", ".join(
             f"{n:,} {s}" for s, n in objects["images_without_boxes"].items())
-        yield _distribution("box side (square root of its area)", objects.get("box_side"), " px")
+        yield _distribution("box side (square root of its area)", objects.get("box_side"), _pixels)
         changed = objects.get("boxes_changed_or_dropped") or {}
         if changed:
             yield "  boxes changed or left out: " + ", ".join(f"{fate} {n:,}" for fate, n in sorted(changed.items()))

@@ -7,5 +7,6 @@ prep.records and schemas; never the CLI or beam_jobs.
 """
 
 from prep.interop.feature_description import from_feature_description
+from schemas import save_schema  # the README's "Bring your own TFRecords" saves what it made with it
 
-__all__ = ["from_feature_description"]
+__all__ = ["from_feature_description", "save_schema"]

@@ -1,6 +1,6 @@
 """A hand-written `tf.io` feature_description becomes a schema, so existing reading code moves to prep.
 
-    from prep.interop import from_feature_description
+    from prep.interop import from_feature_description, save_schema
     schema = from_feature_description(feature_description, files=file_paths)
     save_schema(schema, schema_dir(schema, file_paths))   # or the `out` folder given
 
@@ -12,6 +12,7 @@ the specs are recognised by their type names, so any TensorFlow version's `tf.io
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping, Sequence
 
 from schemas.model import DatasetSchema, Feature, SchemaError
@@ -82,11 +83,12 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
     `feature_description` parses.
 
     Shards are listed relative to `out` (default: the folder holding every file), where the schema must
-    be saved (`schemas.save_schema(schema, out)`). Splits come from the file names (train, validation,
+    be saved (`prep.interop.save_schema(schema, out)`). Splits come from the file names (train, validation,
     test, TFDS names), or from `splits` = {name: glob}. The label is `label_key`, else a scalar key
     named like a label ('label', 'class', ...). A sample of every file is read: the compression is
     detected, string keys holding images or text get that encoding, and the records must parse with the
-    description (SchemaError otherwise, naming the file and record).
+    description (SchemaError otherwise, naming the file and record). A file left out (damaged, not
+    TFRecord, or named for no split beside files that are) is not in the schema: a UserWarning names it.
     """
     from prep.interop import inference
 
@@ -105,6 +107,8 @@ def from_feature_description(feature_description: Mapping[str, Any], files: str 
                                           mode="feature_description")
     except inference.InferenceError as e:
         raise SchemaError(str(e)) from None
+    for relative, _reason, problem in result.left_out:  # what `prep schema infer` prints as warnings
+        warnings.warn(f"left out {relative}: {problem}", UserWarning, stacklevel=2)
     return result.schema
 
 

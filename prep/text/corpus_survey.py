@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 from prep.core.splits import SplitFractions
 from prep.core.statistics import Summary
+from prep.jobs.results import add_rejection
 from prep.text.inputs import Item, LineBlock, Rejection, Row
 from prep.text.token_counting import TokenCounter, into_buckets
 from prep.text.tokenizer import Tokenizer
@@ -56,12 +57,16 @@ class InSplits:
 
 class Survey:
     """Inputs, documents, rejections by reason and labels (a `Summary`), and token counts (when a
-    tokenizer is given) of the documents `counted` accepts (by default every one)."""
+    tokenizer is given) of the documents `counted` accepts (by default every one). With
+    `keep_rejected` each rejection's rejected.jsonl row is kept too (`prep vocab` lists them; `prep
+    text` lists those of its second pass)."""
 
-    def __init__(self, tokenizer: Tokenizer | None, counted: Callable[[Row], bool] | None = None):
+    def __init__(self, tokenizer: Tokenizer | None, counted: Callable[[Row], bool] | None = None,
+                 keep_rejected: bool = False):
         self.summary = Summary()
         self.counter = TokenCounter(tokenizer) if tokenizer else None
         self.counted = counted
+        self.keep_rejected = keep_rejected
 
     @property
     def bulk(self) -> bool:
@@ -88,14 +93,20 @@ class Survey:
             elif isinstance(item, LineBlock):
                 s.count("inputs", "rows", item.rows)
                 s.count("inputs", "documents", item.rows - item.blank)
-                if item.blank:
+                if item.blank and self.keep_rejected:
+                    for rejection in item.rejections():
+                        add_rejection(s, rejection.to_dict())
+                elif item.blank:
                     s.count("rejected", "empty_document", item.blank)
                 if counter is not None:
                     counter.add_lines(item.data)
             else:
                 assert isinstance(item, Rejection)
                 s.count("inputs", "rows")
-                s.count("rejected", item.reason)
+                if self.keep_rejected:
+                    add_rejection(s, item.to_dict())
+                else:
+                    s.count("rejected", item.reason)
         if rows:
             s.count("inputs", "rows", rows)
             s.count("inputs", "documents", rows)

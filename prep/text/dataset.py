@@ -238,10 +238,11 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
     return schema, files
 
 
-def vocab_sidecars(out: str) -> tuple[str, str]:
-    """The files `prep vocab OUT` writes beside OUT: token counts, and stats."""
+def vocab_sidecars(out: str) -> tuple[str, str, str]:
+    """The files `prep vocab OUT` writes beside OUT: token counts, stats, and the inputs it rejected
+    (rejected.jsonl rows)."""
     stem = out[:-4] if out.endswith(".txt") else out
-    return stem + ".counts.tsv", stem + ".stats.json"
+    return stem + ".counts.tsv", stem + ".stats.json", stem + ".rejected.jsonl"
 
 
 def vocab_stats(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: dict) -> dict:
@@ -262,6 +263,6 @@ def vocab_stats(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: d
 
 def finish_vocab(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: dict) -> list[tuple[str, bytes]]:
     """The files of `prep vocab`, in the order to write them: the vocabulary itself last."""
-    counts, stats = vocab_sidecars(options.out)
+    counts, stats, rejected = vocab_sidecars(options.out)
     return [(counts, counts_tsv(vocabulary)), (stats, json_bytes(vocab_stats(options, vocabulary, survey))),
-            (options.out, tokens_file(vocabulary))]
+            (rejected, rejected_jsonl(rejected_rows(survey))), (options.out, tokens_file(vocabulary))]

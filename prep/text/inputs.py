@@ -118,11 +118,19 @@ class Row(NamedTuple):
 @dataclass(frozen=True)
 class LineBlock:
     """Many lines at once, all valid UTF-8, for counting tokens in bulk: `rows` inputs, of which
-    `blank` are blank (rejected as empty_document) and the rest documents."""
+    `blank` are blank (rejected as empty_document: lines `blank_at` of file `source`) and the rest
+    documents."""
 
     data: bytes
     rows: int
     blank: int
+    source: str = ""
+    blank_at: tuple[int, ...] = ()
+
+    def rejections(self) -> Iterator[Rejection]:
+        """The blank lines, as the rejections reading line by line gives."""
+        for line in self.blank_at:
+            yield Rejection(self.source, line, "empty_document", "the line is blank")
 
 
 Item = Union[Row, Rejection, LineBlock]
@@ -174,10 +182,21 @@ def file_format(path: str, fmt: str) -> str:
 
 def _blank_lines(block: bytes) -> int:
     """How many lines of a block hold nothing but whitespace."""
-    blank = len(_BLANK_AFTER_NEWLINE.findall(block)) + (1 if _BLANK_FIRST_LINE.match(block) else 0)
+    return len(blank_line_numbers(block, 1))
+
+
+def blank_line_numbers(block: bytes, first: int) -> tuple[int, ...]:
+    """The numbers of the lines of a block (its first line is line `first`) that hold nothing but
+    whitespace, found by searching the bytes, not by a Python step per line."""
+    found = [first] if _BLANK_FIRST_LINE.match(block) else []
+    line, at = first, 0
+    for match in _BLANK_AFTER_NEWLINE.finditer(block):  # each starts at the '\n' before a blank line
+        line += block.count(b"\n", at, match.start() + 1)
+        at = match.start() + 1
+        found.append(line)
     if not block.endswith(b"\n") and not block[block.rfind(b"\n") + 1:].strip():
-        blank += 1
-    return blank
+        found.append(first + block.count(b"\n"))
+    return tuple(found)
 
 
 def _text_row(source: str, line: int, text, label, inputs: TextInputs, has_label: bool) -> Row | Rejection:
@@ -272,7 +291,8 @@ def _line_items(blocks: Iterable[bytes | Rejection], source: str, first_line: in
             try:
                 block.decode("utf-8")
                 rows = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-                yield LineBlock(block, rows, _blank_lines(block))
+                blank_at = blank_line_numbers(block, n)
+                yield LineBlock(block, rows, len(blank_at), source, blank_at)
                 n += rows
                 continue
             except UnicodeDecodeError:

@@ -58,7 +58,13 @@ def test_the_vocabulary_is_adapt_s(corpus, tmp_path, prep_cli, flags, settings):
     assert stats["inputs"] == stats["documents"] + 2 == len(_documents(corpus)) + 2
     assert stats["text"]["max_tokens"] == settings.get("max_tokens")
     assert f"wrote {len(_lines(out)):,} tokens to {out}" in result.out
-    assert "rejected 2 of" in result.out
+    # where the rejected inputs are listed, as prep text and prep images say it
+    rejected = tmp_path / "out" / "vocab.rejected.jsonl"
+    assert f"rejected 2 of {stats['inputs']:,} inputs (empty_document 1, not_utf8 1): see {rejected}" in result.out
+    rows = [json.loads(line) for line in rejected.read_text().splitlines()]
+    blank = len("\n".join(CORPUS).replace("\r\n", "\n").split("\n")) + 1
+    assert [(r["path"].rsplit("/", 1)[-1], r["line"], r["reason"]) for r in rows] == [
+        ("a.txt", blank, "empty_document"), ("a.txt", blank + 1, "not_utf8")]
 
 
 def test_counts_are_the_corpus_counts_and_cuts_apply(tmp_path, prep_cli):

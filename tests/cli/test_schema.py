@@ -69,6 +69,22 @@ def test_full_reads_every_record_catches_what_the_sample_missed_and_leaves_out_d
     assert prep_cli("verify", folder).exit_code == 0
 
 
+def test_infer_leaves_out_a_file_its_name_places_in_no_split_with_a_warning(tmp_path, prep_cli):
+    folder = _three_features(tmp_path / "old")
+    (folder / "notes.tfrecord").write_text("not TFRecord, a note\n")
+    write_tfrecord(folder / "extra.tfrecord", [{"feature1": 0.5, "feature2": 1, "label": 0}])
+    result = prep_cli("schema", "infer", f"{folder}/*.tfrecord", "-o", folder)
+    assert result.exit_code == 0, result.err
+    assert "warning: left out notes.tfrecord: not TFRecord framing" in result.err
+    assert ("warning: left out extra.tfrecord: its name places it in no split, while the other files' names place "
+            "them in test, train: to include it, say which split each file is in with --split NAME=GLOB") in result.err
+    assert f"files left out are listed in {folder}/rejected.jsonl" in result.err
+    assert "Traceback" not in result.err
+    assert [sh.file for s in load_schema(str(folder)).splits for sh in s.shards] == ["old-train.tfrecord", "old-test.tfrecord"]
+    rejected = [json.loads(line) for line in (folder / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rejected] == [("extra.tfrecord", "no_split"), ("notes.tfrecord", "not_tfrecord")]
+
+
 @pytest.mark.parametrize("setup,args,message", [
     (lambda d: write_tfrecord(d / "s.tfrecord", [], raw=[_sequence_example()]), [], "SequenceExample"),
     (lambda d: (d / "x.tfrecord").write_bytes(b"PK\x03\x04 a zip file, not TFRecord"), [], "not TFRecord framing"),

@@ -130,10 +130,28 @@ def test_inspect_writes_the_sheet(coloured, tmp_path, prep_cli, monkeypatch):
     out = tmp_path / "sheet.png"
     result = prep_cli("inspect", coloured, "--samples", "0", "--sheet", out, "--per-class", "3")
     assert result.exit_code == 0, result.err
-    assert "wrote contact sheet" in result.out and "3 classes x 3 samples each" in result.out
+    # blue, green and red hold 3, 2 and 1 images: the line says what the sheet holds, not what was asked
+    assert "wrote contact sheet" in result.out and "3 classes x 1-3 samples each (3 asked for)" in result.out
     from PIL import Image
 
     assert Image.open(out).size == SheetLayout(columns=3, rows=3).size
+
+
+@pytest.mark.parametrize("per_class, holds", [
+    (1, "3 classes x 1 sample each"),
+    (8, "3 classes x 1-3 samples each (8 asked for)"),
+])
+def test_the_sheet_says_what_it_holds(coloured, per_class, holds):
+    from PIL import Image
+
+    made = sheets.make_sheet(str(coloured), per_class=per_class)
+    assert made.holds == holds and made.per_row == ((1, 1, 1) if per_class == 1 else (3, 2, 1))
+    assert Image.open(io.BytesIO(made.png)).size == SheetLayout(columns=per_class, rows=3).size
+
+
+@pytest.mark.parametrize("per_row, text", [((1, 1), "1 sample"), ((8, 8), "8 samples"), ((1, 8, 3), "1-8 samples")])
+def test_samples_per_row(per_row, text):
+    assert sheets.samples_per_row(per_row) == text
 
 
 def test_inspect_sheet_of_a_dataset_without_images_is_a_usage_error(tmp_path, prep_cli):

@@ -92,6 +92,18 @@ def test_an_unfinished_run_is_refused(dataset_copy, prep_cli):
     assert "did not finish" in result.err and len(result.err.strip().splitlines()) == 1
 
 
+def test_a_shard_given_for_the_dataset_names_the_directory_to_give(dataset_copy, prep_cli):
+    shard = dataset_copy / "train-00000-of-00002.tfrecord"
+    result = prep_cli("verify", shard)
+    assert result.exit_code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert (f"{shard} is a file, not a dataset directory: give the folder that holds schema.json, "
+            f"here {dataset_copy}") in result.err
+    assert "did not finish" not in result.err
+    (dataset_copy / "schema.json").unlink()
+    result = prep_cli("verify", shard)
+    assert result.exit_code == 2 and f"({dataset_copy} has none either)" in result.err
+
+
 def _without_indexes(d, *, counts: bool = False) -> dict:
     """Takes the record indexes out of a dataset (as written before prep wrote them; with `counts`, the
     record counts too, as a schema inferred from foreign files may have them); returns the schema it had."""

@@ -340,13 +340,32 @@ def test_split_of_name(name, split):
     assert inference.split_of_name(name) == split
 
 
-def test_files_placed_and_unplaced_by_their_names_need_split_globs(tmp_path):
+def test_a_shard_its_name_places_in_no_split_is_left_out_saying_how_to_include_it(tmp_path):
     write_tfrecord(tmp_path / "train.tfrecord", [{"x": 1}])
     write_tfrecord(tmp_path / "other.tfrecord", [{"x": 1}])
-    with pytest.raises(InferenceError, match="--split NAME=GLOB"):
-        infer(tmp_path)
+    result = infer(tmp_path)
+    assert [s.name for s in result.schema.splits] == ["train"]
+    assert [(rel, reason) for rel, reason, _ in result.left_out] == [("other.tfrecord", "no_split")]
+    assert "--split NAME='other.tfrecord'" in result.left_out[0][2]
     result = infer(tmp_path, split_globs=(("train", "train*"), ("extra", "other*")))
     assert [s.name for s in result.schema.splits] == ["train", "extra"]
+
+
+def test_a_junk_file_its_name_places_in_no_split_is_left_out_as_what_it_is(tmp_path):
+    for split in ("train", "test"):
+        write_tfrecord(tmp_path / f"{split}.tfrecord", [{"x": 1}])
+    (tmp_path / "notes.tfrecord").write_text("not a TFRecord file, some notes\n")
+    result = infer(tmp_path)
+    assert [s.name for s in result.schema.splits] == ["train", "test"]
+    assert [(rel, reason) for rel, reason, _ in result.left_out] == [("notes.tfrecord", "not_tfrecord")]
+
+
+def test_unnamed_shards_beside_a_named_junk_file_still_go_to_train(tmp_path):
+    write_tfrecord(tmp_path / "part-0.tfrecord", [{"x": 1}])
+    (tmp_path / "notes_train.txt").write_text("a note about training\n")
+    result = infer(tmp_path)
+    assert [(s.name, [sh.file for sh in s.shards]) for s in result.schema.splits] == [("train", ["part-0.tfrecord"])]
+    assert [rel for rel, _, _ in result.left_out] == ["notes_train.txt"]
 
 
 def test_files_outside_the_dataset_directory_are_refused(tmp_path):
@@ -388,13 +407,67 @@ def test_from_feature_description_makes_a_schema_of_a_hand_written_dict(tmp_path
     parse_all(schema, tmp_path)
 
 
+# The README's "Bring your own TFRecords" snippet, as it is written there.
+README_SNIPPET = """
+from prep.interop import from_feature_description, save_schema
+schema = from_feature_description(feature_description, files=file_paths)   # out=, label_key=, splits={name: glob}
+save_schema(schema, "data/old")
+"""
+
+
+def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from schemas import load_schema
+
+    monkeypatch.chdir(tmp_path)
+    rows = [{"x": float(i), "label": i % 2} for i in range(5)]
+    file_paths = [str(write_tfrecord(Path("data/old") / f"{s}.tfrecord", rows)) for s in ("train", "test")]
+    feature_description = {"x": tf.io.FixedLenFeature([], tf.float32), "label": tf.io.FixedLenFeature([], tf.int64)}
+    exec(README_SNIPPET, {"feature_description": feature_description, "file_paths": file_paths})
+    (tmp_path / "data" / "old" / "notes.tfrecord").write_text("a note, not records\n")
+    with pytest.warns(UserWarning, match="left out notes.tfrecord: not TFRecord framing"):
+        exec(README_SNIPPET, {"feature_description": feature_description,
+                              "file_paths": file_paths + [str(tmp_path / "data" / "old" / "notes.tfrecord")]})
+    schema = load_schema("data/old")
+    assert schema.split_names == ("train", "test") and schema.label_key == "label"
+    assert parse_all(schema, tmp_path / "data" / "old")["x"].shape == (10,)
+
+
 def test_from_feature_description_refuses_a_description_the_records_do_not_fit(tmp_path):
     import tensorflow as tf
 
     from prep.interop.feature_description import from_feature_description
 
     write_tfrecord(tmp_path / "a.tfrecord", [{"x": [1, 2]}])
-    with pytest.raises(SchemaError, match="a.tfrecord: record 0 does not parse"):
+    with pytest.raises(SchemaError, match=r"a.tfrecord: record 0 does not parse with the given features: feature 'x' "
+                                          r"holds 2 values, where the schema says shape \[\] \(1 value\)$"):
         from_feature_description({"x": tf.io.FixedLenFeature([], tf.int64)}, files=str(tmp_path / "a.tfrecord"))
     with pytest.raises(SchemaError, match="SparseFeature is not supported"):
         from_feature_description({"x": tf.io.SparseFeature("i", "x", tf.int64, 3)}, files=str(tmp_path))
+
+
+@pytest.mark.parametrize("feature, why", [
+    (dict(name="y", dtype="int64", shape=(), default=None), "feature 'y' is missing (the schema gives it no default"),
+    (dict(name="y", dtype="int64", shape=(), default=0), None),
+    (dict(name="x", dtype="float32", shape=None, default=None), "feature 'x' holds int64_list values, where the "
+                                                                 "schema says float32 (float_list)"),
+    (dict(name="x", dtype="int64", shape=(3,), default=None), "feature 'x' holds 2 values, where the schema says "
+                                                              "shape [3] (3 values)"),
+    (dict(name="x", dtype="int64", shape=(2,), default=None), None),
+])
+def test_parse_mismatch_names_the_feature_and_what_is_wrong(feature, why):
+    from prep.interop.inference.record_parser import parse_mismatch
+    from schemas import Feature
+
+    found = parse_mismatch(example({"x": [1, 2]}), [Feature(**feature)])
+    assert found == why if why is None else found.startswith(why), found
+
+
+def test_tf_message_drops_the_op_wrapping():
+    from prep.interop.inference.record_parser import tf_message
+
+    message = ("{{function_node __wrapped__ParseExampleV2_Tdense_8_num_sparse_0_device_/job:localhost/replica:0/task:0/"
+               "device:CPU:0}} Feature: a (data type: int64) is required but could not be found. [Op:ParseExampleV2] "
+               "name: \nmore")
+    assert tf_message(message) == "Feature: a (data type: int64) is required but could not be found."

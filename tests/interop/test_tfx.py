@@ -114,6 +114,11 @@ def test_import_of_a_pbtxt_checks_the_files_parse(made_dataset, dataset_copy, tm
     pbtxt.write_text(pbtxt.read_text().replace('name: "image/height"\n  type: INT', 'name: "image/height"\n  type: FLOAT'))
     result = prep_cli("schema", "import", pbtxt, dataset_copy, "-o", dataset_copy, "--overwrite")
     assert result.exit_code == 2 and "does not parse with the given features" in result.err
+    # the feature and what is wrong with it, in one line; not TensorFlow's op text
+    assert ("record 0 does not parse with the given features: feature 'image/height' holds int64_list values, "
+            "where the schema says float32 (float_list)") in result.err
+    assert "function_node" not in result.err and "[Op:" not in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
 
 
 @pytest.mark.parametrize("text,expected", [("feature {", "not a TFX Schema"),

@@ -509,6 +509,20 @@ def test_a_missing_shard_is_named(made_dataset, tmp_path):
     (dict(mode="training"), "mode 'training' is not one of"),
     (dict(sequence_length=8), "sequence_length is set but no token-id feature is read"),
     (dict(num_epochs=0), "num_epochs must be a positive whole number or None"),
+    # the wrong type of value: a ReaderError naming the option too, never a TypeError from inside
+    (dict(image_size=224), r"image_size must be \(height, width\) in pixels, not 224: for square images pass "
+                           r"image_size=\(224, 224\)"),
+    (dict(image_size=(8,)), r"image_size must be \(height, width\)"),
+    (dict(image_size="224x224"), r"image_size must be \(height, width\)"),
+    (dict(split=["train"]), r"no split \['train'\]"),
+    (dict(mode=["train"]), r"mode \['train'\] is not one of"),
+    (dict(image_dtype=["uint8"]), "image_dtype must be 'uint8' or 'float32'"),
+    (dict(features=3), "features must be a list of feature names, not 3"),
+    (dict(features=["image", 3]), "features must be a list of feature names"),
+    (dict(label_key=3), "label_key must be a feature name or None, not 3"),
+    (dict(cache=1), "cache must be True, False or a file path prefix"),
+    (dict(seed="7"), "seed must be a whole number or None"),
+    (dict(deterministic="yes"), "deterministic must be True, False or None"),
 ])
 def test_wrong_options_are_refused_naming_them(made_dataset, options, message):
     arguments = dict(split="train", batch_size=4, image_size=(8, 8)) | options
@@ -546,6 +560,29 @@ def test_keras_fits_and_evaluates_on_images(reader, resized_dataset):
     model = image_model(10, 12, 1)
     history = model.fit(train_fn(), steps_per_epoch=3, epochs=2, validation_data=eval_fn(), verbose=0)
     assert len(history.history["loss"]) == 2 and "val_accuracy" in history.history
+
+
+# Keras 3 warns "The structure of `inputs` doesn't match the expected structure" when the batches' features
+# are not the model's inputs: a dict with more keys than a dict-input model has (the default features are
+# all but the label), or any dict for a model with one Input. The README says how to match them.
+@pytest.mark.parametrize("single_input", [False, True], ids=["dict-model-features", "one-input-supervised"])
+def test_keras_fits_without_a_structure_warning_the_way_the_readme_says(resized_dataset, single_input):
+    import warnings
+
+    keras = tf.keras
+    if single_input:
+        image = keras.Input((10, 12, 1), name="image", dtype="uint8")
+        pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(image))
+        model = keras.Model(image, keras.layers.Dense(2)(pooled))
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        train_fn = make_input_fn(resized_dataset, "train", 4, supervised=True)
+    else:
+        model = image_model(10, 12, 1)
+        train_fn = make_input_fn(resized_dataset, "train", 4, features=["image"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(train_fn(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert not [w for w in caught if "structure of `inputs`" in str(w.message)]
 
 
 # Keras 3 refuses "/" in an Input's name yet warns when a dict key differs from it; the key still maps.

@@ -77,8 +77,9 @@ def test_finish_writes_vocabularies_stats_and_a_schema_with_every_split():
 
 
 def test_vocab_sidecars_sit_beside_the_file():
-    assert vocab_sidecars("/o/vocab.txt") == ("/o/vocab.counts.tsv", "/o/vocab.stats.json")
-    assert vocab_sidecars("gs://b/tokens") == ("gs://b/tokens.counts.tsv", "gs://b/tokens.stats.json")
+    assert vocab_sidecars("/o/vocab.txt") == ("/o/vocab.counts.tsv", "/o/vocab.stats.json", "/o/vocab.rejected.jsonl")
+    assert vocab_sidecars("gs://b/tokens") == ("gs://b/tokens.counts.tsv", "gs://b/tokens.stats.json",
+                                               "gs://b/tokens.rejected.jsonl")
 
 
 @pytest.mark.parametrize("fmt, fractions, named, learned", [

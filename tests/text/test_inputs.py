@@ -21,6 +21,7 @@ from prep.text.inputs import (
     Row,
     TextInputs,
     _blank_lines,
+    blank_line_numbers,
     corpus_items,
     file_format,
     read_rows,
@@ -54,11 +55,12 @@ def test_plain_text_in_bulk_comes_in_blocks_of_valid_lines(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_bytes(b"a b\n\n \r\nc\n")
     [block] = _read(path, _inputs(tmp_path), bulk=True)
-    assert block == LineBlock(b"a b\n\n \r\nc\n", rows=4, blank=2)
+    assert block == LineBlock(b"a b\n\n \r\nc\n", rows=4, blank=2, source="corpus.txt", blank_at=(2, 3))
+    assert [(r.line, r.reason) for r in block.rejections()] == [(2, "empty_document"), (3, "empty_document")]
     path.write_bytes(b"a b\nbad \xff\nc")  # blocks: the complete lines, then the last line
     first, second, last = _read(path, _inputs(tmp_path), bulk=True)
     assert _summary([first, second]) == [(1, "a b"), (2, "not_utf8")]
-    assert last == LineBlock(b"c", rows=1, blank=0)
+    assert last == LineBlock(b"c", rows=1, blank=0, source="corpus.txt")
 
 
 def test_json_lines_with_text_and_label_fields(tmp_path):
@@ -245,6 +247,7 @@ def test_blank_lines_of_a_block_are_counted_exactly(lines, final_newline):
         return
     expected = sum(1 for line in lines_of(block) if not line.strip())
     assert _blank_lines(block) == expected
+    assert blank_line_numbers(block, 7) == tuple(7 + i for i, line in enumerate(lines_of(block)) if not line.strip())
 
 
 _json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from prep.core.wording import plural
+from prep.core.wording import amount, byte_size, plural
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.contact_sheet import ImageSample
 from prep.inspection.report import charts
 from prep.inspection.report.duplicates import duplicate_paths, duplicates_section, find_images
-from prep.inspection.report.markup import Section, byte_size, chart_figure, escape, tile
+from prep.inspection.report.markup import Section, chart_figure, escape, tile
 from prep.inspection.report.options import ReportOptions
 from prep.inspection.report.sections import class_balance_section, rejected_section
 from schemas import DatasetSchema
@@ -39,7 +39,7 @@ def sheet_section(schema: DatasetSchema, stats: Mapping, sample: ImageSample, op
 def _distribution_line(name: str, d: Mapping | None, unit: str) -> str:
     if not d or not d.get("count"):
         return ""
-    fmt = byte_size if unit == "B" else (lambda v: f"{v:,} px" if v is not None else "?")
+    fmt = byte_size if unit == "B" else (lambda v: f"{amount(v)} px")
     return f"<li>{name}: min {fmt(d.get('min'))}, mean {fmt(d.get('mean'))}, max {fmt(d.get('max'))}</li>"
 
 

@@ -1,4 +1,4 @@
-"""The pieces of HTML every part of the report is made of: sections, escaped text, numbers and sizes for
+"""The pieces of HTML every part of the report is made of: sections, escaped text, numbers for
 people, tables, charts in a figure, and images as inline data: URIs in captioned tiles."""
 
 from __future__ import annotations
@@ -37,16 +37,6 @@ def escape(value: object) -> str:
 def number(value: int | None) -> str:
     """A count with thousands separators, "?" when unknown."""
     return "?" if value is None else f"{value:,}"
-
-
-def byte_size(n: float | None) -> str:
-    """`n` bytes for people (kB, MB, GB: powers of 1000), "?" when unknown."""
-    if n is None:
-        return "?"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n:,.0f} B"
 
 
 def chart_figure(svg: str, caption: str = "") -> str:

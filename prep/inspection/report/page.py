@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from prep.core.wording import byte_size
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.report import charts
 from prep.inspection.report.findings import Finding, findings, findings_html
 from prep.inspection.report.image_sections import image_sections
-from prep.inspection.report.markup import Section, byte_size, escape, number
+from prep.inspection.report.markup import Section, escape, number
 from prep.inspection.report.options import ReportOptions
 from prep.inspection.report.sections import features_section, rejected_section, shards_section
 from prep.inspection.report.text_sections import text_sections, token_feature

@@ -9,8 +9,9 @@ import math
 from typing import Mapping
 
 from prep.core.failures import CONVERSION_ERROR, REPORT_HINT
+from prep.core.wording import byte_size
 from prep.inspection.report import charts
-from prep.inspection.report.markup import Section, byte_size, chart_figure, escape, html_table, number
+from prep.inspection.report.markup import Section, chart_figure, escape, html_table, number
 from prep.inspection.report.options import ReportOptions
 from schemas import DatasetSchema
 

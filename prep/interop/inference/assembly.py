@@ -14,6 +14,7 @@ from prep.interop.inference.errors import InferenceError
 from prep.interop.inference.feature_stats import RecordStats
 from prep.interop.inference.files import FileSet, locate_files
 from prep.interop.inference.options import InferOptions
+from prep.interop.inference.record_parser import parse_mismatch, tf_message
 from prep.interop.inference.rules import infer_features
 from prep.interop.inference.scanning import FileScan, merged_stats, scan_files
 from prep.jobs.results import rejected_jsonl
@@ -165,8 +166,9 @@ def check_parses(scans: Sequence[FileScan], schema: DatasetSchema) -> None:
             try:
                 tf.io.parse_example([record], spec)
             except tf.errors.InvalidArgumentError as e:
+                why = parse_mismatch(record, schema.features) or tf_message(e.message)
                 raise InferenceError(f"{scan.entry.relative}: record {i} does not parse with the given features: "
-                                     f"{e.message.splitlines()[0]}") from None
+                                     f"{why}") from None
 
 
 def _version() -> str:

@@ -31,12 +31,13 @@ _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
 @dataclass(frozen=True)
 class FileEntry:
     """One input file: `path` as FileSystems knows it, `relative` to the dataset directory, `size` in
-    bytes on disk, and its `split`."""
+    bytes on disk, and its `split`: None when its name places it in no split while the names of other
+    files do (it is read, then left out: `scanning.scan_files`)."""
 
     path: str
     relative: str
     size: int | None
-    split: str
+    split: str | None
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,15 @@ def split_of_name(relative: str) -> str | None:
     return None
 
 
+def unplaced_problem(relative: str, splits: Sequence[str]) -> str:
+    """Why a file whose name places it in no split is left out, while the names of the others place
+    them in `splits`, and how to include it."""
+    examples = " ".join(f"--split {name}='*{name}*'" for name in sorted(splits))
+    return (f"its name places it in no split, while the other files' names place them in {', '.join(sorted(splits))}: "
+            f"to include it, say which split each file is in with --split NAME=GLOB "
+            f"(e.g. {examples} --split NAME='{posixpath.basename(relative)}')")
+
+
 def parse_split_glob(text: str) -> tuple[str, str]:
     """'NAME=GLOB' -> (name, glob); raises ValueError with a message a user can act on."""
     name, sep, glob = text.partition("=")
@@ -148,8 +158,9 @@ def locate_files(patterns: Sequence[str], out: str | None,
     """Every file the patterns name, where it sits in the dataset directory `out`, and its split.
 
     Metadata files (schema.json, TFDS's JSON, vocab/, hidden files) are not shards and are skipped.
-    Splits come from `split_globs` when given, else from the names; files that no name places all go to
-    'train', but a mix of placed and unplaced files is an error (name them with --split).
+    Splits come from `split_globs` when given (a file no glob matches is an error), else from the names:
+    when no name places a file, they all go to 'train'; when some do, the others get split None and are
+    left out once they are read (`scanning.scan_files` says why, and how to include them).
     """
     if not patterns:
         raise InferenceError("no files given: name the TFRecord files, a glob or their folder")
@@ -187,11 +198,4 @@ def locate_files(patterns: Sequence[str], out: str | None,
         splits = [split_of_name(rel) for _, rel in entries]
         if all(s is None for s in splits):
             splits = [DEFAULT_SPLIT] * len(splits)
-        elif None in splits:
-            unplaced = [rel for (_, rel), split in zip(entries, splits) if split is None]
-            placed = sorted({s for s in splits if s})
-            raise InferenceError(
-                f"file names place some files in splits ({', '.join(placed)}) but not {unplaced[0]}"
-                f"{f' and {len(unplaced) - 1} more' if len(unplaced) > 1 else ''}: say which split each file is in "
-                "with --split NAME=GLOB (e.g. --split train='*train*' --split test='*test*')")
     return FileSet(out, tuple(FileEntry(path, rel, found[path], split) for (path, rel), split in zip(entries, splits)))

@@ -4,6 +4,9 @@ SequenceExample or bytes that are no Example at all apart."""
 from __future__ import annotations
 
 import functools
+import math
+import re
+from typing import Any, Sequence
 
 
 class RecordProblem(Exception):
@@ -78,3 +81,41 @@ def parse_record(data: bytes):
     if len(unknown_fields.UnknownFieldSet(record)):
         raise RecordProblem("is not a tf.train.Example (it has fields an Example does not have)", "not_example")
     return record.features.feature
+
+
+_KINDS = {"int64": "int64_list", "float32": "float_list", "string": "bytes_list"}
+_TF_NOISE = (re.compile(r"^\{\{function_node [^}]*\}\}\s*"), re.compile(r"\s*\[Op:\w+\].*$"))
+
+
+def parse_mismatch(data: bytes, features: Sequence[Any]) -> str | None:
+    """Why `tf.io.parse_example` refuses the record `data` with the schema `features` (name, dtype,
+    shape, default), naming the feature: absent without a default, another kind of values, another
+    number of values. None when none of these is the reason."""
+    try:
+        found = parse_record(data)
+    except RecordProblem as e:
+        return f"the record {e.problem}"
+    for f in features:
+        if f.name not in found:
+            if f.shape is not None and f.default is None:
+                return f"feature {f.name!r} is missing (the schema gives it no default, so every record must have it)"
+            continue
+        kind = found[f.name].WhichOneof("kind")
+        if kind is None:
+            continue
+        if kind != _KINDS[f.dtype]:
+            return f"feature {f.name!r} holds {kind} values, where the schema says {f.dtype} ({_KINDS[f.dtype]})"
+        count = len(getattr(found[f.name], kind).value)
+        if f.shape is not None and count != math.prod(f.shape):
+            return (f"feature {f.name!r} holds {count} value{'s' if count != 1 else ''}, where the schema says shape "
+                    f"{list(f.shape)} ({math.prod(f.shape)} value{'s' if math.prod(f.shape) != 1 else ''})")
+    return None
+
+
+def tf_message(message: str) -> str:
+    """The first line of a TensorFlow op error without its op wrapping ('{{function_node …}}',
+    '[Op:ParseExampleV2]'), which names TensorFlow's internals, not the user's data."""
+    line = message.strip().splitlines()[0] if message.strip() else message
+    for noise in _TF_NOISE:
+        line = noise.sub("", line)
+    return line.strip()

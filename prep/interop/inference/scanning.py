@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
 
 from prep.core.failures import CONVERSION_ERROR, unforeseen
+from prep.core.splits import DEFAULT_SPLIT
 from prep.interop.inference.feature_stats import RecordStats
-from prep.interop.inference.files import FileEntry
+from prep.interop.inference.files import FileEntry, unplaced_problem
 from prep.interop.inference.options import SampleOptions
 from prep.interop.inference.record_parser import RecordProblem
 from prep.records import tfrecord_io
@@ -163,13 +164,31 @@ def records_in(window: bytes) -> Iterator[bytes]:
 
 def scan_files(entries: Sequence[FileEntry], sample: SampleOptions | None, keep: int = 0,
                threads: int = 16) -> list[FileScan]:
-    """Scans files in parallel threads (reading is I/O: gs:// above all), in the order given."""
+    """Scans files in parallel threads (reading is I/O: gs:// above all), in the order given; then
+    places the files whose names place them in no split (`place_unplaced`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     if len(entries) <= 1:
-        return [scan_file(e, sample, keep) for e in entries]
+        return place_unplaced([scan_file(e, sample, keep) for e in entries])
     with ThreadPoolExecutor(max_workers=min(threads, len(entries))) as pool:
-        return list(pool.map(lambda e: scan_file(e, sample, keep), entries))
+        return place_unplaced(list(pool.map(lambda e: scan_file(e, sample, keep), entries)))
+
+
+def place_unplaced(scans: list[FileScan]) -> list[FileScan]:
+    """The scans with each readable file that its name places in no split (split None) left out, saying
+    how to include it; a file that could not be read keeps its own problem. When no file placed by its
+    name is readable (say a `notes_train.txt` beside unnamed shards), the unplaced ones go to 'train',
+    as they would have without it."""
+    unplaced = [s for s in scans if s.entry.split is None and s.problem is None]
+    if not unplaced:
+        return scans
+    placed = sorted({s.entry.split for s in scans if s.entry.split is not None and s.problem is None})
+    for scan in unplaced:
+        if placed:
+            scan.problem, scan.reason = unplaced_problem(scan.entry.relative, placed), "no_split"
+        else:
+            scan.entry = replace(scan.entry, split=DEFAULT_SPLIT)
+    return scans
 
 
 def merged_stats(scans: Iterable[FileScan]) -> RecordStats:

@@ -638,7 +638,7 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
         pipeline reads its own shards with the per-replica batch size. `config` is not used."""
         del config
         batch_size = (params or {}).get("batch_size", options.batch_size)
-        if mode is not None and mode not in MODES:
+        if mode is not None and not (isinstance(mode, str) and mode in MODES):
             raise ReaderError(f"mode {mode!r} is not one of {', '.join(map(repr, MODES))}")
         return make_dataset(shards, layout, spec, decode, options, split=split,
                             mode=MODES[mode] if mode else default_mode, batch_size=batch_size,
@@ -686,7 +686,7 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
 def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[str, int | None, str | None]]:
     """A split's shards as (full path, records, full path of its record index or None), each shard
     checked to exist."""
-    if split not in layout.splits:
+    if not isinstance(split, str) or split not in layout.splits:
         raise ReaderError(f"no split {split!r} in {data_dir} (it has: {', '.join(map(repr, layout.splits))})")
     files = [file for file, _ in layout.splits[split]]
     if not files:
@@ -711,13 +711,15 @@ def check_options(options: ReadOptions) -> None:
 
     if not positive(options.batch_size):
         raise ReaderError(f"batch_size must be a positive whole number, not {options.batch_size!r}")
-    if options.mode is not None and options.mode not in MODES:
+    if options.mode is not None and not (isinstance(options.mode, str) and options.mode in MODES):
         raise ReaderError(f"mode {options.mode!r} is not one of {', '.join(map(repr, MODES))}")
-    if options.image_size is not None and not (
-        len(options.image_size) == 2 and all(positive(n) for n in options.image_size)
-    ):
-        raise ReaderError(f"image_size must be (height, width) in pixels, not {options.image_size!r}")
-    if options.image_dtype not in IMAGE_DTYPES:
+    size = options.image_size
+    if positive(size):
+        raise ReaderError(f"image_size must be (height, width) in pixels, not {size!r}: "
+                          f"for square images pass image_size=({size}, {size})")
+    if size is not None and not (isinstance(size, (tuple, list)) and len(size) == 2 and all(positive(n) for n in size)):
+        raise ReaderError(f"image_size must be (height, width) in pixels, not {size!r}")
+    if not (isinstance(options.image_dtype, str) and options.image_dtype in IMAGE_DTYPES):
         raise ReaderError(f"image_dtype must be 'uint8' or 'float32', not {options.image_dtype!r}")
     for name in ("sequence_length", "num_epochs", "cycle_length", "max_boxes"):
         value = getattr(options, name)
@@ -727,6 +729,18 @@ def check_options(options: ReadOptions) -> None:
         raise ReaderError(f"shuffle_buffer must be a positive whole number, not {options.shuffle_buffer!r}")
     if isinstance(options.features, str):
         raise ReaderError(f"features must be a list of feature names, not the string {options.features!r}")
+    if options.features is not None and not (
+        isinstance(options.features, (list, tuple)) and all(isinstance(n, str) for n in options.features)
+    ):
+        raise ReaderError(f"features must be a list of feature names, not {options.features!r}")
+    if options.label_key is not None and not isinstance(options.label_key, str):
+        raise ReaderError(f"label_key must be a feature name or None, not {options.label_key!r}")
+    if not isinstance(options.cache, (bool, str)):
+        raise ReaderError(f"cache must be True, False or a file path prefix, not {options.cache!r}")
+    if options.seed is not None and not (isinstance(options.seed, int) and not isinstance(options.seed, bool)):
+        raise ReaderError(f"seed must be a whole number or None, not {options.seed!r}")
+    if options.deterministic is not None and not isinstance(options.deterministic, bool):
+        raise ReaderError(f"deterministic must be True, False or None, not {options.deterministic!r}")
 
 
 def image_decoding(name: str, channels: int, stored_size: tuple[int, int] | None,
