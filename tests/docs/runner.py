@@ -18,9 +18,10 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from tests.conftest import DATAFLOW_FLAGS
 from tests.docs.blocks import REPO, Block
@@ -227,7 +228,7 @@ class Session:
         for line in drop:
             code = "\n".join(kept for kept in code.splitlines() if line not in kept) + "\n"
         for old, new in replace.items():
-            if old not in code:
+            if old not in block.text:
                 raise BlockFailed(f"{where}: the test replaces text the block no longer has: {old!r}")
             code = code.replace(old, new)
         script = cwd / f"readme_{block.name.replace('-', '_')}.py"

@@ -16,11 +16,13 @@ from tests.docs.workspaces import MAKERS
 
 BLOCKS = all_blocks()
 
-KERAS_MODEL = """\
+NO_KERAS_WARNINGS = """\
 import warnings
+warnings.filterwarnings("error", category=UserWarning, module="keras")  # a README example warns of nothing
+"""
+KERAS_MODEL = """\
 import keras
 from readers import make_input_fn
-warnings.filterwarnings("error", category=UserWarning, module="keras")  # a README example warns of nothing
 image = keras.Input((224, 224, 3), name="image")
 logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(image)))
 model = keras.Model({"image": image}, logits)
@@ -29,7 +31,7 @@ model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=Tru
 FIT_SUPERVISED = """\
 plain = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
 plain.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-plain.fit(train_fn(), steps_per_epoch=1, epochs=1, verbose=0)
+plain.fit(train_fn(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
 """
 ESTIMATOR = """\
 import tensorflow as tf
@@ -53,7 +55,7 @@ PYTHON = {
     "bring-your-own-tfrecords": dict(drop=(INFER_GS,)),  # see test_schema_infer_full_dry_run_reads_no_gs_file
     "detection-keras": dict(prelude="import keras\nfrom readers import make_input_fn\n",
                             epilogue="batch = next(iter(train))\nassert set(batch) == {'images', 'bounding_boxes'}\n"),
-    "make-input-fn": dict(prelude=KERAS_MODEL, epilogue=FIT_SUPERVISED, replace=FEWER_STEPS,
+    "make-input-fn": dict(prelude=NO_KERAS_WARNINGS + KERAS_MODEL, epilogue=FIT_SUPERVISED, replace=FEWER_STEPS,
                           drop=(ESTIMATOR_LINE,)),  # tf.estimator is TensorFlow <= 2.15: test_readme_tf215.py
     "reader-module": dict(epilogue="images, labels = next(iter(train_fn()))\nassert images['image'].shape[1:3] == (224, 224)\n"),
     "from-feature-description": dict(
