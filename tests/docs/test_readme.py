@@ -143,3 +143,12 @@ def test_a_job_naming_gs_runs_as_a_dry_run_before_beams_own_flags():
     assert argv[:4] == ["prep", "images", "gs://b/x", "out"] and argv[-2:] == ["--", "--max_num_workers=5"]
     assert "--dry-run" in argv and "--runner" in argv
     assert dry_run(["prep", "reader", "d", "--data-dir", "gs://b/d"]) == ["prep", "reader", "d", "--data-dir", "gs://b/d"]
+
+
+def test_every_relative_link_names_a_file_that_exists():
+    import re
+
+    broken = [f"{doc.name}: {target}" for doc in documents()
+              for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8"))
+              if not (doc.parent / target).exists()]
+    assert not broken, f"links to files that do not exist: {broken}"
