@@ -34,7 +34,7 @@ test: venv venv-tf215
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/$(PYTEST) tests --ignore=tests/estimator
 	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
-	    tests/images/test_tensorflow_decodes.py
+	    tests/images/test_tensorflow_decodes.py tests/docs/test_readme_tf215.py
 
 clean:
 	rm -rf $(VENV) $(VENV_TF215) demo_out .cache
