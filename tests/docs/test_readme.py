@@ -66,10 +66,7 @@ PYTHON = {
         epilogue="import schemas\nassert schemas.load_schema('data/old').label_key == 'label'\n"),
 }
 # Blocks that fail today for a README bug fixed on another branch (remove the mark once it is merged).
-XFAIL = {
-    "from-feature-description": "issue 32 item 2 (save_schema is not in prep.interop), fixed on another branch",
-    "make-input-fn": "issue 32 item 8 (Keras warns when fit on the dict), fixed on another branch",
-}
+XFAIL: dict[str, str] = {}  # block name -> why it fails for now (strict: it must fail)
 
 
 def params():
