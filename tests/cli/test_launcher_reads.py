@@ -60,7 +60,7 @@ def _one_line(result, flag: str, path: str) -> str:
 def test_a_file_this_machine_cannot_read_offline_is_one_line(prep_cli, read):
     """This machine, as it is: no network and no Google Cloud credentials (elsewhere: a bucket that does not exist)."""
     result, flag, path = _launch(prep_cli, read)
-    _one_line(result, flag, path)
+    assert "cannot read it (" in _one_line(result, flag, path)
 
 
 @pytest.mark.parametrize("read", READS)

@@ -153,9 +153,12 @@ def test_out_holding_only_a_stale_lock_file_counts_as_empty(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / LOCK_FILE).write_text("")
     with hold_output(str(tmp_path / "out"), "prep images"):
-        prepare_output(str(tmp_path / "out"), overwrite=False)
+        prepare_output(str(tmp_path / "out"), overwrite=False)  # raises OutputExistsError if OUT counted as taken
+        assert (tmp_path / "out" / LOCK_FILE).exists(), "the hold's own file was taken over, not deleted"
 
 
 def test_a_remote_out_is_not_held_here(tmp_path):
+    entered = False
     with hold_output("gs://my-bucket/out", "prep images"), hold_output("gs://my-bucket/out", "prep images"):
-        pass  # the commit decides there (tests/beam_jobs/test_commit.py)
+        entered = True  # the second job is not refused: the commit decides there (tests/beam_jobs/test_commit.py)
+    assert entered and not any(tmp_path.iterdir())
