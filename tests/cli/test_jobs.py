@@ -59,10 +59,12 @@ def test_a_local_job_never_starts_prism(image_folder, tmp_path, prep_cli, fake_p
 
 def test_a_runner_named_after_the_double_dash_is_honoured(image_folder, tmp_path, prep_cli, fake_prism):
     prism, started = fake_prism
+    # Beam keeps one Prism job server per process, made by the first PrismRunner (or DirectRunner, as in the
+    # TestPipelines of other tests) and its options: this test asks for its own, as a `prep` process has.
     result = prep_cli("images", image_folder, tmp_path / "out", "--workers", "1", "--",
-                      "--runner=PrismRunner", f"--prism_location={prism}")
-    assert started.exists(), "--runner=PrismRunner did not start the Prism binary it was given"
-    assert result.exit_code != 0 and not (tmp_path / "out" / "schema.json").exists()
+                      "--runner=PrismRunner", f"--prism_location={prism}", "--experiments=disable_prism_server_singleton")
+    assert started.exists(), f"--runner=PrismRunner did not start the Prism binary it was given: {result.err}"
+    assert result.exit_code != 0 and not (tmp_path / "out" / "schema.json").exists(), result.err
 
 
 def test_custom_split_names_keeps_a_name_that_looks_misspelt(image_folder, tmp_path, prep_cli):
