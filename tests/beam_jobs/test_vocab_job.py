@@ -122,9 +122,13 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, prep_cli, args, message
     assert len(result.err.strip().splitlines()) == 1 and message in result.err
 
 
-def test_a_corpus_without_tokens_fails_with_a_reason(tmp_path, prep_cli):
-    (tmp_path / "c.txt").write_text("!!! ???\n...\n")
-    result = prep_cli("vocab", tmp_path / "c.txt", tmp_path / "v.txt", "--workers", "1")
+@pytest.mark.parametrize("name, content, reason", [
+    ("c.txt", "!!! ???\n...\n", "no token is left for the vocabulary"),
+    ("c.jsonl", "{not json\n{also bad\n", "no document to learn a vocabulary from: all 2 inputs were rejected (bad_json 2)"),
+], ids=["no token", "no document"])
+def test_a_corpus_no_vocabulary_can_come_from_fails_with_a_reason(tmp_path, prep_cli, name, content, reason):
+    (tmp_path / name).write_text(content)
+    result = prep_cli("vocab", tmp_path / name, tmp_path / "v.txt", "--workers", "1")
     assert result.exit_code == 1
-    assert "no token is left for the vocabulary" in result.err
+    assert reason in result.err
     assert not (tmp_path / "v.txt").exists()

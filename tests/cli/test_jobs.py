@@ -130,10 +130,3 @@ def test_a_run_that_writes_no_record_fails_in_one_line_and_keeps_its_rejections(
     assert (stats["inputs"], stats["records"], stats["rejected"]) == (3, 0, 3)
     assert (out / "schema.json").is_file(), "committed as it is: prep inspect and the reasons are there to read"
 
-
-def test_prep_vocab_with_no_document_says_every_input_was_rejected(tmp_path, prep_cli):
-    (tmp_path / "c.jsonl").write_text("{not json\n{also bad\n")
-    result = prep_cli("vocab", tmp_path / "c.jsonl", tmp_path / "v.txt", "--workers", "1")
-    assert result.exit_code == 1
-    assert "no document to learn a vocabulary from: all 2 inputs were rejected (bad_json 2)" in result.err
-    assert not (tmp_path / "v.txt").exists()
