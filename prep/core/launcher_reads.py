@@ -73,26 +73,81 @@ def _open(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]]:
     return FileSystems.open(path, compression_type="uncompressed"), _cause
 
 
-def _open_gcs(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]] | None:
-    """A gs:// object opened for reading with no retry; None without google-cloud-storage (Beam without
-    its gcp extra, whose FileSystems then says what is missing)."""
+def listing(folder: str) -> list[str]:
+    """The paths of every file under `folder` (local, gs:// or any Beam filesystem; [] when there is no
+    such folder), as the launching machine lists them. A gs:// folder is listed with no retry, and a
+    failure is an UnreadableFile in one line naming the folder and the cause."""
+    if folder.startswith("gs://"):
+        listed = _list_gcs(folder)
+        if listed is not None:
+            return listed
+    from apache_beam.io.filesystems import FileSystems
+
+    if not FileSystems.exists(folder):
+        return []
+    return [m.path for m in FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list]
+
+
+def exists(path: str) -> bool:
+    """Whether `path` is a file (local, gs:// or any Beam filesystem), as the launching machine sees it;
+    a gs:// object is looked up with no retry, and a failure is an UnreadableFile in one line."""
+    if path.startswith("gs://"):
+        found = _gcs_client()
+        if found is not None:
+            client, no_credentials = found
+            bucket, _, name = path[len("gs://"):].partition("/")
+            try:
+                return client.bucket(bucket).blob(name).exists(retry=None, timeout=READ_TIMEOUT)
+            except Exception as e:  # see _list_gcs
+                raise UnreadableFile(f"{path}: cannot look it up ({_gcs_cause(e, no_credentials)})") from None
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.exists(path)
+
+
+def _gcs_client():
+    """(a google-cloud-storage client with this machine's credentials, or an anonymous one; None, or why
+    there are no credentials, for `_gcs_cause`); None without google-cloud-storage (Beam without its gcp
+    extra, whose FileSystems then says what is missing)."""
     try:
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import storage
     except ImportError:
         return None
-    bucket, _, name = path[len("gs://"):].partition("/")
-    if not bucket or not name:
-        raise UnreadableFile(f"{path}: not a gs://BUCKET/OBJECT path")
     try:
         credentials, project = google.auth.default()
-        client, no_credentials = storage.Client(credentials=credentials, project=project), None
+        return storage.Client(credentials=credentials, project=project), None
     except DefaultCredentialsError as e:
         why = str(e).split(". ")[0].rstrip(".")
         why = "" if why.startswith(_NONE_FOUND) else f" ({why})"  # say why, unless it is only that there are none
-        client = storage.Client.create_anonymous_client()
-        no_credentials = f"this machine has no Google Cloud credentials{why}: run `{LOGIN}`"
+        return storage.Client.create_anonymous_client(), f"this machine has no Google Cloud credentials{why}: run `{LOGIN}`"
+
+
+def _list_gcs(folder: str) -> list[str] | None:
+    """Every object under gs:// `folder`, one attempt a page; None without google-cloud-storage."""
+    found = _gcs_client()
+    if found is None:
+        return None
+    client, no_credentials = found
+    bucket, _, prefix = folder[len("gs://"):].partition("/")
+    prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+    try:
+        blobs = client.list_blobs(bucket, prefix=prefix, retry=None, timeout=READ_TIMEOUT)
+        return [f"gs://{bucket}/{blob.name}" for blob in blobs]
+    except Exception as e:  # the client's and the transport's exceptions alike: _gcs_cause tells them apart
+        raise UnreadableFile(f"{folder}: cannot list it ({_gcs_cause(e, no_credentials)})") from None
+
+
+def _open_gcs(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]] | None:
+    """A gs:// object opened for reading with no retry; None without google-cloud-storage."""
+    bucket, _, name = path[len("gs://"):].partition("/")
+    if not bucket or not name:
+        raise UnreadableFile(f"{path}: not a gs://BUCKET/OBJECT path")
+    found = _gcs_client()
+    if found is None:
+        return None
+    client, no_credentials = found
     blob = client.bucket(bucket).blob(name)
     reader = blob.open("rb", chunk_size=CHUNK_BYTES, retry=None, timeout=READ_TIMEOUT)
     return reader, lambda error: _gcs_cause(error, no_credentials)

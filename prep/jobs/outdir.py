@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from prep.core import launcher_reads
 from prep.core.sharding import INDEX_DIR
 from schemas import SCHEMA_FILE
 
@@ -34,13 +35,12 @@ class OutputTakenError(OutputExistsError):
 
 
 def _entries(out: str) -> list[str]:
+    """What OUT holds, listed once from the launching machine (on gs:// with no retry: a bucket it cannot
+    reach is one line at once, prep.core.launcher_reads), less this job's own hold."""
     from apache_beam.io.filesystems import FileSystems
 
-    if not FileSystems.exists(out):
-        return []
-    metadata = FileSystems.match([FileSystems.join(out, "**")])[0].metadata_list
     lock = FileSystems.join(out, LOCK_FILE)  # this job's own hold, taken before OUT is checked
-    return [m.path for m in metadata if m.path != lock]
+    return [path for path in launcher_reads.listing(out) if path != lock]
 
 
 def prepare_output(out: str, overwrite: bool) -> None:

@@ -12,7 +12,7 @@ import io
 import json
 import os
 
-from prep.core import preflight
+from prep.core import launcher_reads, preflight
 from prep.core.layout import Layout
 from prep.core.preflight import PreflightError, is_local
 from prep.core.splits import DEFAULT_SPLIT, SPLIT_FOLDERS, lookalike
@@ -139,9 +139,8 @@ def _did_you_mean(unknown: list[str], names: tuple[str, ...]) -> str:
 
 
 def check_vocab_output(out: str, src: str, overwrite: bool, sidecars: tuple[str, ...]) -> None:
-    """OUT of `prep vocab` is a file that may be written: not a folder, not inside SRC, not there already."""
-    from apache_beam.io.filesystems import FileSystems
-
+    """OUT of `prep vocab` is a file that may be written: not a folder, not inside SRC, not there already
+    (looked up from the launching machine: on gs:// with no retry, prep.core.launcher_reads)."""
     if is_local(out):
         if os.path.isdir(out):
             raise PreflightError(f"OUT {out!r} is a folder: name the vocabulary file to write (e.g. {out}/vocab.txt)")
@@ -149,5 +148,5 @@ def check_vocab_output(out: str, src: str, overwrite: bool, sidecars: tuple[str,
             raise PreflightError("OUT is inside SRC, so the vocabulary would be read back as input: choose an OUT outside SRC")
     if not overwrite:
         for path in (out,) + sidecars:
-            if FileSystems.exists(path):
+            if launcher_reads.exists(path):
                 raise PreflightError(f"{path} already exists: pass --overwrite to replace it, or choose another OUT")

@@ -73,3 +73,25 @@ def test_each_launcher_read_is_one_request_never_beams_retries(prep_cli, fake_gc
     bucket, name = path[len("gs://"):].split("/", 1)
     assert [unquote(r.split("?")[0]) for r in fake_gcs.downloads()] == [f"/download/storage/v1/b/{bucket}/o/{name}"]
     assert gcs_on_client == []
+
+
+def test_an_out_this_machine_cannot_list_is_one_line_at_once(prep_cli, fake_gcs, gcs_on_client):  # noqa: F811
+    """A real Dataflow run checks OUT from the launching machine first: Cloud Storage answers 503, and the
+    launcher says so in one line after one request, never through Beam's client (two minutes of retries)."""
+    result = prep_cli("images", f"{BUCKET}/images", f"{BUCKET}/out", *DATAFLOW_FLAGS)
+    assert result.exit_code == 2 and "Traceback" not in result.err
+    (line,) = result.err.strip().splitlines()
+    assert f"{BUCKET}/out: cannot list it (" in line and "503" in line
+    listings = [r for r in fake_gcs.requests if r.split("?")[0].endswith("/o")]
+    assert len(listings) == 1 and "prefix=out%2F" in listings[0]
+    assert gcs_on_client == []
+
+
+def test_a_vocabulary_out_this_machine_cannot_look_up_is_one_line_at_once(prep_cli, fake_gcs, gcs_on_client,  # noqa: F811
+                                                                          tmp_path):
+    (tmp_path / "c.txt").write_text("a b c\n")
+    result = prep_cli("vocab", tmp_path / "c.txt", f"{BUCKET}/vocab.txt", *DATAFLOW_FLAGS)
+    assert result.exit_code == 2 and "Traceback" not in result.err
+    (line,) = result.err.strip().splitlines()
+    assert f"{BUCKET}/vocab.txt: cannot look it up (" in line and "503" in line
+    assert gcs_on_client == []
