@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from typing import BinaryIO, Callable, Iterator
 
 READ_TIMEOUT = 20  # seconds a request to Cloud Storage may wait to connect, and then between bytes
@@ -103,6 +104,24 @@ def exists(path: str) -> bool:
     from apache_beam.io.filesystems import FileSystems
 
     return FileSystems.exists(path)
+
+
+def check_reachable(pattern: str) -> None:
+    """That the launching machine can list where a gs:// path or glob points: one request for at most one
+    object under the part before any wildcard, no retry (Beam's own listing retries for two minutes); an
+    UnreadableFile in one line when it cannot. Other paths need no check."""
+    if not pattern.startswith("gs://"):
+        return
+    found = _gcs_client()
+    if found is None:
+        return
+    client, no_credentials = found
+    bucket, _, rest = pattern[len("gs://"):].partition("/")
+    prefix = re.split(r"[*?\[]", rest, maxsplit=1)[0]
+    try:
+        list(client.list_blobs(bucket, prefix=prefix, max_results=1, retry=None, timeout=READ_TIMEOUT))
+    except Exception as e:  # see _list_gcs
+        raise UnreadableFile(f"{pattern}: cannot list it ({_gcs_cause(e, no_credentials)})") from None
 
 
 def _gcs_client():

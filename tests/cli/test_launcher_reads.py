@@ -95,3 +95,15 @@ def test_a_vocabulary_out_this_machine_cannot_look_up_is_one_line_at_once(prep_c
     (line,) = result.err.strip().splitlines()
     assert f"{BUCKET}/vocab.txt: cannot look it up (" in line and "503" in line
     assert gcs_on_client == []
+
+
+def test_a_schema_infer_glob_this_machine_cannot_list_is_one_line_at_once(prep_cli, fake_gcs, gcs_on_client):  # noqa: F811
+    """prep schema infer samples its files on the launching machine: an unreachable bucket is one line at
+    once, after one request for the part of the glob before its wildcard."""
+    result = prep_cli("schema", "infer", f"{BUCKET}/old/*.tfrecord")
+    assert result.exit_code == 2 and "Traceback" not in result.err
+    (line,) = result.err.strip().splitlines()
+    assert f"{BUCKET}/old/*.tfrecord: cannot list it (" in line and "503" in line
+    listings = [r for r in fake_gcs.requests if r.split("?")[0].endswith("/o")]
+    assert len(listings) == 1 and "prefix=old%2F" in listings[0]
+    assert gcs_on_client == []

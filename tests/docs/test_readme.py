@@ -52,7 +52,9 @@ INFER_GS = "prep schema infer 'gs://bucket/x/train-*' -o gs://bucket/x --full --
 
 # What a Python block takes as given, and what proves it worked, by block name; lines a block runs without.
 PYTHON = {
-    "bring-your-own-tfrecords": dict(drop=(INFER_GS,)),  # see test_schema_infer_full_dry_run_reads_no_gs_file
+    # schema infer samples its files from the launching machine, a dry run too: it needs the bucket
+    # (tests/cli/test_launcher_reads.py: offline, one line at once)
+    "bring-your-own-tfrecords": dict(drop=(INFER_GS,)),
     "detection-keras": dict(prelude="import keras\nfrom readers import make_input_fn\n",
                             epilogue="batch = next(iter(train))\nassert set(batch) == {'images', 'bounding_boxes'}\n"),
     "make-input-fn": dict(prelude=NO_KERAS_WARNINGS + KERAS_MODEL, epilogue=FIT_SUPERVISED, replace=FEWER_STEPS,
@@ -103,14 +105,6 @@ def test_every_block_is_run_or_skipped_with_a_reason():
         assert not b.check or b.check.partition(":")[0] in CHECKS, f"{b.where}: no check {b.check!r}"
         assert b.lang in ("", "python"), f"{b.where}: the harness runs shell and python blocks, not {b.lang!r}"
     assert set(PYTHON) | set(XFAIL) <= set(names), "the tables above name blocks that no longer exist"
-
-
-@pytest.mark.xfail(run=False, strict=True, reason=(
-    "found by this harness: `prep schema infer 'gs://...' --full --dry-run` lists the gs:// glob on the "
-    "launcher, and Beam's client retries it for 120 s offline, where the README says a dry run reads "
-    "only --manifest, --labels and --vocab, one request each with a 20-second timeout"))
-def test_schema_infer_full_dry_run_reads_no_gs_file(readme):
-    readme.run_block(readme.blocks["bring-your-own-tfrecords"], drop=("prep reader", "prep verify", "data/old/*"))
 
 
 def test_the_documents_are_the_readme_and_docs():

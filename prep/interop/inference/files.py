@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from prep.core import launcher_reads
 from prep.core.sharding import INDEX_DIR
 from prep.core.splits import DEFAULT_SPLIT
 from prep.interop.inference.errors import InferenceError
@@ -71,6 +72,10 @@ def _match(pattern: str) -> list[tuple[str, int | None]]:
         candidates = [FileSystems.join(pattern, "**")]
     elif _is_remote(pattern) and not any(c in pattern for c in "*?["):
         candidates.append(FileSystems.join(pattern.rstrip("/"), "**"))  # a bucket folder: every object below
+    try:
+        launcher_reads.check_reachable(pattern)
+    except launcher_reads.UnreadableFile as e:
+        raise InferenceError(str(e)) from None
     for candidate in candidates:
         try:
             metadata = FileSystems.match([candidate])[0].metadata_list
