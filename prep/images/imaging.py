@@ -312,7 +312,7 @@ def _check_jpeg_markers(data: bytes) -> None:
         else:
             pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     # libjpeg reads every scan of a progressive or multi-scan file before its first row, in Pillow too
-    multiple_scans = progressive or data[pos + 4] < components
+    multiple_scans = progressive or pos + 4 >= size or data[pos + 4] < components  # cut there: truncated below
     marker, scans = 0xDA, 0
     while marker != 0xD9:
         if marker == 0xDA and (scans == 0 or multiple_scans):

@@ -484,6 +484,11 @@ def _half(name: str) -> bytes:
     return data[: len(data) // 2]
 
 
+def _jpeg_cut_after_its_scan_header_length() -> bytes:
+    data = case("jpeg_rgb").data
+    return data[: data.find(b"\xff\xda") + 4]
+
+
 def _gif_with_unknown_block_before_its_image() -> bytes:
     data = case("gif").data
     start = 13 + 3 * (2 << (data[10] & 7))  # after the header and the global colour table
@@ -500,6 +505,7 @@ REJECTIONS: list[tuple[str, Callable[[], bytes], dict[str, object]]] = [
     ("empty_file", lambda: b"", {}),
     ("not_an_image", lambda: b"name,label\ncat.jpg,1\n", {}),  # a text file named .jpg
     ("truncated", lambda: _half("jpeg_rgb"), {}),
+    ("truncated", _jpeg_cut_after_its_scan_header_length, {}),
     ("truncated", lambda: case("png_rgb").data[:-12], {}),  # IEND cut off
     ("truncated", lambda: case("bmp_rgb").data[:-100], {}),
     ("corrupt", _jpeg_without_huffman_tables, {}),
