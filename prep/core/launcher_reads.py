@@ -79,7 +79,8 @@ def listing(folder: str) -> list[str]:
     such folder), as the launching machine lists them. A gs:// folder is listed with no retry, and a
     failure is an UnreadableFile in one line naming the folder and the cause."""
     if folder.startswith("gs://"):
-        listed = _list_gcs(folder)
+        bucket, _, prefix = folder[len("gs://"):].partition("/")
+        listed = _list_gcs(folder, bucket, prefix.rstrip("/") + "/" if prefix.strip("/") else "")
         if listed is not None:
             return listed
     from apache_beam.io.filesystems import FileSystems
@@ -110,18 +111,9 @@ def check_reachable(pattern: str) -> None:
     """That the launching machine can list where a gs:// path or glob points: one request for at most one
     object under the part before any wildcard, no retry (Beam's own listing retries for two minutes); an
     UnreadableFile in one line when it cannot. Other paths need no check."""
-    if not pattern.startswith("gs://"):
-        return
-    found = _gcs_client()
-    if found is None:
-        return
-    client, no_credentials = found
-    bucket, _, rest = pattern[len("gs://"):].partition("/")
-    prefix = re.split(r"[*?\[]", rest, maxsplit=1)[0]
-    try:
-        list(client.list_blobs(bucket, prefix=prefix, max_results=1, retry=None, timeout=READ_TIMEOUT))
-    except Exception as e:  # see _list_gcs
-        raise UnreadableFile(f"{pattern}: cannot list it ({_gcs_cause(e, no_credentials)})") from None
+    if pattern.startswith("gs://"):
+        bucket, _, rest = pattern[len("gs://"):].partition("/")
+        _list_gcs(pattern, bucket, re.split(r"[*?\[]", rest, maxsplit=1)[0], max_results=1)
 
 
 def _gcs_client():
@@ -143,19 +135,18 @@ def _gcs_client():
         return storage.Client.create_anonymous_client(), f"this machine has no Google Cloud credentials{why}: run `{LOGIN}`"
 
 
-def _list_gcs(folder: str) -> list[str] | None:
-    """Every object under gs:// `folder`, one attempt a page; None without google-cloud-storage."""
+def _list_gcs(shown: str, bucket: str, prefix: str, max_results: int | None = None) -> list[str] | None:
+    """The objects of gs:// `bucket` under `prefix` (at most `max_results`), one attempt a page; None without
+    google-cloud-storage. A failure is an UnreadableFile naming `shown`."""
     found = _gcs_client()
     if found is None:
         return None
     client, no_credentials = found
-    bucket, _, prefix = folder[len("gs://"):].partition("/")
-    prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
     try:
-        blobs = client.list_blobs(bucket, prefix=prefix, retry=None, timeout=READ_TIMEOUT)
+        blobs = client.list_blobs(bucket, prefix=prefix, max_results=max_results, retry=None, timeout=READ_TIMEOUT)
         return [f"gs://{bucket}/{blob.name}" for blob in blobs]
     except Exception as e:  # the client's and the transport's exceptions alike: _gcs_cause tells them apart
-        raise UnreadableFile(f"{folder}: cannot list it ({_gcs_cause(e, no_credentials)})") from None
+        raise UnreadableFile(f"{shown}: cannot list it ({_gcs_cause(e, no_credentials)})") from None
 
 
 def _open_gcs(path: str) -> tuple[BinaryIO, Callable[[BaseException], str]] | None:

@@ -75,15 +75,22 @@ def test_each_launcher_read_is_one_request_never_beams_retries(prep_cli, fake_gc
     assert gcs_on_client == []
 
 
-def test_an_out_this_machine_cannot_list_is_one_line_at_once(prep_cli, fake_gcs, gcs_on_client):  # noqa: F811
-    """A real Dataflow run checks OUT from the launching machine first: Cloud Storage answers 503, and the
-    launcher says so in one line after one request, never through Beam's client (two minutes of retries)."""
-    result = prep_cli("images", f"{BUCKET}/images", f"{BUCKET}/out", *DATAFLOW_FLAGS)
+@pytest.mark.parametrize("command, listed, prefix", [
+    # a real Dataflow run checks OUT from the launching machine first
+    (["images", f"{BUCKET}/images", f"{BUCKET}/out", *DATAFLOW_FLAGS], f"{BUCKET}/out", "out%2F"),
+    # prep schema infer samples its files there: the part of the glob before its wildcard is asked for
+    (["schema", "infer", f"{BUCKET}/old/*.tfrecord"], f"{BUCKET}/old/*.tfrecord", "old%2F"),
+], ids=["out", "schema_infer_glob"])
+def test_a_bucket_this_machine_cannot_list_is_one_line_at_once(prep_cli, fake_gcs, gcs_on_client,  # noqa: F811
+                                                               command, listed, prefix):
+    """Cloud Storage answers 503: the launcher says so in one line after one listing request, never through
+    Beam's client (two minutes of retries)."""
+    result = prep_cli(*command)
     assert result.exit_code == 2 and "Traceback" not in result.err
     (line,) = result.err.strip().splitlines()
-    assert f"{BUCKET}/out: cannot list it (" in line and "503" in line
+    assert f"{listed}: cannot list it (" in line and "503" in line
     listings = [r for r in fake_gcs.requests if r.split("?")[0].endswith("/o")]
-    assert len(listings) == 1 and "prefix=out%2F" in listings[0]
+    assert len(listings) == 1 and f"prefix={prefix}" in listings[0]
     assert gcs_on_client == []
 
 
@@ -94,16 +101,4 @@ def test_a_vocabulary_out_this_machine_cannot_look_up_is_one_line_at_once(prep_c
     assert result.exit_code == 2 and "Traceback" not in result.err
     (line,) = result.err.strip().splitlines()
     assert f"{BUCKET}/vocab.txt: cannot look it up (" in line and "503" in line
-    assert gcs_on_client == []
-
-
-def test_a_schema_infer_glob_this_machine_cannot_list_is_one_line_at_once(prep_cli, fake_gcs, gcs_on_client):  # noqa: F811
-    """prep schema infer samples its files on the launching machine: an unreachable bucket is one line at
-    once, after one request for the part of the glob before its wildcard."""
-    result = prep_cli("schema", "infer", f"{BUCKET}/old/*.tfrecord")
-    assert result.exit_code == 2 and "Traceback" not in result.err
-    (line,) = result.err.strip().splitlines()
-    assert f"{BUCKET}/old/*.tfrecord: cannot list it (" in line and "503" in line
-    listings = [r for r in fake_gcs.requests if r.split("?")[0].endswith("/o")]
-    assert len(listings) == 1 and "prefix=old%2F" in listings[0]
     assert gcs_on_client == []
