@@ -32,15 +32,18 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs.batching import delete_spilled
 from beam_jobs.sharded_write import new_staging, staged_name, write_shard
 from prep.core.sharding import INDEX_DIR
+from prep.core.versions import INVENTORY_DIR
 from prep.jobs.options import ShardingOptions
 from prep.jobs.outdir import CLAIM_FILE, OutputTakenError
 from prep.records import tfrecord_io
 from schemas import SCHEMA_FILE, DatasetSchema, dumps, save_schema
 from schemas.guarded_write import ChangedFileError, FileState, delete_if_unchanged, observe, write_if_unchanged
+from schemas.versions import VERSIONS_DIR
 
-# finalize(shard results, **side inputs) -> (schema, {relative path: file bytes}); shard results are
-# the dicts WriteShards outputs, with the empty shards added.
-Finalize = Callable[..., tuple[DatasetSchema, dict[str, bytes]]]
+# finalize(shard results, **side inputs) -> (schema, {relative path: file bytes}), or None when there is
+# nothing to commit (an update that changed nothing); shard results are the dicts WriteShards outputs,
+# with the empty shards added.
+Finalize = Callable[..., tuple[DatasetSchema, dict[str, bytes]] | None]
 
 
 write_file = tfrecord_io.write_file  # what the jobs write whole: vocabularies, stats, rejected.jsonl
@@ -92,8 +95,10 @@ def _release(claim: FileState) -> None:
 
 
 def _staged_files(results: list[dict]) -> list[str]:
-    """The files the shard results name (shards and record indexes), relative to OUT."""
-    return [name for r in results for name in (r["file"], r.get("index_file")) if name]
+    """The files the shard results name (shards, record indexes, inventories), relative to OUT; a
+    shard an update shares with the version before it (marked "carried") has none to move."""
+    return [name for r in results if not r.get("carried")
+            for name in (r["file"], r.get("index_file"), r.get("inventory_file")) if name]
 
 
 def _move_staged(out: str, staging: str, names: list[str]) -> None:
@@ -111,38 +116,52 @@ def _move_staged(out: str, staging: str, names: list[str]) -> None:
         FileSystems.rename(sources, destinations)
 
 
-def delete_staged(out: str, staging: str) -> None:
-    """Deletes every file the job with token `staging` left in `out` under a staged or temporary name."""
-    patterns = [FileSystems.join(out, f"*.tmp-{staging}*"), FileSystems.join(out, INDEX_DIR, f"*.tmp-{staging}*")]
+def delete_staged(out: str, staging: str, folder: str = "") -> None:
+    """Deletes every file the job with token `staging` left in `out` under a staged or temporary name
+    (its shards in `folder`, a version's: prep.core.versions.version_folder)."""
+    places = ["", INDEX_DIR + "/", INVENTORY_DIR + "/"]
+    patterns = [FileSystems.join(out, f"{place}{f}*.tmp-{staging}*") for place in places for f in {"", folder}]
     paths = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
     if paths:
-        FileSystems.delete(paths)
+        FileSystems.delete(sorted(set(paths)))
 
 
 class _CommitFn(beam.DoFn):
-    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, spill_dir: str | None):
+    def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, spill_dir: str | None,
+                 folder: str, expect: FileState | None, empty_inventory: bool):
         self.out, self.options, self.finalize, self.spill_dir = out, options, finalize, spill_dir
+        self.folder, self.expect, self.empty_inventory = folder, expect, empty_inventory
         self.staging = new_staging()  # for a job with no shard results (they would bring theirs)
 
     def process(self, _, results, split_names, **side):
         results = list(results)
-        staging = results[0]["staging"] if results else self.staging
+        staging = next((r["staging"] for r in results if r["staging"]), self.staging)
         for split in split_names:
-            present = {r["index"]: r for r in results if r["split"] == split}
-            num_shards = next(iter(present.values()))["num_shards"] if present else (self.options.num_shards or 1)
+            written = {r["index"]: r for r in results if r["split"] == split and not r.get("carried")}
+            if not written and any(r["split"] == split for r in results):
+                continue  # an update that wrote nothing new to a split keeps its shards
+            num_shards = next(iter(written.values()))["num_shards"] if written else (self.options.num_shards or 1)
             for index in range(num_shards):
-                if index not in present:
-                    results.append(write_shard(self.out, [], self.options.compression,
-                                               split=split, index=index, num_shards=num_shards, staging=staging))
-        schema, files = self.finalize(results, **side)
+                if index not in written:
+                    results.append(write_shard(self.out, [], self.options.compression, split=split, index=index,
+                                               num_shards=num_shards, staging=staging, folder=self.folder,
+                                               inventory=b"" if self.empty_inventory else None))
+        finished = self.finalize(results, **side)
+        if finished is None:  # an update that found nothing to change: the dataset stays as it is
+            delete_staged(self.out, staging, self.folder)
+            delete_spilled(self.spill_dir)
+            return
+        schema, files = finished
 
         def publish():
             _move_staged(self.out, staging, _staged_files(results))
-            for relative, data in sorted(files.items()):
+            # a version's own files first (schemas.versions): the dataset's top-level ones then describe it
+            for relative, data in sorted(files.items(), key=lambda item: (not item[0].startswith(VERSIONS_DIR + "/"), item[0])):
                 write_file(FileSystems.join(self.out, relative), data)
 
-        commit(self.out, staging, schema, publish, on_lost=lambda: delete_staged(self.out, staging))
-        delete_staged(self.out, staging)  # temporaries of worker attempts that were killed
+        commit(self.out, staging, schema, publish, expect=self.expect,
+               on_lost=lambda: delete_staged(self.out, staging, self.folder))
+        delete_staged(self.out, staging, self.folder)  # temporaries of worker attempts that were killed
         delete_spilled(self.spill_dir)
         yield schema
 
@@ -153,20 +172,26 @@ class Commit(beam.PTransform):
     `split_names` (a side input) lists every split that must exist, even with no records;
     `side_inputs` are passed on to `finalize` by name. The job's `spill_dir` (beam_jobs.batching), read
     by then, is deleted after schema.json is written. A job that another one beat to OUT fails with
-    OutputTakenError, its staged shards deleted (see `commit`).
+    OutputTakenError, its staged shards deleted (see `commit`). An update passes the `folder` of its
+    version's shards and `expect`, what it saw of schema.json when it started; shard results marked
+    "carried" are shards it shares with the version before. `empty_inventory`: the empty shards the
+    commit writes get an (empty) inventory, as the job's others have one.
     """
 
     def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, split_names,
-                 spill_dir: str | None = None, **side_inputs):
+                 spill_dir: str | None = None, folder: str = "", expect: FileState | None = None,
+                 empty_inventory: bool = False, **side_inputs):
         super().__init__()
         self.out, self.options, self.finalize = out, options, finalize
         self.split_names, self.spill_dir, self.finalize_inputs = split_names, spill_dir, side_inputs
+        self.folder, self.expect, self.empty_inventory = folder, expect, empty_inventory
 
     def expand(self, shard_results):
         return (
             shard_results.pipeline
             | "Once" >> beam.Create([None])  # the shard results as a side input: no combine stage to gather them
-            | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize, self.spill_dir),
+            | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize, self.spill_dir,
+                                                        self.folder, self.expect, self.empty_inventory),
                                               beam.pvalue.AsList(shard_results), self.split_names,
                                               **self.finalize_inputs)
         )

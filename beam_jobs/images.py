@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections import Counter
+from typing import Callable
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
@@ -18,7 +17,9 @@ from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.manifest import FindImages, ReadAnnotations, ReadManifest
 from beam_jobs.matching import MatchInputs
 from beam_jobs.sharded_write import WriteShards
+from beam_jobs.source_files import image_path, read_file, read_image
 from beam_jobs.stats import SummarizeFacts
+from beam_jobs.update import CarryShards, Compare, ReadHeld
 from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.splits import DEFAULT_SPLIT
@@ -26,36 +27,10 @@ from prep.images import boxes
 from prep.images import dataset as image_dataset
 from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
+from prep.images.inventory import HeldImage, inventory_row
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import Progress
-
-
-def read_file(path: str) -> bytes:
-    if "://" in path:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            return f.read()
-    if not os.path.exists(path):
-        raise FileNotFoundError(path)
-    if not os.path.isfile(path):
-        # a FIFO or device would block or never end: it is not an image file
-        raise OSError("not a regular file (a FIFO, socket or device)")
-    # A local file is read directly: Beam's FileSystems.open looks its file system up among every
-    # plugin on each call, a tenth of the per-image cost of a kept JPEG.
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def image_path(src: str, name: str) -> str:
-    """Where the image a record names is: `name` is relative to SRC, or (a manifest's image outside
-    SRC) a full path."""
-    return name if "://" in name or name.startswith("/") else layouts.source_path(name, src)
-
-
-def read_image(src: str, name: str) -> bytes:
-    """The bytes of a kept image again, when its shard is written."""
-    return read_file(image_path(src, name))
-
 
 FINGERPRINT_BATCH = 256  # converted images whose fingerprints are taken at once (prep.images.fingerprint.fingerprints)
 
@@ -126,7 +101,7 @@ class _Convert(beam.DoFn):
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()
         self.progress.add("converted")
-        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id)
+        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data)
         if image.reduced is None:
             yield output
             return
@@ -220,23 +195,38 @@ class _ConvertRow(_ConvertImage):
             yield beam.pvalue.TaggedOutput("facts", GlobalWindows.windowed_value((image_dataset.BOX_FATES, dict(self._fates))))
 
 
+def _record(image, read: Callable[[str], bytes], label_kind: str) -> bytes:
+    """A written record's bytes: a new image's Example, or a held record's bytes as its shard had them."""
+    if isinstance(image, HeldImage):
+        return image.record
+    return image_example(image, read=read, label_kind=label_kind)
+
+
+def _inventory_line(image, label_kind: str) -> dict:
+    if isinstance(image, HeldImage):
+        return image.row
+    return inventory_row(image, image_dataset.record_fact(image, label_kind))
+
+
 class ConvertImageFolder(beam.PTransform):
-    """The whole image job: match, convert, shard, and commit the dataset directory."""
+    """The whole image job: match, convert, shard, and commit the dataset directory. With
+    `options.update`, the next version of the dataset in OUT: only what changed is converted
+    (beam_jobs.update)."""
 
     def __init__(self, options: ImageJobOptions):
         super().__init__()
         self.options = options
 
     def expand(self, pipeline):
-        o = self.options
+        o, update = self.options, self.options.update
         files = pipeline | "MatchFiles" >> MatchInputs(o.src)
-        facts = []
+        facts, held = [], None
         if o.manifest is None:
             detected = (
                 files
                 | "FolderPairs" >> beam.FlatMap(lambda f: [p] if (p := layouts.folder_pair(layouts.relative_path(f[0], o.src))) else [])
                 | "AllPairs" >> beam.combiners.ToSet()
-                | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels)
+                | "DetectLayout" >> beam.Map(layouts.detect_layout, o.labels, update.classes if update else ())
             )
             inputs, convert = files, _ConvertImage(o)
         else:
@@ -249,9 +239,15 @@ class ConvertImageFolder(beam.PTransform):
             detected, inputs, convert = found["layout"], found["images"], _ConvertRow(o)
             facts += [rows["facts"], found["facts"]]
         layout = beam.pvalue.AsSingleton(detected)
+        if update is not None:
+            compared = (inputs, pipeline | "ReadHeld" >> ReadHeld(o.out, update.shards)) | "Compare" >> Compare(o, layout)
+            inputs, held = compared["convert"], compared["held"]
+            facts.append(compared["facts"])
         converted = inputs | "Convert" >> beam.ParDo(convert, layout).with_outputs("facts", main="records")
         records = converted.records
         facts.append(converted.facts)
+        if held is not None:
+            records = (records, held) | "WithHeld" >> beam.Flatten()
         if o.check_duplicates:
             count = files | "CountInputs" >> beam.combiners.Count.Globally()
             copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir, dedupe_near=o.dedupe_near,
@@ -259,16 +255,22 @@ class ConvertImageFolder(beam.PTransform):
             records = copies["records"]
             facts.append(copies["facts"])
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2], o.label_kind)))
-        to_record = functools.partial(image_example, read=functools.partial(read_image, o.src), label_kind=o.label_kind)
-        return (
-            records
-            | "WriteShards" >> WriteShards(o.out, o.sharding, to_record, record_size=lambda image: image.record_size,
-                                          spill_dir=o.spill_dir)
-            | "Commit" >> Commit(
-                o.out, o.sharding, functools.partial(image_dataset.finish_images, o), spill_dir=o.spill_dir,
-                split_names=beam.pvalue.AsSingleton(
-                    detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
-                layout=layout,
-                summary=beam.pvalue.AsSingleton(tuple(facts) | "Summarize" >> SummarizeFacts(image_dataset.add_image_fact)),
-            )
+        carried = None
+        if update is not None:
+            new, staying = records | "NewOrHeld" >> beam.Partition(lambda r, _: int(isinstance(r[2], HeldImage)), 2)
+            carried = staying | "CarryShards" >> CarryShards(o.out, update.shards, o.sharding.compression)
+            records = (new, carried["records"]) | "ToWrite" >> beam.Flatten()
+        written = records | "WriteShards" >> WriteShards(
+            o.out, o.sharding, functools.partial(_record, read=functools.partial(read_image, o.src), label_kind=o.label_kind),
+            record_size=lambda image: image.record_size, spill_dir=o.spill_dir, folder=update.folder if update else "",
+            inventory=functools.partial(_inventory_line, label_kind=o.label_kind))
+        if carried is not None:
+            written = (written, carried["results"]) | "AllShards" >> beam.Flatten()
+        return written | "Commit" >> Commit(
+            o.out, o.sharding, functools.partial(image_dataset.finish_images, o), spill_dir=o.spill_dir,
+            split_names=beam.pvalue.AsSingleton(
+                detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
+            folder=update.folder if update else "", expect=update.expect if update else None, empty_inventory=True,
+            layout=layout,
+            summary=beam.pvalue.AsSingleton(tuple(facts) | "Summarize" >> SummarizeFacts(image_dataset.add_image_fact)),
         )

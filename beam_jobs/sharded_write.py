@@ -22,7 +22,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import BatchPerKey, spilled_records, unbatched, values_of
-from prep.core import sharding
+from prep.core import sharding, versions
+from prep.core.versions import inventory_bytes
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
 
@@ -61,28 +62,39 @@ def staged_name(name: str, staging: str) -> str:
 
 
 def write_shard(out: str, records, compression: str, *, framed: bool = False, split: str, index: int,
-                num_shards: int, staging: str) -> dict:
-    """Writes shard `index` of `num_shards` of `split` (and, uncompressed, its record index) under
-    `out`, at their staged names; returns what the commit step and the schema need of it: split, index,
-    file, counts, index file (the names the commit gives them) and the staging token."""
-    name = sharding.shard_file_name(split, index, num_shards, compression)
+                num_shards: int, staging: str, folder: str = "", inventory: bytes | None = None) -> dict:
+    """Writes shard `index` of `num_shards` of `split` (and, uncompressed, its record index; with
+    `inventory`, the shard's inventory: prep.core.versions) under `out`, in
+    `folder` (a version's: prep.core.versions.version_folder), at their staged names; returns what the
+    commit step and the schema need of it: split, index, file, counts, index and inventory files (the
+    names the commit gives them) and the staging token."""
+    name = folder + sharding.shard_file_name(split, index, num_shards, compression)
     index_file = sharding.index_file_name(name, compression)
     count, size = tfrecord_io.write_records(
         FileSystems.join(out, staged_name(name, staging)), records, compression, framed=framed,
         index_path=None if index_file is None else FileSystems.join(out, staged_name(index_file, staging)))
+    inventory_file = None
+    if inventory is not None:
+        inventory_file = versions.inventory_file_name(name)
+        tfrecord_io.write_file(FileSystems.join(out, staged_name(inventory_file, staging)), inventory)
     return {"split": split, "index": index, "num_shards": num_shards, "file": name,
-            "num_records": count, "num_bytes": size, "index_file": index_file, "staging": staging}
+            "num_records": count, "num_bytes": size, "index_file": index_file, "inventory_file": inventory_file,
+            "staging": staging}
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out: str, compression: str, to_record: Callable[[Any], bytes], staging: str):
+    def __init__(self, out: str, compression: str, to_record: Callable[[Any], bytes], staging: str, folder: str,
+                 inventory: Callable[[Any], dict] | None):
         self.out, self.compression, self.to_record, self.staging = out, compression, to_record, staging
+        self.folder, self.inventory = folder, inventory
 
     def process(self, element):
         (split, index, num_shards), batches = element
         pairs = sorted(values_of(batches), key=_in_shard_order)
+        inventory = None if self.inventory is None else inventory_bytes(self.inventory(v) for _, v in pairs)
         yield write_shard(self.out, (self.to_record(v) for _, v in pairs), self.compression,
-                          split=split, index=index, num_shards=num_shards, staging=self.staging)
+                          split=split, index=index, num_shards=num_shards, staging=self.staging, folder=self.folder,
+                          inventory=inventory)
 
 
 class WriteShards(beam.PTransform):
@@ -92,14 +104,17 @@ class WriteShards(beam.PTransform):
     its size in bytes, for --shard-size; `spill_dir`: see beam_jobs.batching. Shards a split gets no
     record for are not written here; the commit step writes them empty. Shards are written at their
     staged names (`staged_name`, with a token new to this job); the commit gives them their own.
+    `folder`: where the shards go under `out` (a version's, prep.core.versions.version_folder);
+    `inventory(value)`, when given, is a record's line of its shard's inventory (prep.images.inventory).
     """
 
     def __init__(self, out: str, options: ShardingOptions, to_record: Callable[[Any], bytes] = _identity,
-                 record_size: Callable[[Any], int] = len, spill_dir: str | None = None):
+                 record_size: Callable[[Any], int] = len, spill_dir: str | None = None, folder: str = "",
+                 inventory: Callable[[Any], dict] | None = None):
         super().__init__()
         self.out, self.options = out, options
         self.to_record, self.record_size = to_record, record_size
-        self.spill_dir = spill_dir
+        self.spill_dir, self.folder, self.inventory = spill_dir, folder, inventory
         self.staging = new_staging()
 
     def expand(self, records):
@@ -123,5 +138,6 @@ class WriteShards(beam.PTransform):
             | "AssignShard" >> beam.ParDo(
                 BatchPerKey(assign, size=lambda v: record_size(v[1]), spill_dir=self.spill_dir), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record, self.staging))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.to_record, self.staging,
+                                                    self.folder, self.inventory))
         )

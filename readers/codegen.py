@@ -54,6 +54,9 @@ dataset changes, generate the module again (prep reader DATASET -o FILE) rather 
 # ---- the dataset, as its schema.json describes it ------------------------------------------------
 
 NAME = {name}
+# The version of the dataset this module reads, always the same records: the shards below are that
+# version's, kept until `prep versions --keep` removes it (then the module says so).
+VERSION = {version}
 DATA_DIR = {data_dir}  # where make_input_fn reads by default
 # The shards' compression, as TFRecordDataset's compression_type: "" (none), "GZIP" or "ZLIB".
 COMPRESSION = {compression}
@@ -100,6 +103,7 @@ def make_input_fn(
     multi_hot: bool = True,
     max_boxes: int | None = None,
     check_crc: bool = False,
+    version: int | None = None,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -144,10 +148,15 @@ def make_input_fn(
             By default shards that have a record index (prep writes one beside each uncompressed
             shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each
             record's frame against the index but not its CRC (`prep verify` checks every CRC).
+        version: the version of the dataset to read: this module reads VERSION only (None or VERSION);
+            `prep reader DATASET --version N -o FILE` writes the module of another.
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
+    if version is not None and version != VERSION:
+        raise ReaderError(f"this module reads version {{VERSION}} of the dataset, not {{version!r}}: write the module "
+                          f"of version {{version}} with prep reader DATASET --version {{version}} -o FILE")
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOXES, OBJECTS, INDEXES)
+                           BOXES, OBJECTS, INDEXES, VERSION)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
@@ -176,6 +185,7 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
         format_version=int(FORMAT_VERSION),
         imports=IMPORTS,
         name=literal(schema.name),
+        version=literal(schema.version),
         data_dir=literal(data_dir),
         compression=literal(layout.compression),
         splits=_per_split(layout.splits),
@@ -191,12 +201,13 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
     ) + pipeline_code()
 
 
-def write_module(dataset_dir: str, output: str, data_dir: str | None = None) -> str:
-    """Writes the module for the dataset in `dataset_dir` to the file `output` (through a temporary
-    name, so a reader never sees half a module); returns the data_dir the module reads by default."""
-    from schemas import load_schema
+def write_module(dataset_dir: str, output: str, data_dir: str | None = None, version: int | None = None) -> str:
+    """Writes the module for version `version` (None: the current one) of the dataset in `dataset_dir`
+    to the file `output` (through a temporary name, so a reader never sees half a module); returns the
+    data_dir the module reads by default."""
+    from schemas.versions import load_version
 
-    schema = load_schema(dataset_dir)
+    schema = load_version(dataset_dir, version)
     if data_dir is None:
         data_dir = dataset_dir if "://" in dataset_dir else os.path.abspath(dataset_dir)
     text = generate_module(schema, data_dir)

@@ -42,6 +42,7 @@ def make_input_fn(
     multi_hot: bool = True,
     max_boxes: int | None = None,
     check_crc: bool = False,
+    version: int | None = None,
 ) -> Callable[..., Any]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
     of `(features, labels)` batches of split `split` of the prep dataset in `dataset_dir`.
@@ -94,11 +95,13 @@ def make_input_fn(
             By default shards that have a record index (prep writes one beside each uncompressed
             shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each
             record's frame against the index but not its CRC (`prep verify` checks every CRC).
+        version: read this version of a dataset that grows (`prep images --update`), exactly as it was
+            made, while the dataset keeps it (`prep versions`); None reads the current version.
     """
-    from schemas import load_schema
+    from schemas.versions import load_version
 
     dataset_dir = os.fspath(dataset_dir)
-    layout = dataset_layout(load_schema(dataset_dir))
+    layout = dataset_layout(load_version(dataset_dir, version))
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=layout.label_key if label_key is FROM_SCHEMA else label_key,

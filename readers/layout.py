@@ -48,4 +48,5 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         objects=objects,
         indexes={s.name: tuple(shard.index for shard in s.shards) for s in schema.splits
                  if s.shards and all(shard.index for shard in s.shards) and schema.compression == "none"},
+        version=schema.version,
     )

@@ -76,6 +76,8 @@ class DatasetLayout:
     # Each split's record index files (relative, in the order of its shards), for the splits whose
     # every shard has one: the reader slices the records out of the shards' bytes with them.
     indexes: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    # which version of the dataset these shards are (a dataset that grows keeps each until it is removed)
+    version: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -587,10 +589,11 @@ def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[
     missing = [file for file, path in zip(files, paths) if not tf.io.gfile.exists(path)]
     if missing:
         shown = ", ".join(map(repr, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise ReaderError(
-            f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: {shown} "
-            "(the dataset was moved or damaged: check data_dir, or write the dataset again)"
-        )
+        why = ("the dataset was moved or damaged: check data_dir, or write the dataset again" if layout.version == 1 else
+               f"version {layout.version} of the dataset was removed (prep versions --keep) or the dataset was moved: "
+               "read a version it keeps")
+        raise ReaderError(f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: "
+                          f"{shown} ({why})")
     indexes = layout.indexes.get(split)
     indexes = [str(data_dir).rstrip("/") + "/" + file for file in indexes] if indexes else [None] * len(paths)
     return [(path, records, index) for path, (_, records), index in zip(paths, layout.splits[split], indexes)]

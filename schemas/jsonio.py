@@ -88,6 +88,8 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
             for v in schema.vocabularies
         ],
     }
+    if schema.version != 1:  # a dataset never updated says nothing of versions
+        d["version"] = schema.version
     if schema.text is not None:
         d["text"] = vars(schema.text).copy()
     if schema.provenance is not None:
@@ -327,7 +329,10 @@ def schema_from_dict(data: Any, source: str = SCHEMA_FILE) -> DatasetSchema:
         vocabularies=top.objects("vocabularies", _vocabulary, ()),
         text=None if text is None else _text(_Fields(text, "text", source)),
         provenance=None if provenance is None else _provenance(_Fields(provenance, "provenance", source)),
+        version=top.count("version", default=1),
     )
+    if schema.version < 1:
+        top.fail(f"is {schema.version}: versions count from 1", "version")
     _check_references(schema, top)
     return schema
 

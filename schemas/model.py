@@ -161,6 +161,9 @@ class DatasetSchema:
     text: TextSettings | None = None
     provenance: Provenance | None = None
     format_version: int = FORMAT_VERSION
+    # which version of a dataset that grows this is (`prep images --update` makes the next one); the
+    # versions before it stay readable (schemas.versions)
+    version: int = 1
 
     def feature(self, name: str) -> Feature:
         for f in self.features:

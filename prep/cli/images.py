@@ -14,6 +14,7 @@ from prep.cli.jobs import (
     now,
     parse_flag,
     parse_split_flag,
+    print_update,
     runner_flags,
     sharding_flags,
     tfds_flag,
@@ -88,12 +89,16 @@ def _resize(text: str) -> tuple[int, int]:
               help="--voc: the file listing the image ids to read, relative to SRC.")
 @click.option("--boxes", "boxes_file", metavar="FILE.csv",
               help="Detection: a CSV of boxes, one row per box: filename,width,height,class,xmin,ymin,xmax,ymax in pixels.")
+@click.option("--update", is_flag=True,
+              help="Make the next version of the dataset in OUT from SRC as it is now: convert only new and changed "
+                   "files, keep the records of unchanged ones, leave out those whose file is gone. Options come from "
+                   "the dataset; earlier versions stay readable (prep versions, prep diff).")
 @tfds_flag
 @runner_flags
 def images(src, out, split_text, custom_split_names, labels_file, sharding, resize, resize_mode, image_format, quality,
            channels, high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
            allow_outside_src, path_field, label_field, split_field, multi_label, label_separator, target_fields,
-           coco_file, voc, voc_split, boxes_file, runner, overwrite):
+           coco_file, voc, voc_split, boxes_file, update, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
     TFRecords in OUT.
 
@@ -104,6 +109,9 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
     from prep.core.vocab_files import read_vocabulary
     from prep.jobs import auto_workers
 
+    if update:
+        _update(src, out, runner, overwrite)
+        return
     if (dedupe or dedupe_near) and no_duplicate_check:
         flag = "--dedupe" if dedupe else "--dedupe-near"
         raise click.UsageError(f"{flag} needs the duplicate check: drop --no-duplicate-check")
@@ -194,3 +202,36 @@ def _manifest(path, path_field, label_field, split_field, multi_label, separator
 
 
 COMMANDS = (images,)  # what prep.cli.main adds to `prep`
+
+
+# What an update may be told: where and how to run. Everything else it takes from the dataset.
+_UPDATE_FLAGS = {"src", "out", "update", "tfds", "runner", "workers", "project", "region", "temp_location", "dry_run",
+                 "beam_args"}
+
+
+def _update(src: str, out: str, runner, overwrite: bool) -> None:
+    """`--update`: the next version of the dataset in OUT (prep.images.update)."""
+    from beam_jobs.images import ConvertImageFolder
+    from prep.core import preflight
+    from prep.images.update import CannotUpdate, update_options
+    from prep.jobs import auto_workers
+
+    ctx = click.get_current_context()
+    if overwrite:
+        raise click.UsageError("--update adds to the dataset in OUT and --overwrite replaces it: give one")
+    given = [p.opts[0] for p in ctx.command.params if p.name not in _UPDATE_FLAGS
+             and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"--update converts new files as the dataset's first run converted its own, with the "
+                               f"options it recorded: drop {given[0]}")
+    try:
+        options = update_options(src.rstrip("/") or "/", out.rstrip("/") or "/", now(), runner.is_local)
+    except CannotUpdate as e:
+        raise click.UsageError(str(e)) from None
+    preflight.check_not_nested(options.src, options.out)
+    preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
+    runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
+    launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
+           runner, overwrite=False, update=options.update.version - 1)
+    if not runner.dry_run:
+        print_update(options.out, options.update.version - 1)

@@ -214,15 +214,60 @@ def run_job(build: Callable, runner: RunnerOptions, name: str = "job") -> bool:
     return True
 
 
-def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool) -> None:
+def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions, overwrite: bool,
+           update: int | None = None) -> None:
     """Holds and prepares OUT, runs the job `build(pipeline)` builds (see `run_job`), and prints the
-    summary. The hold (prep.jobs.hold) is taken before OUT is checked and kept to the end of the job."""
+    summary. The hold (prep.jobs.hold) is taken before OUT is checked and kept to the end of the job.
+    An update adds a version to the dataset in OUT, whose version `update` it starts from: OUT is not
+    emptied (the job checks, when it commits, that the dataset is still that version)."""
     from prep.jobs.hold import hold_output
-    from prep.jobs.outdir import prepare_output
+    from prep.jobs.outdir import clear_dead_claim, prepare_output
 
     with contextlib.nullcontext() if runner.dry_run else hold_output(out, f"prep {name} {shlex.quote(src)}"):
-        if not runner.dry_run:
+        if not runner.dry_run and update is None:
             prepare_output(out, overwrite)
+        elif not runner.dry_run:
+            clear_dead_claim(out)
         click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
-        if run_job(build, runner, name):
+        if run_job(build, runner, name) and not (update is not None and _unchanged(out, update)):
             print_summary(out)
+
+
+def _unchanged(out: str, version: int) -> bool:
+    from schemas import load_schema
+
+    return load_schema(out).version == version
+
+
+def print_update(out: str, before: int) -> None:
+    """The end of an update: the version it made and what changed since `before`, or that nothing did."""
+    from prep.inspection.versions import diff
+    from schemas import load_schema
+    from schemas.versions import load_version
+
+    schema = load_schema(out)
+    if schema.version == before:
+        click.echo(f"nothing changed: SRC holds what version {before} of {out} was made from; the dataset is as it was")
+        return
+    found = diff(out, before, out, schema.version)
+    r = found["records"]
+    click.echo(f"version {schema.version} of {out}: {r['added']:,} added, {r['replaced']:,} replaced, "
+               f"{r['removed']:,} removed, {r['unchanged']:,} unchanged (prep diff {shlex.quote(out)} says how it "
+               f"differs from version {before}; make_input_fn(..., version={before}) still reads it)")
+    new_classes = _new_classes(out, load_version(out, before), schema)
+    if new_classes:
+        click.echo(f"new classes, numbered after the dataset's: {', '.join(new_classes)} (a first run numbers "
+                   "classes by name, so a fresh conversion would number them differently)")
+
+
+def _new_classes(out: str, before, after) -> list[str]:
+    """The class names `after` has beyond those of `before` (label ids never change: new ones follow)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from prep.core.vocab_files import read_vocabulary
+
+    labels = [v for v in after.vocabularies if v.kind == "labels"]
+    if not labels:
+        return []
+    old = next((v.size for v in before.vocabularies if v.name == labels[0].name), 0)
+    return list(read_vocabulary(FileSystems.join(out, labels[0].file))[old:labels[0].size])

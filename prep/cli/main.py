@@ -23,9 +23,9 @@ def cli() -> None:
 
 def _register() -> None:
     """Adds every command to `cli`: the one place that knows them all (no command module imports this one)."""
-    from prep.cli import dataset, images, reader, report, schema, text
+    from prep.cli import dataset, images, reader, report, schema, text, versions
 
-    for module in (dataset, images, reader, report, schema, text):
+    for module in (dataset, images, reader, report, schema, text, versions):
         for command in module.COMMANDS:
             cli.add_command(command)
 

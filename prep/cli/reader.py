@@ -11,7 +11,9 @@ import click
               help="The module to write, e.g. flowers_input.py (replaced if it exists).")
 @click.option("--data-dir", metavar="DIR",
               help="Where the module reads the dataset by default, e.g. its gs:// copy (default: DATASET).")
-def reader(dataset, output, data_dir):
+@click.option("--version", "version", type=click.IntRange(min=1), metavar="N",
+              help="Read version N of a dataset that grows (default: its current version).")
+def reader(dataset, output, data_dir, version):
     """Write make_input_fn and FEATURE_SPEC for DATASET as a module that imports only TensorFlow.
 
     The module yields the same batches as readers.make_input_fn and works where prep is not installed.
@@ -22,7 +24,7 @@ def reader(dataset, output, data_dir):
     from readers.codegen import CodegenError, write_module
 
     try:
-        data_dir = write_module(dataset.rstrip("/"), output, data_dir)
+        data_dir = write_module(dataset.rstrip("/"), output, data_dir, version)
     except CodegenError as e:
         raise click.ClickException(f"{dataset}: {e}") from None
     except OSError as e:

@@ -69,10 +69,13 @@ def folder_pair(relative: str) -> tuple[str, str] | None:
     return parts[0], parts[1] if len(parts) > 2 else ""
 
 
-def detect_layout(pairs: Iterable[tuple[str, str]], labels: tuple[str, ...] | None = None) -> Layout:
+def detect_layout(pairs: Iterable[tuple[str, str]], labels: tuple[str, ...] | None = None,
+                  known: tuple[str, ...] = ()) -> Layout:
     """The layout of SRC from the (first, second) folder names of its files.
 
-    `labels`, when given (from --labels), fixes the class list and its order.
+    `labels`, when given (from --labels), fixes the class list and its order. `known`: the classes of
+    the dataset an update adds to, which keep their ids (first, in their order; new classes follow,
+    sorted), present in SRC or not.
     """
     pairs = set(pairs)
     top = {first for first, _ in pairs}
@@ -81,7 +84,8 @@ def detect_layout(pairs: Iterable[tuple[str, str]], labels: tuple[str, ...] | No
     if labels is not None:
         return Layout(split_folders, tuple(labels), splits)
     classes = {second for _, second in pairs if second} if split_folders else top
-    return Layout(split_folders, tuple(sorted(c for c in classes if usable_class_name(c))), splits)
+    new = sorted(c for c in classes if usable_class_name(c) and c not in known)
+    return Layout(split_folders, tuple(known) + tuple(new), splits)
 
 
 def usable_class_name(name: str) -> bool:

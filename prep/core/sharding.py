@@ -59,3 +59,4 @@ def index_file_name(shard_file: str, compression: str) -> str | None:
     'index/<shard file>.idx', in a folder of its own so that a glob of the shards ('train-*') never
     takes an index for a shard. None for a compressed shard (an index points into the bytes on disk)."""
     return f"{INDEX_DIR}/{shard_file}.idx" if compression == "none" else None
+

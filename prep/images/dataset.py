@@ -11,6 +11,7 @@ from prep.core.duplicates import from_summary as duplicates_from_summary
 from prep.core.layout import Layout
 from prep.core.statistics import Summary
 from prep.core.vocab_files import vocabulary_bytes
+from prep.images.inventory import HeldImage
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, LABEL_KEYS, LABELS_VOCABULARY, PendingImage, image_features, label_map
 from prep.jobs import results as job_results
@@ -23,7 +24,9 @@ from prep.jobs.results import (
     json_bytes,
     rejected_jsonl,
     rejected_rows,
+    same_as_before,
     splits_from_results,
+    version_files,
 )
 from schemas import DatasetSchema, Provenance, Vocabulary
 
@@ -37,9 +40,12 @@ UNLISTED = "unlisted"  # a file under SRC that no row of the manifest names
 UNLISTED_SHOWN = 1000  # of them, stats.json lists the first by path
 
 
-def record_fact(image: PendingImage, label_kind: str = "class") -> tuple:
+def record_fact(image: PendingImage | HeldImage, label_kind: str = "class") -> tuple:
     """What stats.json needs of a written image: a few fields, not the image (re-encoded bytes would
-    otherwise travel to the summary too). Its classes as a tuple of names; regression targets apart."""
+    otherwise travel to the summary too). Its classes as a tuple of names; regression targets apart.
+    A record an update keeps: the fact its inventory line keeps."""
+    if isinstance(image, HeldImage):
+        return image.fact
     names = image.class_name if isinstance(image.class_name, tuple) else (image.class_name,)
     targets = image.label if label_kind == "regression" else ()
     sides = tuple(round(box.area ** 0.5, 1) for box in image.objects) if label_kind == "detection" else None
@@ -92,10 +98,12 @@ def split_names(options: ImageJobOptions, layout: Layout) -> list[str]:
     """Every split the dataset has, records or not. A manifest's: the splits its rows name (in
     `layout.splits`), and --split's (or train) when some rows name none (`layout.split_folders`
     False then)."""
+    kept = list(options.update.splits) if options.update else []  # an update keeps every split, emptied or not
     if options.manifest is None:
-        return job_results.split_names(options.split_fractions, layout)
+        return kept + [n for n in job_results.split_names(options.split_fractions, layout) if n not in kept]
     hashed = [] if layout.split_folders else list(options.split_fractions.names) if options.split_fractions else ["train"]
-    return hashed + [name for name in layout.splits if name not in hashed]
+    names = hashed + [name for name in layout.splits if name not in hashed]
+    return kept + [n for n in names if n not in kept]
 
 
 def _target_stats(summary: dict, prefix: str, targets: tuple[str, ...]) -> dict:
@@ -165,8 +173,9 @@ def common_size(stats: dict) -> tuple[int, int] | None:
 
 
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
-                  summary: dict) -> tuple[DatasetSchema, dict[str, bytes]]:
-    """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs."""
+                  summary: dict) -> tuple[DatasetSchema, dict[str, bytes]] | None:
+    """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs. None
+    for an update that found nothing to change (nothing to commit)."""
     inputs = summary.get(INPUT_FACT[0], {}).get(INPUT_FACT[1], 0)
     rejected = rejected_rows(summary)
     check_accounted(inputs, sum(r["num_records"] for r in results), len(rejected))
@@ -189,10 +198,15 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
             Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(layout.classes), first_id,
                        ((0, "background"),) if first_id else ()),),
         provenance=Provenance("prep", prep.__version__, options.created, options.src, "images", options.to_dict()),
+        version=options.update.version if options.update else 1,
     )
     files = {
         STATS_FILE: json_bytes(stats),
         REJECTED_FILE: rejected_jsonl(rejected),
     } | ({} if regression else {LABELS_FILE: vocabulary_bytes(layout.classes)}) | (
         {LABEL_MAP_FILE: label_map(layout.classes)} if kind == "detection" else {})
+    if options.update:
+        if same_as_before(options.out, results, files, options.update.version - 1, (s.file for s in options.update.shards)):
+            return None
+        files |= version_files(options.out, schema, files)
     return schema, files

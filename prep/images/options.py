@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from prep.core.splits import SplitFractions
 from prep.images.imaging import ImageOptions
 from prep.images.manifest import ManifestSpec
-from prep.jobs.options import ShardingOptions, SpillsUnderOut, provenance_dict
+from prep.jobs.options import ShardingOptions, SpillsUnderOut, UpdateOptions, provenance_dict
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class ImageJobOptions(SpillsUnderOut):
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
     manifest: ManifestSpec | None = None  # labels from a manifest's rows instead of class folders
+    update: UpdateOptions | None = None  # --update: the dataset in OUT, which this run makes the next version of
 
     @property
     def label_kind(self) -> str:

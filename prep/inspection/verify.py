@@ -17,8 +17,9 @@ from typing import Callable, Iterator
 
 from prep.core import sharding
 from prep.records import tfrecord_io
-from schemas import SCHEMA_FILE, DatasetSchema, Shard, feature_spec, load_schema, save_schema
+from schemas import SCHEMA_FILE, DatasetSchema, SchemaError, Shard, feature_spec, load_schema, save_schema
 from schemas.guarded_write import observe
+from schemas.versions import kept_versions, load_version, read_schema_file, version_dir
 
 PARSE_BATCH = 1024  # records parsed per tf.io.parse_example call
 _SHARD_NAME = re.compile(r"^[^/]+-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?$")
@@ -135,6 +136,21 @@ def _index_problem(path: str, index: str, frames: list[int]) -> str | None:
             f"{len(expected)} records; readers then fail: write the dataset again)")
 
 
+def _appended_by_update(root: str, schema: DatasetSchema, vocab, lines: int) -> bool:
+    """Whether a class list longer than the schema says is the next version's, written by an update
+    that has not committed (killed, or running): label ids never change, so the first lines are this
+    version's own, as they were."""
+    from apache_beam.io.filesystems import FileSystems
+
+    following = FileSystems.join(root, version_dir(schema.version + 1), SCHEMA_FILE)
+    if vocab.kind != "labels" or lines < vocab.size or not FileSystems.exists(following):
+        return False
+    try:
+        return read_schema_file(following).vocabulary(vocab.name).size == lines
+    except SchemaError:
+        return False
+
+
 def _listed_files(root: str) -> list[str]:
     from apache_beam.io.filesystems import FileSystems
 
@@ -164,7 +180,9 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
                                    write_index=new_index)
             findings.append(finding)
             progress(finding)
-    listed = {shard.file for split in schema.splits for shard in split.shards}
+    # the shards of every version the dataset keeps (a dataset that grows shares them: schemas.versions)
+    listed = {shard.file for version in kept_versions(root, schema) for split in load_version(root, version).splits
+              for shard in split.shards}
     for name in _listed_files(root):
         if _SHARD_NAME.match(name) and name not in listed:
             finding = Finding(name, None, "extra shard: not listed in schema.json (left by another run?)")
@@ -177,7 +195,8 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
         else:
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 lines = f.read().decode("utf-8", "replace").count("\n")
-            problem = None if lines == vocab.size else f"has {lines} lines but schema.json says {vocab.size}"
+            problem = None if lines == vocab.size or _appended_by_update(root, schema, vocab, lines) else (
+                f"has {lines} lines but schema.json says {vocab.size}")
             finding = Finding(vocab.file, lines, problem, unit="lines")
         findings.append(finding)
         progress(finding)

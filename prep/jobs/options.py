@@ -15,6 +15,37 @@ DEFAULT_SHARD_SIZE = 128 * 2**20  # bytes of records per shard when --num-shards
 
 
 @dataclass(frozen=True)
+class HeldShard:
+    """A shard of the version an update starts from: `position` is its place in its split's list."""
+
+    split: str
+    file: str
+    num_records: int
+    num_bytes: int
+    index: str | None
+    position: int
+
+
+@dataclass(frozen=True)
+class UpdateOptions:
+    """What an update (`--update`) knows of the dataset it adds to, read by the launcher from its
+    schema.json: the version it makes, what it saw of schema.json (its commit happens only if that is
+    unchanged: schemas.guarded_write), the current version's shards, splits and classes (ids kept)."""
+
+    version: int
+    expect: object  # schemas.guarded_write.FileState of OUT/schema.json
+    shards: tuple[HeldShard, ...]
+    splits: tuple[str, ...]
+    classes: tuple[str, ...] = ()
+
+    @property
+    def folder(self) -> str:
+        from prep.core.versions import version_folder
+
+        return version_folder(self.version)
+
+
+@dataclass(frozen=True)
 class ShardingOptions:
     """`num_shards` shards per split, or as many as needed for about `shard_size` bytes each."""
 
@@ -40,5 +71,7 @@ def provenance_dict(options) -> dict:
     """A job's options as plain JSON values, recorded in schema.json's provenance."""
     d = dataclasses.asdict(options)
     del d["spill_shuffles"]  # how this run shuffled, not what it made
+    if "update" in d:  # what an update started from: schema.json's own `version` says which it made
+        del d["update"]
     d["split_fractions"] = dict(options.split_fractions.items) if options.split_fractions else None
     return d

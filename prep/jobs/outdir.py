@@ -12,7 +12,9 @@ import re
 
 from prep.core import launcher_reads
 from prep.core.sharding import INDEX_DIR
+from prep.core.versions import INVENTORY_DIR
 from schemas import SCHEMA_FILE
+from schemas.versions import VERSIONS_DIR
 
 SPILL_DIR = ".shuffle"  # a local run's shuffled batches (beam_jobs.batching), deleted when it commits
 LOCK_FILE = ".prep-lock"  # the hold of the job writing OUT, and who it is (prep.jobs.hold)
@@ -21,7 +23,7 @@ CLAIM_FILE = ".prep-commit.json"  # the job committing OUT (beam_jobs.commit), t
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
     r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
-    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}|{re.escape(CLAIM_FILE)}"
+    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}|{re.escape(CLAIM_FILE)}|{re.escape(INVENTORY_DIR)}|{re.escape(VERSIONS_DIR)}|v\d+"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 
@@ -65,3 +67,16 @@ def prepare_output(out: str, overwrite: bool) -> None:
     rest = [p for p in entries if p not in schema]
     if rest:
         FileSystems.delete(rest)
+
+
+def clear_dead_claim(out: str) -> None:
+    """Deletes the commit claim (beam_jobs.commit) a killed job left in a local OUT, which the job now
+    holding OUT (prep.jobs.hold) knows no live job can own. An update, which keeps OUT's dataset, needs
+    this where a first run's --overwrite would have cleared it."""
+    import os
+
+    if "://" not in out:
+        try:
+            os.remove(os.path.join(out, CLAIM_FILE))
+        except FileNotFoundError:
+            pass

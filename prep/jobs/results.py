@@ -13,7 +13,8 @@ from typing import Iterable
 from prep.core.duplicates import add_fact as add_duplicate_fact
 from prep.core.layout import Layout
 from prep.core.splits import DEFAULT_SPLIT, SplitFractions
-from schemas import Shard, Split
+from schemas import SCHEMA_FILE, DatasetSchema, Shard, Split, dumps
+from schemas.versions import version_dir
 
 LABELS_FILE = "vocab/labels.txt"
 STATS_FILE = "stats.json"
@@ -41,13 +42,19 @@ def split_names(split_fractions: SplitFractions | None, layout: Layout) -> list[
     return [DEFAULT_SPLIT]
 
 
+def _shard_order(result: dict) -> tuple[int, int]:
+    """A split's shards in order: those an update shares with the version before (in their order
+    there), then those written now."""
+    return (0, result["index"]) if result.get("carried") else (1, result["index"])
+
+
 def splits_from_results(results: Iterable[dict], names: Iterable[str]) -> tuple[Split, ...]:
     """The schema's splits, in the order of `names`, from the shard dicts WriteShards and Commit made."""
     by_split: dict[str, list[dict]] = defaultdict(list)
     for r in results:
         by_split[r["split"]].append(r)
     return tuple(
-        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"], r.get("index_file")) for r in sorted(rs, key=lambda r: r["index"])),
+        Split(name, tuple(Shard(r["file"], r["num_records"], r["num_bytes"], r.get("index_file")) for r in sorted(rs, key=_shard_order)),
               sum(r["num_records"] for r in rs))
         for name in names
         for rs in [by_split[name]]
@@ -83,3 +90,40 @@ def rejected_jsonl(rows: Iterable[dict]) -> bytes:
 def json_bytes(data: dict) -> bytes:
     """A JSON file as prep writes them: indented, UTF-8, ending in a newline."""
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+VERSION_FILES = (STATS_FILE, REJECTED_FILE)  # kept for each version beside its schema.json (schemas.versions)
+
+
+def version_files(out: str, schema: DatasetSchema, files: dict[str, bytes]) -> dict[str, bytes]:
+    """What an update writes of its version (`schema.version`) under versions/ besides the dataset's
+    own files: its schema.json, stats.json and rejected.jsonl; and the version before's, read from
+    OUT, if they are not there yet (a dataset written once keeps them only at its top)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    mine = version_dir(schema.version)
+    written = {f"{mine}/{SCHEMA_FILE}": dumps(schema).encode("utf-8")} | {
+        f"{mine}/{name}": files[name] for name in VERSION_FILES}
+    before = version_dir(schema.version - 1)
+    for name in (SCHEMA_FILE, *VERSION_FILES):
+        path = FileSystems.join(out, before, name)
+        if not FileSystems.exists(path):
+            with FileSystems.open(FileSystems.join(out, name), compression_type="uncompressed") as f:
+                written[f"{before}/{name}"] = f.read()
+    return written
+
+
+def same_as_before(out: str, results: list[dict], files: dict[str, bytes], version: int, shards: Iterable[str]) -> bool:
+    """Whether an update of version `version` found nothing to change: it shares every shard of that
+    version (the files `shards`) and writes none, and its stats.json and rejected.jsonl are that version's."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if any(not r.get("carried") for r in results) or {r["file"] for r in results} != set(shards):
+        return False
+    for name in VERSION_FILES:
+        kept = FileSystems.join(out, version_dir(version), name)
+        with FileSystems.open(kept if FileSystems.exists(kept) else FileSystems.join(out, name),
+                              compression_type="uncompressed") as f:
+            if f.read() != files[name]:
+                return False
+    return True

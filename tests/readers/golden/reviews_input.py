@@ -22,6 +22,9 @@ import tensorflow as tf
 # ---- the dataset, as its schema.json describes it ------------------------------------------------
 
 NAME = 'reviews'
+# The version of the dataset this module reads, always the same records: the shards below are that
+# version's, kept until `prep versions --keep` removes it (then the module says so).
+VERSION = 1
 DATA_DIR = '/data/reviews'  # where make_input_fn reads by default
 # The shards' compression, as TFRecordDataset's compression_type: "" (none), "GZIP" or "ZLIB".
 COMPRESSION = ''
@@ -83,6 +86,7 @@ def make_input_fn(
     multi_hot: bool = True,
     max_boxes: int | None = None,
     check_crc: bool = False,
+    version: int | None = None,
     data_dir: str = DATA_DIR,
 ) -> Callable[..., tf.data.Dataset]:
     """Returns `input_fn(params=None, mode=None, config=None, input_context=None)`, a tf.data pipeline
@@ -127,10 +131,15 @@ def make_input_fn(
             By default shards that have a record index (prep writes one beside each uncompressed
             shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each
             record's frame against the index but not its CRC (`prep verify` checks every CRC).
+        version: the version of the dataset to read: this module reads VERSION only (None or VERSION);
+            `prep reader DATASET --version N -o FILE` writes the module of another.
         data_dir: the dataset directory (local, or any file system TensorFlow reads, e.g. gs://).
     """
+    if version is not None and version != VERSION:
+        raise ReaderError(f"this module reads version {VERSION} of the dataset, not {version!r}: write the module "
+                          f"of version {version} with prep reader DATASET --version {version} -o FILE")
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOXES, OBJECTS, INDEXES)
+                           BOXES, OBJECTS, INDEXES, VERSION)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
@@ -184,6 +193,8 @@ class DatasetLayout:
     # Each split's record index files (relative, in the order of its shards), for the splits whose
     # every shard has one: the reader slices the records out of the shards' bytes with them.
     indexes: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    # which version of the dataset these shards are (a dataset that grows keeps each until it is removed)
+    version: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -695,10 +706,11 @@ def shard_paths(layout: DatasetLayout, data_dir: str, split: str) -> list[tuple[
     missing = [file for file, path in zip(files, paths) if not tf.io.gfile.exists(path)]
     if missing:
         shown = ", ".join(map(repr, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise ReaderError(
-            f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: {shown} "
-            "(the dataset was moved or damaged: check data_dir, or write the dataset again)"
-        )
+        why = ("the dataset was moved or damaged: check data_dir, or write the dataset again" if layout.version == 1 else
+               f"version {layout.version} of the dataset was removed (prep versions --keep) or the dataset was moved: "
+               "read a version it keeps")
+        raise ReaderError(f"{len(missing)} of the {len(files)} shards of split {split!r} are missing from {data_dir}: "
+                          f"{shown} ({why})")
     indexes = layout.indexes.get(split)
     indexes = [str(data_dir).rstrip("/") + "/" + file for file in indexes] if indexes else [None] * len(paths)
     return [(path, records, index) for path, (_, records), index in zip(paths, layout.splits[split], indexes)]

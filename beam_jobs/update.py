@@ -1,0 +1,151 @@
+"""An update (`--update`): the next version of a dataset, converting only the inputs that changed.
+
+1. `ReadHeld`: the records the current version holds, as their shards' inventories describe them
+   (prep.images.inventory), keyed by name; the inputs those records came from are never opened.
+2. `Compare`: a join of SRC's listing with them, by name. An input whose file has the digest its
+   record was made from, and whose split and label are what the record says, keeps its record (a
+   HeldImage goes on); any other input is converted as in a first run; a record whose input is gone is
+   left out.
+3. After the duplicate search (which sees the held records beside the new ones), `CarryShards`
+   groups the held records that stay by shard: a shard all of whose records stay is shared with the
+   new version as it is; the records that stay in any other shard are read out of it and written again
+   with the new records, into the new version's folder (prep.core.versions.version_folder).
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from beam_jobs.source_files import read_file
+from prep.core import layout as layouts
+from prep.core.duplicates import content_digest
+from prep.core.splits import DEFAULT_SPLIT
+from prep.core.versions import inventory_file_name, inventory_rows
+from prep.images import dataset as image_dataset
+from prep.images.inventory import HeldImage
+from prep.images.options import ImageJobOptions
+from prep.jobs.options import HeldShard
+from prep.records import tfrecord_io
+
+
+def _read(path: str) -> bytes:
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read()
+
+
+def _held_images(shard: HeldShard, out: str):
+    rows = inventory_rows(_read(FileSystems.join(out, inventory_file_name(shard.file))))
+    if len(rows) != shard.num_records:
+        raise RuntimeError(f"{inventory_file_name(shard.file)} describes {len(rows)} records, but its shard holds "
+                           f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")
+    return [(row["name"], HeldImage(row, shard.file, i)) for i, row in enumerate(rows)]
+
+
+class ReadHeld(beam.PTransform):
+    """The records of the shards an update starts from, as (name, HeldImage)."""
+
+    def __init__(self, out: str, shards: tuple[HeldShard, ...]):
+        super().__init__()
+        self.out, self.shards = out, shards
+
+    def expand(self, pipeline):
+        out = self.out
+        return (pipeline
+                | "Shards" >> beam.Create(list(self.shards))
+                | "Spread" >> beam.Reshuffle()
+                | "Inventory" >> beam.FlatMap(_held_images, out))
+
+
+class _Compare(beam.DoFn):
+    """(name, {"listed": [(path, size)], "held": [HeldImage]}) -> the held record that stays, as
+    (split, name, HeldImage), with its input counted; or the file to convert (tagged "convert");
+    a record whose input is gone or changed goes no further."""
+
+    def __init__(self, options: ImageJobOptions):
+        self.options = options
+
+    def process(self, element, layout: layouts.Layout):
+        name, sides = element
+        listed, held = list(sides["listed"]), list(sides["held"])
+        if not listed:
+            return
+        if held and self._unchanged(listed[0][0], name, held[0], layout):
+            yield held[0].split, name, held[0]
+            yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
+            return
+        yield beam.pvalue.TaggedOutput("convert", listed[0])
+
+    def _unchanged(self, path: str, name: str, held: HeldImage, layout: layouts.Layout) -> bool:
+        o = self.options
+        if not o.include_hidden and layouts.is_hidden(name):
+            return False
+        where = layouts.locate(name, layout)
+        if where.problem:
+            return False
+        split = where.split or (o.split_fractions.assign(name) if o.split_fractions else DEFAULT_SPLIT)
+        if split != held.split or where.class_name != held.class_name:
+            return False  # moved to another class or split folder: relabelled
+        try:
+            return content_digest(read_file(path)) == held.source_digest
+        except OSError:
+            return False  # its conversion says why
+
+
+class Compare(beam.PTransform):
+    """(files as MatchInputs lists them, held records) -> {"held": the held records that stay,
+    "convert": the files to convert, "facts": an INPUT_FACT for each held record that stays}."""
+
+    def __init__(self, options: ImageJobOptions, layout):
+        super().__init__()
+        self.options, self.layout = options, layout
+
+    def expand(self, inputs):
+        files, held = inputs
+        src = self.options.src
+        listed = files | "ByName" >> beam.Map(lambda f: (layouts.relative_path(f[0], src), f))
+        return ({"listed": listed, "held": held}
+                | "JoinByName" >> beam.CoGroupByKey()
+                | "Compare" >> beam.ParDo(_Compare(self.options), self.layout).with_outputs("convert", "facts", main="held"))
+
+
+class _CarryShard(beam.DoFn):
+    """(shard file, its HeldImages that stay) -> the shard's result as it is, when every record stays;
+    else its staying records, read out of it (tagged "records", to be written again)."""
+
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str):
+        self.out, self.compression = out, compression
+        self.shards = {shard.file: shard for shard in shards}
+
+    def process(self, element):
+        file, images = element
+        images = list(images)
+        shard = self.shards[file]
+        if len(images) == shard.num_records:
+            yield {"split": shard.split, "index": shard.position, "num_shards": None, "file": shard.file,
+                   "num_records": shard.num_records, "num_bytes": shard.num_bytes, "index_file": shard.index,
+                   "inventory_file": inventory_file_name(shard.file), "staging": None, "carried": True}
+            return
+        wanted = {image.position: image for image in images}
+        records = tfrecord_io.read_records(FileSystems.join(self.out, file), self.compression)
+        for position, record in enumerate(records):
+            image = wanted.get(position)
+            if image is not None:
+                yield beam.pvalue.TaggedOutput("records", (image.split, image.relative_path,
+                                                           HeldImage(image.row, image.shard, position, record)))
+
+
+class CarryShards(beam.PTransform):
+    """The held records that stay (split, name, HeldImage) -> {"results": the shards shared as they
+    are (shard results, marked "carried"), "records": the records of the other shards, to write again}."""
+
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str):
+        super().__init__()
+        self.out, self.shards, self.compression = out, shards, compression
+
+    def expand(self, held):
+        return (held
+                | "ByShard" >> beam.Map(lambda r: (r[2].shard, r[2]))
+                | "GroupByShard" >> beam.GroupByKey()
+                | "Carry" >> beam.ParDo(_CarryShard(self.out, self.shards, self.compression))
+                .with_outputs("records", main="results"))

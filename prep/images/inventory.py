@@ -1,0 +1,90 @@
+"""What an image dataset keeps of each record so that an update never opens an input it has seen.
+
+Beside each shard, `inventory/<shard file>.jsonl` (prep.core.versions.inventory_file_name) holds one
+JSON line per record, in the shard's record order (line i describes record i): the record's name
+(its path under SRC), the digest of its source file as read, its split and label, the digest, the
+perceptual fingerprint and the small picture duplicate detection compares, and the facts stats.json
+counts. An update (beam_jobs.update) reads these lines, never the inputs they came from, to decide
+which inputs changed, to look for copies across versions and to count the new version's stats.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from prep.images.records import RECORD_OVERHEAD, PendingImage
+
+
+def inventory_row(image: PendingImage, fact: tuple) -> dict:
+    """The inventory line of a record about to be written; `fact` is its stats fact
+    (prep.images.dataset.record_fact)."""
+    return {
+        "name": image.relative_path,
+        "source_digest": image.source_digest.hex(),
+        "split": image.split,
+        "label": image.label,
+        "class_name": image.class_name,
+        "digest": image.digest.hex(),
+        "fingerprint": image.fingerprint,
+        "thumbnail": base64.b64encode(image.thumbnail).decode("ascii"),
+        "fact": fact,
+    }
+
+
+def _tuples(value):
+    """A JSON list back as the tuple it was written from (nested: a fact's class names and sides)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True, slots=True)
+class HeldImage:
+    """A record the dataset already holds, as its inventory line describes it: record `position` of
+    `shard`. On its way through an update it stands where a PendingImage stands in a first run (the
+    duplicate search reads the same attributes); `record` is its serialised bytes once its shard had to
+    be rewritten (beam_jobs.update)."""
+
+    row: dict
+    shard: str
+    position: int
+    record: bytes | None = None
+
+    @property
+    def relative_path(self) -> str:
+        return self.row["name"]
+
+    @property
+    def split(self) -> str:
+        return self.row["split"]
+
+    @property
+    def class_name(self):
+        return _tuples(self.row["class_name"])
+
+    @property
+    def source_digest(self) -> bytes:
+        return bytes.fromhex(self.row["source_digest"])
+
+    @property
+    def digest(self) -> bytes:
+        return bytes.fromhex(self.row["digest"])
+
+    @property
+    def fingerprint(self) -> int:
+        return self.row["fingerprint"]
+
+    @property
+    def thumbnail(self) -> bytes:
+        return base64.b64decode(self.row["thumbnail"])
+
+    @property
+    def fact(self) -> tuple:
+        return _tuples(self.row["fact"])
+
+    @property
+    def size(self) -> int:
+        return self.fact[8]
+
+    @property
+    def record_size(self) -> int:
+        return len(self.record) if self.record is not None else self.size + RECORD_OVERHEAD

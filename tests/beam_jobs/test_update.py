@@ -1,0 +1,247 @@
+"""`prep images --update`: the next version of a dataset holds exactly what a first run over the same
+SRC would hold, converting only what changed, sharing the shards that did not, and every version
+before it stays readable as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from prep.core.splits import SplitFractions
+from tests.conftest import image_bytes, write_image
+
+SPLIT = "train=0.5,test=0.5"
+FLAGS = ("--split", SPLIT, "--num-shards", "2", "--workers", "1")
+
+
+def _src(root: Path) -> Path:
+    src = root / "src"
+    for i in range(10):
+        write_image(src / ("cat" if i % 2 else "dog") / f"{i}.jpg", size=(24 + i, 20), color=(25 * i, 90, 40))
+    write_image(src / "dog" / "p.png", fmt="PNG", size=(18, 18), color=(0, 0, 200))
+    return src
+
+
+def records(out: Path, version: int | None = None) -> dict[str, tuple]:
+    """Every record of the version, by name: (split, image bytes, label id, label name), parsed by TensorFlow."""
+    import tensorflow as tf
+
+    from prep.records.tfrecord_io import read_records
+    from schemas.versions import load_version
+
+    schema = load_version(str(out), version)
+    found = {}
+    for split in schema.splits:
+        for shard in split.shards:
+            for data in read_records(str(out / shard.file), schema.compression):
+                f = tf.train.Example.FromString(data).features.feature
+                name = f["image/filename"].bytes_list.value[0].decode()
+                assert name not in found, f"{name} is in the dataset twice"
+                found[name] = (split.name, f["image"].bytes_list.value[0], f["label"].int64_list.value[0],
+                               f["label/name"].bytes_list.value[0].decode())
+    return found
+
+
+def shard_files(out: Path, version: int | None = None) -> list[str]:
+    from schemas.versions import load_version
+
+    return [s.file for split in load_version(str(out), version).splits for s in split.shards]
+
+
+def _path_in(split: str, folder: str, stem: str) -> str:
+    """A file name under `folder` that --split SPLIT puts in `split`."""
+    fractions = SplitFractions((("train", 0.5), ("test", 0.5)))
+    return next(f"{folder}/{stem}{i}.jpg" for i in range(1000) if fractions.assign(f"{folder}/{stem}{i}.jpg") == split)
+
+
+@pytest.fixture
+def first(tmp_path, prep_cli):
+    src, out = _src(tmp_path), tmp_path / "out"
+    made = prep_cli("images", src, out, *FLAGS)
+    assert made.exit_code == 0, made.err
+    return src, out
+
+
+def test_an_update_holds_what_a_first_run_over_the_same_files_holds(first, tmp_path, prep_cli):
+    src, out = first
+    before, v1_shards = records(out), shard_files(out)
+    write_image(src / "cat" / "new0.jpg", size=(40, 30), color=(1, 2, 3))
+    write_image(src / "dog" / "new1.jpg", size=(41, 30), color=(3, 2, 1))
+    (src / "cat" / "1.jpg").write_bytes(image_bytes(size=(50, 20), color=(200, 200, 0)))  # changed content
+    (src / "dog" / "2.jpg").rename(src / "cat" / "2.jpg")  # relabelled: moved to another class folder
+    (src / "cat" / "3.jpg").unlink()
+
+    updated = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert "version 2 of" in updated.out
+    assert "3 added, 1 replaced, 2 removed, 8 unchanged" in updated.out, updated.out
+
+    scratch = tmp_path / "scratch"
+    assert prep_cli("images", src, scratch, *FLAGS).exit_code == 0
+    # Record for record what a first run makes (shard boundaries and shard names may differ: an update
+    # writes its records into shards of its own, and shares untouched shards with the version before).
+    assert records(out) == records(scratch)
+    assert prep_cli("verify", out).exit_code == 0
+    # version 1 is still there, exactly as it was, for readers that pin it
+    assert records(out, version=1) == before
+    assert shard_files(out, version=1) == v1_shards
+    assert all(f.startswith("v2/") or f in v1_shards for f in shard_files(out))
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["inputs"] == stats["records"] + stats["rejected"] == 12
+
+
+def test_unchanged_inputs_are_not_decoded_again_and_their_shards_are_shared(first, prep_cli, monkeypatch):
+    import beam_jobs.images
+
+    src, out = first
+    write_image(src / "cat" / "extra.jpg", size=(33, 21), color=(9, 9, 9))
+    decoded = []
+    real = beam_jobs.images.normalise_image
+    # one local worker runs the job in this process: count the images it decodes (each still decoded for real)
+    monkeypatch.setattr(beam_jobs.images, "normalise_image", lambda data, *a, **k: decoded.append(1) or real(data, *a, **k))
+    untouched = {f: (out / f).read_bytes() for f in shard_files(out)}
+    assert prep_cli("images", src, out, "--update", "--workers", "1").exit_code == 0
+    assert len(decoded) == 1, "only the new image is decoded"
+    shared = [f for f in shard_files(out) if f in untouched]
+    assert len(shared) == len(untouched), "adding one image rewrites no shard: it goes into a new one"
+    assert all((out / f).read_bytes() == untouched[f] for f in shared)
+    assert len(records(out)) == 12
+
+
+def test_a_new_class_gets_the_next_id_and_a_vanished_class_keeps_its_own(first, prep_cli):
+    src, out = first
+    ids = {name: (label, label_name) for name, (_, _, label, label_name) in records(out).items()}
+    write_image(src / "ant" / "a.jpg", size=(30, 30), color=(5, 50, 5))  # sorts before cat and dog
+    shutil.rmtree(src / "dog")
+    updated = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert "new classes, numbered after the dataset's: ant" in updated.out
+    assert (out / "vocab" / "labels.txt").read_text().splitlines() == ["cat", "dog", "ant"]
+    now = records(out)
+    assert now["ant/a.jpg"][2:] == (2, "ant")
+    assert all(now[name][2:] == ids[name] for name in now if name in ids)
+    assert not any(label_name == "dog" for *_, label_name in now.values())
+
+
+def test_an_update_that_finds_nothing_to_do_changes_nothing(first, prep_cli):
+    src, out = first
+    schema = (out / "schema.json").read_bytes()
+    result = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    assert "nothing changed" in result.out
+    assert (out / "schema.json").read_bytes() == schema
+    assert not (out / "versions").exists() and not list(out.rglob("*.tmp*"))
+
+
+def test_a_new_test_image_that_copies_an_old_training_image_is_leakage(first, prep_cli):
+    src, out = first
+    train = next(name for name, (split, *_) in records(out).items() if split == "train")
+    copy = _path_in("test", "cat", "copy")
+    shutil.copy(src / train, src / copy)
+    updated = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert "leakage: 1 group of exact copies spans splits" in updated.out
+    exact = json.loads((out / "stats.json").read_text())["duplicates"]["exact"]
+    assert exact["groups_across_splits"] == 1
+    assert sorted(exact["examples"][0]["paths"]) == sorted([train, copy])
+
+
+def test_a_reader_pinned_to_version_1_reads_it_after_version_3_and_fails_clearly_once_it_is_removed(
+        first, tmp_path, prep_cli):
+    from readers import make_input_fn
+    from schemas import SchemaError
+
+    src, out = first
+    v1 = records(out)
+    module = tmp_path / "v1_input.py"
+    assert prep_cli("reader", out, "-o", module).exit_code == 0
+    for i in range(2):
+        write_image(src / "cat" / f"more{i}.jpg", size=(30, 22 + i), color=(7, 70 * i, 7))
+        assert prep_cli("images", src, out, "--update", "--workers", "1").exit_code == 0
+    assert json.loads((out / "schema.json").read_text())["version"] == 3
+
+    def names(input_fn):
+        return sorted(n.decode() for features, _ in input_fn() for n in features["image/filename"].numpy())
+
+    pinned = make_input_fn(out, "train", batch_size=64, mode="eval", image_size=(8, 8), version=1)
+    assert names(pinned) == sorted(n for n, (split, *_) in v1.items() if split == "train")
+    assert len(names(make_input_fn(out, "train", batch_size=64, mode="eval", image_size=(8, 8)))) > len(names(pinned))
+    listed = prep_cli("versions", out)
+    assert [line.split(":")[0] for line in listed.out.splitlines()] == ["version 1", "version 2", "version 3"]
+
+    removed = prep_cli("versions", out, "--keep", "1")
+    assert removed.exit_code == 0 and "removed 2 versions (1, 2)" in removed.out
+    with pytest.raises(SchemaError, match="version 1 of .* is no longer kept"):
+        make_input_fn(out, "train", version=1)
+    assert prep_cli("verify", out).exit_code == 0
+    assert names(make_input_fn(out, "train", batch_size=64, mode="eval", image_size=(8, 8)))
+    # the module generated from version 1 never reads a mixture: its shards are gone, and it says so
+    spec = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import v1_input; "
+                           "v1_input.make_input_fn('train')"], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if any(f not in shard_files(out) for f in shard_files_of_module(module)):
+        assert spec.returncode != 0 and "version 1 of the dataset was removed" in spec.stderr
+
+
+def shard_files_of_module(module: Path) -> list[str]:
+    namespace: dict = {}
+    text = module.read_text()
+    exec(text[text.index("SPLITS = "):text.index("# How each feature")], namespace)  # noqa: S102 - our own output
+    return [file for shards in namespace["SPLITS"].values() for file, _ in shards]
+
+
+def test_prep_diff_counts_the_changes_and_measures_drift(first, prep_cli):
+    src, out = first
+    for i in range(6):
+        write_image(src / "cat" / f"d{i}.jpg", size=(30, 30), color=(i, 0, 0))
+    assert prep_cli("images", src, out, "--update", "--workers", "1").exit_code == 0
+    shown = prep_cli("diff", out, "--json")
+    assert shown.exit_code == 0, shown.err
+    found = json.loads(shown.out)
+    assert found["records"]["added"] == 6 and found["records"]["removed"] == 0
+    assert found["from"]["version"] == 1 and found["to"]["version"] == 2
+    assert found["drift"]["classes"]["counts"]["cat"]["change"] == 6
+    refused = prep_cli("diff", out, "--max-class-drift", "0.05")
+    assert refused.exit_code == 1 and "over --max-class-drift 0.05" in refused.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--update", "--resize", "8x8"), "drop --resize"),
+    (("--update", "--overwrite"), "give one"),
+])
+def test_update_refuses_options_that_would_change_how_records_are_made(first, prep_cli, args, message):
+    src, out = first
+    result = prep_cli("images", src, out, *args)
+    assert result.exit_code == 2 and message in result.err and "Traceback" not in result.err
+
+
+def test_update_of_a_folder_with_no_dataset_is_one_line(tmp_path, prep_cli):
+    src = _src(tmp_path)
+    result = prep_cli("images", src, tmp_path / "none", "--update")
+    assert result.exit_code == 2 and "--update grows a dataset" in result.err
+
+
+@pytest.mark.parametrize("kill_after", [1.0, 3.0, 5.0])
+def test_a_killed_update_leaves_a_readable_dataset_and_a_rerun_completes_it(first, prep_cli, kill_after):
+    src, out = first
+    for i in range(40):
+        write_image(src / ("cat" if i % 2 else "dog") / f"k{i}.png", fmt="PNG", size=(64, 64), color=(i, 9, 9))
+    job = subprocess.Popen([sys.executable, "-m", "prep.cli.main", "images", str(src), str(out), "--update", "--workers",
+                            "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    time.sleep(kill_after)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    assert prep_cli("verify", out).exit_code == 0, "the current version, whichever it is, is whole"
+    finished = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert finished.exit_code == 0, finished.err
+    assert len(records(out)) == 51
+    assert prep_cli("verify", out).exit_code == 0
