@@ -6,6 +6,7 @@ import json
 
 import click
 
+from prep.core.splits import split_rank
 from prep.core.wording import plural
 
 
@@ -25,15 +26,16 @@ def diff_lines(found: dict) -> list[str]:
     lines = [title, f"records: {drift['records']['old']:,} -> {drift['records']['new']:,}: "
              f"{records['added']:,} added, {records['replaced']:,} replaced, {records['removed']:,} removed, "
              f"{records['unchanged']:,} unchanged"]
-    for split, split_drift in drift["splits"].items():
-        lines.append(_split_line(split, split_drift["records"], records["by_split"].get(split, {})))
+    for split in sorted(drift["splits"], key=split_rank):
+        lines.append(_split_line(split, drift["splits"][split]["records"], records["by_split"].get(split, {})))
     classes = drift.get("classes")
     if classes:
         if classes["appeared"]:
             lines.append(f"classes appeared: {', '.join(classes['appeared'])}")
         if classes["vanished"]:
             lines.append(f"classes vanished (no record left): {', '.join(classes['vanished'])}")
-        per_split = ", ".join(f"{split} {d['classes']['linf']}" for split, d in drift["splits"].items() if d.get("classes"))
+        per_split = ", ".join(f"{split} {drift['splits'][split]['classes']['linf']}"
+                              for split in sorted(drift["splits"], key=split_rank) if drift["splits"][split].get("classes"))
         lines.append(f"class balance moved (L-infinity, 0 to 1): all splits {classes['linf']}"
                      + (f"; {per_split}" if per_split else ""))
     if drift["histograms"]:

@@ -2,7 +2,7 @@
 subprocess, and compares the output a block shows with what the command printed.
 
 Shell lines: `prep ...` runs (in the test's process) and must exit 0; `ls DIR` is compared as a listing (`name/` for folders,
-sorted); `pip install ...` and `make TARGET` are checked, not run (the extras exist in pyproject.toml, the
+sorted); `cp`, `mv`, `rm` and `mkdir` run as they are; `pip install ...` and `make TARGET` are checked, not run (the extras exist in pyproject.toml, the
 target in the Makefile): the test environment is already installed. In a block marked `dataflow`, a job
 (`images`, `text`, `vocab`, `schema infer`) naming a `gs://` path runs as a Dataflow dry run with settings
 Beam accepts offline. A block written as a transcript (`$ command` lines followed by what it printed)
@@ -28,6 +28,7 @@ from tests.docs.blocks import REPO, Block
 from tests.docs.workspaces import MAKERS
 
 JOBS = ("images", "text", "vocab")
+FILE_COMMANDS = ("cp", "mv", "rm", "mkdir")  # what a user does to SRC between runs: run as they are, in the workspace
 TIMEOUT = 600  # seconds for one command
 
 
@@ -214,6 +215,8 @@ class Session:
             elif argv[0] == "make":
                 check_make(argv, where)
                 continue
+            elif argv[0] in FILE_COMMANDS:
+                printed = self.run(argv, cwd, where)
             else:
                 raise BlockFailed(f"{where}: the harness does not run `{command.line}`: teach it, or mark the block")
             assert_shows(command.expected, printed, f"{where}: `{command.line}`")

@@ -31,6 +31,10 @@ def images(root: Path) -> None:
     for name in CLASSES:
         for i in range(14):
             _photo(root / "photos" / name / f"{name}{i:02d}.jpg", i, name)
+    # photos that arrive later, for the examples of datasets that grow (prep images --update)
+    for name in CLASSES[:2]:
+        for i in range(3):
+            _photo(root / "more_photos" / name / f"{name}_new{i}.jpg", i + 20, name, size=(52, 40))
     # an exact copy and a near copy (re-encoded smaller), so stats.json has duplicate groups
     (root / "photos/roses/copy_of_daisy00.jpg").write_bytes((root / "photos/daisy/daisy00.jpg").read_bytes())
     write_image(root / "photos/tulips/near_daisy01.jpg", size=(49, 37), color=COLORS["daisy"], quality=60)
