@@ -111,10 +111,10 @@ def tfds_flag(command):
 
             out = kwargs["out"].rstrip("/")
             try:
-                written = export_tfds(out)
+                opened, written = export_tfds(out)
             except TfdsError as e:
                 raise click.ClickException(f"the dataset is written, but TFDS cannot read it: {e}") from None
-            click.echo(f"wrote TFDS metadata ({', '.join(written)}): tfds.builder_from_directory({out!r}) loads it")
+            click.echo(f"wrote TFDS metadata ({', '.join(written)}): tfds.builder_from_directory({opened!r}) loads it")
         return result
 
     return click.option("--tfds", is_flag=True, help="Also write TFDS metadata (dataset_info.json, features.json) "

@@ -335,9 +335,10 @@ def export_tfds_command(dataset):
 def _export_tfds(dataset: str) -> None:
     from prep.interop.tfds import export_tfds
 
-    for path in _user_errors(lambda: export_tfds(dataset)):
+    opened, written = _user_errors(lambda: export_tfds(dataset))
+    for path in written:
         click.echo(f"wrote {path}")
-    click.echo(f"open it with: tfds.builder_from_directory({dataset!r}).as_dataset(split=...)")
+    click.echo(f"open it with: tfds.builder_from_directory({opened!r}).as_dataset(split=...)")
 
 
 COMMANDS = (schema_group, export_group,)  # what prep.cli.main adds to `prep`

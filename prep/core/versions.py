@@ -12,6 +12,7 @@ import json
 from typing import Iterable
 
 INVENTORY_DIR = "inventory"
+TFDS_DIR = "tfds"
 
 
 def version_folder(version: int) -> str:
@@ -32,3 +33,9 @@ def inventory_bytes(rows: Iterable[dict]) -> bytes:
 
 def inventory_rows(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def tfds_folder_name(version: int) -> str:
+    """Where a version of a dataset that grew has its shards linked under TFDS's names, relative to the
+    dataset directory (prep.interop.tfds): 'tfds/v<N>'."""
+    return f"{TFDS_DIR}/v{version}"

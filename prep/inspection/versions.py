@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from prep.core.duplicates import leaks
-from prep.core.versions import inventory_file_name, inventory_rows
+from prep.core.versions import inventory_file_name, inventory_rows, tfds_folder_name
 from prep.inspection.drift import stats_drift
 from schemas import SCHEMA_FILE, DatasetSchema
 from schemas.versions import kept_versions, load_version, version_dir
@@ -187,7 +187,9 @@ def remove_versions(out: str, keep: int) -> tuple[list[int], int]:
         FileSystems.delete([_join(out, version_dir(version), SCHEMA_FILE)])
     if files:
         FileSystems.delete([_join(out, f) for f in files])
-    leftovers = [m.path for v in gone for m in FileSystems.match([_join(out, version_dir(v), "*")])[0].metadata_list]
+    # each removed version's own files, and its shards' TFDS names (prep.interop.tfds.tfds_folder)
+    leftovers = [m.path for v in gone for folder in (version_dir(v), tfds_folder_name(v))
+                 for m in FileSystems.match([_join(out, folder, "*")])[0].metadata_list]
     if leftovers:
         FileSystems.delete(leftovers)
     return gone, len(files)

@@ -3,7 +3,8 @@
 Export writes `dataset_info.json` and `features.json` beside the shards with TFDS's own
 `tfds.folder_dataset.write_metadata`, so `tfds.builder_from_directory(DIR).as_dataset(split=...)` yields
 decoded images and named labels (DESIGN.md, "Inside a record"). The split sizes come from schema.json;
-TFDS reads uncompressed shards only, named `{SPLIT}-{SHARD_X_OF_Y}.tfrecord`.
+TFDS reads uncompressed shards only, named `{SPLIT}-{SHARD_X_OF_Y}.tfrecord`: a dataset that grew
+(prep images --update) is opened from tfds/v<N>/, where the version's shards are linked under those names.
 
 Import reads a TFDS folder's metadata with `tfds.builder_from_directory(DIR).info` instead of guessing:
 Image features become image features with their shape, ClassLabel names a vocabulary file, Text text,
@@ -16,6 +17,7 @@ import posixpath
 import re
 from typing import Any
 
+from prep.core.versions import tfds_folder_name
 from prep.interop.inference.assembly import Inference, split_order
 from prep.interop.inference.errors import InferenceError
 from prep.interop.inference.files import relative_to
@@ -57,14 +59,41 @@ def _check_exportable(schema: DatasetSchema) -> None:
         raise TfdsError(
             f"this dataset's shards are {schema.compression}-compressed and TFDS reads uncompressed shards only: "
             "write the dataset again with --compression none to open it with TFDS")
-    for split in schema.splits:
-        n = len(split.shards)
-        for i, shard in enumerate(split.shards):
-            expected = f"{split.name}-{i:05d}-of-{n:05d}.tfrecord"
-            if shard.file != expected:
-                raise TfdsError(
-                    f"shard {shard.file!r} of split {split.name!r} is not named {expected!r}: TFDS finds shards by "
-                    f"the template {FILENAME_TEMPLATE} in the dataset folder (rename the files to it, in order)")
+
+
+def _tfds_names(schema: DatasetSchema) -> dict[str, str]:
+    """Each shard's name under TFDS's template ({SPLIT}-{SHARD_X_OF_Y}.tfrecord, in the split's order)."""
+    return {shard.file: f"{split.name}-{i:05d}-of-{len(split.shards):05d}.tfrecord"
+            for split in schema.splits for i, shard in enumerate(split.shards)}
+
+
+def tfds_folder(dataset_dir: str, schema: DatasetSchema) -> str:
+    """The folder TFDS opens the dataset from: its own, when its shards are named as TFDS names them (a
+    dataset written once); else (a dataset that grew: prep images --update) tfds/v<N>/, where
+    `_link_shards` gives the version's shards TFDS's names."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if all(file == name for file, name in _tfds_names(schema).items()):
+        return dataset_dir
+    return FileSystems.join(dataset_dir, tfds_folder_name(schema.version))
+
+
+def _link_shards(dataset_dir: str, schema: DatasetSchema, folder: str) -> None:
+    """Gives each shard of the version its TFDS name in `folder`: a hard link on a local disk (no byte
+    is copied), a copy elsewhere (gs:// has no links)."""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    for file, name in _tfds_names(schema).items():
+        source, target = FileSystems.join(dataset_dir, file), FileSystems.join(folder, name)
+        if "://" in dataset_dir:
+            FileSystems.copy([source], [target])
+            continue
+        os.makedirs(folder, exist_ok=True)
+        if os.path.exists(target):
+            os.remove(target)
+        os.link(source, target)
 
 
 def tfds_feature(feature: Feature, labels: tuple[str, ...] | None) -> Any:
@@ -120,11 +149,13 @@ def _supervised_keys(schema: DatasetSchema) -> tuple[str, str] | None:
     return (inputs[0], schema.label_key) if len(inputs) == 1 else None
 
 
-def export_tfds(dataset_dir: str) -> list[str]:
+def export_tfds(dataset_dir: str) -> tuple[str, list[str]]:
     """Writes dataset_info.json and features.json (and TFDS's `<label>.labels.txt`) for the prep dataset
-    in `dataset_dir`, then reads its first record back through TFDS; returns the files written.
+    in `dataset_dir`, then reads its first record back through TFDS; returns the folder TFDS opens
+    (`tfds_folder`: a dataset that grew gets one per version, its shards linked there under TFDS's
+    names) and the files written.
 
-    Raises TfdsError when TFDS cannot read the dataset (compressed shards, other shard names).
+    Raises TfdsError when TFDS cannot read the dataset (compressed shards).
     """
     from apache_beam.io.filesystems import FileSystems
 
@@ -133,6 +164,9 @@ def export_tfds(dataset_dir: str) -> list[str]:
     schema = load_schema(dataset_dir)
     _check_exportable(schema)
     tfds = _tfds()
+    opened = tfds_folder(dataset_dir, schema)
+    if opened != dataset_dir:
+        _link_shards(dataset_dir, schema, opened)
     label_names: dict[str, tuple[str, ...]] = {}
     for f in schema.features:
         if f.encoding == "class_id" and f.vocabulary is not None:
@@ -146,7 +180,7 @@ def export_tfds(dataset_dir: str) -> list[str]:
         from etils import epath
         from tensorflow_datasets.core import naming
 
-        template = naming.ShardedFileTemplate(data_dir=epath.Path(dataset_dir), template=FILENAME_TEMPLATE,
+        template = naming.ShardedFileTemplate(data_dir=epath.Path(opened), template=FILENAME_TEMPLATE,
                                               filetype_suffix="tfrecord")
         split_infos = [tfds.core.SplitInfo(name=s.name, shard_lengths=[sh.num_records for sh in s.shards],
                                            num_bytes=s.num_bytes or 0, filename_template=template.replace(split=s.name))
@@ -156,12 +190,12 @@ def export_tfds(dataset_dir: str) -> list[str]:
         description += f" ({schema.provenance.command} from {schema.provenance.source}, {schema.provenance.created})"
     try:
         tfds.folder_dataset.write_metadata(
-            data_dir=dataset_dir, features=features, split_infos=split_infos, filename_template=FILENAME_TEMPLATE,
+            data_dir=opened, features=features, split_infos=split_infos, filename_template=FILENAME_TEMPLATE,
             check_data=True, description=description, supervised_keys=_supervised_keys(schema))
     except (ValueError, TypeError) as e:
         raise TfdsError(f"TFDS refused the dataset in {dataset_dir}: {e}") from None
     written = list(TFDS_FILES) + [f"{name}.labels.txt" for name in label_names]
-    return [FileSystems.join(dataset_dir, name) for name in written]
+    return opened, [FileSystems.join(opened, name) for name in written]
 
 
 # ---- import --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import re
 
 from prep.core import launcher_reads
 from prep.core.sharding import INDEX_DIR
-from prep.core.versions import INVENTORY_DIR
+from prep.core.versions import INVENTORY_DIR, TFDS_DIR
 from schemas import SCHEMA_FILE
 from schemas.versions import VERSIONS_DIR
 
@@ -23,7 +23,7 @@ CLAIM_FILE = ".prep-commit.json"  # the job committing OUT (beam_jobs.commit), t
 # Files and folders a prep job writes into OUT (shards, metadata, temporaries).
 _OURS = re.compile(
     r"^(schema\.json|stats\.json|rejected\.jsonl|vocab|dataset_info\.json|features\.json|[^/]+\.labels\.txt"
-    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}|{re.escape(CLAIM_FILE)}|{re.escape(INVENTORY_DIR)}|{re.escape(VERSIONS_DIR)}|v\d+"
+    rf"|{re.escape(SPILL_DIR)}|{re.escape(INDEX_DIR)}|{re.escape(CLAIM_FILE)}|{re.escape(INVENTORY_DIR)}|{re.escape(VERSIONS_DIR)}|v\d+|{re.escape(TFDS_DIR)}"
     r"|[a-z][a-z0-9_]*-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?)(\.tmp.*)?$")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from prep.interop.tfds import TfdsError, export_tfds, import_tfds
 from schemas import feature_spec, load_schema
-from tests.conftest import image_bytes
+from tests.conftest import image_bytes, write_image
 from tests.interop.test_schema_inference import example, write_tfrecord
 
 tfds = pytest.importorskip("tensorflow_datasets")
@@ -30,7 +30,8 @@ def _direct(dataset: Path, split: str) -> dict[str, tuple[np.ndarray, int]]:
 
 
 def test_a_prep_image_dataset_loads_through_tfds_with_the_same_images_and_labels(dataset_copy):
-    written = export_tfds(str(dataset_copy))
+    opened, written = export_tfds(str(dataset_copy))
+    assert opened == str(dataset_copy)
     assert {Path(p).name for p in written} == {"dataset_info.json", "features.json", "label.labels.txt"}
     builder = tfds.builder_from_directory(str(dataset_copy))
     assert builder.info.features["label"].names == ["cat", "dog"]
@@ -53,14 +54,24 @@ def test_compressed_datasets_are_refused_with_the_reason(dataset_copy):
         export_tfds(str(dataset_copy))
 
 
-def test_shards_tfds_cannot_find_are_refused(dataset_copy):
-    schema = json.loads((dataset_copy / "schema.json").read_text())
-    old = schema["splits"][0]["shards"][0]["file"]
-    shutil.move(dataset_copy / old, dataset_copy / "renamed.tfrecord")
-    schema["splits"][0]["shards"][0]["file"] = "renamed.tfrecord"
-    (dataset_copy / "schema.json").write_text(json.dumps(schema))
-    with pytest.raises(TfdsError, match=r"\{SPLIT\}-\{SHARD_X_OF_Y\}"):
-        export_tfds(str(dataset_copy))
+def test_a_dataset_that_grew_opens_in_tfds_from_its_version_folder(dataset_copy, prep_cli):
+    """An updated dataset's shards are not all named by TFDS's template: each version gets tfds/v<N>/,
+    its shards hard-linked there under TFDS's names (no byte copied), and TFDS reads the same records."""
+    source = dataset_copy.parent / "src"
+    for i in range(3):
+        write_image(source / "cat" / f"{i}.jpg", size=(20 + i, 16), color=(30 * i, 0, 0))
+    scratch = dataset_copy.parent / "grown"
+    assert prep_cli("images", source, scratch, "--workers", "1").exit_code == 0
+    write_image(source / "dog" / "new.jpg", size=(30, 16), color=(0, 90, 0))
+    assert prep_cli("images", source, scratch, "--update", "--workers", "1").exit_code == 0
+    opened, written = export_tfds(str(scratch))
+    assert Path(opened) == scratch / "tfds" / "v2" and all(Path(p).parent == Path(opened) for p in written)
+    linked = sorted(Path(opened).glob("train-*.tfrecord"))
+    assert [p.name for p in linked] == ["train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
+    assert all(p.stat().st_nlink == 2 for p in linked), "links, not copies"
+    builder = tfds.builder_from_directory(opened)
+    names = sorted(ex["image/filename"].decode() for ex in tfds.as_numpy(builder.as_dataset(split="train")))
+    assert names == ["cat/0.jpg", "cat/1.jpg", "cat/2.jpg", "dog/new.jpg"]
 
 
 @pytest.fixture(scope="module")

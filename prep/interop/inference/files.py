@@ -14,7 +14,7 @@ from typing import Sequence
 from prep.core import launcher_reads
 from prep.core.sharding import INDEX_DIR
 from prep.core.splits import DEFAULT_SPLIT
-from prep.core.versions import INVENTORY_DIR
+from prep.core.versions import INVENTORY_DIR, TFDS_DIR
 from prep.interop.inference.errors import InferenceError
 from schemas.versions import VERSIONS_DIR
 
@@ -60,7 +60,7 @@ def _absolute(path: str) -> str:
 def _is_metadata(relative: str) -> bool:
     parts = relative.split("/")
     name = parts[-1]
-    return (any(p.startswith(".") for p in parts) or parts[0] in ("vocab", INDEX_DIR, INVENTORY_DIR, VERSIONS_DIR) or name in METADATA_FILES
+    return (any(p.startswith(".") for p in parts) or parts[0] in ("vocab", INDEX_DIR, INVENTORY_DIR, VERSIONS_DIR, TFDS_DIR) or name in METADATA_FILES
             or name.endswith(".labels.txt") or ".tmp" in name)
 
 
