@@ -211,6 +211,10 @@ def test_prep_diff_counts_the_changes_and_measures_drift(first, prep_cli):
     assert found["drift"]["classes"]["counts"]["cat"]["change"] == 6
     refused = prep_cli("diff", out, "--max-class-drift", "0.05")
     assert refused.exit_code == 1 and "over --max-class-drift 0.05" in refused.err
+    page = out.parent / "report.html"
+    assert prep_cli("report", out, "-o", page).exit_code == 0
+    html = page.read_text()
+    assert "Version 2: what changed since version 1" in html and "6 records added, 0 replaced, 0 removed" in html
 
 
 @pytest.mark.parametrize("args, message", [

@@ -14,6 +14,7 @@ from prep.inspection.report.markup import Section, escape, number
 from prep.inspection.report.options import ReportOptions
 from prep.inspection.report.sections import features_section, rejected_section, shards_section
 from prep.inspection.report.text_sections import text_sections, token_feature
+from prep.inspection.report.version_section import version_section
 from schemas import DatasetSchema, load_schema
 
 _CSS = """
@@ -115,7 +116,8 @@ def build_report(root: str, options: ReportOptions = ReportOptions()) -> str:
         sections = text_sections(root, schema, stats, options)
     else:
         sections = [rejected_section(root, stats, options)] if stats else []
-    sections += [shards_section(schema), features_section(schema)]
+    update = version_section(root, schema)
+    sections = ([update] if update else []) + sections + [shards_section(schema), features_section(schema)]
     found = findings(schema, stats)
     if found[0].level == "leak":  # leakage invalidates every test figure: show it before anything else
         sections.sort(key=lambda s: s.id != "duplicates")
