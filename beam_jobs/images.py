@@ -28,6 +28,7 @@ from prep.images import dataset as image_dataset
 from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.inventory import HeldImage, inventory_row
+from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import Progress
@@ -71,10 +72,12 @@ class _Convert(beam.DoFn):
         self.progress.add("rejected")
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
-    def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, **where):
+    def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, annotation="",
+                 **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
         into its rejected.jsonl line (a manifest's line). `objects_of(image)`, for a detection image,
-        gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail)."""
+        gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail).
+        `annotation`: what the label was made from (prep.images.records.PendingImage)."""
         try:
             data = read_file(path)
         except FileNotFoundError:
@@ -101,7 +104,7 @@ class _Convert(beam.DoFn):
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()
         self.progress.add("converted")
-        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data)
+        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data, annotation)
         if image.reduced is None:
             yield output
             return
@@ -140,7 +143,8 @@ class _ConvertImage(_Convert):
         if where.problem:
             yield from self._reject(relative, where.problem, layouts.PROBLEMS[where.problem])
             return
-        yield from self._convert(path, relative, where.split, self._label_id(layout, where.class_name), where.class_name)
+        yield from self._convert(path, relative, where.split, self._label_id(layout, where.class_name), where.class_name,
+                                 annotation=where.class_name)
 
 
 class _ConvertRow(_ConvertImage):
@@ -152,8 +156,10 @@ class _ConvertRow(_ConvertImage):
         o = self.options
         where = {"line": row.line, "manifest": o.manifest.name}
         path = image_path(o.src, name)
+        annotation = annotation_key(row, o.label_kind)
         if o.label_kind == "detection":
-            yield from self._convert(path, name, row.split, (), (), lambda image: self._objects(image, row, layout), **where)
+            yield from self._convert(path, name, row.split, (), (), lambda image: self._objects(image, row, layout),
+                                     annotation, **where)
             return
         if o.label_kind == "regression":
             label, names = row.targets, ()
@@ -165,7 +171,7 @@ class _ConvertRow(_ConvertImage):
             ids = sorted(self._label_id(layout, n) for n in row.labels)
             names = tuple(layout.classes[i] for i in ids)
             label, names = (ids[0], names[0]) if o.label_kind == "class" else (tuple(ids), names)
-        yield from self._convert(path, name, row.split, label, names, **where)
+        yield from self._convert(path, name, row.split, label, names, annotation=annotation, **where)
 
     def _objects(self, image, row, layout: layouts.Layout):
         """A detection image's objects placed on its stored pixels (prep.images.boxes), their fates on the side."""

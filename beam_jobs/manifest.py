@@ -236,18 +236,21 @@ def _settle(element, source: str):
                                  f"lines {lines} name {name} with different labels (or splits): fix the manifest"), name)
 
 
-def _declared_order(layout: layouts.Layout, declared: list, pinned: bool) -> layouts.Layout:
-    """The layout with the class list an annotation file declares (COCO's categories), unless --labels pins one."""
+def _declared_order(layout: layouts.Layout, declared: list, pinned: bool, known: tuple[str, ...] = ()) -> layouts.Layout:
+    """The layout with the class list an annotation file declares (COCO's categories), unless --labels pins
+    one; an update's `known` classes keep their ids (first), the declared ones new to it follow."""
     if pinned or not declared:
         return layout
-    return layouts.Layout(layout.split_folders, tuple(c for c in declared[0] if layouts.usable_class_name(c)), layout.splits)
+    new = tuple(c for c in declared[0] if layouts.usable_class_name(c) and c not in known)
+    return layouts.Layout(layout.split_folders, tuple(known) + new, layout.splits)
 
 
 class _LabelsAndSplits(beam.CombineFn):
-    """The class names and splits the kept rows use -> their Layout (split_folders: every row names a split)."""
+    """The class names and splits the kept rows use -> their Layout (split_folders: every row names a
+    split). An update's `known` classes keep their ids: first, in their order; new ones follow, sorted."""
 
-    def __init__(self, labels: tuple[str, ...] | None):
-        self.labels = labels
+    def __init__(self, labels: tuple[str, ...] | None, known: tuple[str, ...] = ()):
+        self.labels, self.known = labels, known
 
     def create_accumulator(self):
         return set(), set()
@@ -266,7 +269,8 @@ class _LabelsAndSplits(beam.CombineFn):
 
     def extract_output(self, acc):
         names, splits = acc
-        classes = self.labels if self.labels is not None else tuple(sorted(n for n in names if layouts.usable_class_name(n)))
+        new = sorted(n for n in names if layouts.usable_class_name(n) and n not in self.known)
+        classes = self.labels if self.labels is not None else tuple(self.known) + tuple(new)
         named = tuple(s for s in SPLIT_FOLDERS if s in splits)
         return layouts.Layout(bool(splits) and None not in splits, tuple(classes), named)
 
@@ -283,6 +287,7 @@ class FindImages(beam.PTransform):
     def expand(self, inputs):
         rows, files = inputs
         o, source = self.options, self.options.manifest.name
+        known = o.update.classes if o.update else ()  # an update's classes keep their ids
         listed = files | "UnderSrc" >> beam.FlatMap(lambda f: _listed(o, f[0]))
         keyed = rows | "RowKeys" >> beam.FlatMap(_row_keys, o).with_outputs("outside", "facts", main="keyed")
         found = (
@@ -302,10 +307,10 @@ class FindImages(beam.PTransform):
         layout = (
             settled.images
             | "Rows" >> beam.Values()
-            | "LabelsAndSplits" >> beam.CombineGlobally(_LabelsAndSplits(o.labels))
+            | "LabelsAndSplits" >> beam.CombineGlobally(_LabelsAndSplits(o.labels, known))
         )
         if self.declared is not None:
             layout = layout | "DeclaredClasses" >> beam.Map(_declared_order, beam.pvalue.AsList(self.declared),
-                                                             o.labels is not None)
+                                                             o.labels is not None, known)
         facts = (keyed.facts, found.facts, settled.facts) | "Facts" >> beam.Flatten()
         return {"images": settled.images, "facts": facts, "layout": layout}

@@ -17,13 +17,14 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs.source_files import read_file
+from beam_jobs.source_files import image_path, read_file
 from prep.core import layout as layouts
 from prep.core.duplicates import content_digest
 from prep.core.splits import DEFAULT_SPLIT
 from prep.core.versions import inventory_file_name, inventory_rows
 from prep.images import dataset as image_dataset
 from prep.images.inventory import HeldImage
+from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.jobs.options import HeldShard
 from prep.records import tfrecord_io
@@ -58,9 +59,10 @@ class ReadHeld(beam.PTransform):
 
 
 class _Compare(beam.DoFn):
-    """(name, {"listed": [(path, size)], "held": [HeldImage]}) -> the held record that stays, as
-    (split, name, HeldImage), with its input counted; or the file to convert (tagged "convert");
-    a record whose input is gone or changed goes no further."""
+    """(name, {"listed": [input], "held": [HeldImage]}) -> the held record that stays, as (split, name,
+    HeldImage); or the input to convert (tagged "convert"); a record whose input is gone or changed goes
+    no further. An input is a file under SRC as MatchInputs lists it (class folders: its input is
+    counted here, as converting it would), or (image, manifest row) (counted when the rows were read)."""
 
     def __init__(self, options: ImageJobOptions):
         self.options = options
@@ -70,22 +72,33 @@ class _Compare(beam.DoFn):
         listed, held = list(sides["listed"]), list(sides["held"])
         if not listed:
             return
-        if held and self._unchanged(listed[0][0], name, held[0], layout):
+        if held and self._unchanged(listed[0], name, held[0], layout):
             yield held[0].split, name, held[0]
-            yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
+            if self.options.manifest is None:
+                yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
             return
         yield beam.pvalue.TaggedOutput("convert", listed[0])
 
-    def _unchanged(self, path: str, name: str, held: HeldImage, layout: layouts.Layout) -> bool:
+    def _where(self, listed, name: str, layout: layouts.Layout) -> tuple[str, str | None, str] | None:
+        """(path, split from the input or None, annotation) of an input, or None when it is no record's."""
         o = self.options
+        if o.manifest is not None:
+            _, row = listed
+            return image_path(o.src, name), row.split, annotation_key(row, o.label_kind)
         if not o.include_hidden and layouts.is_hidden(name):
-            return False
+            return None
         where = layouts.locate(name, layout)
-        if where.problem:
+        return None if where.problem else (listed[0], where.split, where.class_name)
+
+    def _unchanged(self, listed, name: str, held: HeldImage, layout: layouts.Layout) -> bool:
+        found = self._where(listed, name, layout)
+        if found is None:
             return False
-        split = where.split or (o.split_fractions.assign(name) if o.split_fractions else DEFAULT_SPLIT)
-        if split != held.split or where.class_name != held.class_name:
-            return False  # moved to another class or split folder: relabelled
+        path, split, annotation = found
+        fractions = self.options.split_fractions
+        split = split or (fractions.assign(name) if fractions else DEFAULT_SPLIT)
+        if split != held.split or annotation != held.annotation:
+            return False  # moved to another split or class folder, or its row's label changed: relabelled
         try:
             return content_digest(read_file(path)) == held.source_digest
         except OSError:
@@ -93,8 +106,8 @@ class _Compare(beam.DoFn):
 
 
 class Compare(beam.PTransform):
-    """(files as MatchInputs lists them, held records) -> {"held": the held records that stay,
-    "convert": the files to convert, "facts": an INPUT_FACT for each held record that stays}."""
+    """(inputs, held records) -> {"held": the held records that stay, "convert": the inputs to
+    convert, "facts": an INPUT_FACT for each class-folder file whose record stays}."""
 
     def __init__(self, options: ImageJobOptions, layout):
         super().__init__()
@@ -103,7 +116,10 @@ class Compare(beam.PTransform):
     def expand(self, inputs):
         files, held = inputs
         src = self.options.src
-        listed = files | "ByName" >> beam.Map(lambda f: (layouts.relative_path(f[0], src), f))
+        if self.options.manifest is None:
+            listed = files | "ByName" >> beam.Map(lambda f: (layouts.relative_path(f[0], src), f))
+        else:
+            listed = files | "ByName" >> beam.Map(lambda image: (image[0], image))
         return ({"listed": listed, "held": held}
                 | "JoinByName" >> beam.CoGroupByKey()
                 | "Compare" >> beam.ParDo(_Compare(self.options), self.layout).with_outputs("convert", "facts", main="held"))

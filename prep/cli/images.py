@@ -110,7 +110,7 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
     from prep.jobs import auto_workers
 
     if update:
-        _update(src, out, runner, overwrite)
+        _update(src, out, runner, overwrite, (("--manifest", manifest_path), ("--coco", coco_file), ("--boxes", boxes_file)))
         return
     if (dedupe or dedupe_near) and no_duplicate_check:
         flag = "--dedupe" if dedupe else "--dedupe-near"
@@ -204,13 +204,15 @@ def _manifest(path, path_field, label_field, split_field, multi_label, separator
 COMMANDS = (images,)  # what prep.cli.main adds to `prep`
 
 
-# What an update may be told: where and how to run. Everything else it takes from the dataset.
+# What an update may be told: where and how to run, and which file holds this version's rows or
+# annotations. Everything else it takes from the dataset.
 _UPDATE_FLAGS = {"src", "out", "update", "tfds", "runner", "workers", "project", "region", "temp_location", "dry_run",
-                 "beam_args"}
+                 "beam_args", "manifest_path", "coco_file", "boxes_file"}
 
 
-def _update(src: str, out: str, runner, overwrite: bool) -> None:
-    """`--update`: the next version of the dataset in OUT (prep.images.update)."""
+def _update(src: str, out: str, runner, overwrite: bool, annotation_flags) -> None:
+    """`--update`: the next version of the dataset in OUT (prep.images.update); `annotation_flags`:
+    (flag, file) of --manifest, --coco and --boxes, a file to read instead of the one recorded."""
     from beam_jobs.images import ConvertImageFolder
     from prep.core import preflight
     from prep.images.update import CannotUpdate, update_options
@@ -224,12 +226,17 @@ def _update(src: str, out: str, runner, overwrite: bool) -> None:
     if given:
         raise click.UsageError(f"--update converts new files as the dataset's first run converted its own, with the "
                                f"options it recorded: drop {given[0]}")
+    given_file = [(flag, path) for flag, path in annotation_flags if path]
     try:
-        options = update_options(src.rstrip("/") or "/", out.rstrip("/") or "/", now(), runner.is_local)
+        options = update_options(src.rstrip("/") or "/", out.rstrip("/") or "/", now(), runner.is_local,
+                                 given_file[0] if given_file else None)
     except CannotUpdate as e:
         raise click.UsageError(str(e)) from None
-    preflight.check_not_nested(options.src, options.out)
-    preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
+    if options.manifest is None:
+        preflight.check_not_nested(options.src, options.out)
+        preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
+    else:
+        preflight.check_manifest_source(options.src, options.out)
     runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
            runner, overwrite=False, update=options.update.version - 1)

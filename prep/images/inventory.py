@@ -25,6 +25,7 @@ def inventory_row(image: PendingImage, fact: tuple) -> dict:
         "split": image.split,
         "label": image.label,
         "class_name": image.class_name,
+        "annotation": image.annotation,
         "digest": image.digest.hex(),
         "fingerprint": image.fingerprint,
         "thumbnail": base64.b64encode(image.thumbnail).decode("ascii"),
@@ -60,6 +61,10 @@ class HeldImage:
     @property
     def class_name(self):
         return _tuples(self.row["class_name"])
+
+    @property
+    def annotation(self) -> str:
+        return self.row["annotation"]
 
     @property
     def source_digest(self) -> bytes:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 from prep.core import row_files
+from prep.core.duplicates import content_digest
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.row_files import Rejection
 
@@ -138,6 +139,16 @@ class ManifestRow(NamedTuple):
 
     def same_labels(self, other: "ManifestRow") -> bool:
         return (self.labels, self.targets, self.split, self.objects) == (other.labels, other.targets, other.split, other.objects)
+
+
+def annotation_key(row: ManifestRow, kind: str) -> str:
+    """What a row's label is made from, as one string: equal for two rows exactly when the records made
+    of one image with them would be equal (an update compares it with the record's: prep.images.inventory).
+    `kind` is the manifest's (ManifestSpec.kind)."""
+    labels = sorted(row.labels) if kind == "multi_label" else list(row.labels)
+    facts = [labels, list(row.targets), [list(box) for box in row.objects], list(row.size) if row.size else None,
+             row.source_id]
+    return content_digest(json.dumps(facts, ensure_ascii=False).encode("utf-8")).hex()
 
 
 def manifest_format(path: str) -> str:

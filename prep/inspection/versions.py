@@ -58,7 +58,7 @@ def _class(row: dict) -> str:
 
 
 def _same(a: dict, b: dict) -> bool:
-    return all(a.get(k) == b.get(k) for k in ("source_digest", "digest", "split", "label"))
+    return all(a.get(k) == b.get(k) for k in ("source_digest", "digest", "split", "label", "annotation"))
 
 
 @dataclass

@@ -249,3 +249,86 @@ def test_a_killed_update_leaves_a_readable_dataset_and_a_rerun_completes_it(firs
     assert finished.exit_code == 0, finished.err
     assert len(records(out)) == 51
     assert prep_cli("verify", out).exit_code == 0
+
+
+def all_features(out: Path, version: int | None = None) -> dict[str, dict]:
+    """Every record of the version by its image, all its features as TensorFlow parses them (a
+    detection record's boxes, classes, areas...), with the shard it sits in left out."""
+    import tensorflow as tf
+
+    from prep.records.tfrecord_io import read_records
+    from schemas.versions import load_version
+
+    schema = load_version(str(out), version)
+    found = {}
+    for split in schema.splits:
+        for shard in split.shards:
+            for data in read_records(str(out / shard.file), schema.compression):
+                features = tf.train.Example.FromString(data).features.feature
+                values = {key: tuple(getattr(f, f.WhichOneof("kind")).value) for key, f in features.items()}
+                found[values["image/filename"][0].decode()] = {"split": split.name} | values
+    return found
+
+
+def test_a_manifest_update_takes_new_rows_changed_labels_and_removed_rows(tmp_path, prep_cli):
+    src = tmp_path / "images"
+    rows = [(f"img{i}.jpg", "cat" if i % 2 else "dog") for i in range(8)]
+    for name, _ in rows:
+        write_image(src / name, size=(30 + len(name), 20), color=(10 * len(name), 40, 0))
+    manifest = tmp_path / "labels.csv"
+
+    def write_manifest(rows):
+        manifest.write_text("path,label\n" + "".join(f"{name},{label}\n" for name, label in rows))
+
+    write_manifest(rows)
+    out = tmp_path / "out"
+    assert prep_cli("images", "--manifest", manifest, src, out, "--split", SPLIT, "--workers", "1").exit_code == 0
+    write_image(src / "new.jpg", size=(44, 20), color=(1, 1, 1))
+    rows = [(n, "bird" if n == "img2.jpg" else label) for n, label in rows if n != "img5.jpg"] + [("new.jpg", "cat")]
+    write_manifest(rows)
+    updated = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert "1 added, 1 replaced, 1 removed, 6 unchanged" in updated.out, updated.out
+    scratch = tmp_path / "scratch"
+    assert prep_cli("images", "--manifest", manifest, src, scratch, "--split", SPLIT, "--workers", "1").exit_code == 0
+    # bird is new: the update numbers it after cat and dog, a first run by name (bird, cat, dog)
+    names = {n: (split, image, name) for n, (split, image, _, name) in records(out).items()}
+    assert names == {n: (split, image, name) for n, (split, image, _, name) in records(scratch).items()}
+    assert (out / "vocab" / "labels.txt").read_text().splitlines() == ["cat", "dog", "bird"]
+    # this week's rows in a file of another name: the update names it; its records are all kept, and the
+    # version records the file it was made from
+    moved = tmp_path / "labels_week2.csv"
+    manifest.rename(moved)
+    again = prep_cli("images", src, out, "--update", "--manifest", moved, "--workers", "1")
+    assert again.exit_code == 0 and "0 added, 0 replaced, 0 removed, 8 unchanged" in again.out, again.err
+    assert json.loads((out / "stats.json").read_text())["manifest"]["file"] == str(moved)
+    wrong = prep_cli("images", src, out, "--update", "--coco", moved)
+    assert wrong.exit_code == 2 and "made with --manifest" in wrong.err
+
+
+def test_a_coco_update_replaces_an_image_whose_boxes_changed(tmp_path, prep_cli):
+    src = tmp_path / "images"
+    coco = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "car"}]}
+    for i in range(6):
+        write_image(src / f"{i}.jpg", size=(80, 60), color=(30 * i, 10, 10))
+        coco["images"].append({"id": i + 1, "file_name": f"{i}.jpg", "width": 80, "height": 60})
+        coco["annotations"].append({"id": i, "image_id": i + 1, "category_id": 1 + i % 2, "bbox": [5, 5, 30, 20],
+                                    "area": 600.0, "iscrowd": 0})
+    instances = tmp_path / "instances.json"
+    instances.write_text(json.dumps(coco))
+    out = tmp_path / "out"
+    assert prep_cli("images", "--coco", instances, src, out, "--workers", "1").exit_code == 0
+    coco["annotations"][0]["bbox"] = [10, 10, 40, 30]  # image 0.jpg: its box moved
+    coco["annotations"].append({"id": 99, "image_id": 3, "category_id": 1, "bbox": [1, 1, 9, 9], "area": 81.0,
+                                "iscrowd": 0})  # image 2.jpg: one more object
+    write_image(src / "6.jpg", size=(80, 60), color=(0, 200, 0))
+    coco["images"].append({"id": 7, "file_name": "6.jpg", "width": 80, "height": 60})
+    coco["annotations"].append({"id": 7, "image_id": 7, "category_id": 2, "bbox": [2, 2, 20, 20], "area": 400.0,
+                                "iscrowd": 0})
+    instances.write_text(json.dumps(coco))
+    updated = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert "1 added, 2 replaced, 0 removed, 4 unchanged" in updated.out, updated.out
+    scratch = tmp_path / "scratch"
+    assert prep_cli("images", "--coco", instances, src, scratch, "--workers", "1").exit_code == 0
+    assert all_features(out) == all_features(scratch)
