@@ -32,22 +32,8 @@ def _src(root: Path) -> Path:
 
 def records(out: Path, version: int | None = None) -> dict[str, tuple]:
     """Every record of the version, by name: (split, image bytes, label id, label name), parsed by TensorFlow."""
-    import tensorflow as tf
-
-    from prep.records.tfrecord_io import read_records
-    from schemas.versions import load_version
-
-    schema = load_version(str(out), version)
-    found = {}
-    for split in schema.splits:
-        for shard in split.shards:
-            for data in read_records(str(out / shard.file), schema.compression):
-                f = tf.train.Example.FromString(data).features.feature
-                name = f["image/filename"].bytes_list.value[0].decode()
-                assert name not in found, f"{name} is in the dataset twice"
-                found[name] = (split.name, f["image"].bytes_list.value[0], f["label"].int64_list.value[0],
-                               f["label/name"].bytes_list.value[0].decode())
-    return found
+    return {name: (f["split"], f["image"][0], f["label"][0], f["label/name"][0].decode())
+            for name, f in all_features(out, version).items()}
 
 
 def shard_files(out: Path, version: int | None = None) -> list[str]:
@@ -266,7 +252,9 @@ def all_features(out: Path, version: int | None = None) -> dict[str, dict]:
             for data in read_records(str(out / shard.file), schema.compression):
                 features = tf.train.Example.FromString(data).features.feature
                 values = {key: tuple(getattr(f, f.WhichOneof("kind")).value) for key, f in features.items()}
-                found[values["image/filename"][0].decode()] = {"split": split.name} | values
+                name = values["image/filename"][0].decode()
+                assert name not in found, f"{name} is in the dataset twice"
+                found[name] = {"split": split.name} | values
     return found
 
 
