@@ -221,13 +221,13 @@ def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions
     An update adds a version to the dataset in OUT, whose version `update` it starts from: OUT is not
     emptied (the job checks, when it commits, that the dataset is still that version)."""
     from prep.jobs.hold import hold_output
-    from prep.jobs.outdir import clear_dead_claim, prepare_output
+    from prep.jobs.outdir import clear_dead_update, prepare_output
 
     with contextlib.nullcontext() if runner.dry_run else hold_output(out, f"prep {name} {shlex.quote(src)}"):
         if not runner.dry_run and update is None:
             prepare_output(out, overwrite)
         elif not runner.dry_run:
-            clear_dead_claim(out)
+            clear_dead_update(out, update + 1)
         click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
         if run_job(build, runner, name) and not (update is not None and _unchanged(out, update)):
             print_summary(out)

@@ -69,14 +69,23 @@ def prepare_output(out: str, overwrite: bool) -> None:
         FileSystems.delete(rest)
 
 
-def clear_dead_claim(out: str) -> None:
-    """Deletes the commit claim (beam_jobs.commit) a killed job left in a local OUT, which the job now
-    holding OUT (prep.jobs.hold) knows no live job can own. An update, which keeps OUT's dataset, needs
-    this where a first run's --overwrite would have cleared it."""
+def clear_dead_update(out: str, version: int) -> None:
+    """Deletes what a killed job left in a local OUT that the job now holding it (prep.jobs.hold) knows
+    no live job owns: the commit claim (beam_jobs.commit), and every file of version `version`, the
+    one an update makes, which no committed version lists (its shards, indexes, inventories and own
+    files). An update, which keeps OUT's dataset, needs this where a first run's --overwrite would
+    have cleared OUT. A gs:// OUT has no hold: what a killed job left there stays."""
     import os
+    import shutil
 
-    if "://" not in out:
-        try:
-            os.remove(os.path.join(out, CLAIM_FILE))
-        except FileNotFoundError:
-            pass
+    from prep.core.versions import version_folder
+
+    if "://" in out:
+        return
+    try:
+        os.remove(os.path.join(out, CLAIM_FILE))
+    except FileNotFoundError:
+        pass
+    folder = version_folder(version)
+    for place in (folder, f"{INDEX_DIR}/{folder}", f"{INVENTORY_DIR}/{folder}", f"{VERSIONS_DIR}/{version}"):
+        shutil.rmtree(os.path.join(out, place), ignore_errors=True)

@@ -235,6 +235,9 @@ def test_a_killed_update_leaves_a_readable_dataset_and_a_rerun_completes_it(firs
     assert finished.exit_code == 0, finished.err
     assert len(records(out)) == 51
     assert prep_cli("verify", out).exit_code == 0
+    assert not list(out.rglob("*.tmp*")), "nothing a killed update left survives its rerun"
+    listed = {f for version in (1, 2) for f in shard_files(out, version)}
+    assert {str(p.relative_to(out)) for p in out.rglob("*.tfrecord")} == listed, "no shard no version lists"
 
 
 def all_features(out: Path, version: int | None = None) -> dict[str, dict]:
