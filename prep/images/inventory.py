@@ -64,7 +64,7 @@ class HeldImage:
 
     @property
     def annotation(self) -> str:
-        return self.row["annotation"]
+        return self.row.get("annotation", "")  # none: the record is made again, as if its label had changed
 
     @property
     def source_digest(self) -> bytes:

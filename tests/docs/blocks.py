@@ -103,7 +103,9 @@ def blocks_of(path: Path) -> list[Block]:
             end += 1
         if end == len(lines):
             raise MarkerError(f"{rel}:{i + 1}: a fenced block that is never closed")
-        body = "\n".join(line[indent:] if line[:indent].isspace() else line.lstrip() for line in lines[i + 1:end])
+        # a block indented under a list item loses that indent; a line indented less loses what it has
+        body = "\n".join(line[indent:] if line[:indent].isspace() or not indent else line.lstrip()
+                         for line in lines[i + 1:end])
         marker = MARKER.match(lines[i - 1]) if i else None
         fields = parse_marker(marker.group("body"), f"{rel}:{i}") if marker else {}
         base = slug(section)
