@@ -83,10 +83,14 @@ def listing(folder: str) -> list[str]:
         listed = _list_gcs(folder, bucket, prefix.rstrip("/") + "/" if prefix.strip("/") else "")
         if listed is not None:
             return listed
+    import os
+
     from apache_beam.io.filesystems import FileSystems
 
-    if not FileSystems.exists(folder):
+    if "://" not in folder and not os.path.isdir(folder):
         return []
+    # not FileSystems.exists(folder) first: on an object store (S3, Azure...) a folder is no object of
+    # its own, so it "does not exist" while it holds a dataset
     return [m.path for m in FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list]
 
 

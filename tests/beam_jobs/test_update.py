@@ -323,3 +323,39 @@ def test_a_coco_update_replaces_an_image_whose_boxes_changed(tmp_path, prep_cli)
     scratch = tmp_path / "scratch"
     assert prep_cli("images", "--coco", instances, src, scratch, "--workers", "1").exit_code == 0
     assert all_features(out) == all_features(scratch)
+
+
+def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
+    """On a filesystem that is not local (a bucket: nothing holds OUT), an update reads and writes
+    through Beam's FileSystems only, and of two updates started from one version the first to commit
+    wins; the other fails in one line and leaves the dataset as the winner made it."""
+    from beam_jobs.images import ConvertImageFolder
+    from prep.images.options import ImageJobOptions
+    from prep.images.update import update_options
+    from prep.jobs.launch import JobFailed, run_pipeline
+    from prep.jobs.options import ShardingOptions
+    from prep.jobs.runner import RunnerOptions
+    from schemas import load_schema
+    from tests.memfs import MEM_SCHEME, MemFileSystem
+
+    root = f"{MEM_SCHEME}://bucket"
+    files = MemFileSystem.files
+    files.clear()
+    try:
+        for i in range(6):
+            files[f"{root}/src/{'cat' if i % 2 else 'dog'}/{i}.jpg"] = image_bytes(size=(20 + i, 12), color=(9 * i, 0, 0))
+        first = ImageJobOptions(src=f"{root}/src", out=f"{root}/out", sharding=ShardingOptions(num_shards=2))
+        run = RunnerOptions(workers=1)
+        run_pipeline(lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(first), run)
+        files[f"{root}/src/cat/new.jpg"] = image_bytes(size=(31, 12), color=(0, 99, 0))
+        del files[f"{root}/src/dog/0.jpg"]
+        both = [update_options(f"{root}/src", f"{root}/out", when, False) for when in ("09:00", "09:01")]
+        run_pipeline(lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(both[0]), run)
+        made = {path: data for path, data in files.items() if path.startswith(f"{root}/out/")}
+        with pytest.raises(JobFailed, match="another job committed a dataset to"):
+            run_pipeline(lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(both[1]), run)
+        schema = load_schema(f"{root}/out")
+        assert schema.version == 2 and schema.num_records == 6
+        assert {path: data for path, data in files.items() if path.startswith(f"{root}/out/")} == made
+    finally:
+        files.clear()
