@@ -7,6 +7,8 @@ VENV := .venv
 VENV_TF215 := .venv-tf215
 PIP_FLAGS := --disable-pip-version-check -q
 PYTEST := pytest -q -p no:cacheprovider
+# the test files spread over every core (pytest-xdist), each file's tests in one process (its fixtures built once)
+PARALLEL := -n auto --dist loadfile
 
 .PHONY: demo test venv venv-tf215 clean
 
@@ -22,7 +24,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 $(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
 	$(PYTHON) -m venv $(VENV_TF215)
 	$(VENV_TF215)/bin/pip install $(PIP_FLAGS) -c requirements/constraints-tf215.txt tensorflow-cpu \
-	    tensorflow-estimator 'apache-beam[tfrecord]' pillow click pytest hypothesis google-crc32c
+	    tensorflow-estimator 'apache-beam[tfrecord]' pillow click pytest pytest-xdist hypothesis google-crc32c
 	$(VENV_TF215)/bin/pip install $(PIP_FLAGS) --no-deps -e .
 	touch $@
 
@@ -32,8 +34,8 @@ demo: venv
 test: venv venv-tf215
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/$(PYTEST) tests --ignore=tests/estimator
-	$(VENV_TF215)/bin/$(PYTEST) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
+	$(VENV)/bin/$(PYTEST) $(PARALLEL) tests --ignore=tests/estimator
+	$(VENV_TF215)/bin/$(PYTEST) $(PARALLEL) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
 	    tests/images/test_tensorflow_decodes.py tests/docs/test_readme_tf215.py
 
 clean:

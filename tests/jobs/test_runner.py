@@ -96,7 +96,8 @@ def test_the_image_job_runs_on_a_non_local_filesystem(mem_folder, prep_cli):
     written = {p[len(mem_folder) + 5:] for p in MemFileSystem.files if p.startswith(f"{mem_folder}/out/")}
     assert written == {"schema.json", "stats.json", "rejected.jsonl", "vocab/labels.txt",
                        "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord",
-                       "index/train-00000-of-00002.tfrecord.idx", "index/train-00001-of-00002.tfrecord.idx"}
+                       "index/train-00000-of-00002.tfrecord.idx", "index/train-00001-of-00002.tfrecord.idx",
+                       "inventory/train-00000-of-00002.tfrecord.jsonl", "inventory/train-00001-of-00002.tfrecord.jsonl"}
     assert b"not_an_image" in MemFileSystem.files[f"{mem_folder}/out/rejected.jsonl"]
     verified = prep_cli("verify", f"{mem_folder}/out")
     assert verified.exit_code == 0 and "verified 6 records in 2 shards" in verified.out
