@@ -203,6 +203,20 @@ def test_prep_diff_counts_the_changes_and_measures_drift(first, prep_cli):
     assert "Version 2: what changed since version 1" in html and "6 records added, 0 replaced, 0 removed" in html
 
 
+def test_prep_diff_compares_two_datasets(first, tmp_path, prep_cli):
+    src, out = first
+    other_src = tmp_path / "other"
+    shutil.copytree(src, other_src)
+    (other_src / "cat" / "1.jpg").unlink()
+    write_image(other_src / "dog" / "extra.jpg", size=(35, 25), color=(5, 5, 5))
+    other = tmp_path / "other_out"
+    assert prep_cli("images", other_src, other, *FLAGS).exit_code == 0
+    shown = prep_cli("diff", out, other, "--json")
+    assert shown.exit_code == 0, shown.err
+    records = json.loads(shown.out)["records"]
+    assert (records["added"], records["replaced"], records["removed"], records["unchanged"]) == (1, 0, 1, 10)
+
+
 @pytest.mark.parametrize("args, message", [
     (("--update", "--resize", "8x8"), "drop --resize"),
     (("--update", "--overwrite"), "give one"),
