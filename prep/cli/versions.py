@@ -108,8 +108,11 @@ def versions(dataset, keep):
                    if gone else f"{root} keeps {keep} or fewer versions: nothing removed")
     for row in versions_table(root):
         mark = "  (current)" if row["current"] else ""
+        changes = row["changes"]
+        changed = "" if changes is None else (f"; {changes['added']:,} added, {changes['replaced']:,} replaced, "
+                                              f"{changes['removed']:,} removed")
         click.echo(f"version {row['version']}: {row['records']:,} records in {plural(row['shards'], 'shard')}, "
-                   f"made {row['created']} from {row['source']}{mark}")
+                   f"made {row['created']} from {row['source']}{changed}{mark}")
 
 
 COMMANDS = (diff, versions)  # what prep.cli.main adds to `prep`

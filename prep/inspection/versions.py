@@ -142,17 +142,22 @@ def _leakage(old: dict, new: dict) -> dict:
 
 
 def versions_table(out: str) -> list[dict]:
-    """Each kept version, oldest first: its number, when it was made, from what, its records."""
+    """Each kept version, oldest first: its number, when it was made, from what, its records, and the
+    records it added, replaced and removed since the version before it (when that one is kept)."""
     from schemas import load_schema
 
     current = load_schema(out)
-    rows = []
+    rows, before = [], None
     for number in kept_versions(out, current):
         schema = load_version(out, number)
+        changes = None
+        if before is not None and before.version == number - 1 and has_inventory(out, schema):
+            changes = record_changes(out, before, out, schema).totals()
         rows.append({"version": number, "current": number == current.version,
                      "created": schema.provenance.created if schema.provenance else None,
                      "source": schema.provenance.source if schema.provenance else None,
-                     "records": schema.num_records, "shards": len(shard_files(schema))})
+                     "records": schema.num_records, "shards": len(shard_files(schema)), "changes": changes})
+        before = schema
     return rows
 
 

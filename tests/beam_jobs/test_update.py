@@ -162,6 +162,7 @@ def test_a_reader_pinned_to_version_1_reads_it_after_version_3_and_fails_clearly
     assert len(names(make_input_fn(out, "train", batch_size=64, mode="eval", image_size=(8, 8)))) > len(names(pinned))
     listed = prep_cli("versions", out)
     assert [line.split(":")[0] for line in listed.out.splitlines()] == ["version 1", "version 2", "version 3"]
+    assert all("1 added, 0 replaced, 0 removed" in line for line in listed.out.splitlines()[1:])
 
     removed = prep_cli("versions", out, "--keep", "1")
     assert removed.exit_code == 0 and "removed 2 versions (1, 2)" in removed.out
