@@ -144,11 +144,16 @@ class _CarryShard(beam.DoFn):
             return
         wanted = {image.position: image for image in images}
         records = tfrecord_io.read_records(FileSystems.join(self.out, file), self.compression)
+        read = 0
         for position, record in enumerate(records):
+            read += 1
             image = wanted.get(position)
             if image is not None:
                 yield beam.pvalue.TaggedOutput("records", (image.split, image.relative_path,
                                                            HeldImage(image.row, image.shard, position, record)))
+        if read != shard.num_records or len(wanted) != len(images):
+            raise RuntimeError(f"{file} holds {read} records, {shard.num_records} by schema.json, and {len(images)} "
+                               f"to keep were named {len(wanted)} times: the dataset changed while the update ran")
 
 
 class CarryShards(beam.PTransform):

@@ -80,7 +80,7 @@ def clear_dead_update(out: str, version: int) -> None:
 
     from prep.core.versions import version_folder
 
-    if "://" in out:
+    if "://" in out or version < 2:  # version 1's shards are the dataset's top level: never an update's
         return
     try:
         os.remove(os.path.join(out, CLAIM_FILE))
