@@ -86,7 +86,8 @@ def spill(folder: str, batches: list[tuple[Any, bytes]]) -> list[tuple[Any, Spil
     return placed
 
 
-def _batch_bytes(batch: bytes | Spilled) -> bytes:
+def spilled_bytes(batch: bytes | Spilled) -> bytes:
+    """What a batch (or any bytes `spill` placed) holds: the bytes themselves, or read from their place."""
     if isinstance(batch, bytes):
         return batch
     with FileSystems.open(batch.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -96,7 +97,7 @@ def _batch_bytes(batch: bytes | Spilled) -> bytes:
 
 def values_of(batches: Iterable[bytes | Spilled]) -> Iterable:
     """The values of the batches a GroupByKey gathered for one key (or of any iterable of batches)."""
-    return (value for batch in batches for value in pickle.loads(_batch_bytes(batch)))
+    return (value for batch in batches for value in pickle.loads(spilled_bytes(batch)))
 
 
 def unbatched(keyed: tuple[Any, bytes | Spilled]) -> Iterable:

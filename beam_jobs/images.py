@@ -12,6 +12,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
+from beam_jobs.batching import spilled_bytes
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.manifest import FindImages, ReadAnnotations, ReadManifest
@@ -204,7 +205,7 @@ class _ConvertRow(_ConvertImage):
 def _record(image, read: Callable[[str], bytes], label_kind: str) -> bytes:
     """A written record's bytes: a new image's Example, or a held record's bytes as its shard had them."""
     if isinstance(image, HeldImage):
-        return image.record
+        return spilled_bytes(image.record)
     return image_example(image, read=read, label_kind=label_kind)
 
 
@@ -264,7 +265,7 @@ class ConvertImageFolder(beam.PTransform):
         carried = None
         if update is not None:
             new, staying = records | "NewOrHeld" >> beam.Partition(lambda r, _: int(isinstance(r[2], HeldImage)), 2)
-            carried = staying | "CarryShards" >> CarryShards(o.out, update.shards, o.sharding.compression)
+            carried = staying | "CarryShards" >> CarryShards(o.out, update.shards, o.sharding.compression, o.spill_dir)
             records = (new, carried["records"]) | "ToWrite" >> beam.Flatten()
         written = records | "WriteShards" >> WriteShards(
             o.out, o.sharding, functools.partial(_record, read=functools.partial(read_image, o.src), label_kind=o.label_kind),

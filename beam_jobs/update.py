@@ -17,6 +17,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from beam_jobs.batching import spill
 from beam_jobs.source_files import image_path, read_file
 from prep.core import layout as layouts
 from prep.core.duplicates import content_digest
@@ -127,10 +128,12 @@ class Compare(beam.PTransform):
 
 class _CarryShard(beam.DoFn):
     """(shard file, its HeldImages that stay) -> the shard's result as it is, when every record stays;
-    else its staying records, read out of it (tagged "records", to be written again)."""
+    else its staying records, read out of it (tagged "records", to be written again). With `spill_dir`
+    (a local run) the records wait in a spill file there and only where they are travels on: Beam's
+    local runner would hold (and, with several workers, loses: bench/RESULTS.md) a shuffle of the bytes."""
 
-    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str):
-        self.out, self.compression = out, compression
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None):
+        self.out, self.compression, self.spill_dir = out, compression, spill_dir
         self.shards = {shard.file: shard for shard in shards}
 
     def process(self, element):
@@ -143,30 +146,33 @@ class _CarryShard(beam.DoFn):
                    "inventory_file": inventory_file_name(shard.file), "staging": None, "carried": True}
             return
         wanted = {image.position: image for image in images}
-        records = tfrecord_io.read_records(FileSystems.join(self.out, file), self.compression)
-        read = 0
-        for position, record in enumerate(records):
+        found, read = [], 0
+        for position, record in enumerate(tfrecord_io.read_records(FileSystems.join(self.out, file), self.compression)):
             read += 1
-            image = wanted.get(position)
-            if image is not None:
-                yield beam.pvalue.TaggedOutput("records", (image.split, image.relative_path,
-                                                           HeldImage(image.row, image.shard, position, record)))
-        if read != shard.num_records or len(wanted) != len(images):
+            if position in wanted:
+                found.append((position, record))
+        if read != shard.num_records or len(found) != len(images):
             raise RuntimeError(f"{file} holds {read} records, {shard.num_records} by schema.json, and {len(images)} "
-                               f"to keep were named {len(wanted)} times: the dataset changed while the update ran")
+                               f"to keep were found {len(found)} times: the dataset changed while the update ran")
+        places = spill(self.spill_dir, found) if self.spill_dir else found
+        for position, place in places:
+            image = wanted[position]
+            yield beam.pvalue.TaggedOutput("records", (image.split, image.relative_path,
+                                                       HeldImage(image.row, image.shard, position, place)))
 
 
 class CarryShards(beam.PTransform):
     """The held records that stay (split, name, HeldImage) -> {"results": the shards shared as they
-    are (shard results, marked "carried"), "records": the records of the other shards, to write again}."""
+    are (shard results, marked "carried"), "records": the records of the other shards, to write again};
+    `spill_dir`: see _CarryShard."""
 
-    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str):
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None = None):
         super().__init__()
-        self.out, self.shards, self.compression = out, shards, compression
+        self.out, self.shards, self.compression, self.spill_dir = out, shards, compression, spill_dir
 
     def expand(self, held):
         return (held
                 | "ByShard" >> beam.Map(lambda r: (r[2].shard, r[2]))
                 | "GroupByShard" >> beam.GroupByKey()
-                | "Carry" >> beam.ParDo(_CarryShard(self.out, self.shards, self.compression))
+                | "Carry" >> beam.ParDo(_CarryShard(self.out, self.shards, self.compression, self.spill_dir))
                 .with_outputs("records", main="results"))

@@ -42,13 +42,14 @@ def _tuples(value):
 class HeldImage:
     """A record the dataset already holds, as its inventory line describes it: record `position` of
     `shard`. On its way through an update it stands where a PendingImage stands in a first run (the
-    duplicate search reads the same attributes); `record` is its serialised bytes once its shard had to
-    be rewritten (beam_jobs.update)."""
+    duplicate search reads the same attributes); once its shard had to be rewritten, `record` is its
+    serialised bytes, or (a local run) where they wait in a spill file (beam_jobs.batching.Spilled),
+    so that what the shuffles carry stays small, as for a PendingImage (beam_jobs.update)."""
 
     row: dict
     shard: str
     position: int
-    record: bytes | None = None
+    record: object = None
 
     @property
     def relative_path(self) -> str:
@@ -92,4 +93,6 @@ class HeldImage:
 
     @property
     def record_size(self) -> int:
-        return len(self.record) if self.record is not None else self.size + RECORD_OVERHEAD
+        if isinstance(self.record, bytes):
+            return len(self.record)
+        return self.record.length if self.record is not None else self.size + RECORD_OVERHEAD
