@@ -241,8 +241,7 @@ def _declared_order(layout: layouts.Layout, declared: list, pinned: bool, known:
     one; an update's `known` classes keep their ids (first), the declared ones new to it follow."""
     if pinned or not declared:
         return layout
-    new = tuple(c for c in declared[0] if layouts.usable_class_name(c) and c not in known)
-    return layouts.Layout(layout.split_folders, tuple(known) + new, layout.splits)
+    return layouts.Layout(layout.split_folders, layouts.extend_classes(known, declared[0]), layout.splits)
 
 
 class _LabelsAndSplits(beam.CombineFn):
@@ -269,8 +268,7 @@ class _LabelsAndSplits(beam.CombineFn):
 
     def extract_output(self, acc):
         names, splits = acc
-        new = sorted(n for n in names if layouts.usable_class_name(n) and n not in self.known)
-        classes = self.labels if self.labels is not None else tuple(self.known) + tuple(new)
+        classes = self.labels if self.labels is not None else layouts.extend_classes(self.known, sorted(names))
         named = tuple(s for s in SPLIT_FOLDERS if s in splits)
         return layouts.Layout(bool(splits) and None not in splits, tuple(classes), named)
 

@@ -31,13 +31,8 @@ from prep.jobs.options import HeldShard
 from prep.records import tfrecord_io
 
 
-def _read(path: str) -> bytes:
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return f.read()
-
-
 def _held_images(shard: HeldShard, out: str):
-    rows = inventory_rows(_read(FileSystems.join(out, inventory_file_name(shard.file))))
+    rows = inventory_rows(read_file(FileSystems.join(out, inventory_file_name(shard.file))))
     if len(rows) != shard.num_records:
         raise RuntimeError(f"{inventory_file_name(shard.file)} describes {len(rows)} records, but its shard holds "
                            f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")

@@ -66,3 +66,15 @@ def read_schema_file(path: str) -> DatasetSchema:
 
     with FileSystems.open(path) as f:
         return loads(f.read().decode("utf-8", "replace"), source=path)
+
+
+def read_version_file(dataset_dir: str, version: int, name: str) -> tuple[bytes, bool]:
+    """The file `name` (stats.json, rejected.jsonl, schema.json) of version `version`: its copy under
+    versions/ when there is one (an update writes it before the dataset's own, which a killed update
+    may have replaced already), else the dataset's own; and whether it was the kept copy."""
+    from apache_beam.io.filesystems import FileSystems
+
+    kept = join(dataset_dir, version_dir(version), name)
+    found = FileSystems.exists(kept)
+    with FileSystems.open(kept if found else join(dataset_dir, name), compression_type="uncompressed") as f:
+        return f.read(), found

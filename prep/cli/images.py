@@ -104,10 +104,7 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
 
     Beam flags after `--` go to the pipeline as they are.
     """
-    from beam_jobs.images import ConvertImageFolder
-    from prep.core import preflight
     from prep.core.vocab_files import read_vocabulary
-    from prep.jobs import auto_workers
 
     if update:
         _update(src, out, runner, overwrite, (("--manifest", manifest_path), ("--coco", coco_file), ("--boxes", boxes_file)))
@@ -152,14 +149,24 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
         split_fractions=parse_split_flag(split_text, custom_split_names),
         labels=labels, include_hidden=include_hidden, dedupe=dedupe, dedupe_near=dedupe_near, check_duplicates=not no_duplicate_check,
         spill_shuffles=runner.is_local, created=now())
-    if manifest is None:
+    _launch(options, runner, overwrite)
+
+
+def _launch(options: ImageJobOptions, runner, overwrite: bool, update: int | None = None) -> None:
+    """Checks SRC and OUT as the options name them, then runs the job (prep.cli.jobs.launch); `update`:
+    the version of OUT's dataset an update starts from."""
+    from beam_jobs.images import ConvertImageFolder
+    from prep.core import preflight
+    from prep.jobs import auto_workers
+
+    if options.manifest is None:
         preflight.check_not_nested(options.src, options.out)
         preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     else:
         preflight.check_manifest_source(options.src, options.out)
     runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
     launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
-           runner, overwrite)
+           runner, overwrite, update)
 
 
 def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_file: str | None, dry_run: bool):
@@ -213,10 +220,7 @@ _UPDATE_FLAGS = {"src", "out", "update", "tfds", "runner", "workers", "project",
 def _update(src: str, out: str, runner, overwrite: bool, annotation_flags) -> None:
     """`--update`: the next version of the dataset in OUT (prep.images.update); `annotation_flags`:
     (flag, file) of --manifest, --coco and --boxes, a file to read instead of the one recorded."""
-    from beam_jobs.images import ConvertImageFolder
-    from prep.core import preflight
     from prep.images.update import CannotUpdate, update_options
-    from prep.jobs import auto_workers
 
     ctx = click.get_current_context()
     if overwrite:
@@ -232,13 +236,6 @@ def _update(src: str, out: str, runner, overwrite: bool, annotation_flags) -> No
                                  given_file[0] if given_file else None)
     except CannotUpdate as e:
         raise click.UsageError(str(e)) from None
-    if options.manifest is None:
-        preflight.check_not_nested(options.src, options.out)
-        preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
-    else:
-        preflight.check_manifest_source(options.src, options.out)
-    runner = auto_workers.for_input(runner, os.path.join(options.src, "**"), auto_workers.IMAGE_BYTES)
-    launch("images", options.src, options.out, lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(options),
-           runner, overwrite=False, update=options.update.version - 1)
+    _launch(options, runner, overwrite=False, update=options.update.version - 1)
     if not runner.dry_run:
         print_update(options.out, options.update.version - 1)

@@ -84,8 +84,13 @@ def detect_layout(pairs: Iterable[tuple[str, str]], labels: tuple[str, ...] | No
     if labels is not None:
         return Layout(split_folders, tuple(labels), splits)
     classes = {second for _, second in pairs if second} if split_folders else top
-    new = sorted(c for c in classes if usable_class_name(c) and c not in known)
-    return Layout(split_folders, tuple(known) + tuple(new), splits)
+    return Layout(split_folders, extend_classes(known, sorted(classes)), splits)
+
+
+def extend_classes(known: tuple[str, ...], names) -> tuple[str, ...]:
+    """The class list of a dataset whose `known` classes keep their ids (first, in their order), with
+    each of `names`, in the order given, that it lacks and that can be a class name after them."""
+    return tuple(known) + tuple(n for n in names if usable_class_name(n) and n not in known)
 
 
 def usable_class_name(name: str) -> bool:

@@ -13,13 +13,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
+from prep.core import launcher_reads
 from prep.core.duplicates import leaks
 from prep.core.versions import inventory_file_name, inventory_rows, tfds_folder_name
 from prep.inspection.drift import stats_drift
+from prep.jobs.results import STATS_FILE
 from schemas import SCHEMA_FILE, DatasetSchema
-from schemas.versions import kept_versions, load_version, version_dir
-
-STATS_FILE = "stats.json"
+from schemas.versions import kept_versions, load_version, read_version_file, version_dir
 
 
 def _join(root: str, *parts: str) -> str:
@@ -28,20 +28,9 @@ def _join(root: str, *parts: str) -> str:
     return FileSystems.join(root, *parts)
 
 
-def _read(path: str) -> bytes:
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return f.read()
-
-
 def version_stats(out: str, schema: DatasetSchema) -> dict:
-    """stats.json of the version `schema` describes: its copy under versions/ (an update writes it
-    before the dataset's own, which a killed update may have replaced already), else the dataset's."""
-    from apache_beam.io.filesystems import FileSystems
-
-    kept = _join(out, version_dir(schema.version), STATS_FILE)
-    return json.loads(_read(kept if FileSystems.exists(kept) else _join(out, STATS_FILE)))
+    """stats.json of the version `schema` describes (schemas.versions.read_version_file)."""
+    return json.loads(read_version_file(out, schema.version, STATS_FILE)[0])
 
 
 def shard_files(schema: DatasetSchema) -> set[str]:
@@ -49,7 +38,7 @@ def shard_files(schema: DatasetSchema) -> set[str]:
 
 
 def _rows(out: str, files) -> dict[str, dict]:
-    return {row["name"]: row for file in sorted(files) for row in inventory_rows(_read(_join(out, inventory_file_name(file))))}
+    return {row["name"]: row for file in sorted(files) for row in inventory_rows(launcher_reads.read_bytes(_join(out, inventory_file_name(file))))}
 
 
 def _class(row: dict) -> str:

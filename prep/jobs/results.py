@@ -14,7 +14,7 @@ from prep.core.duplicates import add_fact as add_duplicate_fact
 from prep.core.layout import Layout
 from prep.core.splits import DEFAULT_SPLIT, SplitFractions
 from schemas import SCHEMA_FILE, DatasetSchema, Shard, Split, dumps
-from schemas.versions import version_dir
+from schemas.versions import read_version_file, version_dir
 
 LABELS_FILE = "vocab/labels.txt"
 STATS_FILE = "stats.json"
@@ -99,31 +99,19 @@ def version_files(out: str, schema: DatasetSchema, files: dict[str, bytes]) -> d
     """What an update writes of its version (`schema.version`) under versions/ besides the dataset's
     own files: its schema.json, stats.json and rejected.jsonl; and the version before's, read from
     OUT, if they are not there yet (a dataset written once keeps them only at its top)."""
-    from apache_beam.io.filesystems import FileSystems
-
     mine = version_dir(schema.version)
     written = {f"{mine}/{SCHEMA_FILE}": dumps(schema).encode("utf-8")} | {
         f"{mine}/{name}": files[name] for name in VERSION_FILES}
-    before = version_dir(schema.version - 1)
     for name in (SCHEMA_FILE, *VERSION_FILES):
-        path = FileSystems.join(out, before, name)
-        if not FileSystems.exists(path):
-            with FileSystems.open(FileSystems.join(out, name), compression_type="uncompressed") as f:
-                written[f"{before}/{name}"] = f.read()
+        data, kept = read_version_file(out, schema.version - 1, name)
+        if not kept:
+            written[f"{version_dir(schema.version - 1)}/{name}"] = data
     return written
 
 
 def same_as_before(out: str, results: list[dict], files: dict[str, bytes], version: int, shards: Iterable[str]) -> bool:
     """Whether an update of version `version` found nothing to change: it shares every shard of that
     version (the files `shards`) and writes none, and its stats.json and rejected.jsonl are that version's."""
-    from apache_beam.io.filesystems import FileSystems
-
     if any(not r.get("carried") for r in results) or {r["file"] for r in results} != set(shards):
         return False
-    for name in VERSION_FILES:
-        kept = FileSystems.join(out, version_dir(version), name)
-        with FileSystems.open(kept if FileSystems.exists(kept) else FileSystems.join(out, name),
-                              compression_type="uncompressed") as f:
-            if f.read() != files[name]:
-                return False
-    return True
+    return all(read_version_file(out, version, name)[0] == files[name] for name in VERSION_FILES)
