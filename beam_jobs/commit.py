@@ -95,10 +95,10 @@ def _release(claim: FileState) -> None:
 
 
 def _staged_files(results: list[dict]) -> list[str]:
-    """The files the shard results name (shards, record indexes, inventories), relative to OUT; a
+    """The files the shard results name (shards, record indexes, inventories, ids), relative to OUT; a
     shard an update shares with the version before it (marked "carried") has none to move."""
     return [name for r in results if not r.get("carried")
-            for name in (r["file"], r.get("index_file"), r.get("inventory_file")) if name]
+            for name in (r["file"], r.get("index_file"), r.get("inventory_file"), r.get("ids_file")) if name]
 
 
 def _move_staged(out: str, staging: str, names: list[str]) -> None:
@@ -128,9 +128,9 @@ def delete_staged(out: str, staging: str, folder: str = "") -> None:
 
 class _CommitFn(beam.DoFn):
     def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, spill_dir: str | None,
-                 folder: str, expect: FileState | None, empty_inventory: bool):
+                 folder: str, expect: FileState | None, empty_shard: dict):
         self.out, self.options, self.finalize, self.spill_dir = out, options, finalize, spill_dir
-        self.folder, self.expect, self.empty_inventory = folder, expect, empty_inventory
+        self.folder, self.expect, self.empty_shard = folder, expect, empty_shard
         self.staging = new_staging()  # for a job with no shard results (they would bring theirs)
 
     def process(self, _, results, split_names, **side):
@@ -145,7 +145,7 @@ class _CommitFn(beam.DoFn):
                 if index not in written:
                     results.append(write_shard(self.out, [], self.options.compression, split=split, index=index,
                                                num_shards=num_shards, staging=staging, folder=self.folder,
-                                               inventory=b"" if self.empty_inventory else None))
+                                               **self.empty_shard))
         finished = self.finalize(results, **side)
         if finished is None:  # an update that found nothing to change: the dataset stays as it is
             delete_staged(self.out, staging, self.folder)
@@ -174,24 +174,24 @@ class Commit(beam.PTransform):
     by then, is deleted after schema.json is written. A job that another one beat to OUT fails with
     OutputTakenError, its staged shards deleted (see `commit`). An update passes the `folder` of its
     version's shards and `expect`, what it saw of schema.json when it started; shard results marked
-    "carried" are shards it shares with the version before. `empty_inventory`: the empty shards the
-    commit writes get an (empty) inventory, as the job's others have one.
+    "carried" are shards it shares with the version before. `empty_shard`: what else the empty shards the
+    commit writes get, as the job's others have it (write_shard's `inventory` and `ids`).
     """
 
     def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, split_names,
                  spill_dir: str | None = None, folder: str = "", expect: FileState | None = None,
-                 empty_inventory: bool = False, **side_inputs):
+                 empty_shard: dict | None = None, **side_inputs):
         super().__init__()
         self.out, self.options, self.finalize = out, options, finalize
         self.split_names, self.spill_dir, self.finalize_inputs = split_names, spill_dir, side_inputs
-        self.folder, self.expect, self.empty_inventory = folder, expect, empty_inventory
+        self.folder, self.expect, self.empty_shard = folder, expect, empty_shard or {}
 
     def expand(self, shard_results):
         return (
             shard_results.pipeline
             | "Once" >> beam.Create([None])  # the shard results as a side input: no combine stage to gather them
             | "WriteSchemaLast" >> beam.ParDo(_CommitFn(self.out, self.options, self.finalize, self.spill_dir,
-                                                        self.folder, self.expect, self.empty_inventory),
+                                                        self.folder, self.expect, self.empty_shard),
                                               beam.pvalue.AsList(shard_results), self.split_names,
                                               **self.finalize_inputs)
         )

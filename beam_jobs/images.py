@@ -277,7 +277,7 @@ class ConvertImageFolder(beam.PTransform):
             o.out, o.sharding, functools.partial(image_dataset.finish_images, o), spill_dir=o.spill_dir,
             split_names=beam.pvalue.AsSingleton(
                 detected | "SplitNames" >> beam.Map(lambda layout: image_dataset.split_names(o, layout))),
-            folder=update.folder if update else "", expect=update.expect if update else None, empty_inventory=True,
+            folder=update.folder if update else "", expect=update.expect if update else None, empty_shard={"inventory": b""},
             layout=layout,
             summary=beam.pvalue.AsSingleton(tuple(facts) | "Summarize" >> SummarizeFacts(image_dataset.add_image_fact)),
         )

@@ -5,7 +5,7 @@ A batch is one element from the step that made it to the shard writer: its recor
 shard counts as one pickle of columns (spilled to a file on the local runner, see
 beam_jobs.batching), are dealt to their shards by the hashes computed with them, and each shard
 sorts its records by the order hash, then the identity (`sharding.order_key`, then the key), as
-WriteShards does.
+WriteShards does. Beside each shard go its inventory and ids file (prep.text.inventory).
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import apache_beam as beam
 from beam_jobs.batching import BatchPerKey, Spilled, spill, values_of
 from beam_jobs.sharded_write import new_staging, write_shard
 from prep.core import sharding
+from prep.core.versions import inventory_bytes
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
+from prep.text import inventory
 from prep.text.encoder import RecordColumns
 
 
@@ -33,32 +35,44 @@ def unpacked(batch: bytes | Spilled) -> RecordColumns:
 
 
 def _deal(batch, shard_counts) -> list[tuple]:
-    """[((split, shard, shards), (order hash, identity, framed record))] for each record of a batch."""
+    """[((split, shard, shards), (order hash, identity, framed record, inventory entry))] for each
+    record of a batch."""
     columns = unpacked(batch)
     counts = shard_counts if isinstance(shard_counts, dict) else {split: shard_counts for split in set(columns.splits)}
     frame = tfrecord_io.encode_record  # here, on every worker, not in the one writer of a shard
-    return [((split, shard_hash % counts[split], counts[split]), (order, identity, frame(record)))
-            for split, identity, record, shard_hash, order in zip(*columns[:5])]
+    return [((split, shard_hash % counts[split], counts[split]), (order, identity, frame(record), entry))
+            for split, identity, record, shard_hash, order, entry in zip(*columns[:6])]
+
+
+def _shard_inventory(records: list[tuple]) -> tuple[bytes, bytes]:
+    """A shard's inventory lines and ids file (prep.text.inventory), from its records in order."""
+    entries = [entry for _, _, _, entry in records]
+    start, end = tfrecord_io.HEADER_BYTES, -tfrecord_io.FOOTER_BYTES  # a framed record's data
+    used = inventory.used_ids([framed[start:end] for _, _, framed, _ in records], [entry.at for entry in entries])
+    return inventory_bytes(inventory.row(entry) for entry in entries), inventory.ids_bytes(used)
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out: str, compression: str, staging: str):
-        self.out, self.compression, self.staging = out, compression, staging
+    def __init__(self, out: str, compression: str, staging: str, folder: str):
+        self.out, self.compression, self.staging, self.folder = out, compression, staging, folder
 
     def process(self, element):
         (split, index, num_shards), batches = element
-        records = sorted(values_of(batches))  # by order hash, then identity (unique: records never compare)
-        yield write_shard(self.out, (record for _, _, record in records), self.compression,
-                          framed=True, split=split, index=index, num_shards=num_shards, staging=self.staging)
+        records = sorted(values_of(batches), key=lambda r: r[:2])  # by order hash, then identity (unique)
+        lines, ids = _shard_inventory(records)
+        yield write_shard(self.out, (record for _, _, record, _ in records), self.compression,
+                          framed=True, split=split, index=index, num_shards=num_shards, staging=self.staging,
+                          folder=self.folder, inventory=lines, ids=ids)
 
 
 class WriteShardBatches(beam.PTransform):
     """Batches of records (`packed` RecordColumns) and their bytes by split ((split, bytes) pairs)
-    -> one dict per shard written at its staged name, as WriteShards outputs them."""
+    -> one dict per shard written at its staged name, as WriteShards outputs them; `folder`: where
+    the shards go under `out` (an update's: prep.core.versions.version_folder)."""
 
-    def __init__(self, out: str, options: ShardingOptions, sizes, spill_dir: str | None = None):
+    def __init__(self, out: str, options: ShardingOptions, sizes, spill_dir: str | None = None, folder: str = ""):
         super().__init__()
-        self.out, self.options, self.sizes, self.spill_dir = out, options, sizes, spill_dir
+        self.out, self.options, self.sizes, self.spill_dir, self.folder = out, options, sizes, spill_dir, folder
         self.staging = new_staging()
 
     def expand(self, batches):
@@ -76,5 +90,5 @@ class WriteShardBatches(beam.PTransform):
             | "AssignShard" >> beam.ParDo(
                 BatchPerKey(_deal, size=lambda v: len(v[2]), spill_dir=self.spill_dir), shard_counts)
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.staging))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out, self.options.compression, self.staging, self.folder))
         )

@@ -62,9 +62,11 @@ def staged_name(name: str, staging: str) -> str:
 
 
 def write_shard(out: str, records, compression: str, *, framed: bool = False, split: str, index: int,
-                num_shards: int, staging: str, folder: str = "", inventory: bytes | None = None) -> dict:
+                num_shards: int, staging: str, folder: str = "", inventory: bytes | None = None,
+                ids: bytes | None = None) -> dict:
     """Writes shard `index` of `num_shards` of `split` (and, uncompressed, its record index; with
-    `inventory`, the shard's inventory: prep.core.versions) under `out`, in
+    `inventory`, the shard's inventory: prep.core.versions; with `ids`, the ids file of a text shard:
+    prep.text.inventory) under `out`, in
     `folder` (a version's: prep.core.versions.version_folder), at their staged names; returns what the
     commit step and the schema need of it: split, index, file, counts, index and inventory files (the
     names the commit gives them) and the staging token."""
@@ -77,9 +79,13 @@ def write_shard(out: str, records, compression: str, *, framed: bool = False, sp
     if inventory is not None:
         inventory_file = versions.inventory_file_name(name)
         tfrecord_io.write_file(FileSystems.join(out, staged_name(inventory_file, staging)), inventory)
+    ids_file = None
+    if ids is not None:
+        ids_file = versions.ids_file_name(name)
+        tfrecord_io.write_file(FileSystems.join(out, staged_name(ids_file, staging)), ids)
     return {"split": split, "index": index, "num_shards": num_shards, "file": name,
             "num_records": count, "num_bytes": size, "index_file": index_file, "inventory_file": inventory_file,
-            "staging": staging}
+            **({"ids_file": ids_file} if ids_file else {}), "staging": staging}
 
 
 class _WriteShard(beam.DoFn):

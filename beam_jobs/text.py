@@ -16,6 +16,9 @@ import functools
 import pickle
 
 import apache_beam as beam
+import numpy as np
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
@@ -25,7 +28,8 @@ from beam_jobs.commit import Commit
 from beam_jobs.duplicates import dropped_copies
 from beam_jobs.record_batches import WriteShardBatches
 from beam_jobs.stats import SummarizeFacts
-from beam_jobs.vocab import ChooseVocabulary, DetectTextLayout, MatchCorpus, NumberLines, SurveyCorpus, rules_of
+from beam_jobs.text_update import CarryTextShards, CompareInputs, HeldRecords, documents, read_state
+from beam_jobs.vocab import ChooseVocabulary, CorpusRanges, DetectTextLayout, NumberLines, SurveyCorpus, rules_of
 from prep.core import duplicates
 from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
@@ -33,7 +37,7 @@ from prep.core.statistics import Summary
 from prep.core.vocab_files import read_vocabulary
 from prep.jobs.progress import Progress
 from prep.text import dataset as text_dataset
-from prep.text import vocabulary
+from prep.text import inventory, vocabulary
 from prep.text.corpus_survey import range_key
 from prep.text.duplicates import rejection
 from prep.text.encoder import DocumentEncoder, RecordColumns
@@ -68,8 +72,8 @@ class _EncodeRanges(beam.DoFn):
         first_line = lines.get(range_key(path, start), 1) if start else 1
         if self._encoder[0] is not vocab or self._encoder[1] is not labels:
             yield from self._flush(bundle_end=False)
-            rows = survey.get("inputs", {}).get("rows", 0)  # sizes the duplicate buckets
-            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab.ids(), labels, documents=rows))
+            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab.ids(), labels,
+                                                            documents=documents(self.options, survey)))
         encoder = self._encoder[2]
         for item in corpus_items(path, self.options.inputs, layout, start, end, first_line):
             try:
@@ -182,23 +186,41 @@ def _read_vocabulary(path: str) -> vocabulary.TokenVocabulary:
     return vocabulary.from_lines(read_vocabulary(path), path)
 
 
+def _input_state(match, inputs, layout) -> dict:
+    return read_state(match.path, layouts.relative_path(match.path, inputs.root), inputs, layout)[0]
+
+
 class ConvertCorpus(beam.PTransform):
-    """The whole text job: match, survey, vocabulary, encode, shard, and commit the dataset directory."""
+    """The whole text job: match, survey, vocabulary, encode, shard, and commit the dataset directory.
+    With `options.update`, the next version of the dataset in OUT: only the documents of new and
+    changed files are read and encoded, with the dataset's vocabulary (beam_jobs.text_update)."""
 
     def __init__(self, options: TextJobOptions):
         super().__init__()
         self.options = options
 
     def expand(self, pipeline):
-        o = self.options
-        ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
-        layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, o.labels))
-        lines = beam.pvalue.AsSingleton(ranges | "NumberLines" >> NumberLines())
+        o, update = self.options, self.options.update
+        files = pipeline | "MatchFiles" >> fileio.MatchFiles(o.inputs.pattern)
+        ranges = files | "Ranges" >> CorpusRanges(o.inputs)
+        layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(
+            o.inputs, o.labels, update.classes if update else ()))
+        bases = None
+        if update:  # only the new documents are read: the ranges of new, changed and grown files
+            compared = files | "CompareInputs" >> CompareInputs(o, layout)
+            ranges, states, bases = compared["ranges"], compared["states"], compared["bases"]
+            kept = beam.pvalue.AsDict(compared["kept"])
+        else:
+            states = (files | "SpreadFiles" >> beam.Reshuffle()
+                      | "InputStates" >> beam.Map(_input_state, o.inputs, layout))
+        lines = beam.pvalue.AsSingleton(ranges | "NumberLines" >> NumberLines(bases))
         counted = text_dataset.vocabulary_documents(o)
-        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if o.vocab_file else o.text, layout, counted, lines)
+        learn = not (o.vocab_file or update)
+        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text if learn else None, layout, counted, lines)
         summary = beam.pvalue.AsSingleton(survey["summary"])
-        if o.vocab_file:
-            vocab = pipeline | "VocabularyFile" >> beam.Create([o.vocab_file]) | "ReadVocabulary" >> beam.Map(
+        if not learn:  # a given vocabulary, or (an update) the dataset's own
+            path = FileSystems.join(o.out, text_dataset.TOKENS_FILE) if update else o.vocab_file
+            vocab = pipeline | "VocabularyFile" >> beam.Create([path]) | "ReadVocabulary" >> beam.Map(
                 _read_vocabulary)
         else:
             vocab = survey["counts"] | "ChooseVocabulary" >> ChooseVocabulary(
@@ -208,37 +230,57 @@ class ConvertCorpus(beam.PTransform):
             survey["summary"] | "Labels" >> beam.Map(lambda s, layout: text_dataset.label_names(o, layout, s), layout))
         encoded = ranges | "Encode" >> beam.ParDo(_EncodeRanges(o), layout, vocab, labels, lines, summary).with_outputs(
             "facts", "sizes", "copies", main="batches")
-        groups = encoded.copies | "FindDuplicates" >> _GroupCopies()
-        facts = [encoded.facts, groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g))]
+        copies, facts = encoded.copies, [encoded.facts]
+        if update:
+            held = pipeline | "Held" >> HeldRecords(o, kept, summary)
+            copies = (copies, held["copies"]) | "AllCopies" >> beam.Flatten()
+            facts.append(held["facts"])
+        groups = copies | "FindDuplicates" >> _GroupCopies()
+        facts.append(groups | "GroupFacts" >> beam.Map(lambda g: (duplicates.GROUP_FACT, g)))
         batches, sizes = encoded.batches, encoded.sizes
+        names = None
         if o.dedupe:
             dropped = groups | "Dropped" >> beam.FlatMap(dropped_copies)
             facts.append(dropped | "Rejections" >> beam.MapTuple(lambda kept, copy: ("rejected", rejection(kept, copy))))
             names = dropped | "DroppedNames" >> beam.MapTuple(lambda _, copy: (copy.name, True))
             if o.spill_dir:
-                kept = batches | "DropCopies" >> beam.ParDo(_DropCopies(o.spill_dir), beam.pvalue.AsDict(names)).with_outputs(
+                kept_new = batches | "DropCopies" >> beam.ParDo(_DropCopies(o.spill_dir), beam.pvalue.AsDict(names)).with_outputs(
                     "facts", "sizes", main="batches")
             else:  # at scale (Dataflow): a join on the record's identity, not a side input of every dropped name
-                kept = (
+                kept_new = (
                     {"records": batches | "Records" >> beam.FlatMap(_records_of), "dropped": names}
                     | "JoinDropped" >> beam.CoGroupByKey()
                     | "DropCopies" >> beam.ParDo(_KeepUndropped()).with_outputs("facts", "sizes", main="batches")
                 )
-            batches, sizes = kept.batches, kept.sizes
-            facts.append(kept.facts)
+            batches, sizes = kept_new.batches, kept_new.sizes
+            facts.append(kept_new.facts)
+        carried = None
+        if update:
+            if names is None:
+                names = pipeline | "NoneDropped" >> beam.Create([])
+            carried = held["shards"] | "CarryShards" >> CarryTextShards(o, kept, beam.pvalue.AsDict(names))
+            batches = (batches, carried["batches"]) | "ToWrite" >> beam.Flatten()
+            sizes = (sizes, carried["sizes"]) | "AllSizes" >> beam.Flatten()
+            facts.append(carried["facts"])
         facts = tuple(facts)
+        written = batches | "WriteShards" >> WriteShardBatches(o.out, o.sharding, sizes, spill_dir=o.spill_dir,
+                                                               folder=update.folder if update else "")
+        if carried is not None:
+            written = (written, carried["results"]) | "AllShards" >> beam.Flatten()
         return (
-            batches
-            | "WriteShards" >> WriteShardBatches(o.out, o.sharding, sizes, spill_dir=o.spill_dir)
+            written
             | "Commit" >> Commit(
                 o.out, o.sharding, functools.partial(text_dataset.finish_text, o), spill_dir=o.spill_dir,
                 split_names=beam.pvalue.AsSingleton(
                     pipeline | "Once" >> beam.Create([None]) | "SplitNames" >> beam.Map(
                         lambda _, layout: text_dataset.split_names(o, layout), layout)),
+                folder=update.folder if update else "", expect=update.expect if update else None,
+                empty_shard={"inventory": b"", "ids": inventory.ids_bytes(np.zeros(0, np.int64))},
                 layout=layout,
                 vocabulary=vocab,
                 labels=labels,
                 summary=beam.pvalue.AsSingleton(facts | "Summarize" >> SummarizeFacts(text_dataset.add_text_fact)),
                 survey=summary,
+                states=beam.pvalue.AsList(states),
             )
         )

@@ -121,6 +121,13 @@ class Compare(beam.PTransform):
                 | "Compare" >> beam.ParDo(_Compare(self.options), self.layout).with_outputs("convert", "facts", main="held"))
 
 
+def carried_result(shard: HeldShard) -> dict:
+    """The shard result (as WriteShards outputs them) of a shard an update shares with the version before."""
+    return {"split": shard.split, "index": shard.position, "num_shards": None, "file": shard.file,
+            "num_records": shard.num_records, "num_bytes": shard.num_bytes, "index_file": shard.index,
+            "inventory_file": inventory_file_name(shard.file), "staging": None, "carried": True}
+
+
 class _CarryShard(beam.DoFn):
     """(shard file, its HeldImages that stay) -> the shard's result as it is, when every record stays;
     else its staying records, read out of it (tagged "records", to be written again). With `spill_dir`
@@ -136,9 +143,7 @@ class _CarryShard(beam.DoFn):
         images = list(images)
         shard = self.shards[file]
         if len(images) == shard.num_records:
-            yield {"split": shard.split, "index": shard.position, "num_shards": None, "file": shard.file,
-                   "num_records": shard.num_records, "num_bytes": shard.num_bytes, "index_file": shard.index,
-                   "inventory_file": inventory_file_name(shard.file), "staging": None, "carried": True}
+            yield carried_result(shard)
             return
         wanted = {image.position: image for image in images}
         found, read = [], 0

@@ -37,30 +37,41 @@ def _ranges(match: fileio.FileMetadata, fmt: str) -> list[tuple[str, int, int | 
                                                                      file_format(match.path, fmt))]
 
 
+class CorpusRanges(beam.PTransform):
+    """Matched input files (FileMetadata) as (path, start, end) byte ranges (end None: to the end of
+    the file), spread over the workers: a large uncompressed line file becomes several ranges, read in
+    parallel."""
+
+    def __init__(self, inputs: TextInputs):
+        super().__init__()
+        self.inputs = inputs
+
+    def expand(self, files):
+        return _spread_ranges(files, self.inputs.format)
+
+
+def _spread_ranges(files, fmt: str):
+    return files | "ByteRanges" >> beam.FlatMap(_ranges, fmt) | "Spread" >> beam.Reshuffle()
+
+
 class MatchCorpus(beam.PTransform):
-    """Every input file as (path, start, end) byte ranges (end None: to the end of the file), spread
-    over the workers: a large uncompressed line file becomes several ranges, read in parallel."""
+    """Every input file as byte ranges (CorpusRanges)."""
 
     def __init__(self, inputs: TextInputs):
         super().__init__()
         self.inputs = inputs
 
     def expand(self, pipeline):
-        fmt = self.inputs.format
-        return (
-            pipeline
-            | "Match" >> fileio.MatchFiles(self.inputs.pattern)
-            | "ByteRanges" >> beam.FlatMap(_ranges, fmt)
-            | "Spread" >> beam.Reshuffle()
-        )
+        return _spread_ranges(pipeline | "Match" >> fileio.MatchFiles(self.inputs.pattern), self.inputs.format)
 
 
 class DetectTextLayout(beam.PTransform):
     """The layout of a folder of class folders (one Layout); for other inputs a layout with no classes."""
 
-    def __init__(self, inputs: TextInputs, labels: tuple[str, ...] | None):
+    def __init__(self, inputs: TextInputs, labels: tuple[str, ...] | None, known: tuple[str, ...] = ()):
+        """`known`: the classes of the dataset an update adds to (layouts.detect_layout)."""
         super().__init__()
-        self.inputs, self.labels = inputs, labels
+        self.inputs, self.labels, self.known = inputs, labels, known
 
     def expand(self, ranges):
         root, labels = self.inputs.root, self.labels
@@ -72,7 +83,7 @@ class DetectTextLayout(beam.PTransform):
                 lambda r: [p] if r[1] == 0 and (p := layouts.folder_pair(layouts.relative_path(r[0], root))) else [])
             | "DistinctPairs" >> beam.Distinct()
             | "AllPairs" >> beam.combiners.ToList()
-            | "DetectLayout" >> beam.Map(layouts.detect_layout, labels)
+            | "DetectLayout" >> beam.Map(layouts.detect_layout, labels, self.known)
         )
 
 
@@ -138,10 +149,18 @@ class NumberLines(beam.PTransform):
     """Byte ranges -> {range_key: the number of its first line} for every range after a file's first
     (one dict), from a count of each range's newlines."""
 
+    def __init__(self, bases=None):
+        """`bases`: (range key of a file's start, lines) pairs for files read from further on (an
+        update reads a grown file from its old end): the lines before the ranges read."""
+        super().__init__()
+        self.bases = bases
+
     def expand(self, ranges):
+        rows = ranges | "RangeRows" >> beam.FlatMap(_range_rows)
+        if self.bases is not None:
+            rows = (rows, self.bases) | "WithBases" >> beam.Flatten()
         return (
-            ranges
-            | "RangeRows" >> beam.FlatMap(_range_rows)
+            rows
             | "AllRanges" >> beam.combiners.ToDict()
             | "FirstLines" >> beam.Map(first_lines)
         )

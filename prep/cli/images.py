@@ -9,6 +9,7 @@ import os
 import click
 
 from prep.cli.jobs import (
+    check_update_flags,
     custom_split_names_flag,
     launch,
     now,
@@ -211,25 +212,13 @@ def _manifest(path, path_field, label_field, split_field, multi_label, separator
 COMMANDS = (images,)  # what prep.cli.main adds to `prep`
 
 
-# What an update may be told: where and how to run, and which file holds this version's rows or
-# annotations. Everything else it takes from the dataset.
-_UPDATE_FLAGS = {"src", "out", "update", "tfds", "runner", "workers", "project", "region", "temp_location", "dry_run",
-                 "beam_args", "manifest_path", "coco_file", "boxes_file"}
-
-
 def _update(src: str, out: str, runner, overwrite: bool, annotation_flags) -> None:
     """`--update`: the next version of the dataset in OUT (prep.images.update); `annotation_flags`:
-    (flag, file) of --manifest, --coco and --boxes, a file to read instead of the one recorded."""
+    (flag, file) of --manifest, --coco and --boxes, a file to read instead of the one recorded (an
+    update may be told which file holds this version's rows or annotations)."""
     from prep.images.update import CannotUpdate, update_options
 
-    ctx = click.get_current_context()
-    if overwrite:
-        raise click.UsageError("--update adds to the dataset in OUT and --overwrite replaces it: give one")
-    given = [p.opts[0] for p in ctx.command.params if p.name not in _UPDATE_FLAGS
-             and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
-    if given:
-        raise click.UsageError(f"--update converts new files as the dataset's first run converted its own, with the "
-                               f"options it recorded: drop {given[0]}")
+    check_update_flags(overwrite, {"manifest_path", "coco_file", "boxes_file"})
     given_file = [(flag, path) for flag, path in annotation_flags if path]
     try:
         options = update_options(src.rstrip("/") or "/", out.rstrip("/") or "/", now(), runner.is_local,

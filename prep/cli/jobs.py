@@ -239,6 +239,24 @@ def _unchanged(out: str, version: int) -> bool:
     return load_schema(out).version == version
 
 
+# What an update may be told: where and how to run. Everything else it takes from the dataset.
+_UPDATE_FLAGS = {"src", "out", "update", "tfds", "runner", "workers", "project", "region", "temp_location", "dry_run",
+                 "beam_args"}
+
+
+def check_update_flags(overwrite: bool, allowed: set[str] = frozenset()) -> None:
+    """A usage error when `--update` comes with --overwrite or with a flag (beyond where and how to run,
+    and `allowed`) that would change how records are made: an update makes them as the first run did."""
+    ctx = click.get_current_context()
+    if overwrite:
+        raise click.UsageError("--update adds to the dataset in OUT and --overwrite replaces it: give one")
+    given = [p.opts[0] for p in ctx.command.params if p.name not in _UPDATE_FLAGS | allowed
+             and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"--update makes new records as the dataset's first run made its own, with the "
+                               f"options it recorded: drop {given[0]}")
+
+
 def print_update(out: str, before: int) -> None:
     """The end of an update: the version it made and what changed since `before`, or that nothing did."""
     from prep.inspection.versions import diff

@@ -11,12 +11,14 @@ import shlex
 import click
 
 from prep.cli.jobs import (
+    check_update_flags,
     custom_split_names_flag,
     launch,
     now,
     parse_flag,
     parse_split_flag,
     print_rejected,
+    print_update,
     run_job,
     runner_flags,
     sharding_flags,
@@ -108,23 +110,27 @@ def tokenizer_flags(command):
 @click.option("--dedupe", is_flag=True,
               help="Drop exact copies of a document: the same tokens, i.e. the same text once standardised "
                    "(kept: the copy in the first split, train first, then the first by path and line); each dropped document is in rejected.jsonl.")
+@click.option("--update", is_flag=True,
+              help="Make the next version of the dataset in OUT from SRC as it is now: only new and changed files "
+                   "are read (lines appended to a file: only those), with the dataset's vocabulary and options; "
+                   "earlier versions stay readable (docs/versions.md).")
 @sharding_flags
 @tfds_flag
 @runner_flags
 def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, vocab_splits, settings, no_raw_text,
-         dedupe, sharding, runner, overwrite):
+         dedupe, update, sharding, runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
 
     SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
     a folder with --input-format, or a glob); .gz files are read as they are. Beam flags after `--` go
     to the pipeline as they are.
     """
-    from beam_jobs.text import ConvertCorpus
-    from prep.core import preflight
     from prep.core.vocab_files import read_vocabulary
-    from prep.jobs import auto_workers
-    from prep.text import preflight as text_preflight
     from prep.text.options import TextJobOptions
+
+    if update:
+        _update(inputs.src, out, runner, overwrite)
+        return
 
     read_on_launcher = functools.partial(read_vocabulary, on_launcher=True)
     if vocab_file:
@@ -145,16 +151,46 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
         split_fractions=split_fractions, vocabulary_splits=vocabulary_splits,
         labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, dedupe=dedupe,
         spill_shuffles=runner.is_local, created=now())
+    _launch(options, runner, overwrite, vocab_splits is not None)
+
+
+def _launch(options, runner, overwrite: bool, vocab_splits_given: bool = False) -> None:
+    """Checks SRC and OUT as the options name them, runs the job (prep.cli.jobs.launch) and prints
+    what it made of the text."""
+    from beam_jobs.text import ConvertCorpus
+    from prep.core import preflight
+    from prep.jobs import auto_workers
+    from prep.text import preflight as text_preflight
+
+    inputs, update = options.inputs, options.update
     if inputs.format == "folder":
         preflight.check_not_nested(inputs.src, options.out)
-    layout = text_preflight.check_text_source(inputs, labels, options.split_fractions is not None)
-    if not vocab_file:
-        text_preflight.check_vocabulary_splits(inputs.format, layout, vocabulary_splits, vocab_splits is not None,
-                                               split_fractions is not None)
+    layout = text_preflight.check_text_source(inputs, options.labels, options.split_fractions is not None)
+    if not options.vocab_file and not update:
+        text_preflight.check_vocabulary_splits(inputs.format, layout, options.vocabulary_splits, vocab_splits_given,
+                                               options.split_fractions is not None)
     runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.TEXT_BYTES)
-    launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite)
-    if not runner.dry_run:
-        _print_text_summary(options.out)
+    before = update.version - 1 if update else None
+    launch("text", inputs.src, options.out, lambda p: p | "ConvertCorpus" >> ConvertCorpus(options), runner, overwrite,
+           before)
+    if runner.dry_run:
+        return
+    if update:
+        print_update(options.out, before)
+    _print_text_summary(options.out)
+
+
+def _update(src: str, out: str, runner, overwrite: bool) -> None:
+    """`--update`: the next version of the text dataset in OUT (prep.text.update)."""
+    from prep.jobs.updates import CannotUpdate
+    from prep.text.update import update_options
+
+    check_update_flags(overwrite)
+    try:
+        options = update_options(src, out.rstrip("/") or "/", now(), runner.is_local)
+    except (CannotUpdate, ValueError) as e:
+        raise click.UsageError(str(e)) from None
+    _launch(options, runner, overwrite=False)
 
 
 def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> tuple[str, ...] | None:
@@ -200,6 +236,11 @@ def _print_text_summary(out: str) -> None:
     cut = f"; {plural(t['truncated'], 'document')} cut at --max-length" if t.get("truncated") else ""
     click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the documents, "
                f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}{cut}")
+    update = stats.get("update")
+    if update and update["records_new"]:
+        new, kept = (f"{r:.2%}" if r is not None else "-" for r in (update["oov_rate_new"], update["oov_rate_kept"]))
+        click.echo(f"new documents: {update['tokens_new']:,} tokens, {new} out of vocabulary (the records kept: {kept}; "
+                   "the vocabulary is the dataset's: convert again with --overwrite to learn it anew)")
 
 
 def _oov_by_split(stats: dict) -> str:

@@ -27,6 +27,17 @@ def inventory_file_name(shard_file: str) -> str:
     return f"{INVENTORY_DIR}/{shard_file}.jsonl"
 
 
+def ids_file_name(shard_file: str) -> str:
+    """Where a text shard keeps the vocabulary ids its records use (prep.text.inventory), relative to
+    the dataset directory: 'inventory/<shard file>.ids'."""
+    return f"{INVENTORY_DIR}/{shard_file}.ids"
+
+
+def shard_inventory_files(shard_file: str) -> tuple[str, str]:
+    """Every file a shard's inventory may have: its lines, and (text) its ids."""
+    return inventory_file_name(shard_file), ids_file_name(shard_file)
+
+
 def inventory_bytes(rows: Iterable[dict]) -> bytes:
     return b"".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n" for row in rows)
 

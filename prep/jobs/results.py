@@ -95,14 +95,15 @@ def json_bytes(data: dict) -> bytes:
 VERSION_FILES = (STATS_FILE, REJECTED_FILE)  # kept for each version beside its schema.json (schemas.versions)
 
 
-def version_files(out: str, schema: DatasetSchema, files: dict[str, bytes]) -> dict[str, bytes]:
+def version_files(out: str, schema: DatasetSchema, files: dict[str, bytes], more: tuple[str, ...] = ()) -> dict[str, bytes]:
     """What an update writes of its version (`schema.version`) under versions/ besides the dataset's
-    own files: its schema.json, stats.json and rejected.jsonl; and the version before's, read from
-    OUT, if they are not there yet (a dataset written once keeps them only at its top)."""
+    own files: its schema.json, stats.json and rejected.jsonl (and the files `more` names); and the
+    version before's, read from OUT, if they are not there yet (a dataset written once keeps them only
+    at its top)."""
     mine = version_dir(schema.version)
-    written = {f"{mine}/{SCHEMA_FILE}": dumps(schema).encode("utf-8")} | {
-        f"{mine}/{name}": files[name] for name in VERSION_FILES}
-    for name in (SCHEMA_FILE, *VERSION_FILES):
+    names = VERSION_FILES + more
+    written = {f"{mine}/{SCHEMA_FILE}": dumps(schema).encode("utf-8")} | {f"{mine}/{name}": files[name] for name in names}
+    for name in (SCHEMA_FILE, *names):
         data, kept = read_version_file(out, schema.version - 1, name)
         if not kept:
             written[f"{version_dir(schema.version - 1)}/{name}"] = data

@@ -41,8 +41,8 @@ _SUFFIXES = {"none": ".tfrecord", "gzip": ".tfrecord.gz"}
 _HEADER = struct.Struct("<QI")  # length, masked CRC of the 8 length bytes
 _FOOTER = struct.Struct("<I")  # masked CRC of the data
 _LENGTH = struct.Struct("<Q")
-_HEADER_BYTES = _HEADER.size  # 12
-_FOOTER_BYTES = _FOOTER.size  # 4
+HEADER_BYTES = _HEADER.size  # 12: a framed record's data starts here
+FOOTER_BYTES = _FOOTER.size  # 4: ... and ends this many bytes before its end
 _CHUNK_BYTES = 1 << 20  # read and write granularity: large enough that per-call overhead vanishes
 _MAX_PIECE_BYTES = 1 << 24  # one read for a huge record never asks for more than 16 MiB at once
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -199,7 +199,7 @@ def write_records(path: str, records: Iterable[bytes], compression: str, framed:
 
 def frame_size(data: bytes) -> int:
     """Bytes a record of ``data`` takes in an uncompressed file: header, data and CRC."""
-    return len(data) + _HEADER_BYTES + _FOOTER_BYTES
+    return len(data) + HEADER_BYTES + FOOTER_BYTES
 
 
 def index_text(frame_sizes: Iterable[int]) -> bytes:
@@ -442,12 +442,12 @@ def _read_framed(
     window: _ByteWindow, check_crc: bool, size: int | None, crc: Callable[[bytes], int]
 ) -> bytes | None:
     """Read one record from ``window`` and return its data, or None at a clean end of file."""
-    header = window.take(_HEADER_BYTES)
+    header = window.take(HEADER_BYTES)
     if not header:
         return None
-    if len(header) < _HEADER_BYTES:
+    if len(header) < HEADER_BYTES:
         raise _FramingError(
-            f"file ends {len(header)} bytes into the {_HEADER_BYTES}-byte length header "
+            f"file ends {len(header)} bytes into the {HEADER_BYTES}-byte length header "
             "(file truncated; write it again)",
             "truncated_header",
         )
@@ -464,10 +464,10 @@ def _read_framed(
             "bad_length",
         )
     left = None if size is None else size - window.offset
-    if left is not None and length + _FOOTER_BYTES > left:
+    if left is not None and length + FOOTER_BYTES > left:
         if check_crc:  # the length passed its CRC, so the file was cut short
             raise _FramingError(
-                f"record needs {length + _FOOTER_BYTES} bytes (data and CRC) after its header "
+                f"record needs {length + FOOTER_BYTES} bytes (data and CRC) after its header "
                 f"but the file ends after {left} (file truncated; write it again)",
                 "truncated_data",
             )
@@ -477,11 +477,11 @@ def _read_framed(
             "bad_length",
         )
     data = window.take(length)
-    footer = window.take(_FOOTER_BYTES) if len(data) == length else b""
-    if len(footer) < _FOOTER_BYTES:
+    footer = window.take(FOOTER_BYTES) if len(data) == length else b""
+    if len(footer) < FOOTER_BYTES:
         raise _FramingError(
             f"file ends {len(data) + len(footer)} bytes into the record's "
-            f"{length + _FOOTER_BYTES} bytes of data and CRC (file truncated; write it again)",
+            f"{length + FOOTER_BYTES} bytes of data and CRC (file truncated; write it again)",
             "truncated_data",
         )
     if check_crc and _masked_crc(crc(data)) != _FOOTER.unpack(footer)[0]:
@@ -535,8 +535,8 @@ def detect_compression(path: str) -> str:
     from apache_beam.io.filesystems import FileSystems
 
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        head = handle.read(_HEADER_BYTES)
-    if len(head) == _HEADER_BYTES:
+        head = handle.read(HEADER_BYTES)
+    if len(head) == HEADER_BYTES:
         length_crc = _HEADER.unpack(head)[1]
         if _masked_crc(_crc32c_fn()(head[:8])) == length_crc:
             return "none"

@@ -6,12 +6,14 @@ Beam and the pipeline stays a sentence of transforms.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import prep
 from prep.core.duplicates import from_summary as duplicates_from_summary
-from prep.core.layout import Layout
+from prep.core.layout import Layout, extend_classes
 from prep.core.statistics import Summary
+from prep.core.versions import inventory_bytes
 from prep.core.vocab_files import vocabulary_bytes
 from prep.jobs import results as job_results
 from prep.jobs.results import (
@@ -23,13 +25,17 @@ from prep.jobs.results import (
     json_bytes,
     rejected_jsonl,
     rejected_rows,
+    same_as_before,
     splits_from_results,
+    version_files,
 )
 from prep.text.corpus_survey import InSplits
+from prep.text.inventory import INPUTS_FILE
 from prep.text.options import TextJobOptions, VocabJobOptions
 from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
 from prep.text.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
 from schemas import DatasetSchema, Provenance, Vocabulary
+from schemas.versions import read_version_file
 
 TOKENS_FILE = "vocab/tokens.txt"
 TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
@@ -38,7 +44,10 @@ TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
 #   ("record", split, label name or None, tokens, out-of-vocabulary tokens, ids written, distinct ids)
 #   ("rejected", rejected.jsonl row)
 #   (PARTIAL_FACT, Summary): the facts of many records already folded (prep.text.encoder)
+#   (HELD_FACT, n): n inputs an update keeps from the version before (records, or rejections)
 PARTIAL_FACT = "records_summary"
+HELD_FACT = "held_inputs"
+HELD_TOKENS = "held_tokens"  # Summary counts of the records an update keeps: tokens, oov_tokens, records
 
 
 class SourceChangedError(RuntimeError):
@@ -53,6 +62,9 @@ def record_fact(split: str, label: str | None, ids: list[int], written: int, oov
 def add_text_fact(summary: Summary, fact: tuple) -> None:
     if fact[0] == PARTIAL_FACT:
         summary.merge(fact[1])
+        return
+    if fact[0] == HELD_FACT:
+        summary.count(HELD_FACT, HELD_FACT, fact[1])
         return
     if add_shared_fact(summary, fact):
         return
@@ -78,6 +90,8 @@ def label_names(options: TextJobOptions, layout: Layout, survey: dict) -> tuple[
         return options.labels
     if options.inputs.format == "folder":
         return layout.classes
+    if options.update:  # the dataset's classes keep their ids; new ones follow, sorted
+        return extend_classes(options.update.classes, sorted(survey.get("labels", {})))
     return tuple(sorted(survey.get("labels", {})))
 
 
@@ -110,7 +124,9 @@ def learned_from(options: TextJobOptions, splits: list[str]) -> tuple[str, ...] 
 
 
 def split_names(options: TextJobOptions, layout: Layout) -> list[str]:
-    return job_results.split_names(options.split_fractions, layout)
+    names = job_results.split_names(options.split_fractions, layout)
+    kept = list(options.update.splits) if options.update else []  # an update keeps every split, emptied or not
+    return kept + [name for name in names if name not in kept]
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -195,8 +211,8 @@ def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str,
 
 def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> int:
     """The number of inputs, checked: both passes over the corpus saw the same inputs, and every one is
-    a record or a rejection."""
-    first = survey.get("inputs", {}).get("rows", 0)
+    a record or a rejection (an update's: those it read, and those it kept from the version before)."""
+    first = survey.get("inputs", {}).get("rows", 0) + summary.get(HELD_FACT, {}).get(HELD_FACT, 0)
     second = sum(summary.get("records", {}).values()) + sum(summary.get("rejected", {}).values())
     if first != second:
         raise SourceChangedError(
@@ -206,19 +222,43 @@ def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> in
     return first
 
 
+def _kept_vocabulary(options: TextJobOptions, stats: dict) -> dict:
+    """An update's stats.json vocabulary: as the version before describes it (an update keeps it),
+    with what this version's records use of it."""
+    before = json.loads(read_version_file(options.out, options.update.version - 1, STATS_FILE)[0])
+    return {**before["vocabulary"], "used": stats["vocabulary"]["used"], "coverage": stats["vocabulary"]["coverage"]}
+
+
+def _update_stats(stats: dict, summary: dict) -> None:
+    """How an update's new documents' tokens compare with those of the records it kept."""
+    held = summary.get(HELD_TOKENS, {})
+    t = stats["text"]
+    new_tokens, new_oov = t["tokens"] - held.get("tokens", 0), t["oov_tokens"] - held.get("oov_tokens", 0)
+    stats["update"] = {"records_kept": held.get("records", 0), "records_new": stats["records"] - held.get("records", 0),
+                       "tokens_new": new_tokens, "oov_rate_new": _rate(new_oov, new_tokens),
+                       "oov_rate_kept": _rate(held.get("oov_tokens", 0), held.get("tokens", 0))}
+
+
 def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
-                labels: tuple[str, ...] | None, summary: dict, survey: dict) -> tuple[DatasetSchema, dict[str, bytes]]:
-    """The schema and the files (vocabularies, stats) of a finished text job; refuses to lose inputs."""
+                labels: tuple[str, ...] | None, summary: dict, survey: dict,
+                states: list[dict] = ()) -> tuple[DatasetSchema, dict[str, bytes]] | None:
+    """The schema and the files (vocabularies, stats, the input files' lines: prep.text.inventory) of a
+    finished text job; refuses to lose inputs. None for an update that found nothing to change."""
     rejected = rejected_rows(summary)
     inputs = check_inputs(survey, summary, sum(r["num_records"] for r in results), len(rejected))
     names = split_names(options, layout)
     found = duplicates_from_summary(summary, near=False, dedupe=options.dedupe)
     learned = learned_from(options, names)
     stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found, learned)
+    if options.update:
+        stats["vocabulary"] = _kept_vocabulary(options, stats)
     ids = summary.get("ids_per_record") or {}
     value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
     vocabularies = [token_vocabulary_entry(vocabulary, learned)]
-    files = {TOKENS_FILE: tokens_file(vocabulary), STATS_FILE: json_bytes(stats), REJECTED_FILE: rejected_jsonl(rejected)}
+    files = {STATS_FILE: json_bytes(stats), REJECTED_FILE: rejected_jsonl(rejected),
+             INPUTS_FILE: inventory_bytes(sorted(states, key=lambda state: state["file"]))}
+    if not options.update:  # an update keeps the vocabulary files as they are
+        files[TOKENS_FILE] = tokens_file(vocabulary)
     if vocabulary.counts is not None:
         files[TOKEN_COUNTS_FILE] = counts_tsv(vocabulary)
     if labels is not None:
@@ -234,7 +274,14 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
         vocabularies=tuple(vocabularies),
         text=options.text,
         provenance=Provenance("prep", prep.__version__, options.created, options.inputs.src, "text", options.to_dict()),
+        version=options.update.version if options.update else 1,
     )
+    if options.update:
+        if same_as_before(options.out, results, files, options.update.version - 1, (s.file for s in options.update.shards)):
+            return None
+        _update_stats(stats, summary)
+        files[STATS_FILE] = json_bytes(stats)
+        files |= version_files(options.out, schema, files, (INPUTS_FILE,))
     return schema, files
 
 

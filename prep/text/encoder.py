@@ -25,6 +25,7 @@ from prep.core.statistics import Distribution, Summary
 from prep.text.dataset import record_fact
 from prep.text.duplicates import document_copy
 from prep.text.inputs import Rejection, Row
+from prep.text.inventory import Entry, source_digest
 from prep.text.options import TextJobOptions
 from prep.text.records import FILENAME_KEY, LABEL_KEY, LABEL_NAME_KEY, LINE_KEY, TEXT_KEY, TOKEN_IDS_KEY
 from prep.text.tokenizer import Tokenizer
@@ -172,7 +173,7 @@ class RecordTally:
     `vocabulary_ids` gets every id the records used; its counts are not kept (stats.json only counts
     the ids), each id counts 1 per fold."""
 
-    def __init__(self, pieces: TokenPieces):
+    def __init__(self, pieces: TokenPieces | None):
         self.pieces = pieces
         self.splits: list[str] = []
         self.labels: list[str | None] = []
@@ -186,15 +187,20 @@ class RecordTally:
 
     def add(self, split: str, label: str | None, ids: list[bytes], written: int) -> None:
         """One record: its split, class name, every id's piece (before --max-length) and how many it kept."""
-        self.splits.append(split)
-        self.labels.append(label)
-        self.tokens.append(len(ids))
-        self.oov.append(ids.count(TokenPieces.OOV))
-        self.written.append(written)
+        self.add_counts(split, label, len(ids), ids.count(TokenPieces.OOV), written)
         self.used.update(ids)
 
-    def fold(self, summary: Summary) -> None:
-        """Adds the records to `summary` as `add_text_fact` of each would, and starts again empty."""
+    def add_counts(self, split: str, label: str | None, tokens: int, oov: int, written: int) -> None:
+        """One record by its counts (a record an update keeps: its ids come to `fold` as `ids`)."""
+        self.splits.append(split)
+        self.labels.append(label)
+        self.tokens.append(tokens)
+        self.oov.append(oov)
+        self.written.append(written)
+
+    def fold(self, summary: Summary, ids: Iterable[int] = ()) -> None:
+        """Adds the records to `summary` as `add_text_fact` of each would, and starts again empty;
+        `ids`: ids the records added by `add_counts` use."""
         if not self.splits:
             return
         records: Counter = Counter()
@@ -218,22 +224,26 @@ class RecordTally:
             counts.setdefault(f"classes/{split}", Counter()).update(counter)
         for name, values in (("tokens_per_document", self.tokens), ("ids_per_record", self.written)):
             summary.distributions.setdefault(name, Distribution()).merge(_distribution(values))
-        ids = self.pieces.ids
-        counts.setdefault("vocabulary_ids", Counter()).update({ids[p]: 1 for p in self.used})
+        of = self.pieces.ids if self.pieces is not None else {}
+        used = counts.setdefault("vocabulary_ids", Counter())
+        used.update({of[p]: 1 for p in self.used})
+        used.update({int(i): 1 for i in ids})
         self.__init__(self.pieces)
 
 
 # The spilled or shuffled form of a batch's records: columns, not one tuple per record.
 class RecordColumns(NamedTuple):
-    """A batch's records: split, identity (`Row.identity`), serialised record, and the two hashes of
-    the identity that place it (`sharding.shard_index` before the modulo, `sharding.order_key`);
-    `facts` holds each record's `text_dataset.record_fact` when they must wait for --dedupe."""
+    """A batch's records: split, identity (`Row.identity`), serialised record, the two hashes of
+    the identity that place it (`sharding.shard_index` before the modulo, `sharding.order_key`) and
+    its inventory entry (prep.text.inventory.Entry); `facts` holds each record's
+    `text_dataset.record_fact` when they must wait for --dedupe."""
 
     splits: list[str]
     identities: list[str]
     records: list[bytes]
     shard_hashes: list[int]
     order_hashes: list[int]
+    entries: list[Entry]
     facts: list[tuple] | None = None
 
     def sizes(self) -> dict[str, int]:
@@ -244,7 +254,7 @@ class RecordColumns(NamedTuple):
         return dict(sizes)
 
     def keep(self, indices: list[int]) -> "RecordColumns":
-        return RecordColumns(*([column[i] for i in indices] for column in self[:5]),
+        return RecordColumns(*([column[i] for i in indices] for column in self[:6]),
                              None if self.facts is None else [self.facts[i] for i in indices])
 
 
@@ -265,7 +275,18 @@ def _hash(salt: bytes) -> Callable[[bytes], int]:
 
 
 _SHARD_HASH, _ORDER_HASH = _hash(b"shard\0"), _hash(b"order\0")
+
+
+def placement(identity: str) -> tuple[int, int]:
+    """The two hashes that place a record (RecordColumns.shard_hashes, .order_hashes), from its identity."""
+    key = identity.encode("utf-8", "surrogateescape")
+    return _SHARD_HASH(key), _ORDER_HASH(key)
 _EXACT_BUCKETS = [("exact", byte, 8) for byte in range(256)]  # duplicates.buckets' keys of a document, made once
+
+
+def exact_bucket(digest: bytes, bits: int) -> tuple:
+    """The exact-copy bucket (duplicates.buckets) of a document's digest, with `bits` bits of key."""
+    return _EXACT_BUCKETS[digest[0]] if bits == 8 else ("exact", int.from_bytes(digest[:4], "big") >> (32 - bits), bits)
 
 
 class DocumentEncoder:
@@ -289,7 +310,7 @@ class DocumentEncoder:
         self._start()
 
     def _start(self) -> None:
-        self._columns: RecordColumns = RecordColumns([], [], [], [], [], [] if self._per_record_facts else None)
+        self._columns: RecordColumns = RecordColumns([], [], [], [], [], [], [] if self._per_record_facts else None)
         self._copies: dict[tuple, list[Copy]] = {}
         self._bytes = 0
 
@@ -308,21 +329,22 @@ class DocumentEncoder:
         kept = ids[:max_length] if max_length is not None else ids
         identity = row.identity
         split = row.split or (o.split_fractions.assign(identity) if o.split_fractions else DEFAULT_SPLIT)
-        record = self.encoder.record(row.source, row.line, row.text, row.label, b"".join(kept))
+        packed = b"".join(kept)
+        record = self.encoder.record(row.source, row.line, row.text, row.label, packed)
         key = identity.encode("utf-8", "surrogateescape")
         # everything that can fail comes before the first append, so a failing document leaves no trace
         copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
+        entry = Entry(identity, row.source, row.line, split, row.label, copy.digest, source_digest(row.text, row.label),
+                      len(ids), ids.count(TokenPieces.OOV), len(kept), len(record) - len(packed))
         c = self._columns
         c.splits.append(split)
         c.identities.append(identity)
         c.records.append(record)
         c.shard_hashes.append(_SHARD_HASH(key))
         c.order_hashes.append(_ORDER_HASH(key))
+        c.entries.append(entry)
         self._bytes += len(record)
-        bits = self._exact_bits
-        bucket = _EXACT_BUCKETS[copy.digest[0]] if bits == 8 else (
-            "exact", int.from_bytes(copy.digest[:4], "big") >> (32 - bits), bits)
-        self._copies.setdefault(bucket, []).append(copy)
+        self._copies.setdefault(exact_bucket(copy.digest, self._exact_bits), []).append(copy)
         if c.facts is not None:
             ids_of = self.pieces.ids
             c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), OOV_ID))

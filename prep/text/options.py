@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from prep.core.splits import SplitFractions
-from prep.jobs.options import ShardingOptions, SpillsUnderOut, provenance_dict
+from prep.jobs.options import ShardingOptions, SpillsUnderOut, UpdateOptions, provenance_dict
 from prep.text.inputs import TextInputs
 from schemas import TextSettings
 
@@ -43,6 +43,7 @@ class TextJobOptions(SpillsUnderOut):
     dedupe: bool = False  # drop exact copies (prep.text.duplicates; kept: the first by split, train first, then path and line)
     spill_shuffles: bool = False  # shuffle batches through files under OUT (local runs: see beam_jobs.batching)
     created: str = ""  # ISO time the run was launched, for provenance
+    update: UpdateOptions | None = None  # --update: the next version of the dataset in OUT (beam_jobs.text_update)
 
     def to_dict(self) -> dict:
         return provenance_dict(self)

@@ -84,12 +84,13 @@ def test_the_text_job_is_built_for_dataflow_offline_without_reading_the_bucket(g
                              sharding=ShardingOptions(num_shards=64),
                              split_fractions=parse_split_fractions("train=0.9,test=0.1"))
     steps, beam_options, staged = _dry_run("ConvertCorpus", ConvertCorpus(options))
-    for step in ("MatchFiles/Match", "MatchFiles/ByteRanges", "Layout/DetectLayout", "Survey/Read", "Survey/Merge",
+    for step in ("MatchFiles", "Ranges/ByteRanges", "Layout/DetectLayout", "Survey/Read", "Survey/Merge",
                  "ChooseVocabulary/MergeByBucket", "ChooseVocabulary/Choose", "Labels", "Encode",
                  "WriteShards/GroupByShard", "WriteShards/WriteShard", "FindDuplicates", "Summarize",
-                 "Commit/WriteSchemaLast"):
+                 "InputStates", "Commit/WriteSchemaLast"):
         assert f"ConvertCorpus/{step}" in steps, step
-    assert "ConvertCorpus/MatchFiles/Spread" in steps, "a Reshuffle spreads the byte ranges over the workers"
+    assert "ConvertCorpus/Ranges/Spread" in steps, "a Reshuffle spreads the byte ranges over the workers"
+    assert "ConvertCorpus/SpreadFiles" in steps, "... and the input files, whose digests an update compares"
     _assert_shipped_to_dataflow(beam_options, staged)
     assert gcs_on_client == []
 

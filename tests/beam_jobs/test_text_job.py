@@ -301,7 +301,9 @@ def test_both_jobs_run_on_a_non_local_filesystem(mem_corpus, prep_cli):
     assert result.exit_code == 0, result.err
     assert {p[len(root) + 5:] for p in files if p.startswith(f"{root}/out/")} == {
         "schema.json", "stats.json", "rejected.jsonl", "vocab/labels.txt", "vocab/tokens.txt",
-        "vocab/tokens.counts.tsv", "train-00000-of-00001.tfrecord", "index/train-00000-of-00001.tfrecord.idx"}
+        "vocab/tokens.counts.tsv", "train-00000-of-00001.tfrecord", "index/train-00000-of-00001.tfrecord.idx",
+        "inventory/inputs.jsonl", "inventory/train-00000-of-00001.tfrecord.jsonl",
+        "inventory/train-00000-of-00001.tfrecord.ids"}
     assert prep_cli("verify", f"{root}/out").exit_code == 0
     result = prep_cli("vocab", f"{root}/rows.jsonl.gz", f"{root}/v/vocab.txt", "--workers", "1")
     assert result.exit_code == 0, result.err

@@ -17,6 +17,7 @@ import pytest
 
 from prep.core.splits import SplitFractions
 from tests.conftest import image_bytes, write_image
+from tests.update_checks import assert_all_shared, assert_nothing_changed, parsed_records, shard_bytes, shard_files
 
 SPLIT = "train=0.5,test=0.5"
 FLAGS = ("--split", SPLIT, "--num-shards", "2", "--workers", "1")
@@ -34,12 +35,6 @@ def records(out: Path, version: int | None = None) -> dict[str, tuple]:
     """Every record of the version, by name: (split, image bytes, label id, label name), parsed by TensorFlow."""
     return {name: (f["split"], f["image"][0], f["label"][0], f["label/name"][0].decode())
             for name, f in all_features(out, version).items()}
-
-
-def shard_files(out: Path, version: int | None = None) -> list[str]:
-    from schemas.versions import load_version
-
-    return [s.file for split in load_version(str(out), version).splits for s in split.shards]
 
 
 def _path_in(split: str, folder: str, stem: str) -> str:
@@ -94,12 +89,10 @@ def test_unchanged_inputs_are_not_decoded_again_and_their_shards_are_shared(firs
     real = beam_jobs.images.normalise_image
     # one local worker runs the job in this process: count the images it decodes (each still decoded for real)
     monkeypatch.setattr(beam_jobs.images, "normalise_image", lambda data, *a, **k: decoded.append(1) or real(data, *a, **k))
-    untouched = {f: (out / f).read_bytes() for f in shard_files(out)}
+    untouched = shard_bytes(out)
     assert prep_cli("images", src, out, "--update", "--workers", "1").exit_code == 0
     assert len(decoded) == 1, "only the new image is decoded"
-    shared = [f for f in shard_files(out) if f in untouched]
-    assert len(shared) == len(untouched), "adding one image rewrites no shard: it goes into a new one"
-    assert all((out / f).read_bytes() == untouched[f] for f in shared)
+    assert_all_shared(out, untouched, "adding one image rewrites no shard: it goes into a new one")
     assert len(records(out)) == 12
 
 
@@ -121,11 +114,7 @@ def test_a_new_class_gets_the_next_id_and_a_vanished_class_keeps_its_own(first, 
 def test_an_update_that_finds_nothing_to_do_changes_nothing(first, prep_cli):
     src, out = first
     schema = (out / "schema.json").read_bytes()
-    result = prep_cli("images", src, out, "--update", "--workers", "1")
-    assert result.exit_code == 0, result.err
-    assert "nothing changed" in result.out
-    assert (out / "schema.json").read_bytes() == schema
-    assert not (out / "versions").exists() and not list(out.rglob("*.tmp*"))
+    assert_nothing_changed(prep_cli("images", src, out, "--update", "--workers", "1"), out, schema)
 
 
 def test_a_new_test_image_that_copies_an_old_training_image_is_leakage(first, prep_cli):
@@ -259,22 +248,8 @@ def test_a_killed_update_leaves_a_readable_dataset_and_a_rerun_completes_it(firs
 def all_features(out: Path, version: int | None = None) -> dict[str, dict]:
     """Every record of the version by its image, all its features as TensorFlow parses them (a
     detection record's boxes, classes, areas...), with the shard it sits in left out."""
-    import tensorflow as tf
-
-    from prep.records.tfrecord_io import read_records
-    from schemas.versions import load_version
-
-    schema = load_version(str(out), version)
-    found = {}
-    for split in schema.splits:
-        for shard in split.shards:
-            for data in read_records(str(out / shard.file), schema.compression):
-                features = tf.train.Example.FromString(data).features.feature
-                values = {key: tuple(getattr(f, f.WhichOneof("kind")).value) for key, f in features.items()}
-                name = values["image/filename"][0].decode()
-                assert name not in found, f"{name} is in the dataset twice"
-                found[name] = {"split": split.name} | values
-    return found
+    found = parsed_records(out, version, lambda values: values["image/filename"][0].decode())
+    return {name: {"split": split} | values for name, (split, values) in found.items()}
 
 
 def test_a_manifest_update_takes_new_rows_changed_labels_and_removed_rows(tmp_path, prep_cli):

@@ -2,7 +2,7 @@
 subprocess, and compares the output a block shows with what the command printed.
 
 Shell lines: `prep ...` runs (in the test's process) and must exit 0; `ls DIR` is compared as a listing (`name/` for folders,
-sorted); `cp`, `mv`, `rm` and `mkdir` run as they are; `pip install ...` and `make TARGET` are checked, not run (the extras exist in pyproject.toml, the
+sorted); `cp`, `mv`, `rm` and `mkdir` run as they are, and `cat A >> B` appends A to B; `pip install ...` and `make TARGET` are checked, not run (the extras exist in pyproject.toml, the
 target in the Makefile): the test environment is already installed. In a block marked `dataflow`, a job
 (`images`, `text`, `vocab`, `schema infer`) naming a `gs://` path runs as a Dataflow dry run with settings
 Beam accepts offline. A block written as a transcript (`$ command` lines followed by what it printed)
@@ -217,6 +217,10 @@ class Session:
                 continue
             elif argv[0] in FILE_COMMANDS:
                 printed = self.run(argv, cwd, where)
+            elif argv[0] == "cat" and len(argv) == 4 and argv[2] == ">>":  # lines appended to a file
+                with open(cwd / argv[3], "ab") as f:
+                    f.write((cwd / argv[1]).read_bytes())
+                printed = ""
             else:
                 raise BlockFailed(f"{where}: the harness does not run `{command.line}`: teach it, or mark the block")
             assert_shows(command.expected, printed, f"{where}: `{command.line}`")

@@ -113,6 +113,12 @@ def text(root: Path) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(doc + "\n")
                 jsonl.write(json.dumps({"body": doc, "topic": topic}) + "\n")
+    # a day of documents that arrives later, for the examples of datasets that grow (prep text --update)
+    with open(root / "more.jsonl", "w") as jsonl:
+        for i in range(6):
+            topic = "sports" if i % 2 else "politics"
+            doc = " ".join(rng.choice(words[topic] + common + ["transfer", "window"]) for _ in range(12))
+            jsonl.write(json.dumps({"body": doc.capitalize() + ".", "topic": topic}) + "\n")
 
 
 def digits(root: Path) -> None:

@@ -1,0 +1,230 @@
+"""`prep text --update`: the next version of a text dataset holds exactly what a first run over the
+same corpus would hold with the dataset's vocabulary, reading only new and changed files (and, of a
+file that grew, only its new lines), sharing the shards that did not change."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from prep.core.splits import SplitFractions
+from tests.update_checks import assert_all_shared, assert_nothing_changed, parsed_records, shard_bytes, shard_files
+
+SPLIT = "train=0.5,test=0.5"
+WORDS = "the cat sat on a mat dog ran far away and quick brown fox jumps over lazy".split()
+
+
+def _jsonl(path: Path, n: int, seed: int, labels=("pos", "neg"), words=WORDS, mode: str = "w") -> None:
+    import random
+
+    rng = random.Random(seed)
+    with path.open(mode) as f:
+        for _ in range(n):
+            f.write(json.dumps({"text": " ".join(rng.choice(words) for _ in range(6)), "label": rng.choice(labels)}) + "\n")
+
+
+def _corpus(root: Path) -> Path:
+    src = root / "src"
+    src.mkdir()
+    _jsonl(src / "a.jsonl", 60, 1)
+    _jsonl(src / "b.jsonl", 40, 2)
+    (src / "b.jsonl").open("a").write("\n")  # a blank line: a rejection the update keeps
+    _jsonl(src / "c.jsonl", 30, 3)
+    return src
+
+
+def flags(src: Path) -> tuple:
+    return (f"{src}/*.jsonl", "--label-field", "label", "--split", SPLIT, "--num-shards", "2", "--workers", "1")
+
+
+def records(out: Path, version: int | None = None) -> dict[str, tuple]:
+    """Every record of the version by its name (file:line): (split, every feature as TensorFlow parses it)."""
+    return parsed_records(out, version, lambda values: f"{values['text/filename'][0].decode()}:{values['text/line'][0]}")
+
+
+def _scratch(src: Path, out: Path, tmp_path: Path, prep_cli, *more) -> Path:
+    """A first run over `src` with the vocabulary and class ids of the dataset in `out`."""
+    scratch = tmp_path / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    made = prep_cli("text", *flags(src), scratch, "--vocab", out / "vocab" / "tokens.txt",
+                    "--labels", out / "vocab" / "labels.txt", *more)
+    assert made.exit_code == 0, made.err
+    return scratch
+
+
+@pytest.fixture
+def first(tmp_path, prep_cli):
+    src, out = _corpus(tmp_path), tmp_path / "out"
+    made = prep_cli("text", *flags(src), out)
+    assert made.exit_code == 0, made.err
+    return src, out
+
+
+def test_an_update_holds_what_a_first_run_over_the_same_corpus_holds(first, tmp_path, prep_cli):
+    src, out = first
+    before, v1_shards = records(out), shard_files(out)
+    _jsonl(src / "a.jsonl", 10, 4, labels=("pos", "neg", "meh"), words=WORDS + ["zebra"], mode="a")  # grown
+    _jsonl(src / "d.jsonl", 12, 5)  # new
+    lines = (src / "c.jsonl").read_text().splitlines(keepends=True)
+    lines[3] = json.dumps({"text": "a changed line", "label": "neg"}) + "\n"
+    (src / "c.jsonl").write_text("".join(lines))  # changed in the middle: read again whole
+    (src / "b.jsonl").unlink()  # gone: its records and its rejection go
+
+    # two worker processes: what the update carries waits in spill files, as on every local run
+    updated = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "2")
+    assert updated.exit_code == 0, updated.err
+    assert "version 2 of" in updated.out
+    assert "22 added, 1 replaced, 40 removed, 89 unchanged" in updated.out, updated.out
+    assert "new classes, numbered after the dataset's: meh" in updated.out
+    assert (out / "vocab" / "labels.txt").read_text().splitlines() == ["neg", "pos", "meh"]
+
+    scratch = _scratch(src, out, tmp_path, prep_cli)
+    # Record for record what a first run makes (shard boundaries and shard names may differ)
+    assert records(out) == records(scratch)
+    assert prep_cli("verify", out).exit_code == 0
+    assert records(out, version=1) == before
+    assert shard_files(out, version=1) == v1_shards
+    stats = json.loads((out / "stats.json").read_text())
+    fresh = json.loads((scratch / "stats.json").read_text())
+    assert stats["inputs"] == stats["records"] + stats["rejected"] == 112
+    for key in ("records", "rejected", "splits"):
+        assert stats[key] == fresh[key], key
+    assert {k: stats["text"][k] for k in ("tokens", "oov_tokens", "truncated")} == \
+        {k: fresh["text"][k] for k in ("tokens", "oov_tokens", "truncated")}
+    assert stats["vocabulary"]["used"] == fresh["vocabulary"]["used"]
+    # the vocabulary is the dataset's, as version 1 learned it: the new word is out of it
+    assert stats["vocabulary"]["learned_from"] == ["train"]
+    # made now: the 22 added, and the 30 of c.jsonl, read again whole (its changed line is 1 replaced)
+    assert stats["update"]["records_new"] == 52 and stats["update"]["oov_rate_new"] > stats["update"]["oov_rate_kept"] == 0
+    assert "new documents: " in updated.out and "out of vocabulary" in updated.out
+
+
+def test_a_grown_file_is_read_from_its_old_end_and_untouched_shards_are_shared(first, prep_cli, monkeypatch):
+    from prep.text import encoder
+
+    src, out = first
+    _jsonl(src / "a.jsonl", 5, 9, mode="a")
+    encoded = []
+    real = encoder.DocumentEncoder.add
+    # one local worker runs the job in this process: count the documents it encodes
+    monkeypatch.setattr(encoder.DocumentEncoder, "add", lambda self, row: encoded.append(row.identity) or real(self, row))
+    untouched = shard_bytes(out)
+    updated = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert sorted(encoded) == [f"a.jsonl:{n}" for n in range(61, 66)], "only the appended lines are read"
+    assert_all_shared(out, untouched, "appending rewrites no shard: the new records go into new ones")
+    assert len(records(out)) == 135
+
+
+def test_an_update_that_finds_nothing_to_do_changes_nothing(first, prep_cli):
+    src, out = first
+    schema = (out / "schema.json").read_bytes()
+    assert_nothing_changed(prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1"), out, schema)
+
+
+def test_class_folders_keep_their_ids_and_a_moved_file_is_relabelled(tmp_path, prep_cli):
+    src = tmp_path / "docs"
+    for i in range(8):
+        (src / ("sport" if i % 2 else "news")).mkdir(parents=True, exist_ok=True)
+        (src / ("sport" if i % 2 else "news") / f"{i}.txt").write_text(f"document {i} about {WORDS[i]} things")
+    out = tmp_path / "out"
+    assert prep_cli("text", src, out, "--split", SPLIT, "--workers", "1").exit_code == 0
+    (src / "art").mkdir()
+    (src / "art" / "x.txt").write_text("a new class of document")  # sorts first: gets the next id all the same
+    (src / "news" / "2.txt").rename(src / "sport" / "2.txt")
+    updated = prep_cli("text", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert (out / "vocab" / "labels.txt").read_text().splitlines() == ["news", "sport", "art"]
+    now = records(out)
+    assert now["art/x.txt:0"][1]["label"] == (2,)
+    assert now["sport/2.txt:0"][1]["label/name"] == (b"sport",) and "news/2.txt:0" not in now
+    scratch = tmp_path / "scratch"
+    assert prep_cli("text", src, scratch, "--split", SPLIT, "--workers", "1", "--vocab", out / "vocab" / "tokens.txt",
+                    "--labels", out / "vocab" / "labels.txt").exit_code == 0
+    assert records(out) == records(scratch)
+
+
+def test_dedupe_applies_across_versions(tmp_path, prep_cli):
+    src = tmp_path / "src"
+    src.mkdir()
+    fractions = SplitFractions((("train", 0.5), ("test", 0.5)))
+    texts = [f"document number {i} says {WORDS[i]}" for i in range(12)]
+    (src / "a.jsonl").write_text("".join(json.dumps({"text": t, "label": "x"}) + "\n" for t in texts))
+    out = tmp_path / "out"
+    assert prep_cli("text", *flags(src), out, "--dedupe").exit_code == 0
+    test_line = next(n for n in range(1, 13) if fractions.assign(f"a.jsonl:{n}") == "test")
+    # a new training document that copies an old test document: the copy kept is the training one
+    line = next(n for n in range(1, 100) if fractions.assign(f"b.jsonl:{n}") == "train")
+    (src / "b.jsonl").write_text("".join(json.dumps({"text": "filler text", "label": "x"}) + "\n" for _ in range(line - 1))
+                                 + json.dumps({"text": texts[test_line - 1].upper(), "label": "x"}) + "\n")
+    updated = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    now = records(out)
+    assert f"a.jsonl:{test_line}" not in now and f"b.jsonl:{line}" in now
+    scratch = _scratch(src, out, tmp_path, prep_cli, "--dedupe")
+    assert records(out) == records(scratch)
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert {"path": "a.jsonl", "line": test_line, "reason": "duplicate"}.items() <= next(
+        r for r in rejected if r["path"] == "a.jsonl" and r["line"] == test_line).items()
+
+
+def test_a_reader_pinned_to_version_1_reads_it_after_version_2(first, prep_cli):
+    from readers import make_input_fn
+
+    src, out = first
+    _jsonl(src / "e.jsonl", 20, 11)
+    assert prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1").exit_code == 0
+
+    def count(version):
+        fn = make_input_fn(out, "train", batch_size=1000, mode="eval", version=version)
+        return sum(int(features["text/token_ids"].shape[0]) for features, _ in fn())
+
+    v1 = sum(1 for split, _ in records(out, version=1).values() if split == "train")
+    assert count(1) == v1
+    assert count(None) == sum(1 for split, _ in records(out).values() if split == "train") > v1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--update", "--max-tokens", "5"), "drop --max-tokens"),
+    (("--update", "--label-field", "label"), "drop --label-field"),
+    (("--update", "--overwrite"), "give one"),
+])
+def test_update_refuses_options_that_would_change_how_records_are_made(first, prep_cli, args, message):
+    src, out = first
+    result = prep_cli("text", f"{src}/*.jsonl", out, *args)
+    assert result.exit_code == 2 and message in result.err and "Traceback" not in result.err
+
+
+def test_update_of_an_image_dataset_or_of_nothing_is_one_line(first, tmp_path, prep_cli, made_dataset):
+    src, _ = first
+    for out, message in ((tmp_path / "none", "--update grows a dataset"),
+                         (made_dataset, "was not written by prep text")):
+        result = prep_cli("text", f"{src}/*.jsonl", out, "--update")
+        assert result.exit_code == 2 and message in result.err, result.err
+
+
+@pytest.mark.parametrize("kill_after", [1.5, 4.0])
+def test_a_killed_update_leaves_a_readable_dataset_and_a_rerun_completes_it(first, prep_cli, kill_after):
+    src, out = first
+    _jsonl(src / "a.jsonl", 3000, 12, mode="a")
+    _jsonl(src / "k.jsonl", 3000, 13)
+    job = subprocess.Popen([sys.executable, "-m", "prep.cli.main", "text", f"{src}/*.jsonl", str(out), "--update",
+                            "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    time.sleep(kill_after)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    assert prep_cli("verify", out).exit_code == 0, "the current version, whichever it is, is whole"
+    finished = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1")
+    assert finished.exit_code == 0, finished.err
+    assert len(records(out)) == 130 + 6000
+    assert prep_cli("verify", out).exit_code == 0
+    assert not list(out.rglob("*.tmp*")), "nothing a killed update left survives its rerun"
