@@ -17,7 +17,6 @@ import apache_beam as beam
 from beam_jobs.batching import BatchPerKey, Spilled, spill, values_of
 from beam_jobs.sharded_write import new_staging, write_shard
 from prep.core import sharding
-from prep.core.versions import inventory_bytes
 from prep.jobs.options import ShardingOptions
 from prep.records import tfrecord_io
 from prep.text import inventory
@@ -35,21 +34,20 @@ def unpacked(batch: bytes | Spilled) -> RecordColumns:
 
 
 def _deal(batch, shard_counts) -> list[tuple]:
-    """[((split, shard, shards), (order hash, identity, framed record, inventory entry))] for each
-    record of a batch."""
+    """[((split, shard, shards), (order hash, identity, framed record, inventory line, ids offset))]
+    for each record of a batch."""
     columns = unpacked(batch)
     counts = shard_counts if isinstance(shard_counts, dict) else {split: shard_counts for split in set(columns.splits)}
     frame = tfrecord_io.encode_record  # here, on every worker, not in the one writer of a shard
-    return [((split, shard_hash % counts[split], counts[split]), (order, identity, frame(record), entry))
-            for split, identity, record, shard_hash, order, entry in zip(*columns[:6])]
+    return [((split, shard_hash % counts[split], counts[split]), (order, identity, frame(record), line, at))
+            for split, identity, record, shard_hash, order, line, at in zip(*columns[:7])]
 
 
 def _shard_inventory(records: list[tuple]) -> tuple[bytes, bytes]:
-    """A shard's inventory lines and ids file (prep.text.inventory), from its records in order."""
-    entries = [entry for _, _, _, entry in records]
+    """A shard's inventory and ids file (prep.text.inventory), from its records in order."""
     start, end = tfrecord_io.HEADER_BYTES, -tfrecord_io.FOOTER_BYTES  # a framed record's data
-    used = inventory.used_ids([framed[start:end] for _, _, framed, _ in records], [entry.at for entry in entries])
-    return inventory_bytes(inventory.row(entry) for entry in entries), inventory.ids_bytes(used)
+    used = inventory.used_ids([r[2][start:end] for r in records], [r[4] for r in records])
+    return inventory.shard_inventory([r[3] for r in records]), inventory.ids_bytes(used)
 
 
 class _WriteShard(beam.DoFn):
@@ -60,7 +58,7 @@ class _WriteShard(beam.DoFn):
         (split, index, num_shards), batches = element
         records = sorted(values_of(batches), key=lambda r: r[:2])  # by order hash, then identity (unique)
         lines, ids = _shard_inventory(records)
-        yield write_shard(self.out, (record for _, _, record, _ in records), self.compression,
+        yield write_shard(self.out, (r[2] for r in records), self.compression,
                           framed=True, split=split, index=index, num_shards=num_shards, staging=self.staging,
                           folder=self.folder, inventory=lines, ids=ids)
 

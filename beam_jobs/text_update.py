@@ -136,12 +136,14 @@ def documents(options: TextJobOptions, survey: dict) -> int:
     return survey.get("inputs", {}).get("rows", 0) + held
 
 
-def _inventory(out: str, shard: HeldShard) -> list[dict]:
-    rows = inventory_rows(read_file(FileSystems.join(out, inventory_file_name(shard.file))))
-    if len(rows) != shard.num_records:
+def _inventory(out: str, shard: HeldShard) -> tuple[list[dict], list[bytes]]:
+    """A shard's inventory: its rows, and each row's line as it is written."""
+    data = read_file(FileSystems.join(out, inventory_file_name(shard.file)))
+    rows, lines = inventory_rows(data), data.splitlines(keepends=True)[1:]
+    if len(rows) != shard.num_records or len(lines) != len(rows):
         raise RuntimeError(f"{inventory_file_name(shard.file)} describes {len(rows)} records, but its shard holds "
                            f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")
-    return rows
+    return rows, lines
 
 
 class _HeldCopies(beam.DoFn):
@@ -153,7 +155,7 @@ class _HeldCopies(beam.DoFn):
         self.options = options
 
     def process(self, shard: HeldShard, kept: dict, survey: dict):
-        rows = [row for row in _inventory(self.options.out, shard) if kept.get(row["file"])]
+        rows = [row for row in _inventory(self.options.out, shard)[0] if kept.get(inventory.file_of(row))]
         if not rows:
             return
         bits = key_bits(documents(self.options, survey), EXACT_PER_BUCKET, 8, 32)
@@ -161,18 +163,11 @@ class _HeldCopies(beam.DoFn):
         for row in rows:
             digest = bytes.fromhex(row["digest"])
             buckets.setdefault(exact_bucket(digest, bits), []).append(
-                tuple(Copy(row["file"], row["split"], digest, line=row["line"])))
+                tuple(Copy(inventory.file_of(row), row["split"], digest, line=row["line"])))
         copies = [(key, pickle.dumps(group, pickle.HIGHEST_PROTOCOL)) for key, group in buckets.items()]
         spill_dir = self.options.spill_dir
         yield from spill(spill_dir, copies) if spill_dir else copies
         yield beam.pvalue.TaggedOutput("facts", (text_dataset.HELD_FACT, len(rows)))
-
-
-def _entry(row: dict) -> inventory.Entry:
-    tokens, oov, written = row["fact"]
-    return inventory.Entry(row["name"], row["file"], row["line"], row["split"], row["class_name"],
-                           bytes.fromhex(row["digest"]), bytes.fromhex(row["source_digest"]), tokens, oov, written,
-                           row["at"])
 
 
 def _held_summary(rows: list[dict], ids) -> Summary:
@@ -180,9 +175,9 @@ def _held_summary(rows: list[dict], ids) -> Summary:
     new ones), with the held tokens counted apart for the summary's out-of-vocabulary comparison."""
     tally, summary = RecordTally(None), Summary()
     for row in rows:
-        tally.add_counts(row["split"], row["class_name"], *row["fact"])
-        summary.count(text_dataset.HELD_TOKENS, "tokens", row["fact"][0])
-        summary.count(text_dataset.HELD_TOKENS, "oov_tokens", row["fact"][1])
+        tally.add_counts(row["split"], row["class_name"], row["tokens"], row["oov"], row["written"])
+        summary.count(text_dataset.HELD_TOKENS, "tokens", row["tokens"])
+        summary.count(text_dataset.HELD_TOKENS, "oov_tokens", row["oov"])
     summary.count(text_dataset.HELD_TOKENS, "records", len(rows))
     tally.fold(summary, ids)
     return summary
@@ -190,16 +185,17 @@ def _held_summary(rows: list[dict], ids) -> Summary:
 
 class _CarryTextShard(beam.DoFn):
     """A shard of the version before -> its result as it is, when every record stays (main); else the
-    records that stay, read out of it, as a batch to write again (tagged "batches", with "sizes");
+    records that stay, read out of it, in batches to write again (tagged "batches", with "sizes", of at
+    most `max_records` records or `max_bytes` bytes, as the encoder's: a worker never holds a shard);
     and the staying records' facts (tagged "facts")."""
 
-    def __init__(self, options: TextJobOptions):
-        self.options = options
+    def __init__(self, options: TextJobOptions, max_records: int = 20_000, max_bytes: int = 64 * 2**20):
+        self.options, self.max_records, self.max_bytes = options, max_records, max_bytes
 
     def process(self, shard: HeldShard, kept: dict, dropped: dict):
         out = self.options.out
-        rows = _inventory(out, shard)
-        stay = [i for i, row in enumerate(rows) if kept.get(row["file"]) and row["name"] not in dropped]
+        rows, lines = _inventory(out, shard)
+        stay = [i for i, row in enumerate(rows) if kept.get(inventory.file_of(row)) and row["name"] not in dropped]
         if len(stay) == len(rows):
             ids = inventory.ids_of(read_file(FileSystems.join(out, ids_file_name(shard.file))))
             yield beam.pvalue.TaggedOutput("facts", (text_dataset.PARTIAL_FACT, _held_summary(rows, ids)))
@@ -207,21 +203,33 @@ class _CarryTextShard(beam.DoFn):
             return
         if not stay:
             return
-        wanted, records = set(stay), []
+        wanted, chunk, size, found = set(stay), [], 0, 0
         for position, record in enumerate(tfrecord_io.read_records(FileSystems.join(out, shard.file),
                                                                     self.options.sharding.compression)):
             if position in wanted:
-                records.append(record)
-        if len(records) != len(stay):
+                chunk.append((position, record))
+                size += len(record)
+                if len(chunk) >= self.max_records or size >= self.max_bytes:
+                    found += len(chunk)
+                    yield from self._batch(chunk, rows, lines)
+                    chunk, size = [], 0
+        found += len(chunk)
+        yield from self._batch(chunk, rows, lines)
+        if found != len(stay):
             raise RuntimeError(f"{shard.file} holds other records than its inventory says: the dataset changed "
                                "while the update ran")
-        entries = [_entry(rows[i]) for i in stay]
-        held = [rows[i] for i in stay]
+
+    def _batch(self, chunk: list[tuple[int, bytes]], rows: list[dict], lines: list[bytes]):
+        """Records read out of a shard (position, record) as a batch to write again, with their facts."""
+        if not chunk:
+            return
+        held = [rows[i] for i, _ in chunk]
+        records, offsets = [record for _, record in chunk], [row["at"] for row in held]
         yield beam.pvalue.TaggedOutput("facts", (text_dataset.PARTIAL_FACT, _held_summary(
-            held, inventory.used_ids(records, [e.at for e in entries]))))
-        hashes = [placement(e.name) for e in entries]
-        columns = RecordColumns([e.split for e in entries], [e.name for e in entries], records,
-                                [h for h, _ in hashes], [o for _, o in hashes], entries)
+            held, inventory.used_ids(records, offsets))))
+        hashes = [placement(row["name"]) for row in held]
+        columns = RecordColumns([row["split"] for row in held], [row["name"] for row in held], records,
+                                [h for h, _ in hashes], [o for _, o in hashes], [lines[i] for i, _ in chunk], offsets)
         yield beam.pvalue.TaggedOutput("batches", record_batches.packed(columns, self.options.spill_dir))
         for size in columns.sizes().items():
             yield beam.pvalue.TaggedOutput("sizes", size)

@@ -43,7 +43,13 @@ def inventory_bytes(rows: Iterable[dict]) -> bytes:
 
 
 def inventory_rows(data: bytes) -> list[dict]:
-    return [json.loads(line) for line in data.splitlines() if line.strip()]
+    """An inventory's rows, as dicts: one JSON object per line, or (text) a first line naming the
+    columns, {"columns": [...]}, and a JSON array per record."""
+    lines = [line for line in data.splitlines() if line.strip()]
+    if lines and lines[0].startswith(b'{"columns"'):
+        columns = json.loads(lines[0])["columns"]
+        return [dict(zip(columns, json.loads(line))) for line in lines[1:]]
+    return [json.loads(line) for line in lines]
 
 
 def tfds_folder_name(version: int) -> str:

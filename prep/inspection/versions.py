@@ -47,7 +47,7 @@ def _class(row: dict) -> str:
 
 
 def _same(a: dict, b: dict) -> bool:
-    return all(a.get(k) == b.get(k) for k in ("source_digest", "digest", "split", "label", "annotation"))
+    return all(a.get(k) == b.get(k) for k in ("source_digest", "digest", "split", "label", "class_name", "annotation"))
 
 
 @dataclass

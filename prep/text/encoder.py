@@ -25,7 +25,7 @@ from prep.core.statistics import Distribution, Summary
 from prep.text.dataset import record_fact
 from prep.text.duplicates import document_copy
 from prep.text.inputs import Rejection, Row
-from prep.text.inventory import Entry, source_digest
+from prep.text.inventory import Lines
 from prep.text.options import TextJobOptions
 from prep.text.records import FILENAME_KEY, LABEL_KEY, LABEL_NAME_KEY, LINE_KEY, TEXT_KEY, TOKEN_IDS_KEY
 from prep.text.tokenizer import Tokenizer
@@ -185,9 +185,10 @@ class RecordTally:
     def __len__(self) -> int:
         return len(self.splits)
 
-    def add(self, split: str, label: str | None, ids: list[bytes], written: int) -> None:
-        """One record: its split, class name, every id's piece (before --max-length) and how many it kept."""
-        self.add_counts(split, label, len(ids), ids.count(TokenPieces.OOV), written)
+    def add(self, split: str, label: str | None, ids: list[bytes], written: int, oov: int | None = None) -> None:
+        """One record: its split, class name, every id's piece (before --max-length), how many it kept
+        (and how many are the out-of-vocabulary id, when the caller counted them)."""
+        self.add_counts(split, label, len(ids), ids.count(TokenPieces.OOV) if oov is None else oov, written)
         self.used.update(ids)
 
     def add_counts(self, split: str, label: str | None, tokens: int, oov: int, written: int) -> None:
@@ -234,16 +235,17 @@ class RecordTally:
 # The spilled or shuffled form of a batch's records: columns, not one tuple per record.
 class RecordColumns(NamedTuple):
     """A batch's records: split, identity (`Row.identity`), serialised record, the two hashes of
-    the identity that place it (`sharding.shard_index` before the modulo, `sharding.order_key`) and
-    its inventory entry (prep.text.inventory.Entry); `facts` holds each record's
-    `text_dataset.record_fact` when they must wait for --dedupe."""
+    the identity that place it (`sharding.shard_index` before the modulo, `sharding.order_key`), its
+    inventory line (prep.text.inventory.Lines) and where its packed token ids start in it; `facts`
+    holds each record's `text_dataset.record_fact` when they must wait for --dedupe."""
 
     splits: list[str]
     identities: list[str]
     records: list[bytes]
     shard_hashes: list[int]
     order_hashes: list[int]
-    entries: list[Entry]
+    inventory: list[bytes]
+    ids_at: list[int]
     facts: list[tuple] | None = None
 
     def sizes(self) -> dict[str, int]:
@@ -254,7 +256,7 @@ class RecordColumns(NamedTuple):
         return dict(sizes)
 
     def keep(self, indices: list[int]) -> "RecordColumns":
-        return RecordColumns(*([column[i] for i in indices] for column in self[:6]),
+        return RecordColumns(*([column[i] for i in indices] for column in self[:7]),
                              None if self.facts is None else [self.facts[i] for i in indices])
 
 
@@ -300,6 +302,7 @@ class DocumentEncoder:
         self._tokens = self.tokenizer.tokens_function()
         self.pieces = TokenPieces(ids)
         self.encoder = RecordEncoder(options.raw_text, labels)
+        self.lines = Lines()
         self.labels = None if labels is None else frozenset(labels)
         self.max_values, self.max_bytes = max_values, max_bytes
         self._per_record_facts = options.dedupe
@@ -310,7 +313,7 @@ class DocumentEncoder:
         self._start()
 
     def _start(self) -> None:
-        self._columns: RecordColumns = RecordColumns([], [], [], [], [], [], [] if self._per_record_facts else None)
+        self._columns: RecordColumns = RecordColumns([], [], [], [], [], [], [], [] if self._per_record_facts else None)
         self._copies: dict[tuple, list[Copy]] = {}
         self._bytes = 0
 
@@ -334,22 +337,23 @@ class DocumentEncoder:
         key = identity.encode("utf-8", "surrogateescape")
         # everything that can fail comes before the first append, so a failing document leaves no trace
         copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
-        entry = Entry(identity, row.source, row.line, split, row.label, copy.digest, source_digest(row.text, row.label),
-                      len(ids), ids.count(TokenPieces.OOV), len(kept), len(record) - len(packed))
+        at, oov = len(record) - len(packed), ids.count(TokenPieces.OOV)
+        line = self.lines.line(row.source, row.line, split, row.label, row.text, copy.digest, len(ids), oov, len(kept), at)
         c = self._columns
         c.splits.append(split)
         c.identities.append(identity)
         c.records.append(record)
         c.shard_hashes.append(_SHARD_HASH(key))
         c.order_hashes.append(_ORDER_HASH(key))
-        c.entries.append(entry)
+        c.inventory.append(line)
+        c.ids_at.append(at)
         self._bytes += len(record)
         self._copies.setdefault(exact_bucket(copy.digest, self._exact_bits), []).append(copy)
         if c.facts is not None:
             ids_of = self.pieces.ids
             c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), OOV_ID))
         else:
-            self.tally.add(split, row.label, ids, len(kept))
+            self.tally.add(split, row.label, ids, len(kept), oov)
         return None
 
     def take(self) -> DocumentBatch:

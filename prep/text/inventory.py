@@ -1,9 +1,7 @@
 """What a text dataset keeps so that an update never reads a document it has seen again.
 
-- Beside each shard, `inventory/<shard file>.jsonl` (prep.core.versions.inventory_file_name): one
-  JSON line per record, in the shard's order: its name, file and line, split and class, the digest of
-  its text as read and the digest duplicate detection compares (its normalised text), the facts
-  stats.json counts, and where its token ids start in the record (`at`), to read them back.
+- Beside each shard, `inventory/<shard file>.jsonl` (prep.core.versions.inventory_file_name): a
+  line per record, in the shard's order (`Lines`).
 - `inventory/<shard file>.ids` (prep.core.versions.ids_file_name): the vocabulary ids the shard's records use, so that
   an update that shares the shard counts stats.json's vocabulary coverage without reading it.
 - `INPUTS_FILE`: one line per input file of the version (`input_state`): its size, the digest of its
@@ -15,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zlib
 from typing import NamedTuple
 
@@ -28,32 +27,44 @@ INPUTS_FILE = f"{INVENTORY_DIR}/inputs.jsonl"
 DIGEST_CHARS = 32  # hex characters kept of a file's SHA-256 (128 bits)
 
 
-class Entry(NamedTuple):
-    """What the encoder knows of a record for its inventory line (`row`): plain values, cheap to
-    gather per document and to pickle in a batch."""
-
-    name: str
-    file: str
-    line: int
-    split: str
-    label: str | None
-    digest: bytes         # the normalised text's (prep.text.duplicates)
-    source_digest: bytes  # the text's as read, with its label: what an update calls unchanged
-    tokens: int
-    oov: int
-    written: int
-    at: int               # where the record's packed token ids start
+# A text shard's inventory is one header line naming these columns, then one JSON array per record
+# (prep.core.versions.inventory_rows reads both ways): compact, and made per document with little work.
+COLUMNS = ("name", "line", "split", "class_name", "source_digest", "digest", "tokens", "oov", "written", "at")
+HEADER = json.dumps({"columns": COLUMNS}, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def source_digest(text: bytes, label: str | None) -> bytes:
-    return hashlib.sha256(text + b"\0" + (label or "").encode("utf-8", "surrogateescape")).digest()[:16]
+class Lines:
+    """Makes a record's inventory line: the name, line, split and class of a document, the digest of
+    its text as read (with its class: what prep diff calls unchanged), the digest duplicate detection
+    compares (its normalised text), its tokens, out-of-vocabulary tokens and ids written, and where its
+    packed token ids start in the record (`at`, to read them back). What many records share (a split,
+    a class) is encoded once."""
+
+    def __init__(self):
+        self._parts: dict[tuple, tuple[str, str, str]] = {}
+
+    def line(self, source: str, line: int, split: str, label: str | None, text: bytes, digest: bytes,
+             tokens: int, oov: int, written: int, at: int) -> bytes:
+        """The line of the document at `line` of `source` (0: the whole file), `text` as read."""
+        parts = self._parts.get((source, split, label))
+        if parts is None:
+            file = json.dumps(source, ensure_ascii=False)
+            parts = self._parts[source, split, label] = (
+                file[:-1], file, f"{json.dumps(split, ensure_ascii=False)},{json.dumps(label, ensure_ascii=False)}")
+        name = f'{parts[0]}:{line}"' if line else parts[1]  # Row.identity, as JSON
+        return (f'[{name},{line},{parts[2]},"{hashlib.sha256(text).hexdigest()[:16]}","{digest.hex()}",'
+                f'{tokens},{oov},{written},{at}]\n').encode("utf-8", "surrogateescape")
 
 
-def row(entry: Entry) -> dict:
-    """A record's inventory line."""
-    return {"name": entry.name, "file": entry.file, "line": entry.line, "split": entry.split,
-            "class_name": entry.label, "source_digest": entry.source_digest.hex(), "digest": entry.digest.hex(),
-            "fact": [entry.tokens, entry.oov, entry.written], "at": entry.at}
+def shard_inventory(lines: list[bytes]) -> bytes:
+    """A shard's inventory from its records' lines, in the shard's order."""
+    return HEADER + b"".join(lines) if lines else b""
+
+
+def file_of(row: dict) -> str:
+    """The input file a record's document came from: its name, less the line a file of many adds."""
+    name, line = row["name"], row["line"]
+    return name[:-len(f":{line}")] if line else name
 
 
 def varints(data: bytes) -> np.ndarray:
