@@ -31,12 +31,16 @@ $(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
 demo: venv
 	$(VENV)/bin/python -m prep.cli.demo
 
-test: venv venv-tf215
+# .venv-tf215 is set up while the main suite runs (pip waits mostly on the network): its output goes to
+# .venv-tf215.log, shown if it fails.
+test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/$(PYTEST) $(PARALLEL) tests --ignore=tests/estimator
+	($(MAKE) --no-print-directory venv-tf215 > .venv-tf215.log 2>&1; echo $$? > .venv-tf215.status) & \
+	$(VENV)/bin/$(PYTEST) $(PARALLEL) tests --ignore=tests/estimator; suite=$$?; wait; \
+	if [ "$$(cat .venv-tf215.status)" != 0 ]; then cat .venv-tf215.log; exit 1; fi; exit $$suite
 	$(VENV_TF215)/bin/$(PYTEST) $(PARALLEL) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
 	    tests/images/test_tensorflow_decodes.py tests/docs/test_readme_tf215.py
 
 clean:
-	rm -rf $(VENV) $(VENV_TF215) demo_out .cache
+	rm -rf $(VENV) $(VENV_TF215) demo_out .cache .venv-tf215.log .venv-tf215.status

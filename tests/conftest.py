@@ -94,3 +94,39 @@ def dataset_copy(made_dataset, tmp_path) -> Path:
     import shutil
 
     return Path(shutil.copytree(made_dataset, tmp_path / "dataset"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _worker_sdist_built_once():
+    """Every Dataflow dry run makes Beam build an sdist of the worker package prep ships
+    (prep.jobs.packaging): two Python processes, about 5 seconds here, and dozens of tests dry-run a
+    job. The package is the same each time, so Beam's own build runs once per distinct content (the
+    folder's files, hashed) and later runs get a copy of the tarball it built."""
+    import hashlib
+    import shutil
+
+    from apache_beam.runners.portability.stager import Stager
+
+    build = Stager._build_setup_package
+    built: dict[str, tuple[str, str]] = {}  # content -> (a copy of the tarball, its name)
+
+    def once(setup_file: str, temp_dir: str, build_setup_args=None) -> str:
+        folder = Path(setup_file).parent
+        digest = hashlib.sha256()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "egg-info" not in str(p)):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+        key = f"{digest.hexdigest()}:{build_setup_args}"
+        if key not in built or not os.path.exists(built[key][0]):
+            tarball = build(setup_file, temp_dir, build_setup_args)
+            kept = Path(os.environ.get("TMPDIR", "/tmp")) / f"prep-test-sdist-{os.getpid()}-{len(built)}.tar.gz"
+            shutil.copyfile(tarball, kept)
+            built[key] = (str(kept), os.path.basename(tarball))
+            return tarball
+        kept, name = built[key]
+        return shutil.copyfile(kept, os.path.join(temp_dir, name))
+
+    Stager._build_setup_package = staticmethod(once)
+    yield
+    Stager._build_setup_package = staticmethod(build)
+    for kept, _ in built.values():
+        Path(kept).unlink(missing_ok=True)

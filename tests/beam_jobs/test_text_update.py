@@ -228,3 +228,42 @@ def test_a_killed_update_leaves_a_readable_dataset_and_a_rerun_completes_it(firs
     assert len(records(out)) == 130 + 6000
     assert prep_cli("verify", out).exit_code == 0
     assert not list(out.rglob("*.tmp*")), "nothing a killed update left survives its rerun"
+
+
+def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
+    """On a filesystem that is not local, a text update reads and writes through Beam's FileSystems
+    only (the files' digests, the inventories, the version's files), and of two updates started from
+    one version the first to commit wins; the other fails in one line and changes nothing."""
+    from beam_jobs.text import ConvertCorpus
+    from prep.jobs.launch import JobFailed, run_pipeline
+    from prep.jobs.options import ShardingOptions
+    from prep.jobs.runner import RunnerOptions
+    from prep.text.inputs import resolve_inputs
+    from prep.text.options import TextJobOptions
+    from prep.text.update import update_options
+    from schemas import load_schema
+    from tests.memfs import MEM_SCHEME, MemFileSystem
+
+    root = f"{MEM_SCHEME}://bucket"
+    files = MemFileSystem.files
+    files.clear()
+    rows = [json.dumps({"text": f"{WORDS[i]} {WORDS[-i]} words", "label": "ab"[i % 2]}) + "\n" for i in range(12)]
+    try:
+        files[f"{root}/src/a.jsonl"] = "".join(rows[:8]).encode()
+        files[f"{root}/src/b.jsonl"] = "".join(rows[8:]).encode()
+        inputs = resolve_inputs(f"{root}/src/*.jsonl", "auto", "text", "label", False, False)
+        first = TextJobOptions(inputs=inputs, out=f"{root}/out", sharding=ShardingOptions(num_shards=2))
+        run = RunnerOptions(workers=1)
+        run_pipeline(lambda p: p | "ConvertCorpus" >> ConvertCorpus(first), run)
+        files[f"{root}/src/a.jsonl"] += rows[0].encode()  # a line appended
+        del files[f"{root}/src/b.jsonl"]
+        both = [update_options(f"{root}/src/*.jsonl", f"{root}/out", when, False) for when in ("09:00", "09:01")]
+        run_pipeline(lambda p: p | "ConvertCorpus" >> ConvertCorpus(both[0]), run)
+        made = {path: data for path, data in files.items() if path.startswith(f"{root}/out/")}
+        with pytest.raises(JobFailed, match="another job committed a dataset to"):
+            run_pipeline(lambda p: p | "ConvertCorpus" >> ConvertCorpus(both[1]), run)
+        schema = load_schema(f"{root}/out")
+        assert schema.version == 2 and schema.num_records == 9
+        assert {path: data for path, data in files.items() if path.startswith(f"{root}/out/")} == made
+    finally:
+        files.clear()

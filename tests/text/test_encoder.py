@@ -33,7 +33,7 @@ texts = st.one_of(st.binary(max_size=300), st.binary(min_size=16_000, max_size=1
 id_lists = st.lists(st.one_of(st.integers(0, 200), st.integers(0, 2**21), st.integers(0, 2**40)), max_size=300)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(sources, lines, texts, st.one_of(st.none(), st.sampled_from(LABELS)), id_lists, st.booleans())
 def test_records_are_text_example_s_bytes(source, line, text, label, ids, raw_text):
     encoder = RecordEncoder(raw_text, LABELS if label is not None else None)
