@@ -53,3 +53,23 @@ def parsed_records(out: Path, version: int | None, name_of) -> dict[str, tuple[s
                 assert name not in found, f"{name} is in the dataset twice"
                 found[name] = (split.name, values)
     return found
+
+
+def assert_first_of_two_updates_wins(job, both: list, out: str, files: dict, records: int) -> None:
+    """Two updates made from one version (`both`, their options; `job(options)` the job's transform)
+    run one after the other on one worker: the first commits version 2 with `records` records, the
+    second fails in one line and leaves every file under `out` (in the in-memory `files`) as it was."""
+    import pytest
+
+    from prep.jobs.launch import JobFailed, run_pipeline
+    from prep.jobs.runner import RunnerOptions
+    from schemas import load_schema
+
+    run = RunnerOptions(workers=1)
+    run_pipeline(lambda p: p | "Update" >> job(both[0]), run)
+    made = {path: data for path, data in files.items() if path.startswith(f"{out}/")}
+    with pytest.raises(JobFailed, match="another job committed a dataset to"):
+        run_pipeline(lambda p: p | "Update" >> job(both[1]), run)
+    schema = load_schema(out)
+    assert schema.version == 2 and schema.num_records == records
+    assert {path: data for path, data in files.items() if path.startswith(f"{out}/")} == made

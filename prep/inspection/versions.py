@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from prep.core import launcher_reads
 from prep.core.duplicates import leaks
-from prep.core.versions import inventory_file_name, inventory_rows, tfds_folder_name
+from prep.core.versions import (
+    INVENTORY_DIR,
+    inventory_file_name,
+    inventory_rows,
+    shard_inventory_files,
+    tfds_folder_name,
+)
 from prep.inspection.drift import stats_drift
 from prep.jobs.results import STATS_FILE
 from schemas import SCHEMA_FILE, DatasetSchema
@@ -165,9 +171,11 @@ def removable(out: str, keep: int) -> tuple[list[int], list[str]]:
 
 
 def _files(schema: DatasetSchema) -> set[str]:
-    """The files of a version's shards: each shard, its record index and its inventory."""
+    """The files of a version's shards: each shard, its record index and its inventory (a text
+    shard's: its lines and its ids, prep.text.inventory)."""
+    inventories = shard_inventory_files if schema.kind == "text" else lambda file: (inventory_file_name(file),)
     return {name for split in schema.splits for shard in split.shards
-            for name in (shard.file, shard.index, inventory_file_name(shard.file)) if name}
+            for name in (shard.file, shard.index, *inventories(shard.file)) if name}
 
 
 def remove_versions(out: str, keep: int) -> tuple[list[int], int]:
@@ -181,9 +189,11 @@ def remove_versions(out: str, keep: int) -> tuple[list[int], int]:
         FileSystems.delete([_join(out, version_dir(version), SCHEMA_FILE)])
     if files:
         FileSystems.delete([_join(out, f) for f in files])
-    # each removed version's own files, and its shards' TFDS names (prep.interop.tfds.tfds_folder)
-    leftovers = [m.path for v in gone for folder in (version_dir(v), tfds_folder_name(v))
-                 for m in FileSystems.match([_join(out, folder, "*")])[0].metadata_list]
+    # each removed version's own files (a text version's inputs under its inventory/ too), and its
+    # shards' TFDS names (prep.interop.tfds.tfds_folder)
+    found = {m.path for v in gone for folder in (version_dir(v), f"{version_dir(v)}/{INVENTORY_DIR}", tfds_folder_name(v))
+             for m in FileSystems.match([_join(out, folder, "*")])[0].metadata_list}
+    leftovers = sorted(p for p in found if not any(p.startswith(f"{q}/") for q in found))  # a folder's, not its files
     if leftovers:
         FileSystems.delete(leftovers)
     return gone, len(files)

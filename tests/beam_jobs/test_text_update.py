@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from prep.core.splits import SplitFractions
-from tests.update_checks import assert_all_shared, assert_nothing_changed, parsed_records, shard_bytes, shard_files
+from tests import update_checks as checks
 
 SPLIT = "train=0.5,test=0.5"
 WORDS = "the cat sat on a mat dog ran far away and quick brown fox jumps over lazy".split()
@@ -47,7 +47,7 @@ def flags(src: Path) -> tuple:
 
 def records(out: Path, version: int | None = None) -> dict[str, tuple]:
     """Every record of the version by its name (file:line): (split, every feature as TensorFlow parses it)."""
-    return parsed_records(out, version, lambda values: f"{values['text/filename'][0].decode()}:{values['text/line'][0]}")
+    return checks.parsed_records(out, version, lambda values: f"{values['text/filename'][0].decode()}:{values['text/line'][0]}")
 
 
 def _scratch(src: Path, out: Path, tmp_path: Path, prep_cli, *more) -> Path:
@@ -70,7 +70,7 @@ def first(tmp_path, prep_cli):
 
 def test_an_update_holds_what_a_first_run_over_the_same_corpus_holds(first, tmp_path, prep_cli):
     src, out = first
-    before, v1_shards = records(out), shard_files(out)
+    before, v1_shards = records(out), checks.shard_files(out)
     _jsonl(src / "a.jsonl", 10, 4, labels=("pos", "neg", "meh"), words=WORDS + ["zebra"], mode="a")  # grown
     _jsonl(src / "d.jsonl", 12, 5)  # new
     lines = (src / "c.jsonl").read_text().splitlines(keepends=True)
@@ -91,7 +91,7 @@ def test_an_update_holds_what_a_first_run_over_the_same_corpus_holds(first, tmp_
     assert records(out) == records(scratch)
     assert prep_cli("verify", out).exit_code == 0
     assert records(out, version=1) == before
-    assert shard_files(out, version=1) == v1_shards
+    assert checks.shard_files(out, version=1) == v1_shards
     stats = json.loads((out / "stats.json").read_text())
     fresh = json.loads((scratch / "stats.json").read_text())
     assert stats["inputs"] == stats["records"] + stats["rejected"] == 112
@@ -116,18 +116,18 @@ def test_a_grown_file_is_read_from_its_old_end_and_untouched_shards_are_shared(f
     real = encoder.DocumentEncoder.add
     # one local worker runs the job in this process: count the documents it encodes
     monkeypatch.setattr(encoder.DocumentEncoder, "add", lambda self, row: encoded.append(row.identity) or real(self, row))
-    untouched = shard_bytes(out)
+    untouched = checks.shard_bytes(out)
     updated = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1")
     assert updated.exit_code == 0, updated.err
     assert sorted(encoded) == [f"a.jsonl:{n}" for n in range(61, 66)], "only the appended lines are read"
-    assert_all_shared(out, untouched, "appending rewrites no shard: the new records go into new ones")
+    checks.assert_all_shared(out, untouched, "appending rewrites no shard: the new records go into new ones")
     assert len(records(out)) == 135
 
 
 def test_an_update_that_finds_nothing_to_do_changes_nothing(first, prep_cli):
     src, out = first
     schema = (out / "schema.json").read_bytes()
-    assert_nothing_changed(prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1"), out, schema)
+    checks.assert_nothing_changed(prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1"), out, schema)
 
 
 def test_class_folders_keep_their_ids_and_a_moved_file_is_relabelled(tmp_path, prep_cli):
@@ -190,6 +190,17 @@ def test_a_reader_pinned_to_version_1_reads_it_after_version_2(first, prep_cli):
     v1 = sum(1 for split, _ in records(out, version=1).values() if split == "train")
     assert count(1) == v1
     assert count(None) == sum(1 for split, _ in records(out).values() if split == "train") > v1
+    # removing versions 1 and 2 leaves no file of theirs: shards, their inventories and ids, own files
+    (src / "a.jsonl").unlink()  # version 3 rewrites every shard that held a record of a.jsonl
+    assert prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1").exit_code == 0
+    assert prep_cli("versions", out, "--keep", "1").exit_code == 0
+    listed = set(checks.shard_files(out, 3))
+    expected = {f"{name}{suffix}" for f in listed for name, suffix in ((f, ""), (f"inventory/{f}", ".jsonl"),
+                                                                         (f"inventory/{f}", ".ids"), (f"index/{f}", ".idx"))}
+    expected |= {"inventory/inputs.jsonl"} | {f"versions/3/{name}" for name in (
+        "schema.json", "stats.json", "rejected.jsonl", "inventory/inputs.jsonl")}
+    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.parent.name != "vocab"} == \
+        expected | {"schema.json", "stats.json", "rejected.jsonl"}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -235,13 +246,12 @@ def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
     only (the files' digests, the inventories, the version's files), and of two updates started from
     one version the first to commit wins; the other fails in one line and changes nothing."""
     from beam_jobs.text import ConvertCorpus
-    from prep.jobs.launch import JobFailed, run_pipeline
+    from prep.jobs.launch import run_pipeline
     from prep.jobs.options import ShardingOptions
     from prep.jobs.runner import RunnerOptions
     from prep.text.inputs import resolve_inputs
     from prep.text.options import TextJobOptions
     from prep.text.update import update_options
-    from schemas import load_schema
     from tests.memfs import MEM_SCHEME, MemFileSystem
 
     root = f"{MEM_SCHEME}://bucket"
@@ -258,12 +268,6 @@ def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
         files[f"{root}/src/a.jsonl"] += rows[0].encode()  # a line appended
         del files[f"{root}/src/b.jsonl"]
         both = [update_options(f"{root}/src/*.jsonl", f"{root}/out", when, False) for when in ("09:00", "09:01")]
-        run_pipeline(lambda p: p | "ConvertCorpus" >> ConvertCorpus(both[0]), run)
-        made = {path: data for path, data in files.items() if path.startswith(f"{root}/out/")}
-        with pytest.raises(JobFailed, match="another job committed a dataset to"):
-            run_pipeline(lambda p: p | "ConvertCorpus" >> ConvertCorpus(both[1]), run)
-        schema = load_schema(f"{root}/out")
-        assert schema.version == 2 and schema.num_records == 9
-        assert {path: data for path, data in files.items() if path.startswith(f"{root}/out/")} == made
+        checks.assert_first_of_two_updates_wins(ConvertCorpus, both, f"{root}/out", files, records=9)
     finally:
         files.clear()

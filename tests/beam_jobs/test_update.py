@@ -17,7 +17,14 @@ import pytest
 
 from prep.core.splits import SplitFractions
 from tests.conftest import image_bytes, write_image
-from tests.update_checks import assert_all_shared, assert_nothing_changed, parsed_records, shard_bytes, shard_files
+from tests.update_checks import (
+    assert_all_shared,
+    assert_first_of_two_updates_wins,
+    assert_nothing_changed,
+    parsed_records,
+    shard_bytes,
+    shard_files,
+)
 
 SPLIT = "train=0.5,test=0.5"
 FLAGS = ("--split", SPLIT, "--num-shards", "2", "--workers", "1")
@@ -323,10 +330,9 @@ def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
     from beam_jobs.images import ConvertImageFolder
     from prep.images.options import ImageJobOptions
     from prep.images.update import update_options
-    from prep.jobs.launch import JobFailed, run_pipeline
+    from prep.jobs.launch import run_pipeline
     from prep.jobs.options import ShardingOptions
     from prep.jobs.runner import RunnerOptions
-    from schemas import load_schema
     from tests.memfs import MEM_SCHEME, MemFileSystem
 
     root = f"{MEM_SCHEME}://bucket"
@@ -341,12 +347,6 @@ def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
         files[f"{root}/src/cat/new.jpg"] = image_bytes(size=(31, 12), color=(0, 99, 0))
         del files[f"{root}/src/dog/0.jpg"]
         both = [update_options(f"{root}/src", f"{root}/out", when, False) for when in ("09:00", "09:01")]
-        run_pipeline(lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(both[0]), run)
-        made = {path: data for path, data in files.items() if path.startswith(f"{root}/out/")}
-        with pytest.raises(JobFailed, match="another job committed a dataset to"):
-            run_pipeline(lambda p: p | "ConvertImageFolder" >> ConvertImageFolder(both[1]), run)
-        schema = load_schema(f"{root}/out")
-        assert schema.version == 2 and schema.num_records == 6
-        assert {path: data for path, data in files.items() if path.startswith(f"{root}/out/")} == made
+        assert_first_of_two_updates_wins(ConvertImageFolder, both, f"{root}/out", files, records=6)
     finally:
         files.clear()
