@@ -28,7 +28,7 @@ from prep.images import boxes
 from prep.images import dataset as image_dataset
 from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
-from prep.images.inventory import HeldImage, inventory_row
+from prep.images.inventory import HeldImage, inventory_row, stable_stat, started_at
 from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
@@ -49,6 +49,7 @@ class _Convert(beam.DoFn):
 
     def setup(self):
         self.progress = Progress("images")
+        self._started = started_at(self.options.created)
 
     def start_bundle(self):
         self._unhashed: list = []  # ((split, name, PendingImage), Reduced) awaiting their fingerprints
@@ -74,11 +75,12 @@ class _Convert(beam.DoFn):
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
     def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, annotation="",
-                 **where):
+                 stat=(), **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
         into its rejected.jsonl line (a manifest's line). `objects_of(image)`, for a detection image,
         gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail).
-        `annotation`: what the label was made from (prep.images.records.PendingImage)."""
+        `annotation`: what the label was made from, `stat` the file's (size, modification time) when an
+        update may trust them (prep.images.records.PendingImage)."""
         try:
             data = read_file(path)
         except FileNotFoundError:
@@ -105,7 +107,8 @@ class _Convert(beam.DoFn):
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.converted.inc()
         self.progress.add("converted")
-        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data, annotation)
+        output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data, annotation,
+                                            stat)
         if image.reduced is None:
             yield output
             return
@@ -122,7 +125,7 @@ def _fingerprint_or_none(image) -> tuple[int, bytes]:
 
 
 class _ConvertImage(_Convert):
-    """(path, size) of a file in a class folder -> (split, relative path, PendingImage)."""
+    """(path, size, modification time) of a file in a class folder -> (split, relative path, PendingImage)."""
 
     def __init__(self, options: ImageJobOptions):
         super().__init__(options)
@@ -134,7 +137,7 @@ class _ConvertImage(_Convert):
         return self._label_ids[1][class_name]
 
     def process(self, element, layout: layouts.Layout):
-        path, _size = element
+        path, size, mtime = element
         yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)  # counted apart from what becomes of it
         relative = layouts.relative_path(path, self.options.src)
         if not self.options.include_hidden and layouts.is_hidden(relative):
@@ -145,7 +148,7 @@ class _ConvertImage(_Convert):
             yield from self._reject(relative, where.problem, layouts.PROBLEMS[where.problem])
             return
         yield from self._convert(path, relative, where.split, self._label_id(layout, where.class_name), where.class_name,
-                                 annotation=where.class_name)
+                                 annotation=where.class_name, stat=stable_stat(size, mtime, self._started))
 
 
 class _ConvertRow(_ConvertImage):

@@ -274,7 +274,7 @@ class _LabelsAndSplits(beam.CombineFn):
 
 
 class FindImages(beam.PTransform):
-    """(the manifest's rows, the files under SRC as (path, size)) -> {"images": (image, row) one per
+    """(the manifest's rows, the files under SRC as (path, size, mtime)) -> {"images": (image, row) one per
     image, "facts": rejections and unlisted files, "layout": the Layout of the classes and splits
     the rows use (one element)}. `image` is a path relative to SRC, or a full path outside it."""
 

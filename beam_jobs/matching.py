@@ -12,7 +12,8 @@ FILES_PER_BATCH = 64
 
 
 class MatchInputs(beam.PTransform):
-    """Every file under `root` (recursively) as (path, size in bytes), spread over the workers.
+    """Every file under `root` (recursively) as (path, size in bytes, modification time in seconds),
+    spread over the workers.
 
     The match runs on a worker; the Reshuffle after it breaks fusion, so reading and decoding are
     parallel even though the match is one element. Files travel through it in batches of
@@ -27,7 +28,7 @@ class MatchInputs(beam.PTransform):
         return (
             pipeline
             | "Match" >> fileio.MatchFiles(FileSystems.join(self.root, "**"))
-            | "PathAndSize" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes))], max_values=FILES_PER_BATCH))
+            | "PathAndSize" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes, m.last_updated_in_seconds))], max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()
             | "OneByOne" >> beam.FlatMap(unbatched)
         )

@@ -5,7 +5,8 @@
 2. `Compare`: a join of SRC's listing with them, by name. An input whose file has the digest its
    record was made from, and whose split and label are what the record says, keeps its record (a
    HeldImage goes on); any other input is converted as in a first run; a record whose input is gone is
-   left out.
+   left out. A file in a class folder whose size and modification time are those its record was made
+   from (prep.images.inventory.stable_stat) is not read again for its digest.
 3. After the duplicate search (which sees the held records beside the new ones), `CarryShards`
    groups the held records that stay by shard: a shard all of whose records stay is shared with the
    new version as it is; the records that stay in any other shard are read out of it and written again
@@ -91,10 +92,13 @@ class _Compare(beam.DoFn):
         if found is None:
             return False
         path, split, annotation = found
-        fractions = self.options.split_fractions
+        o = self.options
+        fractions = o.split_fractions
         split = split or (fractions.assign(name) if fractions else DEFAULT_SPLIT)
         if split != held.split or annotation != held.annotation:
             return False  # moved to another split or class folder, or its row's label changed: relabelled
+        if held.source_stat and o.manifest is None and tuple(listed[1:3]) == held.source_stat:
+            return True  # the same size and modification time as when its record was made: not read again
         try:
             return content_digest(read_file(path)) == held.source_digest
         except OSError:

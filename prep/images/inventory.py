@@ -30,7 +30,31 @@ def inventory_row(image: PendingImage, fact: tuple) -> dict:
         "fingerprint": image.fingerprint,
         "thumbnail": base64.b64encode(image.thumbnail).decode("ascii"),
         "fact": fact,
+        "source_stat": list(image.source_stat) or None,
     }
+
+
+STAT_MARGIN = 2.0  # seconds a file's modification time must be older than the run that reads it
+
+
+def started_at(created: str) -> float | None:
+    """When the run began (its options' ISO `created`), in seconds since the epoch; None if unknown."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(created).timestamp()
+    except ValueError:
+        return None
+
+
+def stable_stat(size: int, mtime: float | None, started: float | None) -> tuple:
+    """A file's (size, modification time) as the listing gave them, when an update may take them as
+    standing for its bytes: it was modified at least STAT_MARGIN before the run that read it began,
+    so any later change moves its modification time on (git's rule for racy files; rsync's quick check
+    compares the same two). () when it may not."""
+    if mtime is None or started is None or not mtime < started - STAT_MARGIN:
+        return ()
+    return size, mtime
 
 
 def _tuples(value):
@@ -66,6 +90,10 @@ class HeldImage:
     @property
     def annotation(self) -> str:
         return self.row.get("annotation", "")  # none: the record is made again, as if its label had changed
+
+    @property
+    def source_stat(self) -> tuple:
+        return tuple(self.row.get("source_stat") or ())
 
     @property
     def source_digest(self) -> bytes:

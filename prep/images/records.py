@@ -66,6 +66,7 @@ class PendingImage:
     source_id: str = ""
     source_digest: bytes = b""  # of the file as read: what an update compares the file with (prep.images.inventory)
     annotation: str = ""  # what its label was made from (its class folder, or its row's: prep.images.manifest.annotation_key)
+    source_stat: tuple = ()  # the file's (size, modification time), when an update may trust them (prep.images.inventory)
 
     @property
     def record_size(self) -> int:
@@ -74,14 +75,14 @@ class PendingImage:
 
 def pending_image(relative_path: str, label: int | tuple, class_name: str | tuple[str, ...], image: ImageRecord,
                   split: str, objects: tuple = (), source_id: str = "", source: bytes = b"",
-                  annotation: str = "") -> PendingImage:
+                  annotation: str = "", stat: tuple = ()) -> PendingImage:
     """`source`: the file's bytes as read (a kept image's are `image.data`: its digest is taken once)."""
     digest = content_digest(image.data)
     return PendingImage(
         relative_path, label, class_name, image.format, image.height, image.width, image.channels,
         len(image.data), digest, image.data if image.reencoded else None,
         image.fingerprint, split, image.source_format, image.thumbnail, objects, source_id,
-        content_digest(source) if image.reencoded else digest, annotation)
+        content_digest(source) if image.reencoded else digest, annotation, stat)
 
 
 # The features every image record has, in the order image_example gives their values.

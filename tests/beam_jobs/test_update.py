@@ -103,6 +103,27 @@ def test_unchanged_inputs_are_not_decoded_again_and_their_shards_are_shared(firs
     assert len(records(out)) == 12
 
 
+def test_a_file_whose_size_and_time_are_unchanged_is_not_read_again(tmp_path, prep_cli, monkeypatch):
+    import beam_jobs.update
+
+    src, out = _src(tmp_path), tmp_path / "out"
+    an_hour_ago = time.time() - 3600
+    for path in src.rglob("*.*"):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert prep_cli("images", src, out, *FLAGS).exit_code == 0
+    os.utime(src / "cat" / "1.jpg")  # touched: a new modification time, the same bytes
+    write_image(src / "cat" / "new.jpg", size=(33, 21), color=(9, 9, 9))
+    reads = []
+    real = beam_jobs.update.read_file
+    # one local worker runs the job in this process: see which inputs the comparison reads
+    monkeypatch.setattr(beam_jobs.update, "read_file", lambda path: reads.append(path) or real(path))
+    updated = prep_cli("images", src, out, "--update", "--workers", "1")
+    assert updated.exit_code == 0, updated.err
+    assert "1 added, 0 replaced, 0 removed, 11 unchanged" in updated.out, updated.out
+    assert [os.path.relpath(p, src) for p in reads if p.startswith(str(src))] == ["cat/1.jpg"], \
+        "only the touched file is read again, and its digest keeps its record"
+
+
 def test_a_new_class_gets_the_next_id_and_a_vanished_class_keeps_its_own(first, prep_cli):
     src, out = first
     ids = {name: (label, label_name) for name, (_, _, label, label_name) in records(out).items()}
