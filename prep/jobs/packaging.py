@@ -7,6 +7,8 @@ and installs it on every worker. Workers need no TensorFlow: records are encoded
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import shutil
 import tempfile
@@ -32,9 +34,12 @@ setuptools.setup(
 
 
 def worker_package(folder: str | None = None) -> str:
-    """Writes the toolkit's packages and a setup.py into `folder` (default: a new temporary folder);
-    returns the path of the setup.py, for --setup_file."""
-    root = Path(folder or tempfile.mkdtemp(prefix="prep-worker-package-"))
+    """Writes the toolkit's packages and a setup.py into `folder`; returns the path of the setup.py,
+    for --setup_file. Without `folder`, into one temporary folder per process, written once and
+    deleted when the process ends (Beam has built and staged its sdist by then)."""
+    if folder is None:
+        return _process_package()
+    root = Path(folder)
     for name in PACKAGES:
         source = Path(importlib.util.find_spec(name).origin).parent  # found, not imported: no TensorFlow
         shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
@@ -43,3 +48,10 @@ def worker_package(folder: str | None = None) -> str:
     setup = root / "setup.py"
     setup.write_text(_SETUP.format(version=prep.__version__, requirements=list(WORKER_REQUIREMENTS)))
     return str(setup)
+
+
+@functools.lru_cache(maxsize=None)
+def _process_package() -> str:
+    folder = tempfile.mkdtemp(prefix="prep-worker-package-")
+    atexit.register(shutil.rmtree, folder, True)
+    return worker_package(folder)
