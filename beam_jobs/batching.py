@@ -86,6 +86,15 @@ def spill(folder: str, batches: list[tuple[Any, bytes]]) -> list[tuple[Any, Spil
     return placed
 
 
+def packed_groups(groups: dict[Any, list], spill_dir: str | None) -> list[tuple[Any, bytes | Spilled]]:
+    """(key, one pickle of the group's values as plain tuples) for each group, spilled to one file in
+    `spill_dir` when given (a local run): how buckets of duplicate copies travel. Plain tuples take a
+    third of the time of pickling named tuples."""
+    pairs = [(key, pickle.dumps([tuple(value) for value in group], pickle.HIGHEST_PROTOCOL))
+             for key, group in groups.items()]
+    return spill(spill_dir, pairs) if spill_dir else pairs
+
+
 def spilled_bytes(batch: bytes | Spilled) -> bytes:
     """What a batch (or any bytes `spill` placed) holds: the bytes themselves, or read from their place."""
     if isinstance(batch, bytes):

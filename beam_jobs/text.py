@@ -13,17 +13,15 @@ the job, reported in stats.json and, with --dedupe, left out.
 from __future__ import annotations
 
 import functools
-import pickle
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_jobs import record_batches
-from beam_jobs.batching import spill, values_of
+from beam_jobs.batching import packed_groups, values_of
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import dropped_copies
 from beam_jobs.record_batches import WriteShardBatches
@@ -105,10 +103,7 @@ class _EncodeRanges(beam.DoFn):
             yield beam.pvalue.TaggedOutput("facts", at((text_dataset.PARTIAL_FACT, batch.summary)))
             for size in batch.records.sizes().items():
                 yield beam.pvalue.TaggedOutput("sizes", at(size))
-        # plain tuples: a third of the time of pickling the namedtuples (_compare_copies makes them again)
-        copies = [(key, pickle.dumps([tuple(c) for c in group], pickle.HIGHEST_PROTOCOL))
-                  for key, group in batch.copies.items()]
-        for bucket in spill(spill_dir, copies) if spill_dir else copies:
+        for bucket in packed_groups(batch.copies, spill_dir):  # _compare_copies makes the Copy tuples again
             yield beam.pvalue.TaggedOutput("copies", at(bucket))
 
 
@@ -232,7 +227,7 @@ class ConvertCorpus(beam.PTransform):
             "facts", "sizes", "copies", main="batches")
         copies, facts = encoded.copies, [encoded.facts]
         if update:
-            held = pipeline | "Held" >> HeldRecords(o, kept, summary)
+            held = pipeline | "Held" >> HeldRecords(o, kept, summary, compared["rejected"])
             copies = (copies, held["copies"]) | "AllCopies" >> beam.Flatten()
             facts.append(held["facts"])
         groups = copies | "FindDuplicates" >> _GroupCopies()
@@ -275,7 +270,7 @@ class ConvertCorpus(beam.PTransform):
                     pipeline | "Once" >> beam.Create([None]) | "SplitNames" >> beam.Map(
                         lambda _, layout: text_dataset.split_names(o, layout), layout)),
                 folder=update.folder if update else "", expect=update.expect if update else None,
-                empty_shard={"inventory": b"", "ids": inventory.ids_bytes(np.zeros(0, np.int64))},
+                empty_shard={"inventory": b"", "ids": inventory.ids_bytes([])},
                 layout=layout,
                 vocabulary=vocab,
                 labels=labels,

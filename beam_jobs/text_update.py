@@ -17,15 +17,13 @@ The unit an update compares is the input file (prep.text.inventory):
 
 from __future__ import annotations
 
-import pickle
-
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs import record_batches
-from beam_jobs.batching import spill
+from beam_jobs.batching import packed_groups
 from beam_jobs.source_files import read_file
-from beam_jobs.update import carried_result
+from beam_jobs.update import carried_result, read_inventory
 from prep.core import layout as layouts
 from prep.core.duplicates import EXACT_PER_BUCKET, REASON, Copy, key_bits
 from prep.core.row_files import byte_ranges
@@ -96,7 +94,8 @@ class _CompareInputs(beam.DoFn):
 
 class CompareInputs(beam.PTransform):
     """Matched files (FileMetadata) -> {"states": the new version's INPUTS_FILE lines, "ranges": byte
-    ranges to encode, "kept": (file, True) per file whose records stay, "bases": see _CompareInputs}."""
+    ranges to encode, "kept": (file, True) per file whose records stay, "bases": see _CompareInputs,
+    "rejected": the rejected.jsonl rows of the version before}."""
 
     def __init__(self, options: TextJobOptions, layout):
         super().__init__()
@@ -110,24 +109,23 @@ class CompareInputs(beam.PTransform):
         old = (pipeline | "Once" >> beam.Create([None])
                | "ReadInputs" >> beam.FlatMap(_version_rows, o.out, before, inventory.INPUTS_FILE)
                | "InputByFile" >> beam.Map(lambda state: (state["file"], state)))
-        copied = (pipeline | "Rejections" >> beam.Create([None])
-                  | "ReadRejected" >> beam.FlatMap(_version_rows, o.out, before, REJECTED_FILE)
-                  | "Copies" >> beam.FlatMap(lambda row: [(row["path"], True)] if row.get("reason") == REASON else []))
+        rejected = (pipeline | "Rejections" >> beam.Create([None])
+                    | "ReadRejected" >> beam.FlatMap(_version_rows, o.out, before, REJECTED_FILE))
+        copied = rejected | "Copies" >> beam.FlatMap(lambda row: [(row["path"], True)] if row.get("reason") == REASON else [])
         compared = ({"listed": listed, "before": old}
                     | "JoinByFile" >> beam.CoGroupByKey()
                     | "Spread" >> beam.Reshuffle()
                     | "Compare" >> beam.ParDo(_CompareInputs(o.inputs), self.layout, beam.pvalue.AsDict(copied))
                     .with_outputs("ranges", "kept", "bases", main="states"))
         return {"states": compared.states, "ranges": compared.ranges | "SpreadRanges" >> beam.Reshuffle(),
-                "kept": compared.kept, "bases": compared.bases}
+                "kept": compared.kept, "bases": compared.bases, "rejected": rejected}
 
 
-def _kept_rejections(_, out: str, version: int, kept: dict):
-    """The rejections of the version before whose files keep their records, as facts."""
-    for row in _version_rows(None, out, version, REJECTED_FILE):
-        if kept.get(row.get("path")):
-            yield "rejected", row
-            yield text_dataset.HELD_FACT, 1
+def _kept_rejection(row: dict, kept: dict):
+    """A rejection of the version before, as facts, if its file keeps its records."""
+    if kept.get(row.get("path")):
+        yield "rejected", row
+        yield text_dataset.HELD_FACT, 1
 
 
 def documents(options: TextJobOptions, survey: dict) -> int:
@@ -137,12 +135,12 @@ def documents(options: TextJobOptions, survey: dict) -> int:
 
 
 def _inventory(out: str, shard: HeldShard) -> tuple[list[dict], list[bytes]]:
-    """A shard's inventory: its rows, and each row's line as it is written."""
-    data = read_file(FileSystems.join(out, inventory_file_name(shard.file)))
-    rows, lines = inventory_rows(data), data.splitlines(keepends=True)[1:]
-    if len(rows) != shard.num_records or len(lines) != len(rows):
-        raise RuntimeError(f"{inventory_file_name(shard.file)} describes {len(rows)} records, but its shard holds "
-                           f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")
+    """A shard's inventory: its rows, and each row's line as it is written (after the header)."""
+    rows, data = read_inventory(out, shard)
+    lines = data.splitlines(keepends=True)[1:]
+    if len(lines) != len(rows):
+        raise RuntimeError(f"{inventory_file_name(shard.file)} has lines that are no record's: the dataset is "
+                           "damaged; convert it again with --overwrite")
     return rows, lines
 
 
@@ -159,14 +157,12 @@ class _HeldCopies(beam.DoFn):
         if not rows:
             return
         bits = key_bits(documents(self.options, survey), EXACT_PER_BUCKET, 8, 32)
-        buckets: dict[tuple, list[tuple]] = {}
+        buckets: dict[tuple, list[Copy]] = {}
         for row in rows:
             digest = bytes.fromhex(row["digest"])
             buckets.setdefault(exact_bucket(digest, bits), []).append(
-                tuple(Copy(inventory.file_of(row), row["split"], digest, line=row["line"])))
-        copies = [(key, pickle.dumps(group, pickle.HIGHEST_PROTOCOL)) for key, group in buckets.items()]
-        spill_dir = self.options.spill_dir
-        yield from spill(spill_dir, copies) if spill_dir else copies
+                Copy(inventory.file_of(row), row["split"], digest, line=row["line"]))
+        yield from packed_groups(buckets, self.options.spill_dir)
         yield beam.pvalue.TaggedOutput("facts", (text_dataset.HELD_FACT, len(rows)))
 
 
@@ -254,16 +250,16 @@ class HeldRecords(beam.PTransform):
     "copies": the kept records' copies by bucket, "facts": HELD_FACTs of the kept records and the
     kept rejections (with their rejected.jsonl rows)}."""
 
-    def __init__(self, options: TextJobOptions, kept, survey):
+    def __init__(self, options: TextJobOptions, kept, survey, rejected):
+        """`rejected`: the rejected.jsonl rows of the version before (CompareInputs)."""
         super().__init__()
-        self.options, self.kept, self.survey = options, kept, survey
+        self.options, self.kept, self.survey, self.rejected = options, kept, survey, rejected
 
     def expand(self, pipeline):
         o = self.options
         shards = pipeline | "Shards" >> beam.Create(list(o.update.shards)) | "SpreadShards" >> beam.Reshuffle()
         held = shards | "HeldCopies" >> beam.ParDo(_HeldCopies(o), self.kept, self.survey).with_outputs(
             "facts", main="copies")
-        rejections = (pipeline | "Once" >> beam.Create([None])
-                      | "KeptRejections" >> beam.FlatMap(_kept_rejections, o.out, o.update.version - 1, self.kept))
+        rejections = self.rejected | "KeptRejections" >> beam.FlatMap(_kept_rejection, self.kept)
         return {"shards": shards, "copies": held.copies,
                 "facts": (held.facts, rejections) | "HeldFacts" >> beam.Flatten()}

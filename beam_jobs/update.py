@@ -32,11 +32,19 @@ from prep.jobs.options import HeldShard
 from prep.records import tfrecord_io
 
 
-def _held_images(shard: HeldShard, out: str):
-    rows = inventory_rows(read_file(FileSystems.join(out, inventory_file_name(shard.file))))
+def read_inventory(out: str, shard: HeldShard) -> tuple[list[dict], bytes]:
+    """The inventory of a shard of the version an update starts from: its rows, and the file as it is;
+    an error when it describes another number of records than the shard holds."""
+    data = read_file(FileSystems.join(out, inventory_file_name(shard.file)))
+    rows = inventory_rows(data)
     if len(rows) != shard.num_records:
         raise RuntimeError(f"{inventory_file_name(shard.file)} describes {len(rows)} records, but its shard holds "
                            f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")
+    return rows, data
+
+
+def _held_images(shard: HeldShard, out: str):
+    rows = read_inventory(out, shard)[0]
     return [(row["name"], HeldImage(row, shard.file, i)) for i, row in enumerate(rows)]
 
 
