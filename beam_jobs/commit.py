@@ -35,6 +35,7 @@ from prep.core.sharding import INDEX_DIR
 from prep.core.versions import INVENTORY_DIR
 from prep.jobs.options import ShardingOptions
 from prep.jobs.outdir import CLAIM_FILE, OutputTakenError
+from prep.jobs.progress import COMMIT_STARTED, COMMITTED, Progress
 from prep.records import tfrecord_io
 from schemas import SCHEMA_FILE, DatasetSchema, dumps, save_schema
 from schemas.guarded_write import ChangedFileError, FileState, delete_if_unchanged, observe, write_if_unchanged
@@ -133,7 +134,11 @@ class _CommitFn(beam.DoFn):
         self.folder, self.expect, self.empty_shard = folder, expect, empty_shard
         self.staging = new_staging()  # for a job with no shard results (they would bring theirs)
 
+    def setup(self):
+        self.progress = Progress()
+
     def process(self, _, results, split_names, **side):
+        self.progress.add(COMMIT_STARTED)
         results = list(results)
         staging = next((r["staging"] for r in results if r["staging"]), self.staging)
         for split in split_names:
@@ -150,6 +155,7 @@ class _CommitFn(beam.DoFn):
         if finished is None:  # an update that found nothing to change: the dataset stays as it is
             delete_staged(self.out, staging, self.folder)
             delete_spilled(self.spill_dir)
+            self.progress.add(COMMITTED)
             return
         schema, files = finished
 
@@ -163,6 +169,7 @@ class _CommitFn(beam.DoFn):
                on_lost=lambda: delete_staged(self.out, staging, self.folder))
         delete_staged(self.out, staging, self.folder)  # temporaries of worker attempts that were killed
         delete_spilled(self.spill_dir)
+        self.progress.add(COMMITTED)
         yield schema
 
 

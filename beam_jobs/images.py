@@ -9,7 +9,6 @@ from collections import Counter
 from typing import Callable
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_jobs.batching import spilled_bytes
@@ -17,6 +16,7 @@ from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.manifest import FindImages, ReadAnnotations, ReadManifest
 from beam_jobs.matching import MatchInputs
+from beam_jobs.progress import ReportTotal
 from beam_jobs.sharded_write import WriteShards
 from beam_jobs.source_files import image_path, read_file, read_image
 from beam_jobs.stats import SummarizeFacts
@@ -32,7 +32,7 @@ from prep.images.inventory import HeldImage, inventory_row, stable_stat, started
 from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
-from prep.jobs.progress import Progress
+from prep.jobs.progress import CONVERTED, INPUTS, REJECTED, Progress
 
 FINGERPRINT_BATCH = 256  # converted images whose fingerprints are taken at once (prep.images.fingerprint.fingerprints)
 
@@ -44,11 +44,9 @@ class _Convert(beam.DoFn):
 
     def __init__(self, options: ImageJobOptions):
         self.options = options
-        self.converted = Metrics.counter("prep", "images_converted")
-        self.rejected = Metrics.counter("prep", "inputs_rejected")
 
     def setup(self):
-        self.progress = Progress("images")
+        self.progress = Progress()
         self._started = started_at(self.options.created)
 
     def start_bundle(self):
@@ -70,8 +68,7 @@ class _Convert(beam.DoFn):
                 for ((split, name, pending), _), (value, picture) in zip(waiting, found)]
 
     def _reject(self, name: str, reason: str, detail: str, **where):
-        self.rejected.inc()
-        self.progress.add("rejected")
+        self.progress.add(REJECTED)
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
     def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, annotation="",
@@ -105,8 +102,7 @@ class _Convert(beam.DoFn):
                 return
             label, class_name, objects, source_id = placed
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
-        self.converted.inc()
-        self.progress.add("converted")
+        self.progress.add(CONVERTED)
         output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data, annotation,
                                             stat)
         if image.reduced is None:
@@ -249,6 +245,7 @@ class ConvertImageFolder(beam.PTransform):
             detected, inputs, convert = found["layout"], found["images"], _ConvertRow(o)
             facts += [rows["facts"], found["facts"]]
         layout = beam.pvalue.AsSingleton(detected)
+        inputs | "Inputs" >> ReportTotal(INPUTS)
         if update is not None:
             compared = (inputs, pipeline | "ReadHeld" >> ReadHeld(o.out, update.shards)) | "Compare" >> Compare(o, layout)
             inputs, held = compared["convert"], compared["held"]

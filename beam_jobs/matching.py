@@ -7,6 +7,8 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import BatchPerKey, unbatched
+from beam_jobs.progress import CountEach, ReportTotal
+from prep.jobs.progress import LISTED
 
 FILES_PER_BATCH = 64
 
@@ -17,7 +19,8 @@ class MatchInputs(beam.PTransform):
 
     The match runs on a worker; the Reshuffle after it breaks fusion, so reading and decoding are
     parallel even though the match is one element. Files travel through it in batches of
-    FILES_PER_BATCH, which is enough to spread the work and costs the shuffle little per file.
+    FILES_PER_BATCH, which is enough to spread the work and costs the shuffle little per file. The files
+    are counted for the progress display as they go on, and their number is reported once all are listed.
     """
 
     def __init__(self, root: str):
@@ -25,10 +28,12 @@ class MatchInputs(beam.PTransform):
         self.root = root
 
     def expand(self, pipeline):
-        return (
+        files = (
             pipeline
             | "Match" >> fileio.MatchFiles(FileSystems.join(self.root, "**"))
             | "PathAndSize" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes, m.last_updated_in_seconds))], max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()
-            | "OneByOne" >> beam.FlatMap(unbatched)
+            | "OneByOne" >> beam.ParDo(CountEach(LISTED, unbatched))
         )
+        files | "Listed" >> ReportTotal(LISTED)
+        return files

@@ -18,6 +18,7 @@ from beam_jobs.batching import BatchPerKey, Spilled, spill, values_of
 from beam_jobs.sharded_write import new_staging, write_shard
 from prep.core import sharding
 from prep.jobs.options import ShardingOptions
+from prep.jobs.progress import SHARDS, SHARDS_WRITTEN, Progress
 from prep.records import tfrecord_io
 from prep.text import inventory
 from prep.text.encoder import RecordColumns
@@ -54,13 +55,18 @@ class _WriteShard(beam.DoFn):
     def __init__(self, out: str, compression: str, staging: str, folder: str):
         self.out, self.compression, self.staging, self.folder = out, compression, staging, folder
 
+    def setup(self):
+        self.progress = Progress()
+
     def process(self, element):
         (split, index, num_shards), batches = element
+        self.progress.total(f"{SHARDS}:{split}", num_shards)
         records = sorted(values_of(batches), key=lambda r: r[:2])  # by order hash, then identity (unique)
         lines, ids = _shard_inventory(records)
         yield write_shard(self.out, (r[2] for r in records), self.compression,
                           framed=True, split=split, index=index, num_shards=num_shards, staging=self.staging,
                           folder=self.folder, inventory=lines, ids=ids)
+        self.progress.add(SHARDS_WRITTEN)
 
 
 class WriteShardBatches(beam.PTransform):

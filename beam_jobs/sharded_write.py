@@ -25,6 +25,7 @@ from beam_jobs.batching import BatchPerKey, spilled_records, unbatched, values_o
 from prep.core import sharding, versions
 from prep.core.versions import inventory_bytes
 from prep.jobs.options import ShardingOptions
+from prep.jobs.progress import SHARDS, SHARDS_WRITTEN, Progress
 from prep.records import tfrecord_io
 
 
@@ -94,13 +95,18 @@ class _WriteShard(beam.DoFn):
         self.out, self.compression, self.to_record, self.staging = out, compression, to_record, staging
         self.folder, self.inventory = folder, inventory
 
+    def setup(self):
+        self.progress = Progress()
+
     def process(self, element):
         (split, index, num_shards), batches = element
+        self.progress.total(f"{SHARDS}:{split}", num_shards)
         pairs = sorted(values_of(batches), key=_in_shard_order)
         inventory = None if self.inventory is None else inventory_bytes(self.inventory(v) for _, v in pairs)
         yield write_shard(self.out, (self.to_record(v) for _, v in pairs), self.compression,
                           split=split, index=index, num_shards=num_shards, staging=self.staging, folder=self.folder,
                           inventory=inventory)
+        self.progress.add(SHARDS_WRITTEN)
 
 
 class WriteShards(beam.PTransform):

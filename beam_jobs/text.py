@@ -17,13 +17,13 @@ import functools
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from beam_jobs import record_batches
 from beam_jobs.batching import packed_groups, values_of
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import dropped_copies
+from beam_jobs.progress import CountListed, ReportTotal
 from beam_jobs.record_batches import WriteShardBatches
 from beam_jobs.stats import SummarizeFacts
 from beam_jobs.text_update import CarryTextShards, CompareInputs, HeldRecords, documents, read_state
@@ -33,7 +33,7 @@ from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.statistics import Summary
 from prep.core.vocab_files import read_vocabulary
-from prep.jobs.progress import Progress
+from prep.jobs.progress import DOCUMENTS, ENCODED, RANGES, REJECTED, Progress
 from prep.text import dataset as text_dataset
 from prep.text import inventory, vocabulary
 from prep.text.corpus_survey import range_key
@@ -52,16 +52,13 @@ class _EncodeRanges(beam.DoFn):
 
     def __init__(self, options: TextJobOptions):
         self.options = options
-        self.encoded = Metrics.counter("prep", "documents_encoded")
-        self.rejected = Metrics.counter("prep", "inputs_rejected")
         self._encoder: tuple = (None, None, None)  # (vocabulary, labels, DocumentEncoder)
 
     def setup(self):
-        self.progress = Progress("text")
+        self.progress = Progress()
 
     def _reject(self, rejection: Rejection):
-        self.rejected.inc()
-        self.progress.add("rejected")
+        self.progress.add(REJECTED)
         yield beam.pvalue.TaggedOutput("facts", ("rejected", rejection.to_dict()))
 
     def process(self, element, layout: layouts.Layout, vocab: vocabulary.TokenVocabulary,
@@ -82,6 +79,7 @@ class _EncodeRanges(beam.DoFn):
                 yield from self._reject(rejection)
             elif encoder.full:
                 yield from self._flush(bundle_end=False)
+        self.progress.add(ENCODED)
 
     def finish_bundle(self):
         yield from self._flush(bundle_end=True)
@@ -94,8 +92,7 @@ class _EncodeRanges(beam.DoFn):
         n = len(batch.records.records)
         if not n:
             return
-        self.encoded.inc(n)
-        self.progress.add("documents", n)
+        self.progress.add(DOCUMENTS, n)
         spill_dir = self.options.spill_dir
         at = GlobalWindows.windowed_value if bundle_end else (lambda value: value)
         yield at(record_batches.packed(batch.records, spill_dir))
@@ -196,7 +193,7 @@ class ConvertCorpus(beam.PTransform):
 
     def expand(self, pipeline):
         o, update = self.options, self.options.update
-        files = pipeline | "MatchFiles" >> fileio.MatchFiles(o.inputs.pattern)
+        files = pipeline | "MatchFiles" >> fileio.MatchFiles(o.inputs.pattern) | "Listed" >> CountListed()
         ranges = files | "Ranges" >> CorpusRanges(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(
             o.inputs, o.labels, update.classes if update else ()))
@@ -208,6 +205,7 @@ class ConvertCorpus(beam.PTransform):
         else:
             states = (files | "SpreadFiles" >> beam.Reshuffle()
                       | "InputStates" >> beam.Map(_input_state, o.inputs, layout))
+        ranges | "Parts" >> ReportTotal(RANGES)
         lines = beam.pvalue.AsSingleton(ranges | "NumberLines" >> NumberLines(bases))
         counted = text_dataset.vocabulary_documents(o)
         learn = not (o.vocab_file or update)

@@ -29,6 +29,7 @@ from prep.images.inventory import HeldImage
 from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.jobs.options import HeldShard
+from prep.jobs.progress import KEPT, Progress
 from prep.records import tfrecord_io
 
 
@@ -72,12 +73,16 @@ class _Compare(beam.DoFn):
     def __init__(self, options: ImageJobOptions):
         self.options = options
 
+    def setup(self):
+        self.progress = Progress()
+
     def process(self, element, layout: layouts.Layout):
         name, sides = element
         listed, held = list(sides["listed"]), list(sides["held"])
         if not listed:
             return
         if held and self._unchanged(listed[0], name, held[0], layout):
+            self.progress.add(KEPT)
             yield held[0].split, name, held[0]
             if self.options.manifest is None:
                 yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)

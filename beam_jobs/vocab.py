@@ -19,10 +19,11 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_jobs.commit import write_file
+from beam_jobs.progress import CountListed, ReportTotal
 from beam_jobs.stats import SummarizeFn, merge_summary
 from prep.core import layout as layouts
 from prep.core.row_files import byte_ranges, range_rows
-from prep.jobs.progress import Progress
+from prep.jobs.progress import RANGES, SURVEYED, Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
 from prep.text.corpus_survey import InSplits, Survey, first_lines, range_key
@@ -62,7 +63,10 @@ class MatchCorpus(beam.PTransform):
         self.inputs = inputs
 
     def expand(self, pipeline):
-        return _spread_ranges(pipeline | "Match" >> fileio.MatchFiles(self.inputs.pattern), self.inputs.format)
+        files = pipeline | "Match" >> fileio.MatchFiles(self.inputs.pattern) | "Listed" >> CountListed()
+        ranges = _spread_ranges(files, self.inputs.format)
+        ranges | "Parts" >> ReportTotal(RANGES)
+        return ranges
 
 
 class DetectTextLayout(beam.PTransform):
@@ -99,7 +103,7 @@ class _SurveyFn(beam.DoFn):
         self.inputs, self.settings, self.counted, self.keep_rejected = inputs, settings, counted, keep_rejected
 
     def setup(self):
-        self.progress = Progress("survey")
+        self.progress = Progress()
 
     def start_bundle(self):
         self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None, self.counted,
@@ -109,7 +113,7 @@ class _SurveyFn(beam.DoFn):
         path, start, end = element
         first_line = lines.get(range_key(path, start), 1) if start and lines else 1
         self.survey.add_all(corpus_items(path, self.inputs, layout, start, end, first_line, bulk=self.survey.bulk))
-        self.progress.add("files read" if start == 0 and end is None else "file ranges read")
+        self.progress.add(SURVEYED)
         if self.survey.full:
             for bucket in self.survey.take_counts().items():
                 yield beam.pvalue.TaggedOutput("counts", bucket)

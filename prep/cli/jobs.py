@@ -7,6 +7,7 @@ import datetime
 import functools
 import json
 import shlex
+import time
 from typing import Callable
 
 import click
@@ -80,9 +81,9 @@ def runner_flags(command):
     """--runner, Dataflow's settings, --workers, --dry-run, --overwrite and Beam's own flags after `--`;
     the command receives `runner` (a RunnerOptions, checked) and `overwrite`."""
     @functools.wraps(command)
-    def wrapper(*args, runner, workers, project, region, temp_location, dry_run, beam_args, **kwargs):
+    def wrapper(*args, runner, workers, project, region, temp_location, dry_run, quiet, beam_args, **kwargs):
         options = RunnerOptions(runner=runner, workers=workers, project=project, region=region,
-                                temp_location=temp_location, dry_run=dry_run, beam_args=tuple(beam_args))
+                                temp_location=temp_location, dry_run=dry_run, beam_args=tuple(beam_args), quiet=quiet)
         pipeline_options(options)  # refuses unknown or missing runner flags before anything is written
         return command(*args, runner=options, **kwargs)
 
@@ -94,6 +95,8 @@ def runner_flags(command):
         click.option("--region", help="Dataflow: the region, e.g. us-central1."),
         click.option("--temp-location", metavar="GS_PATH", help="Dataflow: a gs:// folder for temporary files."),
         dry_run_flag,
+        click.option("--quiet", "-q", is_flag=True,
+                     help="Show no progress while the job runs: only the summary at the end, and errors."),
         click.option("--overwrite", is_flag=True, help="Replace the dataset already in OUT."),
         click.argument("beam_args", nargs=-1, type=click.UNPROCESSED),
     ]):
@@ -139,9 +142,10 @@ def check_written(stats: dict, rejected_file: str) -> None:
     raise NothingWritten(f"wrote no record: {why}" + (f": see {rejected_file}" if stats["inputs"] else " in SRC"))
 
 
-def print_summary(out: str) -> None:
+def print_summary(out: str, seconds: float | None = None, noun: str = "") -> None:
     """The end of a run: records per split (train, validation, test first), and rejected inputs by
-    reason, from OUT/stats.json; a run that wrote no record fails instead (check_written)."""
+    reason, from OUT/stats.json; a run that wrote no record fails instead (check_written). `seconds`:
+    how long the job took; `noun`: what its inputs are, for its rate (none for an update)."""
     from apache_beam.io.filesystems import FileSystems
 
     from prep.core.splits import split_rank
@@ -150,7 +154,8 @@ def print_summary(out: str) -> None:
         stats = json.loads(f.read())
     check_written(stats, FileSystems.join(out, "rejected.jsonl"))
     splits = ", ".join(f"{name} {stats['splits'][name]['records']:,}" for name in sorted(stats["splits"], key=split_rank))
-    click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}")
+    took = "" if seconds is None else elapsed(seconds, stats["inputs"], noun)
+    click.echo(f"wrote {stats['records']:,} records ({splits or 'none'}) to {out}{took}")
     print_rejected(stats, FileSystems.join(out, "rejected.jsonl"))
     print_leakage(stats, out)
 
@@ -200,12 +205,35 @@ def _print_dataflow_page(launched) -> None:
         click.echo(f"Dataflow job {launched.job_id}: {launched.console_url}")
 
 
+def elapsed(seconds: float, done: int = 0, noun: str = "") -> str:
+    """` in 28 s, 714 images/s`: what a summary line says of a job that took `seconds` for `done` `noun`."""
+    from prep.jobs.display import duration
+
+    rate = f", {done / seconds:,.0f} {noun}/s" if noun and done and seconds > 0 else ""
+    return f" in {duration(seconds)}{rate}"
+
+
+def job_display(name: str, runner: RunnerOptions):
+    """The progress display of job `name` (prep.jobs.progress.STAGES) on stdout (stderr is the job's log
+    while it runs): live on a terminal, plain lines elsewhere; None with --quiet or a dry run."""
+    import sys
+
+    from prep.jobs.display import Display, display_mode
+    from prep.jobs.progress import STAGES
+
+    if runner.quiet or runner.dry_run or name not in STAGES:
+        return None
+    return Display(STAGES[name], sys.stdout, display_mode(sys.stdout, False))
+
+
 def run_job(build: Callable, runner: RunnerOptions, name: str = "job") -> bool:
-    """Runs the job `build(pipeline)` builds to its end, printing its page on Dataflow as soon as it is
-    submitted. A dry run lists the pipeline's steps instead; returns whether the job ran."""
+    """Runs the job `build(pipeline)` builds to its end, showing its progress (`job_display`) and
+    printing its page on Dataflow as soon as it is submitted. A dry run lists the pipeline's steps
+    instead; returns whether the job ran."""
     from prep.jobs.launch import run_pipeline
 
-    launched = run_pipeline(build, runner, on_submitted=_print_dataflow_page, name=name)
+    launched = run_pipeline(build, runner, on_submitted=_print_dataflow_page, name=name,
+                            display=job_display(name, runner))
     if runner.dry_run:
         click.echo(f"built {len(launched.steps)} steps (dry run: nothing ran, nothing was written):")
         for step in launched.steps:
@@ -228,9 +256,14 @@ def launch(name: str, src: str, out: str, build: Callable, runner: RunnerOptions
             prepare_output(out, overwrite)
         elif not runner.dry_run:
             clear_dead_update(out, update + 1)
-        click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
+        if not runner.quiet:
+            click.echo(f"prep {name}: {src} -> {out} ({runner.description})", err=True)
+        started = time.monotonic()
         if run_job(build, runner, name) and not (update is not None and _unchanged(out, update)):
-            print_summary(out)
+            print_summary(out, time.monotonic() - started, "" if update is not None else _INPUT_NOUNS.get(name, "inputs"))
+
+
+_INPUT_NOUNS = {"images": "images", "text": "documents"}  # what a job's inputs are, in its rate
 
 
 def _unchanged(out: str, version: int) -> bool:

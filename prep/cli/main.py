@@ -12,7 +12,7 @@ import sys
 import click
 
 from prep.cli.errors import USER_ERRORS
-from prep.jobs.launch import JobFailed
+from prep.jobs.launch import Interrupted, JobFailed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except JobFailed as e:
         click.echo(f"{prog}: the job failed: {e}", err=True)
         return 1
+    except Interrupted as e:
+        click.echo(f"{prog}: {e}", err=True)
+        return 130
     return 0
 
 

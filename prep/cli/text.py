@@ -7,12 +7,14 @@ import functools
 import json
 import os
 import shlex
+import time
 
 import click
 
 from prep.cli.jobs import (
     check_update_flags,
     custom_split_names_flag,
+    elapsed,
     launch,
     now,
     parse_flag,
@@ -273,12 +275,14 @@ def vocab(inputs, out, settings, runner, overwrite):
         text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
         text_preflight.check_text_source(inputs, None, False)
         runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.VOCAB_BYTES)
-        click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
+        if not runner.quiet:
+            click.echo(f"prep vocab: {inputs.src} -> {out} ({runner.description})", err=True)
+        started = time.monotonic()
         if run_job(lambda p: p | "LearnVocabulary" >> LearnVocabulary(options), runner, "vocab"):
-            _print_vocab_summary(out)
+            _print_vocab_summary(out, time.monotonic() - started)
 
 
-def _print_vocab_summary(out: str) -> None:
+def _print_vocab_summary(out: str, seconds: float) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     from prep.text.dataset import vocab_sidecars
@@ -290,7 +294,7 @@ def _print_vocab_summary(out: str) -> None:
         stats = json.loads(f.read())
     v = stats["vocabulary"]
     click.echo(f"wrote {v['size']:,} tokens to {out} (counts in {counts}): {v['corpus_tokens']:,} tokens, "
-               f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents")
+               f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents{elapsed(seconds, stats['documents'], 'documents')}")
     print_rejected(stats, rejected)
 
 

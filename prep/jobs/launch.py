@@ -1,20 +1,33 @@
-"""Running a job's pipeline: build it for the chosen runner, run it, and turn failures into one line."""
+"""Running a job's pipeline: build it for the chosen runner, run it while its progress shows
+(prep.jobs.display), and turn failures into one line."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
+from prep.jobs.display import Display, Watch
+from prep.jobs.progress import PROGRESS_DIR_ENV, read_folder, read_metrics
 from prep.jobs.runner import RunnerOptions, pipeline_options, pipeline_runner
-from prep.jobs.terminal import debugging, job_output_to, new_log
+from prep.jobs.terminal import debugging, environment, job_output_to, new_log
+
+DATAFLOW_POLL_EVERY = 10.0  # seconds between two queries of a Dataflow job's counters
 
 
 class JobFailed(Exception):
     """The pipeline failed; the message is the stage and the cause, without Beam's wrapping, and names the
     log holding the whole output (PREP_DEBUG=1 shows it all on the terminal instead)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C in the launcher; the message says what became of the job (a local one stopped with nothing
+    committed; a Dataflow one goes on running, and how to cancel it)."""
 
 
 def _stage(error: BaseException) -> str | None:
@@ -56,10 +69,12 @@ def _top_steps(pipeline) -> tuple[str, ...]:
 
 
 def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
-                 on_submitted: Callable[[Launched], None] = lambda launched: None, name: str = "job") -> Launched:
+                 on_submitted: Callable[[Launched], None] = lambda launched: None, name: str = "job",
+                 display: Display | None = None) -> Launched:
     """Builds the pipeline with `build(pipeline)` and runs it to the end (a dry run builds it only: on
     Dataflow, Beam's own dry run makes the whole job description without submitting it). While it runs,
-    its output goes to a log file (prep.jobs.terminal), deleted when the job succeeds."""
+    its output goes to a log file (prep.jobs.terminal), deleted when the job succeeds, and `display`
+    shows its progress."""
     import apache_beam as beam
 
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
@@ -70,11 +85,13 @@ def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
     if runner.dry_run and not runner.is_dataflow:
         return Launched(steps)
     if debugging():
-        return _run(pipeline, options, steps, runner, on_submitted)
+        return _run(pipeline, options, steps, runner, on_submitted, display)
     log = new_log(name)
     try:
         with job_output_to(log):
-            launched = _run(pipeline, options, steps, runner, on_submitted)
+            launched = _run(pipeline, options, steps, runner, on_submitted, display)
+    except Interrupted:
+        raise
     except JobFailed as e:
         raise JobFailed(f"{e} (full output: {log})") from e.__cause__
     except Exception as e:  # a worker's exception arrives wrapped in the runner's own types
@@ -84,16 +101,52 @@ def run_pipeline(build: Callable[[object], None], runner: RunnerOptions, *,
     return launched
 
 
+@contextlib.contextmanager
+def _local_progress(display: Display | None):
+    """Inside the block, local workers count into a new folder (prep.jobs.progress) that `display` shows."""
+    if display is None:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="prep-progress-")
+    try:
+        with environment(PROGRESS_DIR_ENV, folder), Watch(display, lambda: read_folder(folder)):
+            yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _run(pipeline, options, steps: tuple[str, ...], runner: RunnerOptions,
-         on_submitted: Callable[[Launched], None]) -> Launched:
+         on_submitted: Callable[[Launched], None], display: Display | None = None) -> Launched:
+    if not runner.is_dataflow or runner.dry_run:
+        try:
+            with _local_progress(None if runner.dry_run else display):
+                result = pipeline.run()  # a local runner runs the whole job here
+                result.wait_until_finish()
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted: the job stopped before its commit, so nothing was written to OUT "
+                              "(a dataset already there is as it was)") from None
+        launched = Launched(steps, job=getattr(result, "job", None))
+        on_submitted(launched)
+        return launched
     result = pipeline.run()
-    launched = Launched(steps, job=getattr(result, "job", None))
-    if runner.is_dataflow and not runner.dry_run:
-        cloud = options.get_all_options()
-        launched = Launched(steps, result.job_id(), "https://console.cloud.google.com/dataflow/jobs/"
-                            f"{cloud['region']}/{result.job_id()}?project={cloud['project']}", launched.job)
+    cloud = options.get_all_options()
+    launched = Launched(steps, result.job_id(), "https://console.cloud.google.com/dataflow/jobs/"
+                        f"{cloud['region']}/{result.job_id()}?project={cloud['project']}", getattr(result, "job", None))
     on_submitted(launched)
-    result.wait_until_finish()
-    if runner.is_dataflow and not runner.dry_run and str(result.state) not in ("DONE", "PipelineState.DONE"):
-        raise JobFailed(f"the Dataflow job ended {result.state}: see {launched.console_url}")
+    watch_dataflow(result, launched, cloud, display)
     return launched
+
+
+def watch_dataflow(result, launched: Launched, cloud: dict, display: Display | None,
+                   interval: float = DATAFLOW_POLL_EVERY) -> None:
+    """Waits for a submitted Dataflow job to end, showing its counters on `display` meanwhile. Ctrl-C
+    leaves the job running (it is the cloud's, not this process's) and says how to cancel it."""
+    try:
+        with Watch(display, lambda: read_metrics(result), interval) if display else contextlib.nullcontext():
+            result.wait_until_finish()
+    except KeyboardInterrupt:
+        raise Interrupted(f"the Dataflow job {launched.job_id} goes on running ({launched.console_url}); cancel it "
+                          f"with: gcloud dataflow jobs cancel {launched.job_id} --region {cloud['region']} "
+                          f"--project {cloud['project']}") from None
+    if str(result.state) not in ("DONE", "PipelineState.DONE"):
+        raise JobFailed(f"the Dataflow job ended {result.state}: see {launched.console_url}")

@@ -1,36 +1,223 @@
-"""Progress of a long run, told by each worker process on stderr every few seconds.
+"""Progress of a long job: what the workers count, and the stages the launcher shows from the counts.
 
-Beam's DirectRunner gives the launching process no view of a running pipeline, but its worker
-processes share the terminal, so each one reports its own counts (on stdout while their stderr
-goes to the job's log: prep.jobs.terminal); on Dataflow the same
-lines land in the worker logs.
+A DoFn counts what it has done with `Progress.add(key, n)` (per element or per batch: a dict update
+and Beam's counter), and `Progress.total(key, n)` where a total becomes known (the inputs, once
+listed; the shards a split is written to). The counts reach the launching process (prep.jobs.display)
+by one of two paths:
+
+- **A local run.** The launcher names a folder in PROGRESS_DIR_ENV, which Beam's worker processes
+  inherit; a thread in each process that counts writes its counts there every WRITE_EVERY seconds, as
+  one small JSON file per process (replaced whole), and the launcher sums the files.
+- **Dataflow.** The counts are Beam counters (namespace "prep"; totals are gauges named "total:KEY"),
+  which the launcher polls through the job's `PipelineResult.metrics()`. A worker also logs a plain
+  line every LOG_EVERY seconds, for its log on Dataflow.
+
+A job's stages (`STAGES`) say which counts make each line the user sees. Counting costs a lock, a
+dict update and Beam's counter per call: well under a microsecond, per element or batch of work that
+takes from tens of microseconds (a document) to milliseconds (an image).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
-from prep.jobs.terminal import progress_stream
+PROGRESS_DIR_ENV = "PREP_PROGRESS_DIR"
+WRITE_EVERY = 0.25  # seconds between two writes of a process's counts (a local run)
+LOG_EVERY = 30.0  # seconds between two log lines of a worker with no launcher nearby (Dataflow)
+NAMESPACE = "prep"
+TOTAL_PREFIX = "total:"
+STEP = "step"  # the unit of a stage that is one step (the commit): it is running, then done
 
-REPORT_EVERY = 10.0  # seconds between two reports of one worker
+# What workers count (one source of truth for the workers and the display)
+LISTED = "files_listed"  # also a total, once every file is listed
+INPUTS = "inputs"  # a total: what an image job converts (files, or a manifest's rows)
+CONVERTED = "images_converted"
+KEPT = "records_kept"  # an update: held records that stay, counted when compared
+REJECTED = "inputs_rejected"
+RANGES = "corpus_parts"  # a total: the byte ranges a text job reads its files in (beam_jobs.vocab)
+SURVEYED = "parts_surveyed"
+ENCODED = "parts_encoded"
+DOCUMENTS = "documents_encoded"
+SHARDS_WRITTEN = "shards_written"
+SHARDS = "shards"  # a total per split: "shards:train"
+COMMIT_STARTED = "commit_started"
+COMMITTED = "committed"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The counts of a whole job: summed over its workers (`counts`), and its totals."""
+
+    counts: dict = field(default_factory=dict)
+    totals: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A line of the display: `label`, the keys whose counts sum to what is done (in `unit`), the
+    total's key (a key ending in ":" sums every total it starts: "shards:" the shards of all splits),
+    `also` (key, name) counts shown beside, `rate` (key, name) when the rate is not of the done count
+    (() for no rate), and `started_by`, a count that shows the line before anything is done."""
+
+    label: str
+    done: tuple[str, ...]
+    unit: str
+    total: str | None = None
+    also: tuple[tuple[str, str], ...] = ()
+    rate: tuple[str, str] | tuple[()] | None = None
+    started_by: str | None = None
+
+    def total_of(self, counts: Counts) -> int | None:
+        if self.total is None:
+            return None
+        if self.total.endswith(":"):
+            found = [v for k, v in counts.totals.items() if k.startswith(self.total)]
+            return sum(found) if found else None
+        return counts.totals.get(self.total)
+
+
+_LISTING = Stage("listing inputs", (LISTED,), "files", total=LISTED)
+_SURVEYING = Stage("reading the corpus", (SURVEYED,), "parts", total=RANGES)
+_WRITING = Stage("writing shards", (SHARDS_WRITTEN,), "shards", total=SHARDS + ":", rate=())
+_COMMITTING = Stage("committing", (COMMITTED,), STEP, started_by=COMMIT_STARTED)
+
+STAGES = {
+    "images": (_LISTING, Stage("converting", (CONVERTED, KEPT, REJECTED), "images", total=INPUTS,
+                               also=((KEPT, "kept unchanged"), (REJECTED, "rejected"))), _WRITING, _COMMITTING),
+    "text": (_LISTING, _SURVEYING,
+             Stage("encoding", (ENCODED,), "parts", total=RANGES, also=((DOCUMENTS, "documents"), (REJECTED, "rejected")),
+                   rate=(DOCUMENTS, "documents")),
+             _WRITING, _COMMITTING),
+    "vocab": (_LISTING, _SURVEYING, _COMMITTING),
+}
+
+
+class _Reporter:
+    """This process's counts, by the folder of the job they belong to (a process may run several jobs
+    one after the other: the tests', or in-process runs), and the thread that reports them."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts: dict[str | None, Counter] = {}
+        self.totals: dict[str | None, dict] = {}
+        self.thread: threading.Thread | None = None
+
+    def ensure_running(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():  # a forked process has no thread
+                self.thread = threading.Thread(target=self._run, name="prep-progress-report", daemon=True)
+                self.thread.start()
+
+    def add(self, folder: str | None, key: str, n: int) -> None:
+        with self.lock:
+            counts = self.counts.get(folder)
+            if counts is None:
+                counts = self.counts[folder] = Counter()
+                self.totals[folder] = {}
+            counts[key] += n
+
+    def total(self, folder: str | None, key: str, n: int) -> None:
+        with self.lock:
+            self.counts.setdefault(folder, Counter())
+            self.totals.setdefault(folder, {})[key] = n
+
+    def _run(self) -> None:
+        last_log = time.monotonic()
+        while True:
+            time.sleep(WRITE_EVERY)
+            with self.lock:
+                found = {folder: (dict(counts), dict(self.totals.get(folder, {})))
+                         for folder, counts in self.counts.items()}
+            for folder, (counts, totals) in found.items():
+                if folder is None:
+                    if counts and time.monotonic() - last_log >= LOG_EVERY:
+                        last_log = time.monotonic()
+                        done = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+                        logging.getLogger("prep").info("progress of worker %d: %s", os.getpid(), done)
+                elif not _write(folder, counts, totals):
+                    with self.lock:  # the launcher removed the folder: that job is over
+                        self.counts.pop(folder, None)
+                        self.totals.pop(folder, None)
+
+
+def _write(folder: str, counts: dict, totals: dict) -> bool:
+    """Writes a process's counts of a local job into the job's folder; False when the folder is gone."""
+    if not os.path.isdir(folder):
+        return False
+    path = os.path.join(folder, f"{os.getpid()}.json")
+    try:
+        with open(path + ".tmp", "w") as f:
+            json.dump({"counts": counts, "totals": totals}, f)
+        os.replace(path + ".tmp", path)
+    except OSError:
+        return os.path.isdir(folder)
+    return True
+
+
+_reporter = _Reporter()
 
 
 class Progress:
-    """Counts what one worker has done and says so at most every `interval` seconds."""
+    """A DoFn's counting (make it in `setup`): `add` what is done, `total` what a total turns out to be."""
 
-    def __init__(self, what: str, interval: float = REPORT_EVERY):
-        self.what, self.interval = what, interval
-        self.counts: Counter = Counter()
-        self.started = self.last = time.monotonic()
+    def __init__(self):
+        from apache_beam.metrics import Metrics
+
+        self._metrics = Metrics
+        self._counters: dict = {}
+        self._folder = os.environ.get(PROGRESS_DIR_ENV)
+        _reporter.ensure_running()
 
     def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] += n
-        now = time.monotonic()
-        if now - self.last >= self.interval:
-            self.last = now
-            done = ", ".join(f"{v:,} {k}" for k, v in sorted(self.counts.items()))
-            stream = progress_stream()
-            stream.write(f"  [{self.what} worker {os.getpid()}, {now - self.started:,.0f} s] {done}\n")
-            stream.flush()
+        _reporter.add(self._folder, key, n)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self._metrics.counter(NAMESPACE, key)
+        counter.inc(n)
+
+    def total(self, key: str, n: int) -> None:
+        _reporter.total(self._folder, key, n)
+        self._metrics.gauge(NAMESPACE, TOTAL_PREFIX + key).set(n)
+
+
+def read_folder(folder: str) -> Counts:
+    """The counts of a local job: the sum of its processes' files in `folder`."""
+    counts: Counter = Counter()
+    totals: dict = {}
+    for name in os.listdir(folder):
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(folder, name)) as f:
+                found = json.load(f)
+        except (OSError, ValueError):
+            continue
+        counts.update(found["counts"])
+        for key, value in found["totals"].items():
+            totals[key] = max(totals.get(key, 0), value)
+    return Counts(dict(counts), totals)
+
+
+def read_metrics(result) -> Counts:
+    """The counts of a job from its runner's metrics (`PipelineResult.metrics()`, e.g. Dataflow's)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    counts: Counter = Counter()
+    totals: dict = {}
+    for counter in found.get("counters", ()):
+        value = counter.committed if counter.committed is not None else counter.attempted
+        counts[counter.key.metric.name] += value or 0
+    for gauge in found.get("gauges", ()):
+        value = gauge.committed if gauge.committed is not None else gauge.attempted
+        name = gauge.key.metric.name
+        if value is not None and name.startswith(TOTAL_PREFIX):
+            key = name[len(TOTAL_PREFIX):]
+            totals[key] = max(totals.get(key, 0), value.value)
+    return Counts(dict(counts), totals)

@@ -29,7 +29,8 @@ class RunnerOptions:
 
     `workers`: local worker processes (default: one per core). `project`, `region`, `temp_location`:
     Dataflow's, for runner "dataflow". `dry_run`: build the pipeline without running it. `beam_args`:
-    Beam flags passed through as they are (e.g. --runner=DataflowRunner --project=...).
+    Beam flags passed through as they are (e.g. --runner=DataflowRunner --project=...). `quiet`: show
+    no progress while the job runs (prep.jobs.display).
     """
 
     runner: str = "direct"
@@ -40,6 +41,7 @@ class RunnerOptions:
     dry_run: bool = False
     beam_args: tuple[str, ...] = ()
     small_input: bool = False  # `workers` is 1 because the input is small (prep.jobs.auto_workers)
+    quiet: bool = False  # no progress display: the summary and errors only
 
     @property
     def local_workers(self) -> int:

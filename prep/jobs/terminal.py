@@ -3,8 +3,8 @@
 While a job runs, file descriptor 2 of the launching process goes to a log file, and so does every
 local worker's (they inherit it): Beam's and the workers' logging and tracebacks, Pillow's warnings
 on the files it reads, libtiff's C-level messages. What matters to the user is in rejected.jsonl and
-the summary; a failed job is one line naming its log file. Progress lines go to stdout meanwhile
-(prep.jobs.progress). PREP_DEBUG=1 captures nothing.
+the summary; a failed job is one line naming its log file. The progress display draws on stdout
+meanwhile (prep.jobs.display). PREP_DEBUG=1 captures nothing.
 
 TensorFlow prints C++ start-up lines when it is imported (absl's "All log messages before
 absl::InitializeLog() ...", oneDNN's notice) whatever TF_CPP_MIN_LOG_LEVEL says; `quiet_tensorflow`
@@ -55,21 +55,23 @@ def job_output_to(path: str) -> Iterator[None]:
     if debugging():
         yield
         return
-    previous = os.environ.get(LOG_ENV)
-    os.environ[LOG_ENV] = path
+    with environment(LOG_ENV, path), stderr_to(path):
+        yield
+
+
+@contextlib.contextmanager
+def environment(name: str, value: str) -> Iterator[None]:
+    """The environment variable `name` set to `value` inside the block (local workers inherit it), as
+    it was after."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
-        with stderr_to(path):
-            yield
+        yield
     finally:
         if previous is None:
-            os.environ.pop(LOG_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[LOG_ENV] = previous
-
-
-def progress_stream():
-    """Where progress lines go: stdout while stderr is a job's log, else stderr."""
-    return sys.stdout if os.environ.get(LOG_ENV) else sys.stderr
+            os.environ[name] = previous
 
 
 def quiet_tensorflow():

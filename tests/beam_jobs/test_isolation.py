@@ -92,7 +92,7 @@ def test_a_job_that_fills_the_disk_fails_in_a_few_lines_naming_its_log(tmp_path)
     log.unlink()
 
 
-def test_a_successful_run_leaves_no_log_and_prints_only_the_summary(folder, tmp_path):
+def test_a_successful_run_leaves_no_log_and_prints_only_its_progress_and_the_summary(folder, tmp_path):
     logs = tmp_path / "tmp"  # the run's own temp folder: other jobs running meanwhile keep their logs elsewhere
     logs.mkdir()
     done = subprocess.run([sys.executable, "-m", "prep.cli.main", "images", str(folder), str(tmp_path / "out"),
@@ -100,7 +100,9 @@ def test_a_successful_run_leaves_no_log_and_prints_only_the_summary(folder, tmp_
                           env=dict(os.environ, TMPDIR=str(logs)))
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines() == [f"prep images: {folder} -> {tmp_path / 'out'} (1 local worker)"]
-    assert done.stdout.startswith("wrote 6 records")
+    progress, summary = done.stdout.split("wrote 6 records")
+    assert all(line.startswith("  ") for line in progress.splitlines())  # prep.jobs.display's plain lines
+    assert summary.startswith(" (train 6) to ")
     assert not list(logs.glob("prep-images-*.log"))
 
 

@@ -11,11 +11,13 @@ training run would meet in hour three.
 from __future__ import annotations
 
 import io
+import os
 import random
 import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -66,11 +68,13 @@ def pillow_test_images() -> list[tuple[str, bytes]]:
     import PIL
 
     sdist = CACHE / f"pillow-{PIL.__version__}.tar.gz"
-    if not sdist.exists():
+    if not sdist.exists():  # fetched beside, then renamed: the suite of .venv-tf215 may fetch it at the same time
         CACHE.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                        "--no-binary", ":all:", f"pillow=={PIL.__version__}", "-d", str(CACHE)],
-                       check=True, capture_output=True)
+        with tempfile.TemporaryDirectory(dir=CACHE) as fetched:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                            "--no-binary", ":all:", f"pillow=={PIL.__version__}", "-d", fetched],
+                           check=True, capture_output=True)
+            os.replace(Path(fetched) / sdist.name, sdist)
     with tarfile.open(sdist) as tar:
         return [(member.name.split("/Tests/images/", 1)[1], tar.extractfile(member).read())
                 for member in tar.getmembers() if member.isfile() and "/Tests/images/" in member.name]
