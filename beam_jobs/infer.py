@@ -14,6 +14,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.commit import commit, write_file
+from beam_jobs.progress import ReportTotal
 from beam_jobs.sharded_write import new_staging
 from prep.interop import inference
 from prep.interop.inference.assembly import Inference
@@ -21,6 +22,7 @@ from prep.interop.inference.feature_stats import RecordStats
 from prep.interop.inference.files import FileSet
 from prep.interop.inference.options import InferOptions
 from prep.interop.inference.scanning import FileScan
+from prep.jobs.progress import FILES_READ, RECORDS_READ, Progress
 from prep.jobs.results import REJECTED_FILE
 from schemas import SCHEMA_FILE
 from schemas.guarded_write import FileState, observe
@@ -41,8 +43,17 @@ def write_inference(out: str, result: Inference, expect: FileState | None = None
     commit(out, job or new_staging(), result.schema, publish, expect=expect)
 
 
-def _read_every_record(entry: inference.FileEntry) -> FileScan:
-    return inference.scan_file(entry, sample=None)
+class _ReadEveryRecord(beam.DoFn):
+    """A file -> its FileScan of every record, counted for the progress display."""
+
+    def setup(self):
+        self.progress = Progress()
+
+    def process(self, entry: inference.FileEntry):
+        scan = inference.scan_file(entry, sample=None)
+        self.progress.add(FILES_READ)
+        self.progress.add(RECORDS_READ, scan.records or 0)
+        yield scan
 
 
 def _without_stats(scan: FileScan) -> FileScan:
@@ -88,12 +99,11 @@ class InferSchemaFromEveryRecord(beam.PTransform):
         self.job = new_staging()  # one name for every retry of the commit
 
     def expand(self, pipeline):
-        scans = (
-            pipeline
-            | "UsableFiles" >> beam.Create([s.entry for s in self.sampled if s.problem is None])
-            | "Spread" >> beam.Reshuffle()
-            | "ReadEveryRecord" >> beam.Map(_read_every_record)
-        )
+        files = (pipeline
+                 | "UsableFiles" >> beam.Create([s.entry for s in self.sampled if s.problem is None])
+                 | "Spread" >> beam.Reshuffle())
+        files | "Files" >> ReportTotal(FILES_READ)
+        scans = files | "ReadEveryRecord" >> beam.ParDo(_ReadEveryRecord())
         return (
             scans
             | "DropStats" >> beam.Map(_without_stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import click
 
@@ -54,21 +55,36 @@ def verify(dataset, no_parse, write_indexes):
     Exits non-zero naming each bad file.
     """
     from prep.inspection.verify import verify_dataset
+    from prep.jobs.display import Display, display_mode
     from prep.jobs.hold import hold_output
+    from prep.jobs.progress import RECORDS_CHECKED, SHARDS_CHECKED, STAGES, Counts
     from prep.jobs.terminal import quiet_tensorflow
+    from schemas import load_schema
 
     quiet_tensorflow()
+    root = dataset.rstrip("/")
+    shards = [shard for split in load_schema(root).splits for shard in split.shards]
+    display = Display(STAGES["verify"], sys.stdout, display_mode(sys.stdout, False))
+    done = {SHARDS_CHECKED: 0, RECORDS_CHECKED: 0}
+    totals = {SHARDS_CHECKED: len(shards)}
 
     def report(finding):
+        """Each file's line (on a terminal only the bad ones: the live line counts the rest), and the counts."""
         if finding.problem:
-            click.echo(f"BAD  {finding.file}: {finding.problem}")
-        else:
-            click.echo(f"ok   {finding.file}: {plural(finding.records, finding.unit[:-1])}")
+            display.say(f"BAD  {finding.file}: {finding.problem}")
+        elif not display.live:
+            display.say(f"ok   {finding.file}: {plural(finding.records, finding.unit[:-1])}")
+        if finding.unit == "records":
+            done[SHARDS_CHECKED] += 1
+            done[RECORDS_CHECKED] += finding.records or 0
+            display.update(Counts(dict(done), totals))
 
-    root = dataset.rstrip("/")
     # --write-indexes writes into the dataset: it holds it as a job writing one does (prep.jobs.hold)
-    with hold_output(root, "prep verify --write-indexes", create=False) if write_indexes else contextlib.nullcontext():
-        schema, findings = verify_dataset(root, parse=not no_parse, progress=report, write_indexes=write_indexes)
+    try:
+        with hold_output(root, "prep verify --write-indexes", create=False) if write_indexes else contextlib.nullcontext():
+            schema, findings = verify_dataset(root, parse=not no_parse, progress=report, write_indexes=write_indexes)
+    finally:
+        display.close()
     bad = [f for f in findings if f.problem]
     if bad:
         unlisted = " (no record index was listed in schema.json)" if write_indexes else ""

@@ -182,6 +182,18 @@ class Display:
                 self.stream.flush()
                 self._last_plain, self._last_shape = now, shape
 
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    def say(self, line: str) -> None:
+        """A line of the command's own output, above the live lines on a terminal."""
+        if self._live is not None:
+            self._live.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
     def close(self) -> None:
         if self._live is not None:
             self._live.stop()

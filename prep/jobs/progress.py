@@ -12,13 +12,15 @@ by one of two paths:
   which the launcher polls through the job's `PipelineResult.metrics()`. A worker also logs a plain
   line every LOG_EVERY seconds, for its log on Dataflow.
 
-A job's stages (`STAGES`) say which counts make each line the user sees. Counting costs a lock, a
-dict update and Beam's counter per call: well under a microsecond, per element or batch of work that
-takes from tens of microseconds (a document) to milliseconds (an image).
+A job's stages (`STAGES`) say which counts make each line the user sees. Counting is a dict update
+per call in a local job, and Beam's counter too elsewhere (bench/progress.py measures both), per
+element or batch of work that takes from tens of microseconds (a range of a corpus, a batch of
+documents) to milliseconds (an image).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -48,6 +50,10 @@ SHARDS_WRITTEN = "shards_written"
 SHARDS = "shards"  # a total per split: "shards:train"
 COMMIT_STARTED = "commit_started"
 COMMITTED = "committed"
+SHARDS_CHECKED = "shards_checked"  # prep verify, counted in the launching process
+RECORDS_CHECKED = "records_checked"
+FILES_READ = "files_read"  # prep schema infer --full (and a total)
+RECORDS_READ = "records_read"
 
 
 @dataclass(frozen=True)
@@ -95,54 +101,74 @@ STAGES = {
                    rate=(DOCUMENTS, "documents")),
              _WRITING, _COMMITTING),
     "vocab": (_LISTING, _SURVEYING, _COMMITTING),
+    "schema-infer": (Stage("reading every record", (FILES_READ,), "files", total=FILES_READ,
+                           also=((RECORDS_READ, "records"),), rate=(RECORDS_READ, "records")),),
+    "verify": (Stage("checking shards", (SHARDS_CHECKED,), "shards", total=SHARDS_CHECKED,
+                     also=((RECORDS_CHECKED, "records"),), rate=(RECORDS_CHECKED, "records")),),
 }
 
 
 class _Reporter:
-    """This process's counts, by the folder of the job they belong to (a process may run several jobs
-    one after the other: the tests', or in-process runs), and the thread that reports them."""
+    """This process's counters, by the folder of the job they count for (a process may run several
+    jobs one after the other: the tests', or in-process runs), and the thread that reports them."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.counts: dict[str | None, Counter] = {}
+        self.counters: dict[str | None, list[dict]] = {}  # the counts of every Progress made for the folder
         self.totals: dict[str | None, dict] = {}
         self.thread: threading.Thread | None = None
 
-    def ensure_running(self) -> None:
+    def register(self, folder: str | None, counts: dict) -> None:
+        """Reports `counts` (a Progress's, which a DoFn may outlive: its counts stay) with the folder's."""
         with self.lock:
+            self.counters.setdefault(folder, []).append(counts)
+            self.totals.setdefault(folder, {})
             if self.thread is None or not self.thread.is_alive():  # a forked process has no thread
                 self.thread = threading.Thread(target=self._run, name="prep-progress-report", daemon=True)
                 self.thread.start()
+                atexit.register(self.flush)  # a worker process that ends with its job says its last counts
 
-    def add(self, folder: str | None, key: str, n: int) -> None:
+    def flush(self, folder: str | None = None) -> None:
+        """Writes the counts of `folder` (default: of every local job) now, not at the next tick."""
         with self.lock:
-            counts = self.counts.get(folder)
-            if counts is None:
-                counts = self.counts[folder] = Counter()
-                self.totals[folder] = {}
-            counts[key] += n
+            folders = [f for f in self.counters if f is not None and (folder is None or f == folder)]
+        for found in folders:
+            _write(found, *self.counts(found))
 
     def total(self, folder: str | None, key: str, n: int) -> None:
         with self.lock:
-            self.counts.setdefault(folder, Counter())
             self.totals.setdefault(folder, {})[key] = n
+
+    def counts(self, folder: str | None) -> tuple[dict, dict]:
+        """The sums of the folder's counters, and its totals."""
+        with self.lock:
+            counters, totals = list(self.counters.get(folder, ())), dict(self.totals.get(folder, {}))
+        summed: Counter = Counter()
+        for counts in counters:
+            for _ in range(3):  # a DoFn adding a key while it is read: read it again
+                try:
+                    summed.update(dict(counts))
+                    break
+                except RuntimeError:
+                    continue
+        return dict(summed), totals
 
     def _run(self) -> None:
         last_log = time.monotonic()
         while True:
             time.sleep(WRITE_EVERY)
             with self.lock:
-                found = {folder: (dict(counts), dict(self.totals.get(folder, {})))
-                         for folder, counts in self.counts.items()}
-            for folder, (counts, totals) in found.items():
+                folders = list(self.counters)
+            for folder in folders:
                 if folder is None:
-                    if counts and time.monotonic() - last_log >= LOG_EVERY:
+                    if time.monotonic() - last_log >= LOG_EVERY:
                         last_log = time.monotonic()
+                        counts = self.counts(None)[0]
                         done = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
                         logging.getLogger("prep").info("progress of worker %d: %s", os.getpid(), done)
-                elif not _write(folder, counts, totals):
+                elif not _write(folder, *self.counts(folder)):
                     with self.lock:  # the launcher removed the folder: that job is over
-                        self.counts.pop(folder, None)
+                        self.counters.pop(folder, None)
                         self.totals.pop(folder, None)
 
 
@@ -164,30 +190,39 @@ _reporter = _Reporter()
 
 
 class Progress:
-    """A DoFn's counting (make it in `setup`): `add` what is done, `total` what a total turns out to be."""
+    """A DoFn's counting (make it in `setup`: one DoFn instance runs one bundle at a time, so its counts
+    need no lock): `add` what is done, `total` what a total turns out to be. In a local job the counts
+    stay in this object until the process's thread reports them; elsewhere (Dataflow) they are also
+    Beam counters, which the launcher polls."""
 
     def __init__(self):
-        from apache_beam.metrics import Metrics
-
-        self._metrics = Metrics
-        self._counters: dict = {}
+        self.counts: dict[str, int] = {}
         self._folder = os.environ.get(PROGRESS_DIR_ENV)
-        _reporter.ensure_running()
+        self._counters: dict | None = None
+        if self._folder is None:
+            from apache_beam.metrics import Metrics
+
+            self._metrics, self._counters = Metrics, {}
+        _reporter.register(self._folder, self.counts)
 
     def add(self, key: str, n: int = 1) -> None:
-        _reporter.add(self._folder, key, n)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = self._metrics.counter(NAMESPACE, key)
-        counter.inc(n)
+        self.counts[key] = self.counts.get(key, 0) + n
+        if self._counters is not None:
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self._metrics.counter(NAMESPACE, key)
+            counter.inc(n)
 
     def total(self, key: str, n: int) -> None:
         _reporter.total(self._folder, key, n)
-        self._metrics.gauge(NAMESPACE, TOTAL_PREFIX + key).set(n)
+        if self._counters is not None:
+            self._metrics.gauge(NAMESPACE, TOTAL_PREFIX + key).set(n)
 
 
 def read_folder(folder: str) -> Counts:
-    """The counts of a local job: the sum of its processes' files in `folder`."""
+    """The counts of a local job: the sum of its processes' files in `folder` (this process's counts
+    written first: the job may run here)."""
+    _reporter.flush(folder)
     counts: Counter = Counter()
     totals: dict = {}
     for name in os.listdir(folder):

@@ -264,3 +264,36 @@ def test_a_stage_line_has_its_rate_and_time_left_from_what_was_done_while_watche
     converting, writing = lines.update(counts)[1:3]
     assert lines.text(*converting, counts) == "converting: 1,000 of 1,000 images (100%), 10 rejected, 27 images/s, in 30 s"
     assert lines.text(*writing, counts) == "writing shards: 1 of 4 shards (25%)"
+
+
+def test_verify_on_a_terminal_counts_shards_and_records_and_prints_only_the_bad_files(made_dataset, tmp_path):
+    import shutil
+
+    dataset = tmp_path / "dataset"
+    shutil.copytree(made_dataset, dataset)
+    shard = sorted(dataset.glob("train-*.tfrecord"))[0]
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0xFF  # the last record's data CRC no longer matches
+    shard.write_bytes(bytes(data))
+
+    code, output = _on_a_terminal(_prep("verify", dataset))
+
+    assert code == 1, output
+    assert "checking shards: 4 of 4 shards (100%), " in output
+    assert f"BAD  {shard.name}: " in output
+    assert "ok   " not in output  # the live line counts the good ones
+    assert "1 of 5 files are bad" in output
+
+
+def test_schema_infer_full_counts_the_files_and_records_it_reads(made_dataset, tmp_path, prep_cli):
+    import shutil
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    for shard in made_dataset.glob("*.tfrecord"):
+        shutil.copy(shard, foreign)
+
+    result = prep_cli("schema", "infer", foreign, "--full", "--workers", "1")
+
+    assert result.exit_code == 0, result.err
+    assert "  reading every record: 4 of 4 files (100%), 12 records" in result.out
