@@ -1,11 +1,13 @@
 # Two commands do everything from nothing (a fresh machine with Python 3.11 and pip):
 #   make demo   set up .venv, convert the UCI digits into a dataset, inspect and verify it
-#   make test   set up .venv and .venv-tf215, lint, check the layers, run the test suite in both (at once)
+#   make test   set up .venv and .venv-tf215, lint, check the layers, run the test suite in both
 #               (the TensorFlow-decodes test fetches the installed Pillow's sdist from PyPI into .cache/ once)
 PYTHON ?= python3
 VENV := .venv
 VENV_TF215 := .venv-tf215
-PIP_FLAGS := --disable-pip-version-check -q
+UV := uv==0.13.8
+# uv installs what pip would (the same versions, checked against pip's freeze) in a quarter of the time
+UV_INSTALL = $(1)/bin/uv pip install -q --python $(1)/bin/python --compile-bytecode
 PYTEST := pytest -q -p no:cacheprovider
 # the test files spread over every core (pytest-xdist), each file's tests in one process (its fixtures built once)
 PARALLEL := -n auto --dist loadfile
@@ -17,33 +19,33 @@ venv-tf215: $(VENV_TF215)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -c requirements/constraints.txt -e '.[test,demo,dataflow,interop,report]'
+	$(VENV)/bin/pip install --disable-pip-version-check -q $(UV)
+	$(call UV_INSTALL,$(VENV)) -c requirements/constraints.txt -e '.[test,demo,dataflow,interop,report]'
 	touch $@
 
 # TensorFlow 2.15 with tensorflow-estimator: where a real tf.estimator trains from prep's readers.
 $(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
 	$(PYTHON) -m venv $(VENV_TF215)
-	$(VENV_TF215)/bin/pip install $(PIP_FLAGS) -c requirements/constraints-tf215.txt tensorflow-cpu \
+	$(VENV_TF215)/bin/pip install --disable-pip-version-check -q $(UV)
+	$(call UV_INSTALL,$(VENV_TF215)) -c requirements/constraints-tf215.txt tensorflow-cpu \
 	    tensorflow-estimator 'apache-beam[tfrecord]' pillow click rich pytest pytest-xdist hypothesis google-crc32c
-	$(VENV_TF215)/bin/pip install $(PIP_FLAGS) --no-deps -e .
+	$(call UV_INSTALL,$(VENV_TF215)) --no-deps -e .
 	touch $@
 
 demo: venv
 	$(VENV)/bin/python -m prep.cli.demo
 
-# .venv-tf215 is set up, and its suite run, while the main suite runs (pip waits mostly on the network,
-# and the two suites keep both cores busy to the end): its output goes to .venv-tf215.log, shown after.
-TF215_TESTS := tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
-    tests/images/test_tensorflow_decodes.py tests/docs/test_readme_tf215.py
-
+# .venv-tf215 is set up while the main suite runs (the install waits mostly on the network): its output
+# goes to .venv-tf215.log, shown if it fails. Its suite runs after the main one: run beside it, the two
+# took 3 minutes longer on 2 cores than one after the other.
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
-	($(MAKE) --no-print-directory venv-tf215 > .venv-tf215.log 2>&1 && \
-	    $(VENV_TF215)/bin/$(PYTEST) $(PARALLEL) $(TF215_TESTS) >> .venv-tf215.log 2>&1; echo $$? > .venv-tf215.status) & \
+	($(MAKE) --no-print-directory venv-tf215 > .venv-tf215.log 2>&1; echo $$? > .venv-tf215.status) & \
 	$(VENV)/bin/$(PYTEST) $(PARALLEL) tests --ignore=tests/estimator; suite=$$?; wait; \
-	echo "--- the suite in .venv-tf215 (TensorFlow 2.15, tf.estimator):"; cat .venv-tf215.log; \
-	if [ "$$(cat .venv-tf215.status)" != 0 ]; then exit 1; fi; exit $$suite
+	if [ "$$(cat .venv-tf215.status)" != 0 ]; then cat .venv-tf215.log; exit 1; fi; exit $$suite
+	$(VENV_TF215)/bin/$(PYTEST) $(PARALLEL) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
+	    tests/images/test_tensorflow_decodes.py tests/docs/test_readme_tf215.py
 
 clean:
 	rm -rf $(VENV) $(VENV_TF215) demo_out .cache .venv-tf215.log .venv-tf215.status
