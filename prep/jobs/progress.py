@@ -1,7 +1,6 @@
 """Progress of a long job: what the workers count, and the stages the launcher shows from the counts.
 
-A DoFn counts what it has done with `Progress.add(key, n)` (per element or per batch: a dict update
-and Beam's counter), and `Progress.total(key, n)` where a total becomes known (the inputs, once
+A DoFn counts what it has done with `Progress.add(key, n)` (per element or per batch), and `Progress.total(key, n)` where a total becomes known (the inputs, once
 listed; the shards a split is written to). The counts reach the launching process (prep.jobs.display)
 by one of two paths:
 
