@@ -64,7 +64,7 @@ def verify(dataset, no_parse, write_indexes):
     quiet_tensorflow()
     root = dataset.rstrip("/")
     shards = [shard for split in load_schema(root).splits for shard in split.shards]
-    display = Display(STAGES["verify"], sys.stdout, display_mode(sys.stdout, False))
+    display = Display(STAGES["verify"], sys.stdout, display_mode(sys.stdout))
     done = {SHARDS_CHECKED: 0, RECORDS_CHECKED: 0}
     totals = {SHARDS_CHECKED: len(shards)}
 

@@ -223,7 +223,7 @@ def job_display(name: str, runner: RunnerOptions):
 
     if runner.quiet or runner.dry_run or name not in STAGES:
         return None
-    return Display(STAGES[name], sys.stdout, display_mode(sys.stdout, False))
+    return Display(STAGES[name], sys.stdout, display_mode(sys.stdout))
 
 
 def run_job(build: Callable, runner: RunnerOptions, name: str = "job") -> bool:

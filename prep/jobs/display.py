@@ -5,7 +5,7 @@
   redraws; no control codes are written here).
 - Anywhere else (a CI log, `> file`): a plain line when a stage starts or ends, and at most every
   PLAIN_EVERY seconds while one runs; never a control character.
-- Quiet (--quiet): nothing; the command prints its summary and errors only.
+- With --quiet there is no display (prep.cli.jobs.job_display): the summary and errors only.
 
 A `Watch` runs the display beside the job: a thread that asks its source for the counts every
 `interval` seconds (the local workers' files, or a Dataflow job's counters: prep.jobs.progress).
@@ -23,16 +23,7 @@ from prep.jobs.progress import STEP, Counts, Stage
 PLAIN_EVERY = 30.0  # seconds between two plain lines while no stage starts or ends
 REDRAW_EVERY = 0.5  # seconds between two looks at the counts on a terminal
 
-MODES = ("live", "plain", "quiet")
-
-
-def _number(n: float, unit: str) -> str:
-    if unit == "bytes":
-        for size, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-            if n >= size:
-                return f"{n / size:,.1f} {name}"
-        return f"{n:,.0f} B"
-    return f"{n:,.0f}"
+MODES = ("live", "plain")
 
 
 def duration(seconds: float) -> str:
@@ -102,10 +93,8 @@ class StageLines:
         """`converting: 6,456 of 20,000 images (32%), 714 images/s, 19 s left` (the parts it can know)."""
         if stage.unit == STEP:
             return f"{stage.label}: {'done' if state.ended is not None else 'running'}"
-        done = _number(state.done, stage.unit)
-        unit = "" if stage.unit == "bytes" else f" {stage.unit}"
-        parts = [f"{done} of {_number(state.total, stage.unit)}{unit} ({100 * state.done / max(state.total, 1):.0f}%)"
-                 if state.total is not None else f"{done}{unit}"]
+        parts = [f"{state.done:,} of {state.total:,} {stage.unit} ({100 * state.done / max(state.total, 1):.0f}%)"
+                 if state.total is not None else f"{state.done:,} {stage.unit}"]
         elapsed = (state.ended or self.now()) - state.started if state.started is not None else 0.0
         for key, name in stage.also:
             if counts.counts.get(key):
@@ -116,7 +105,7 @@ class StageLines:
         if rate:
             rate_key, rate_name = stage.rate or (None, stage.unit)
             shown = (counts.counts.get(rate_key, 0) - state.first[1]) / elapsed if rate_key else rate
-            parts.append(f"{_number(shown, 'bytes') + '/s' if rate_name == 'bytes' else f'{shown:,.0f} {rate_name}/s'}")
+            parts.append(f"{shown:,.0f} {rate_name}/s")
         if state.ended is not None:
             parts.append(f"in {duration(elapsed)}")
         elif rate and state.total is not None and state.total > state.done:
@@ -200,10 +189,8 @@ class Display:
             self._live = None
 
 
-def display_mode(stream, quiet: bool) -> str:
-    """"quiet" when asked, "live" on a terminal, "plain" elsewhere."""
-    if quiet:
-        return "quiet"
+def display_mode(stream) -> str:
+    """"live" on a terminal, "plain" elsewhere."""
     isatty = getattr(stream, "isatty", None)
     return "live" if isatty is not None and isatty() else "plain"
 
