@@ -21,6 +21,9 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q $(UV)
 	$(call UV_INSTALL,$(VENV)) -c requirements/constraints.txt -e '.[test,demo,dataflow,interop,report]'
+	# KerasHub's tokenizers, the oracle of the WordPiece tests: tensorflow-text requires the `tensorflow`
+	# package, which is the TensorFlow that tensorflow-cpu already installed, so neither brings its dependencies
+	$(call UV_INSTALL,$(VENV)) -c requirements/constraints.txt --no-deps keras-hub tensorflow-text
 	touch $@
 
 # TensorFlow 2.15 with tensorflow-estimator: where a real tf.estimator trains from prep's readers.
@@ -28,7 +31,7 @@ $(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
 	$(PYTHON) -m venv $(VENV_TF215)
 	$(VENV_TF215)/bin/pip install --disable-pip-version-check -q $(UV)
 	$(call UV_INSTALL,$(VENV_TF215)) -c requirements/constraints-tf215.txt tensorflow-cpu \
-	    tensorflow-estimator 'apache-beam[tfrecord]' pillow click rich pytest pytest-xdist hypothesis google-crc32c
+	    tensorflow-estimator 'apache-beam[tfrecord]' pillow click rich regex pytest pytest-xdist hypothesis google-crc32c
 	$(call UV_INSTALL,$(VENV_TF215)) --no-deps -e .
 	touch $@
 

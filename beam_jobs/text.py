@@ -41,6 +41,7 @@ from prep.text.duplicates import rejection
 from prep.text.encoder import DocumentEncoder, RecordColumns
 from prep.text.inputs import Rejection, corpus_items
 from prep.text.options import TextJobOptions
+from schemas import TextSettings
 
 
 class _EncodeRanges(beam.DoFn):
@@ -67,7 +68,7 @@ class _EncodeRanges(beam.DoFn):
         first_line = lines.get(range_key(path, start), 1) if start else 1
         if self._encoder[0] is not vocab or self._encoder[1] is not labels:
             yield from self._flush(bundle_end=False)
-            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab.ids(), labels,
+            self._encoder = (vocab, labels, DocumentEncoder(self.options, vocab, labels,
                                                             documents=documents(self.options, survey)))
         encoder = self._encoder[2]
         for item in corpus_items(path, self.options.inputs, layout, start, end, first_line):
@@ -174,7 +175,9 @@ class _GroupCopies(beam.PTransform):
         return copies | "GroupByBucket" >> beam.GroupByKey() | "Compare" >> beam.FlatMap(_compare_copies)
 
 
-def _read_vocabulary(path: str) -> vocabulary.TokenVocabulary:
+def _read_vocabulary(path: str, settings: TextSettings = TextSettings()) -> vocabulary.TokenVocabulary:
+    if settings.tokenizer == "wordpiece":
+        return vocabulary.wordpiece_lines(read_vocabulary(path), path, settings.wordpiece.oov_token)
     return vocabulary.from_lines(read_vocabulary(path), path)
 
 
@@ -214,7 +217,7 @@ class ConvertCorpus(beam.PTransform):
         if not learn:  # a given vocabulary, or (an update) the dataset's own
             path = FileSystems.join(o.out, text_dataset.TOKENS_FILE) if update else o.vocab_file
             vocab = pipeline | "VocabularyFile" >> beam.Create([path]) | "ReadVocabulary" >> beam.Map(
-                _read_vocabulary)
+                _read_vocabulary, o.text)
         else:
             vocab = survey["counts"] | "ChooseVocabulary" >> ChooseVocabulary(
                 rules_of(o.text), text_dataset.empty_vocabulary_hint(o), summary, empty_without_documents=True)

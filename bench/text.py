@@ -174,7 +174,7 @@ def encode_rate(corpus: Path, vocab: Path) -> float:
     size = corpus.stat().st_size
     end = None if size <= row_files.RANGE_BYTES else row_files.RANGE_BYTES
     encoder = DocumentEncoder(TextJobOptions(inputs=inputs, out="/nonexistent", vocab_file=str(vocab)),
-                              _read_vocabulary(str(vocab)).ids(), tuple(TOPICS))
+                              _read_vocabulary(str(vocab)), tuple(TOPICS))
     tokens, start = 0, time.perf_counter()
     for item in text_inputs.corpus_items(str(corpus), inputs, Layout(False, ()), 0, end):
         encoder.add(item)

@@ -19,11 +19,12 @@ from schemas.model import (
     Split,
     TextSettings,
     Vocabulary,
+    WordPieceSettings,
 )
 
 __all__ = [
     "COMPRESSIONS", "DTYPES", "ENCODINGS", "FORMAT_VERSION", "SCHEMA_FILE",
     "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "Shard", "Split", "TextSettings",
-    "Vocabulary", "dumps", "feature_spec", "load_schema", "loads", "parse_spec", "save_schema",
+    "Vocabulary", "WordPieceSettings", "dumps", "feature_spec", "load_schema", "loads", "parse_spec", "save_schema",
     "schema_from_dict", "schema_to_dict",
 ]

@@ -19,6 +19,7 @@ from schemas.model import (
     ENCODINGS,
     FORMAT_VERSION,
     KINDS,
+    TOKENIZERS,
     VOCABULARY_KINDS,
     DatasetSchema,
     Feature,
@@ -29,6 +30,7 @@ from schemas.model import (
     Split,
     TextSettings,
     Vocabulary,
+    WordPieceSettings,
 )
 
 SCHEMA_FILE = "schema.json"
@@ -91,7 +93,12 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
     if schema.version != 1:  # a dataset never updated says nothing of versions
         d["version"] = schema.version
     if schema.text is not None:
-        d["text"] = vars(schema.text).copy()
+        text = vars(schema.text).copy()
+        if schema.text.tokenizer == TOKENIZERS[0]:  # what datasets before WordPiece wrote, unchanged
+            del text["tokenizer"], text["wordpiece"]
+        elif schema.text.wordpiece is not None:
+            text["wordpiece"] = vars(schema.text.wordpiece).copy()
+        d["text"] = text
     if schema.provenance is not None:
         d["provenance"] = vars(schema.provenance).copy()
     return d
@@ -290,7 +297,19 @@ def _text(f: _Fields) -> TextSettings:
         max_tokens=f.count("max_tokens", nullable=True, default=None),
         min_count=f.count("min_count", default=1),
         max_length=f.count("max_length", nullable=True, default=None),
+        tokenizer=f.choice("tokenizer", TOKENIZERS, default=TOKENIZERS[0]),
+        wordpiece=_optional_object(f, "wordpiece", _wordpiece),
     )
+
+
+def _optional_object(f: _Fields, key: str, parse: Callable[[_Fields], T]) -> T | None:
+    value = f.get(key, dict, None, nullable=True)
+    return None if value is None else parse(_Fields(value, f.where(key), f.source))
+
+
+def _wordpiece(f: _Fields) -> WordPieceSettings:
+    defaults = WordPieceSettings()
+    return WordPieceSettings(**{name: f.get(name, type(value), value) for name, value in vars(defaults).items()})
 
 
 def _provenance(f: _Fields) -> Provenance:

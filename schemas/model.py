@@ -125,9 +125,25 @@ class Vocabulary:
         return next((i for i, token in self.reserved if token == "[UNK]"), None)
 
 
+TOKENIZERS = ("text_vectorization", "wordpiece")
+
+
+@dataclass(frozen=True)
+class WordPieceSettings:
+    """`keras_hub.tokenizers.WordPieceTokenizer`'s options, under its names and with its defaults."""
+
+    lowercase: bool = False
+    strip_accents: bool = False
+    split_on_cjk: bool = True
+    suffix_indicator: str = "##"
+    oov_token: str = "[UNK]"
+
+
 @dataclass(frozen=True)
 class TextSettings:
-    """How text was standardised and split into tokens, in `TextVectorization`'s own terms."""
+    """How text became token ids: `TextVectorization`'s standardize, split and ngrams (tokenizer
+    "text_vectorization"), or KerasHub's WordPieceTokenizer with the options in `wordpiece` (tokenizer
+    "wordpiece"; the TextVectorization fields are then None)."""
 
     standardize: str | None = "lower_and_strip_punctuation"
     split: str | None = "whitespace"
@@ -135,6 +151,30 @@ class TextSettings:
     max_tokens: int | None = None
     min_count: int = 1
     max_length: int | None = None
+    tokenizer: str = "text_vectorization"
+    wordpiece: WordPieceSettings | None = None
+
+    def __post_init__(self):
+        if isinstance(self.wordpiece, dict):  # as dataclasses.asdict wrote it (provenance options)
+            object.__setattr__(self, "wordpiece", WordPieceSettings(**self.wordpiece))
+
+    def described(self) -> str:
+        """The settings in a few words, for a person (prep inspect)."""
+        if self.tokenizer == "wordpiece":
+            w = self.wordpiece
+            options = [name for name in ("lowercase", "strip_accents") if getattr(w, name)]
+            options += [] if w.split_on_cjk else ["CJK kept in words"]
+            out = "KerasHub WordPiece" + (f" ({', '.join(options)})" if options else "")
+        else:
+            out = f"standardize {self.standardize or 'none'}, split {self.split}"
+            out += f", {self.ngrams}-grams" if self.ngrams and self.ngrams > 1 else ""
+        return out + (f", max length {self.max_length:,} ids" if self.max_length else "")
+
+    def vocabulary_described(self, size: int) -> str:
+        """A tokens vocabulary of `size` lines, for a person."""
+        if self.tokenizer == "wordpiece":
+            return f"{size:,} WordPiece tokens"
+        return f"{size:,} tokens + 2 reserved ids"
 
 
 @dataclass(frozen=True)

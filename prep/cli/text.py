@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -30,6 +31,7 @@ from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
 from prep.text.standardize import STANDARDIZE
+from schemas.model import TOKENIZERS, WordPieceSettings
 
 _STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
 
@@ -91,6 +93,53 @@ def tokenizer_flags(command):
     return wrapper
 
 
+_TEXT_VECTORIZATION_FLAGS = ("standardize", "split_on", "ngrams", "max_tokens", "min_count")
+
+
+def wordpiece_flags(command):
+    """--tokenizer wordpiece and WordPieceTokenizer's options (`prep text`): with it, the token ids are
+    KerasHub's for the --vocab file (prep.text.wordpiece)."""
+    @functools.wraps(command)
+    def wrapper(*args, settings, tokenizer, lowercase, strip_accents, split_on_cjk, suffix_indicator, oov_token,
+                vocab_file, **kwargs):
+        from click.core import ParameterSource
+
+        ctx = click.get_current_context()
+        given = [name for name in _TEXT_VECTORIZATION_FLAGS + ("lowercase", "strip_accents", "split_on_cjk",
+                                                               "suffix_indicator", "oov_token")
+                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+        flag = "--" + (given[0].replace("_", "-") if given else "")
+        if tokenizer == "wordpiece":
+            if given and given[0] in _TEXT_VECTORIZATION_FLAGS:
+                raise click.UsageError(f"{flag} is a TextVectorization setting; --tokenizer wordpiece splits words "
+                                       "as KerasHub's WordPieceTokenizer does (--lowercase, --strip-accents, ...)")
+            if not vocab_file and not kwargs.get("update"):
+                raise click.UsageError("--tokenizer wordpiece needs --vocab FILE: a WordPiece vocab.txt, one piece "
+                                       "a line, as KerasHub's presets and BERT ship it")
+            settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer="wordpiece",
+                                           wordpiece=WordPieceSettings(lowercase, strip_accents, split_on_cjk,
+                                                                       suffix_indicator, oov_token))
+        elif given and given[0] not in _TEXT_VECTORIZATION_FLAGS:
+            raise click.UsageError(f"{flag} is a WordPiece option: add --tokenizer wordpiece")
+        return command(*args, settings=settings, vocab_file=vocab_file, **kwargs)
+
+    defaults = WordPieceSettings()
+    for flag in reversed([
+        click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=TOKENIZERS[0],
+                     help="text_vectorization: TextVectorization's ids (the settings above). wordpiece: the ids of "
+                          "keras_hub.tokenizers.WordPieceTokenizer with the --vocab vocab.txt and the options below."),
+        click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT."),
+        click.option("--strip-accents", is_flag=True, help="wordpiece: drop accents (NFD, then nonspacing marks)."),
+        click.option("--no-split-on-cjk", "split_on_cjk", flag_value=False, default=defaults.split_on_cjk,
+                     help="wordpiece: keep CJK ideographs inside words (by default each is a word of its own)."),
+        click.option("--suffix-indicator", default=defaults.suffix_indicator, help="wordpiece: what starts a piece "
+                     "that continues a word."),
+        click.option("--oov-token", default=defaults.oov_token, help="wordpiece: the vocabulary's unknown token."),
+    ]):
+        wrapper = flag(wrapper)
+    return wrapper
+
+
 @click.command(context_settings={"show_default": True})
 @input_flags
 @click.argument("out")
@@ -107,6 +156,7 @@ def tokenizer_flags(command):
                    "the training data only: test documents do not choose tokens, and their out-of-vocabulary "
                    "rate is the real one. all: every split. [default: train]")
 @tokenizer_flags
+@wordpiece_flags
 @click.option("--max-length", type=click.IntRange(min=1), help="Keep at most this many token ids per record.")
 @click.option("--no-raw-text", is_flag=True, help="Leave the text itself out of the records (token ids only).")
 @click.option("--dedupe", is_flag=True,
@@ -129,6 +179,7 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
     """
     from prep.core.vocab_files import read_vocabulary
     from prep.text.options import TextJobOptions
+    from prep.text.vocabulary import wordpiece_lines
 
     if update:
         _update(inputs.src, out, runner, overwrite)
@@ -139,7 +190,9 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
         if settings.max_tokens is not None or settings.min_count != 1:
             raise click.UsageError("--max-tokens and --min-count shape a learned vocabulary; "
                                    "with --vocab the file is used as it is")
-        parse_flag(read_on_launcher, vocab_file, "--vocab")
+        entries = parse_flag(read_on_launcher, vocab_file, "--vocab")
+        if settings.tokenizer == "wordpiece":
+            parse_flag(lambda path: wordpiece_lines(entries, path, settings.wordpiece.oov_token), vocab_file, "--vocab")
     if not inputs.labelled and labels_file:
         raise click.UsageError("--labels needs labelled documents: class folders, or --label-field")
     labels = parse_flag(read_on_launcher, labels_file, "--labels") if labels_file else None
@@ -179,7 +232,7 @@ def _launch(options, runner, overwrite: bool, vocab_splits_given: bool = False) 
         return
     if update:
         print_update(options.out, before)
-    _print_text_summary(options.out)
+    _print_text_summary(options.out, options.text)
 
 
 def _update(src: str, out: str, runner, overwrite: bool) -> None:
@@ -219,7 +272,7 @@ def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> t
     return names
 
 
-def _print_text_summary(out: str) -> None:
+def _print_text_summary(out: str, settings) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     from prep.core.wording import plural
@@ -236,7 +289,7 @@ def _print_text_summary(out: str) -> None:
     if learned and set(learned) != set(stats["splits"]):  # say so only when some split was left out
         source = f", {learned_source(learned)}"
     cut = f"; {plural(t['truncated'], 'document')} cut at --max-length" if t.get("truncated") else ""
-    click.echo(f"vocabulary {v['size']:,} tokens (+2 reserved ids){source}; {t['tokens']:,} tokens in the documents, "
+    click.echo(f"vocabulary {settings.vocabulary_described(v['size'])}{source}; {t['tokens']:,} tokens in the documents, "
                f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}{cut}")
     update = stats.get("update")
     if update and update["records_new"]:

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 from prep.core.wording import amount, byte_size, plural
 from prep.inspection.contact_sheet import read_text
 from prep.records import tfrecord_io
-from schemas import DatasetSchema, feature_spec, load_schema
+from schemas import DatasetSchema, TextSettings, feature_spec, load_schema
 
 
 def _distribution(name: str, d: dict | None, fmt: Callable[[float], str] = amount) -> str:
@@ -191,11 +191,7 @@ def _text_stats(schema: DatasetSchema, stats: dict) -> Iterator[str]:
     yield ""
     yield "text:"
     if schema.text is not None:
-        t = schema.text
-        settings = f"standardize {t.standardize or 'none'}, split {t.split}"
-        settings += f", {t.ngrams}-grams" if t.ngrams and t.ngrams > 1 else ""
-        settings += f", max length {t.max_length:,} ids" if t.max_length else ""
-        yield f"  {settings}"
+        yield f"  {schema.text.described()}"
     yield _distribution("tokens per document", text.get("tokens_per_document"))
     yield f"  tokens: {text.get('tokens', 0):,}, out of vocabulary {_rate(text.get('oov_rate'))}; " \
           f"truncated documents: {text.get('truncated', 0):,}"
@@ -203,7 +199,8 @@ def _text_stats(schema: DatasetSchema, stats: dict) -> Iterator[str]:
         if "oov_rate" in split:
             yield f"    {name:<12} {split.get('tokens', 0):>12,} tokens, out of vocabulary {_rate(split['oov_rate'])}"
     if vocab:
-        yield f"  vocabulary: {vocab.get('size', 0):,} tokens + 2 reserved ids, {vocab.get('source', '?')}; " \
+        words = (schema.text or TextSettings()).vocabulary_described(vocab.get("size", 0))
+        yield f"  vocabulary: {words}, {vocab.get('source', '?')}; " \
               f"used by the records: {vocab.get('used', 0):,} ({_rate(vocab.get('coverage'))})"
         left = vocab.get("left_out")
         if left:

@@ -167,7 +167,8 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
     records = summary.get("records", {})
     rejected = summary.get("rejected", {})
     tokens, oov = summary.get("tokens", {}), summary.get("oov_tokens", {})
-    used = len(summary.get("vocabulary_ids", {}).keys() - {0, 1})
+    not_tokens = {i for i, _ in RESERVED} if vocabulary.first_id == FIRST_ID else {vocabulary.oov_id}
+    used = len(summary.get("vocabulary_ids", {}).keys() - not_tokens)
 
     def split_stats(split: str, n: int) -> dict:
         out = {"records": n}
@@ -205,7 +206,10 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
 
 
 def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None) -> Vocabulary:
-    return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), FIRST_ID, RESERVED,
+    """The schema's entry for the tokens file: Keras' layout (two reserved ids before the first line), or
+    a WordPiece vocab.txt's (every id a line)."""
+    reserved = RESERVED if vocabulary.first_id == FIRST_ID else ()
+    return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), vocabulary.first_id, reserved,
                       learned_from)
 
 

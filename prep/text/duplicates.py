@@ -11,24 +11,18 @@ from __future__ import annotations
 
 from prep.core.duplicates import REASON, Copy, content_digest, dropped_detail
 from prep.text.inputs import Rejection, Row
-from prep.text.split import split_tokens
-from prep.text.standardize import standardize
 from prep.text.tokenizer import Tokenizer
-
-# Joins a document's tokens back into one string, one to one: whitespace tokens hold no space, and
-# characters put back together are the text they came from.
-_JOIN = {"whitespace": b" ", "character": b""}
 
 
 def normalised_text(text: bytes, tokenizer: Tokenizer) -> bytes:
     """The form of `text` (UTF-8) that copies share: its tokens before n-grams, joined."""
-    return _JOIN[tokenizer.split].join(split_tokens(standardize(text, tokenizer.standardize), tokenizer.split))
+    return tokenizer.joiner.join(tokenizer.copy_tokens(text))
 
 
 def document_copy(row: Row, split: str, tokenizer: Tokenizer, tokens: list[bytes] | None = None) -> Copy:
     """What duplicate detection needs of one document: where it is and a hash of its normalised text.
     `tokens`: the document's tokens before n-grams, when the caller has them already."""
-    text = normalised_text(row.text, tokenizer) if tokens is None else _JOIN[tokenizer.split].join(tokens)
+    text = normalised_text(row.text, tokenizer) if tokens is None else tokenizer.joiner.join(tokens)
     return Copy(row.source, split, content_digest(text), line=row.line)
 
 

@@ -28,8 +28,8 @@ from prep.text.inputs import Rejection, Row
 from prep.text.inventory import Lines
 from prep.text.options import TextJobOptions
 from prep.text.records import FILENAME_KEY, LABEL_KEY, LABEL_NAME_KEY, LINE_KEY, TEXT_KEY, TOKEN_IDS_KEY
-from prep.text.tokenizer import Tokenizer
-from prep.text.vocabulary import OOV_ID
+from prep.text.tokenizer import document_tokenizer
+from prep.text.vocabulary import OOV_ID, TokenVocabulary
 
 _SMALL = [bytes([n]) for n in range(0x80)]  # the one-byte varints
 
@@ -83,14 +83,13 @@ class TokenPieces:
     """A vocabulary's tokens mapped to the varint bytes of their ids (line i of the file is id i + 2;
     any other token is the out-of-vocabulary id). `ids` turns pieces back into ids."""
 
-    OOV = varint(OOV_ID)
-
-    def __init__(self, ids: dict[bytes, int]):
+    def __init__(self, ids: dict[bytes, int], oov_id: int = OOV_ID):
+        self.oov_id, self.oov = oov_id, varint(oov_id)
         self.pieces = {token: varint(i) for token, i in ids.items()}
-        self.ids = {piece: i for i, piece in ((i, varint(i)) for i in set(ids.values()) | {OOV_ID})}
+        self.ids = {piece: i for i, piece in ((i, varint(i)) for i in set(ids.values()) | {oov_id})}
 
     def of(self, tokens: list[bytes]) -> list[bytes]:
-        get, oov = self.pieces.get, self.OOV
+        get, oov = self.pieces.get, self.oov
         return [get(token, oov) for token in tokens]
 
 
@@ -188,7 +187,7 @@ class RecordTally:
     def add(self, split: str, label: str | None, ids: list[bytes], written: int, oov: int | None = None) -> None:
         """One record: its split, class name, every id's piece (before --max-length), how many it kept
         (and how many are the out-of-vocabulary id, when the caller counted them)."""
-        self.add_counts(split, label, len(ids), ids.count(TokenPieces.OOV) if oov is None else oov, written)
+        self.add_counts(split, label, len(ids), ids.count(self.pieces.oov) if oov is None else oov, written)
         self.used.update(ids)
 
     def add_counts(self, split: str, label: str | None, tokens: int, oov: int, written: int) -> None:
@@ -295,12 +294,12 @@ class DocumentEncoder:
     """Rows -> `DocumentBatch`es: the per-document work of `prep text`'s encoding pass, in batches of
     at most `max_values` documents or `max_bytes` bytes of records."""
 
-    def __init__(self, options: TextJobOptions, ids: dict[bytes, int], labels: tuple[str, ...] | None,
+    def __init__(self, options: TextJobOptions, vocabulary: TokenVocabulary, labels: tuple[str, ...] | None,
                  max_values: int = 20_000, max_bytes: int = 64 * 2**20, documents: int = 0):
         self.options = options
-        self.tokenizer = Tokenizer.from_settings(options.text)
+        self.tokenizer = document_tokenizer(options.text, vocabulary.tokens)
         self._tokens = self.tokenizer.tokens_function()
-        self.pieces = TokenPieces(ids)
+        self.pieces = TokenPieces(vocabulary.ids(), vocabulary.oov_id)
         self.encoder = RecordEncoder(options.raw_text, labels)
         self.lines = Lines()
         self.labels = None if labels is None else frozenset(labels)
@@ -337,7 +336,7 @@ class DocumentEncoder:
         key = identity.encode("utf-8", "surrogateescape")
         # everything that can fail comes before the first append, so a failing document leaves no trace
         copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
-        at, oov = len(record) - len(packed), ids.count(TokenPieces.OOV)
+        at, oov = len(record) - len(packed), ids.count(self.pieces.oov)
         line = self.lines.line(row.source, row.line, split, row.label, row.text, copy.digest, len(ids), oov, len(kept), at)
         c = self._columns
         c.splits.append(split)
@@ -351,7 +350,7 @@ class DocumentEncoder:
         self._copies.setdefault(exact_bucket(copy.digest, self._exact_bits), []).append(copy)
         if c.facts is not None:
             ids_of = self.pieces.ids
-            c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), OOV_ID))
+            c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), self.pieces.oov_id))
         else:
             self.tally.add(split, row.label, ids, len(kept), oov)
         return None

@@ -46,10 +46,14 @@ def text_features(settings: TextSettings, raw_text: bool, labelled: bool,
     if raw_text:
         features.append(Feature(TEXT_KEY, "string", (), "text", "the document, UTF-8"))
     truncated = f", truncated to {settings.max_length}" if settings.max_length else ""
+    if settings.tokenizer == "wordpiece":
+        ids = (f"WordPiece ids of the document (keras_hub.tokenizers.WordPieceTokenizer's output, unpadded{truncated}): "
+               f"line i of vocab/tokens.txt is id i; {settings.wordpiece.oov_token} is out-of-vocabulary")
+    else:
+        ids = (f"token ids of the document (TextVectorization's output, unpadded{truncated}): "
+               "line i of vocab/tokens.txt is id i + 2; 0 is padding, 1 out-of-vocabulary")
     features += [
-        Feature(TOKEN_IDS_KEY, "int64", None, "token_ids",
-                f"token ids of the document (TextVectorization's output, unpadded{truncated}): "
-                "line i of vocab/tokens.txt is id i + 2; 0 is padding, 1 out-of-vocabulary",
+        Feature(TOKEN_IDS_KEY, "int64", None, "token_ids", ids,
                 vocabulary=TOKENS_VOCABULARY, value_count=token_counts, max_length=settings.max_length),
         Feature(FILENAME_KEY, "string", (), "text", "source file, relative to SRC"),
         Feature(LINE_KEY, "int64", (), "number", "line of the source file the document starts on (0: the whole file)"),

@@ -7,11 +7,12 @@ be rebuilt from the schema and gives the same tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from prep.text.ngrams import ngrams
 from prep.text.split import check_split, split_tokens
 from prep.text.standardize import check_standardize, standardize, translation
+from prep.text.wordpiece import WordPiece
 from schemas import TextSettings
 
 
@@ -44,7 +45,25 @@ class Tokenizer:
         return lambda text: text.translate(table, delete).split()
 
     @property
+    def joiner(self) -> bytes:
+        """Joins a document's tokens back into one string, one to one (prep.text.duplicates):
+        whitespace tokens hold no space, and characters put back together are the text they came from."""
+        return b" " if self.split == "whitespace" else b""
+
+    def copy_tokens(self, text: bytes) -> list[bytes]:
+        """The tokens copies of a document share: its tokens before n-grams."""
+        return split_tokens(standardize(text, self.standardize), self.split)
+
+    @property
     def splits_on_whitespace_only(self) -> bool:
         """True when tokens never span a whitespace byte, so documents joined by a newline give the
         tokens of each document in turn (what bulk counting relies on)."""
         return self.split == "whitespace" and (self.ngrams or 1) == 1
+
+
+def document_tokenizer(settings: TextSettings, vocabulary: Iterable[bytes]) -> "Tokenizer | WordPiece":
+    """What turns a document into tokens for `settings`: TextVectorization's rules, or KerasHub's
+    WordPiece with `vocabulary` (its tokens, UTF-8)."""
+    if settings.tokenizer == "wordpiece":
+        return WordPiece(tuple(t.decode("utf-8") for t in vocabulary), settings.wordpiece)
+    return Tokenizer.from_settings(settings)

@@ -92,9 +92,13 @@ class TokenVocabulary:
     counts: tuple[int, ...] | None = None
     cut: CutCounts = field(default_factory=CutCounts)
     source: str | None = None  # the file it was read from, or None when learned in this run
+    # Keras' layout: line i is id i + 2, and the reserved ids 0 and 1 are not lines. A WordPiece
+    # vocab.txt is every id, its out-of-vocabulary token one of its lines (`wordpiece_lines`).
+    first_id: int = FIRST_ID
+    oov_id: int = OOV_ID
 
     def ids(self) -> dict[bytes, int]:
-        return {token: i + FIRST_ID for i, token in enumerate(self.tokens)}
+        return {token: i + self.first_id for i, token in enumerate(self.tokens)}
 
 
 def _order(item: tuple[bytes, int]) -> tuple[int, bytes]:
@@ -163,6 +167,21 @@ def learn(counts: Mapping[bytes, int], rules: VocabularyRules) -> TokenVocabular
 def from_lines(entries: Iterable[str], source: str) -> TokenVocabulary:
     """A vocabulary read from a file's lines (as `prep.core.vocab_files.read_vocabulary` returns them)."""
     return TokenVocabulary(tuple(e.encode("utf-8") for e in entries), None, CutCounts(), source)
+
+
+def wordpiece_lines(entries: Iterable[str], source: str, oov_token: str) -> TokenVocabulary:
+    """A WordPiece vocab.txt as `keras_hub.tokenizers.WordPieceTokenizer` reads it: line i is id i,
+    each line without its trailing whitespace; ValueError when `oov_token` is not a line."""
+    tokens = tuple(e.rstrip() for e in entries)
+    nul = next((n for n, token in enumerate(tokens, 1) if "\0" in token), None)
+    if nul is not None:
+        raise ValueError(f"{source}: line {nul} holds a NUL character, which tensorflow-text's WordPiece cannot "
+                         "build a tokenizer with")
+    if oov_token not in tokens:
+        raise ValueError(f"{source}: no line is {oov_token!r}, the out-of-vocabulary token WordPiece needs "
+                         "(BERT's vocab.txt has [UNK]; --oov-token names another)")
+    return TokenVocabulary(tuple(t.encode("utf-8") for t in tokens), None, CutCounts(), source, 0,
+                           tokens.index(oov_token))
 
 
 def tokens_file(vocabulary: TokenVocabulary) -> bytes:

@@ -20,7 +20,7 @@ from prep.text.inputs import Row, TextInputs
 from prep.text.options import TextJobOptions
 from prep.text.records import text_example
 from prep.text.tokenizer import Tokenizer
-from prep.text.vocabulary import OOV_ID
+from prep.text.vocabulary import OOV_ID, TokenVocabulary
 from schemas import TextSettings
 
 LABELS = ("neg", "pos", "ünï", "x" * 200)
@@ -90,7 +90,7 @@ def test_a_tally_folds_to_add_text_fact_s_summary(records, folds):
 def test_exact_copy_buckets_are_sized_for_the_corpus(documents):
     """The encoder's buckets are duplicates.buckets' for that many documents: 8 bits up to a million."""
     options = TextJobOptions(inputs=TextInputs("src", "src", "src/*", "jsonl"), out="out")
-    encoder = DocumentEncoder(options, {b"cat": 2}, None, documents=documents)
+    encoder = DocumentEncoder(options, TokenVocabulary((b"cat",)), None, documents=documents)
     for n in range(1, 30):
         assert encoder.add(Row("a.jsonl", n, f"the cat {n}".encode())) is None
     batch = encoder.take()
@@ -109,10 +109,11 @@ def test_documents_encode_as_the_per_record_path_did(settings_, fractions, dedup
     words = ["The", "cat", "sat,", "on", "THE", "mat.", "ÉCOLE", "école", "naïve", "x" * 20, "!!"]
     rows = [Row(rng.choice(["a.jsonl", "b/c.txt"]), n, " ".join(rng.choice(words) for _ in range(rng.randrange(0, 12))).encode(),
                 rng.choice(["neg", "pos", "other"])) for n in range(1, 400)]
-    ids = {w: i + 2 for i, w in enumerate([b"the", b"cat", b"sat", b"mat", b"\xc3\xa9cole", b"t", b"a"])}
+    vocabulary = TokenVocabulary((b"the", b"cat", b"sat", b"mat", b"\xc3\xa9cole", b"t", b"a"))
+    ids = vocabulary.ids()
     options = TextJobOptions(inputs=TextInputs("src", "src", "src/*", "jsonl"), out="out", text=settings_,
                              split_fractions=fractions, dedupe=dedupe)
-    encoder = DocumentEncoder(options, ids, ("neg", "pos"), max_values=50)
+    encoder = DocumentEncoder(options, vocabulary, ("neg", "pos"), max_values=50)
     tokenizer = Tokenizer.from_settings(settings_)
     expected, got = Summary(), Summary()
     batches, rejected = [], []
