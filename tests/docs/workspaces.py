@@ -113,6 +113,9 @@ def text(root: Path) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(doc + "\n")
                 jsonl.write(json.dumps({"body": doc, "topic": topic}) + "\n")
+    # a BERT-style WordPiece vocab.txt, for the example of prep text --tokenizer wordpiece (docs/text.md)
+    pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", *common, *(w for ws in words.values() for w in ws)]
+    (root / "vocab.txt").write_text("\n".join(pieces + ["play", "##er", "##s", "##ing"]) + "\n")
     # a day of documents that arrives later, for the examples of datasets that grow (prep text --update)
     with open(root / "more.jsonl", "w") as jsonl:
         for i in range(6):
