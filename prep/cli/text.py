@@ -31,7 +31,7 @@ from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
 from prep.text.standardize import STANDARDIZE
-from schemas.model import TOKENIZERS, WordPieceSettings
+from schemas.model import TOKENIZERS, TextSettings, WordPieceSettings
 
 _STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
 
@@ -272,7 +272,7 @@ def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> t
     return names
 
 
-def _print_text_summary(out: str, settings) -> None:
+def _print_text_summary(out: str, settings: TextSettings) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     from prep.core.wording import plural

@@ -80,8 +80,8 @@ _LINE_KEY = _key_field(LINE_KEY)
 
 
 class TokenPieces:
-    """A vocabulary's tokens mapped to the varint bytes of their ids (line i of the file is id i + 2;
-    any other token is the out-of-vocabulary id). `ids` turns pieces back into ids."""
+    """A vocabulary's tokens mapped to the varint bytes of their ids (`TokenVocabulary.ids`); any other
+    token is the out-of-vocabulary id. `ids` turns pieces back into ids."""
 
     def __init__(self, ids: dict[bytes, int], oov_id: int = OOV_ID):
         self.oov_id, self.oov = oov_id, varint(oov_id)

@@ -74,9 +74,9 @@ def _unknown_to_python(text: str) -> bool:
 
 
 def _strip_accents(text: str) -> str:
-    if _unknown_to_python(text):
-        text = text.translate(_tables()["nfd"])
-    return _marks().sub("", unicodedata.normalize("NFD", text))
+    # per document: one translate in C (it maps only the characters Python cannot decompose yet),
+    # not a Python loop over the characters to see whether it is needed
+    return _marks().sub("", unicodedata.normalize("NFD", text.translate(_tables()["nfd"])))
 
 
 # Default ignorable code points, which NFKC_Casefold removes (DerivedCoreProperties.txt)
