@@ -32,7 +32,7 @@ from prep.core import duplicates
 from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.statistics import Summary
-from prep.core.vocab_files import read_vocabulary
+from prep.core.vocab_files import read_file, read_vocabulary
 from prep.jobs.progress import DOCUMENTS, ENCODED, RANGES, REJECTED, Progress
 from prep.text import dataset as text_dataset
 from prep.text import inventory, vocabulary
@@ -41,6 +41,7 @@ from prep.text.duplicates import rejection
 from prep.text.encoder import DocumentEncoder, RecordColumns
 from prep.text.inputs import Rejection, corpus_items
 from prep.text.options import TextJobOptions
+from prep.text.sentencepiece import sentencepiece_vocabulary
 from schemas import TextSettings
 
 
@@ -176,6 +177,8 @@ class _GroupCopies(beam.PTransform):
 
 
 def _read_vocabulary(path: str, settings: TextSettings = TextSettings()) -> vocabulary.TokenVocabulary:
+    if settings.tokenizer == "sentencepiece":
+        return sentencepiece_vocabulary(read_file(path), path, settings.sentencepiece)
     if settings.tokenizer == "wordpiece":
         return vocabulary.wordpiece_lines(read_vocabulary(path), path, settings.wordpiece.oov_token)
     return vocabulary.from_lines(read_vocabulary(path), path)
@@ -215,7 +218,7 @@ class ConvertCorpus(beam.PTransform):
         survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text if learn else None, layout, counted, lines)
         summary = beam.pvalue.AsSingleton(survey["summary"])
         if not learn:  # a given vocabulary, or (an update) the dataset's own
-            path = FileSystems.join(o.out, text_dataset.TOKENS_FILE) if update else o.vocab_file
+            path = FileSystems.join(o.out, text_dataset.vocabulary_file(o.text)) if update else o.vocab_file
             vocab = pipeline | "VocabularyFile" >> beam.Create([path]) | "ReadVocabulary" >> beam.Map(
                 _read_vocabulary, o.text)
         else:

@@ -15,6 +15,7 @@ from schemas.model import (
     ImageInfo,
     Provenance,
     SchemaError,
+    SentencePieceSettings,
     Shard,
     Split,
     TextSettings,
@@ -24,7 +25,7 @@ from schemas.model import (
 
 __all__ = [
     "COMPRESSIONS", "DTYPES", "ENCODINGS", "FORMAT_VERSION", "SCHEMA_FILE",
-    "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "Shard", "Split", "TextSettings",
+    "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "SentencePieceSettings", "Shard", "Split", "TextSettings",
     "Vocabulary", "WordPieceSettings", "dumps", "feature_spec", "load_schema", "loads", "parse_spec", "save_schema",
     "schema_from_dict", "schema_to_dict",
 ]

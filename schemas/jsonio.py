@@ -26,6 +26,7 @@ from schemas.model import (
     ImageInfo,
     Provenance,
     SchemaError,
+    SentencePieceSettings,
     Shard,
     Split,
     TextSettings,
@@ -94,10 +95,14 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
         d["version"] = schema.version
     if schema.text is not None:
         text = vars(schema.text).copy()
+        for name in ("wordpiece", "sentencepiece"):  # a tokenizer's options: only its own
+            options = getattr(schema.text, name)
+            if options is None or schema.text.tokenizer != name:
+                del text[name]
+            else:
+                text[name] = vars(options).copy()
         if schema.text.tokenizer == TOKENIZERS[0]:  # what datasets before WordPiece wrote, unchanged
-            del text["tokenizer"], text["wordpiece"]
-        elif schema.text.wordpiece is not None:
-            text["wordpiece"] = vars(schema.text.wordpiece).copy()
+            del text["tokenizer"]
         d["text"] = text
     if schema.provenance is not None:
         d["provenance"] = vars(schema.provenance).copy()
@@ -299,6 +304,7 @@ def _text(f: _Fields) -> TextSettings:
         max_length=f.count("max_length", nullable=True, default=None),
         tokenizer=f.choice("tokenizer", TOKENIZERS, default=TOKENIZERS[0]),
         wordpiece=_optional_object(f, "wordpiece", _wordpiece),
+        sentencepiece=_optional_object(f, "sentencepiece", _sentencepiece),
     )
 
 
@@ -310,6 +316,12 @@ def _optional_object(f: _Fields, key: str, parse: Callable[[_Fields], T]) -> T |
 def _wordpiece(f: _Fields) -> WordPieceSettings:
     defaults = WordPieceSettings()
     return WordPieceSettings(**{name: f.get(name, type(value), value) for name, value in vars(defaults).items()})
+
+
+def _sentencepiece(f: _Fields) -> SentencePieceSettings:
+    defaults = SentencePieceSettings()
+    return SentencePieceSettings(proto=_relative_file(f, "proto"), add_bos=f.get("add_bos", bool, defaults.add_bos),
+                                 add_eos=f.get("add_eos", bool, defaults.add_eos))
 
 
 def _provenance(f: _Fields) -> Provenance:

@@ -125,7 +125,7 @@ class Vocabulary:
         return next((i for i, token in self.reserved if token == "[UNK]"), None)
 
 
-TOKENIZERS = ("text_vectorization", "wordpiece")
+TOKENIZERS = ("text_vectorization", "wordpiece", "sentencepiece")
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,21 @@ class WordPieceSettings:
 
 
 @dataclass(frozen=True)
+class SentencePieceSettings:
+    """`keras_hub.tokenizers.SentencePieceTokenizer`'s options, under its names and with its defaults;
+    `proto` is the model file, copied into the dataset (relative to its directory)."""
+
+    proto: str = "vocab/vocabulary.spm"  # the name KerasHub gives it among a tokenizer's assets
+    add_bos: bool = False
+    add_eos: bool = False
+
+
+@dataclass(frozen=True)
 class TextSettings:
     """How text became token ids: `TextVectorization`'s standardize, split and ngrams (tokenizer
-    "text_vectorization"), or KerasHub's WordPieceTokenizer with the options in `wordpiece` (tokenizer
-    "wordpiece"; the TextVectorization fields are then None)."""
+    "text_vectorization"), or one of KerasHub's tokenizers with the options in the field of its name:
+    WordPieceTokenizer (`wordpiece`), SentencePieceTokenizer (`sentencepiece`); the TextVectorization
+    fields are then None."""
 
     standardize: str | None = "lower_and_strip_punctuation"
     split: str | None = "whitespace"
@@ -153,10 +164,12 @@ class TextSettings:
     max_length: int | None = None
     tokenizer: str = "text_vectorization"
     wordpiece: WordPieceSettings | None = None
+    sentencepiece: SentencePieceSettings | None = None
 
     def __post_init__(self):
-        if isinstance(self.wordpiece, dict):  # as dataclasses.asdict wrote it (provenance options)
-            object.__setattr__(self, "wordpiece", WordPieceSettings(**self.wordpiece))
+        for name, kind in (("wordpiece", WordPieceSettings), ("sentencepiece", SentencePieceSettings)):
+            if isinstance(getattr(self, name), dict):  # as dataclasses.asdict wrote it (provenance options)
+                object.__setattr__(self, name, kind(**getattr(self, name)))
 
     def described(self) -> str:
         """The settings in a few words, for a person (prep inspect)."""
@@ -165,6 +178,9 @@ class TextSettings:
             options = [name for name in ("lowercase", "strip_accents") if getattr(w, name)]
             options += [] if w.split_on_cjk else ["CJK kept in words"]
             out = "KerasHub WordPiece" + (f" ({', '.join(options)})" if options else "")
+        elif self.tokenizer == "sentencepiece":
+            options = [name for name in ("add_bos", "add_eos") if getattr(self.sentencepiece, name)]
+            out = "KerasHub SentencePiece" + (f" ({', '.join(options)})" if options else "")
         else:
             out = f"standardize {self.standardize or 'none'}, split {self.split}"
             out += f", {self.ngrams}-grams" if self.ngrams and self.ngrams > 1 else ""
@@ -174,6 +190,8 @@ class TextSettings:
         """A tokens vocabulary of `size` lines, for a person."""
         if self.tokenizer == "wordpiece":
             return f"{size:,} WordPiece tokens"
+        if self.tokenizer == "sentencepiece":
+            return f"{size:,} SentencePiece pieces"
         return f"{size:,} tokens + 2 reserved ids"
 
 

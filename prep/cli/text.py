@@ -31,7 +31,7 @@ from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
 from prep.text.standardize import STANDARDIZE
-from schemas.model import TOKENIZERS, TextSettings, WordPieceSettings
+from schemas.model import TOKENIZERS, SentencePieceSettings, TextSettings, WordPieceSettings
 
 _STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
 
@@ -94,40 +94,57 @@ def tokenizer_flags(command):
 
 
 _TEXT_VECTORIZATION_FLAGS = ("standardize", "split_on", "ngrams", "max_tokens", "min_count")
+# each KerasHub tokenizer's options (flags under their KerasHub names), and what its --vocab file is
+_KERAS_HUB_FLAGS = {"wordpiece": ("lowercase", "strip_accents", "split_on_cjk", "suffix_indicator", "oov_token"),
+                    "sentencepiece": ("add_bos", "add_eos")}
+_NAMES = {"wordpiece": "WordPiece", "sentencepiece": "SentencePiece"}
+_VOCAB_FILES = {"wordpiece": "a WordPiece vocab.txt, one piece a line, as KerasHub's presets and BERT ship it",
+                "sentencepiece": "a SentencePiece .model file, as SentencePieceTrainer writes it and KerasHub's "
+                                 "presets ship it (vocabulary.spm)"}
 
 
-def wordpiece_flags(command):
-    """--tokenizer wordpiece and WordPieceTokenizer's options (`prep text`): with it, the token ids are
-    KerasHub's for the --vocab file (prep.text.wordpiece)."""
+def _flag(ctx: click.Context, name: str) -> str:
+    return next(p.opts[0] for p in ctx.command.params if p.name == name)
+
+
+def keras_hub_flags(command):
+    """--tokenizer and the options of KerasHub's tokenizers (`prep text`): with wordpiece or
+    sentencepiece, the token ids are KerasHub's for the --vocab file (prep.text.wordpiece,
+    prep.text.sentencepiece)."""
     @functools.wraps(command)
-    def wrapper(*args, settings, tokenizer, lowercase, strip_accents, split_on_cjk, suffix_indicator, oov_token,
-                vocab_file, **kwargs):
+    def wrapper(*args, settings, tokenizer, vocab_file, **kwargs):
         from click.core import ParameterSource
 
+        options = {name: kwargs.pop(name) for names in _KERAS_HUB_FLAGS.values() for name in names}
         ctx = click.get_current_context()
-        given = [name for name in _TEXT_VECTORIZATION_FLAGS + ("lowercase", "strip_accents", "split_on_cjk",
-                                                               "suffix_indicator", "oov_token")
+        given = [name for name in _TEXT_VECTORIZATION_FLAGS + tuple(options)
                  if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-        flag = "--" + (given[0].replace("_", "-") if given else "")
-        if tokenizer == "wordpiece":
-            if given and given[0] in _TEXT_VECTORIZATION_FLAGS:
-                raise click.UsageError(f"{flag} is a TextVectorization setting; --tokenizer wordpiece splits words "
-                                       "as KerasHub's WordPieceTokenizer does (--lowercase, --strip-accents, ...)")
+        own = _KERAS_HUB_FLAGS.get(tokenizer, _TEXT_VECTORIZATION_FLAGS)
+        wrong = next((name for name in given if name not in own), None)
+        if wrong is not None:
+            flag = _flag(ctx, wrong)
+            if wrong in _TEXT_VECTORIZATION_FLAGS:
+                raise click.UsageError(f"{flag} is a TextVectorization setting; --tokenizer {tokenizer} makes "
+                                       f"the ids of KerasHub's tokenizer, with its own options")
+            kind = next(kind for kind, names in _KERAS_HUB_FLAGS.items() if wrong in names)
+            if tokenizer == TOKENIZERS[0]:
+                raise click.UsageError(f"{flag} is a {_NAMES[kind]} option: add --tokenizer {kind}")
+            raise click.UsageError(f"{flag} is a {_NAMES[kind]} option, not a {_NAMES[tokenizer]} one (--tokenizer "
+                                   f"{tokenizer} takes {', '.join(_flag(ctx, name) for name in own)})")
+        if tokenizer != TOKENIZERS[0]:
             if not vocab_file and not kwargs.get("update"):
-                raise click.UsageError("--tokenizer wordpiece needs --vocab FILE: a WordPiece vocab.txt, one piece "
-                                       "a line, as KerasHub's presets and BERT ship it")
-            settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer="wordpiece",
-                                           wordpiece=WordPieceSettings(lowercase, strip_accents, split_on_cjk,
-                                                                       suffix_indicator, oov_token))
-        elif given and given[0] not in _TEXT_VECTORIZATION_FLAGS:
-            raise click.UsageError(f"{flag} is a WordPiece option: add --tokenizer wordpiece")
+                raise click.UsageError(f"--tokenizer {tokenizer} needs --vocab FILE: {_VOCAB_FILES[tokenizer]}")
+            kind = {"wordpiece": WordPieceSettings, "sentencepiece": SentencePieceSettings}[tokenizer]
+            settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer=tokenizer, **{
+                tokenizer: kind(**{name: options[name] for name in _KERAS_HUB_FLAGS[tokenizer]})})
         return command(*args, settings=settings, vocab_file=vocab_file, **kwargs)
 
     defaults = WordPieceSettings()
     for flag in reversed([
         click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=TOKENIZERS[0],
-                     help="text_vectorization: TextVectorization's ids (the settings above). wordpiece: the ids of "
-                          "keras_hub.tokenizers.WordPieceTokenizer with the --vocab vocab.txt and the options below."),
+                     help="text_vectorization: TextVectorization's ids (the settings above). wordpiece, "
+                          "sentencepiece: the ids of keras_hub.tokenizers.WordPieceTokenizer (--vocab vocab.txt) "
+                          "or SentencePieceTokenizer (--vocab FILE.model), with the options below."),
         click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT."),
         click.option("--strip-accents", is_flag=True, help="wordpiece: drop accents (NFD, then nonspacing marks)."),
         click.option("--no-split-on-cjk", "split_on_cjk", flag_value=False, default=defaults.split_on_cjk,
@@ -135,6 +152,8 @@ def wordpiece_flags(command):
         click.option("--suffix-indicator", default=defaults.suffix_indicator, help="wordpiece: what starts a piece "
                      "that continues a word."),
         click.option("--oov-token", default=defaults.oov_token, help="wordpiece: the vocabulary's unknown token."),
+        click.option("--add-bos", is_flag=True, help="sentencepiece: start each document with the model's <s> id."),
+        click.option("--add-eos", is_flag=True, help="sentencepiece: end each document with the model's </s> id."),
     ]):
         wrapper = flag(wrapper)
     return wrapper
@@ -156,7 +175,7 @@ def wordpiece_flags(command):
                    "the training data only: test documents do not choose tokens, and their out-of-vocabulary "
                    "rate is the real one. all: every split. [default: train]")
 @tokenizer_flags
-@wordpiece_flags
+@keras_hub_flags
 @click.option("--max-length", type=click.IntRange(min=1), help="Keep at most this many token ids per record.")
 @click.option("--no-raw-text", is_flag=True, help="Leave the text itself out of the records (token ids only).")
 @click.option("--dedupe", is_flag=True,
@@ -177,8 +196,9 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
     a folder with --input-format, or a glob); .gz files are read as they are. Beam flags after `--` go
     to the pipeline as they are.
     """
-    from prep.core.vocab_files import read_vocabulary
+    from prep.core.vocab_files import read_file, read_vocabulary
     from prep.text.options import TextJobOptions
+    from prep.text.sentencepiece import sentencepiece_vocabulary
     from prep.text.vocabulary import wordpiece_lines
 
     if update:
@@ -190,7 +210,11 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
         if settings.max_tokens is not None or settings.min_count != 1:
             raise click.UsageError("--max-tokens and --min-count shape a learned vocabulary; "
                                    "with --vocab the file is used as it is")
-        entries = parse_flag(read_on_launcher, vocab_file, "--vocab")
+        if settings.tokenizer == "sentencepiece":
+            parse_flag(lambda path: sentencepiece_vocabulary(read_file(path, on_launcher=True), path,
+                                                             settings.sentencepiece), vocab_file, "--vocab")
+        else:
+            entries = parse_flag(read_on_launcher, vocab_file, "--vocab")
         if settings.tokenizer == "wordpiece":
             parse_flag(lambda path: wordpiece_lines(entries, path, settings.wordpiece.oov_token), vocab_file, "--vocab")
     if not inputs.labelled and labels_file:

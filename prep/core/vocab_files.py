@@ -23,19 +23,24 @@ def parse_vocabulary(text: str, source: str) -> tuple[str, ...]:
     return tuple(line.rstrip("\r") for line in lines)
 
 
-def read_vocabulary(path: str, on_launcher: bool = False) -> tuple[str, ...]:
-    """Reads a vocabulary file through Beam's FileSystems (local or gs://); `on_launcher`: a file a flag
-    names, read by the launching machine before the job (prep.core.launcher_reads: fast, one line)."""
+def read_file(path: str, on_launcher: bool = False) -> bytes:
+    """A vocabulary or tokenizer file's bytes, read through Beam's FileSystems (local or gs://);
+    `on_launcher`: a file a flag names, read by the launching machine before the job
+    (prep.core.launcher_reads: fast, one line)."""
     from apache_beam.io.filesystems import FileSystems
 
     if on_launcher:
-        data = launcher_reads.read_bytes(path)
-    else:
-        try:
-            with FileSystems.open(path, compression_type="uncompressed") as f:
-                data = f.read()
-        except Exception as e:  # FileSystems wraps every I/O failure in its own exception types
-            raise ValueError(f"{path}: cannot read it ({e})") from None
+        return launcher_reads.read_bytes(path)
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            return f.read()
+    except Exception as e:  # FileSystems wraps every I/O failure in its own exception types
+        raise ValueError(f"{path}: cannot read it ({e})") from None
+
+
+def read_vocabulary(path: str, on_launcher: bool = False) -> tuple[str, ...]:
+    """Reads a vocabulary file (`read_file`)."""
+    data = read_file(path, on_launcher)
     try:
         return parse_vocabulary(data.decode("utf-8"), path)
     except UnicodeDecodeError:

@@ -17,8 +17,9 @@ from pathlib import Path
 import prep
 
 PACKAGES = ("prep", "beam_jobs", "schemas", "readers")
-# What workers import besides apache-beam (which the Dataflow worker image already has).
-WORKER_REQUIREMENTS = ("pillow>=10", "click>=8.1", "google-crc32c>=1.5")
+# What workers import besides apache-beam (which the Dataflow worker image already has), as pyproject.toml
+# requires it (a test compares them): regex for WordPiece, sentencepiece for SentencePiece.
+WORKER_REQUIREMENTS = ("pillow>=10", "click>=8.1", "google-crc32c>=1.5", "regex>=2023.10", "sentencepiece>=0.2,<0.2.2")
 
 _SETUP = '''\
 import setuptools
@@ -27,7 +28,7 @@ setuptools.setup(
     name="tfrecord-prep-worker",
     version={version!r},
     packages=setuptools.find_packages(),
-    package_data={{"schemas": ["*.json"]}},
+    package_data={{"schemas": ["*.json"], "prep.text": ["*.json"]}},
     install_requires={requirements!r},
 )
 '''

@@ -34,7 +34,7 @@ from prep.text.inventory import INPUTS_FILE
 from prep.text.options import TextJobOptions, VocabJobOptions
 from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
 from prep.text.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
-from schemas import DatasetSchema, Provenance, Vocabulary
+from schemas import DatasetSchema, Provenance, TextSettings, Vocabulary
 from schemas.versions import read_version_file
 
 TOKENS_FILE = "vocab/tokens.txt"
@@ -205,9 +205,15 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
     return stats
 
 
+def vocabulary_file(settings: TextSettings) -> str:
+    """The dataset's file its tokens vocabulary is read back from (an update): the SentencePiece
+    model, or the tokens file."""
+    return settings.sentencepiece.proto if settings.tokenizer == "sentencepiece" else TOKENS_FILE
+
+
 def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None) -> Vocabulary:
     """The schema's entry for the tokens file: Keras' layout (two reserved ids before the first line), or
-    a WordPiece vocab.txt's (every id a line)."""
+    a KerasHub tokenizer's (every id a line)."""
     reserved = RESERVED if vocabulary.first_id == FIRST_ID else ()
     return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), vocabulary.first_id, reserved,
                       learned_from)
@@ -263,6 +269,7 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
              INPUTS_FILE: inventory_bytes(sorted(states, key=lambda state: state["file"]))}
     if not options.update:  # an update keeps the vocabulary files as they are
         files[TOKENS_FILE] = tokens_file(vocabulary)
+        files.update(vocabulary.files)
     if vocabulary.counts is not None:
         files[TOKEN_COUNTS_FILE] = counts_tsv(vocabulary)
     if labels is not None:

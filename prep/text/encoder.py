@@ -297,7 +297,7 @@ class DocumentEncoder:
     def __init__(self, options: TextJobOptions, vocabulary: TokenVocabulary, labels: tuple[str, ...] | None,
                  max_values: int = 20_000, max_bytes: int = 64 * 2**20, documents: int = 0):
         self.options = options
-        self.tokenizer = document_tokenizer(options.text, vocabulary.tokens)
+        self.tokenizer = document_tokenizer(options.text, vocabulary)
         self._tokens = self.tokenizer.tokens_function()
         self.pieces = TokenPieces(vocabulary.ids(), vocabulary.oov_id)
         self.encoder = RecordEncoder(options.raw_text, labels)

@@ -7,11 +7,13 @@ be rebuilt from the schema and gives the same tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 from prep.text.ngrams import ngrams
+from prep.text.sentencepiece import SentencePiece
 from prep.text.split import check_split, split_tokens
 from prep.text.standardize import check_standardize, standardize, translation
+from prep.text.vocabulary import TokenVocabulary
 from prep.text.wordpiece import WordPiece
 from schemas import TextSettings
 
@@ -61,9 +63,11 @@ class Tokenizer:
         return self.split == "whitespace" and (self.ngrams or 1) == 1
 
 
-def document_tokenizer(settings: TextSettings, vocabulary: Iterable[bytes]) -> "Tokenizer | WordPiece":
+def document_tokenizer(settings: TextSettings, vocabulary: TokenVocabulary) -> "Tokenizer | WordPiece | SentencePiece":
     """What turns a document into tokens for `settings`: TextVectorization's rules, or KerasHub's
-    WordPiece with `vocabulary` (its tokens, UTF-8)."""
+    WordPiece with the vocabulary's tokens, or KerasHub's SentencePiece with its model file."""
     if settings.tokenizer == "wordpiece":
-        return WordPiece(tuple(t.decode("utf-8") for t in vocabulary), settings.wordpiece)
+        return WordPiece(tuple(t.decode("utf-8") for t in vocabulary.tokens), settings.wordpiece)
+    if settings.tokenizer == "sentencepiece":
+        return SentencePiece(vocabulary, settings.sentencepiece)
     return Tokenizer.from_settings(settings)

@@ -96,6 +96,9 @@ class TokenVocabulary:
     # vocab.txt is every id, its out-of-vocabulary token one of its lines (`wordpiece_lines`).
     first_id: int = FIRST_ID
     oov_id: int = OOV_ID
+    # the files a KerasHub tokenizer is built from beyond the tokens (a SentencePiece model), by their
+    # path in the dataset: copied into it, and what workers build the tokenizer from
+    files: tuple[tuple[str, bytes], ...] = ()
 
     def ids(self) -> dict[bytes, int]:
         return {token: i + self.first_id for i, token in enumerate(self.tokens)}
@@ -185,8 +188,10 @@ def wordpiece_lines(entries: Iterable[str], source: str, oov_token: str) -> Toke
 
 
 def tokens_file(vocabulary: TokenVocabulary) -> bytes:
-    """The vocabulary file: one token per line, UTF-8, no reserved entries."""
-    return b"".join(token + b"\n" for token in vocabulary.tokens)
+    """The vocabulary file: one token per line, UTF-8, no reserved entries. Only a SentencePiece model's
+    pieces can hold a line break (Gemma's has '\\n' pieces): its tokens file is for people and shows
+    one as the two characters \\n (or \\r); the model file is what tokenises."""
+    return b"".join(token.replace(b"\n", b"\\n").replace(b"\r", b"\\r") + b"\n" for token in vocabulary.tokens)
 
 
 def counts_tsv(vocabulary: TokenVocabulary) -> bytes:

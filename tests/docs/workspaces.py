@@ -116,6 +116,13 @@ def text(root: Path) -> None:
     # a BERT-style WordPiece vocab.txt, for the example of prep text --tokenizer wordpiece (docs/text.md)
     pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", *common, *(w for ws in words.values() for w in ws)]
     (root / "vocab.txt").write_text("\n".join(pieces + ["play", "##er", "##s", "##ing"]) + "\n")
+    # a SentencePiece model trained on the corpus, for prep text --tokenizer sentencepiece (docs/text.md)
+    import sentencepiece
+
+    bodies = [json.loads(line)["body"] for line in (root / "corpus.jsonl").read_text().splitlines()]
+    with open(root / "tokenizer.model", "wb") as model:
+        sentencepiece.SentencePieceTrainer.train(sentence_iterator=iter(bodies), model_writer=model, vocab_size=60,
+                                                 hard_vocab_limit=False, minloglevel=2)
     # a day of documents that arrives later, for the examples of datasets that grow (prep text --update)
     with open(root / "more.jsonl", "w") as jsonl:
         for i in range(6):

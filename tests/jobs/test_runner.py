@@ -14,7 +14,7 @@ from beam_jobs.images import ConvertImageFolder
 from prep.images.options import ImageJobOptions
 from prep.jobs.launch import run_pipeline
 from prep.jobs.options import ShardingOptions
-from prep.jobs.packaging import worker_package
+from prep.jobs.packaging import WORKER_REQUIREMENTS, worker_package
 from prep.jobs.runner import BeamFlagError, RunnerOptions, pipeline_options
 from tests.conftest import DATAFLOW, image_bytes
 from tests.memfs import MEM_SCHEME, MemFileSystem
@@ -69,8 +69,18 @@ def test_the_worker_package_builds_an_installable_sdist(tmp_path):
     (archive,) = (tmp_path / "dist").glob("*.tar.gz")
     with tarfile.open(archive) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    assert {"prep/images/imaging.py", "beam_jobs/images.py", "schemas/model.py", "schemas/dataset_schema.json"} <= names
+    assert {"prep/images/imaging.py", "beam_jobs/images.py", "schemas/model.py", "schemas/dataset_schema.json",
+            "prep/text/unicode_updates.json"} <= names  # the package data workers read (WordPiece's tables)
     assert not any("__pycache__" in n for n in names)
+
+
+def test_workers_require_what_pyproject_requires():
+    """The worker package's requirements are pyproject.toml's, for every module workers import."""
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert set(WORKER_REQUIREMENTS) <= set(declared)
+    assert {r.split(">")[0].split("=")[0] for r in WORKER_REQUIREMENTS} >= {"regex", "sentencepiece", "pillow"}
 
 
 def test_a_local_dry_run_builds_the_pipeline_and_writes_nothing(tmp_path, image_folder):

@@ -28,10 +28,12 @@ from schemas import (
     ImageInfo,
     Provenance,
     SchemaError,
+    SentencePieceSettings,
     Shard,
     Split,
     TextSettings,
     Vocabulary,
+    WordPieceSettings,
     dumps,
     feature_spec,
     load_schema,
@@ -284,6 +286,14 @@ def dataset_schemas(draw: Any) -> DatasetSchema:
         text=draw(st.none() | st.builds(
             TextSettings, standardize=st.none() | names, split=st.none() | names, ngrams=st.none() | counts,
             max_tokens=st.none() | counts, min_count=counts, max_length=st.none() | counts,
+        ) | st.builds(
+            TextSettings, standardize=st.none(), split=st.none(), max_length=st.none() | counts,
+            tokenizer=st.just("wordpiece"), wordpiece=st.builds(WordPieceSettings, st.booleans(), st.booleans(),
+                                                                st.booleans(), names, names),
+        ) | st.builds(
+            TextSettings, standardize=st.none(), split=st.none(), max_length=st.none() | counts,
+            tokenizer=st.just("sentencepiece"),
+            sentencepiece=st.builds(SentencePieceSettings, names.map(lambda n: f"vocab/{n}"), st.booleans(), st.booleans()),
         )),
         provenance=draw(st.none() | st.builds(
             Provenance, tool=names, version=names, created=names, source=names, command=names,
@@ -517,6 +527,9 @@ INVALID = [
      "splits[0].shards[0].file", ["must be a path inside the dataset directory"], EXPRESSIBLE),
     ("absolute vocabulary file", "text", put(("vocabularies", 1, "file"), "/etc/passwd"),
      "vocabularies[1].file", ["must be a path inside the dataset directory"], EXPRESSIBLE),
+    ("SentencePiece model climbing out", "text",
+     put(("text", "sentencepiece"), {"proto": "../../home/u/.ssh/id_rsa"}),
+     "text.sentencepiece.proto", ["must be a path inside the dataset directory"], EXPRESSIBLE),
     ("duplicate feature names", "text", put(("features", 2, "name"), "text"),
      "features[2].name", ["repeats the name 'text'"], CROSS_FIELD),
     ("duplicate split names", "text", put(("splits", 1, "name"), "train"),
