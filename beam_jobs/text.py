@@ -32,7 +32,6 @@ from prep.core import duplicates
 from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.statistics import Summary
-from prep.core.vocab_files import read_file, read_vocabulary
 from prep.jobs.progress import DOCUMENTS, ENCODED, RANGES, REJECTED, Progress
 from prep.text import dataset as text_dataset
 from prep.text import inventory, vocabulary
@@ -41,8 +40,7 @@ from prep.text.duplicates import rejection
 from prep.text.encoder import DocumentEncoder, RecordColumns
 from prep.text.inputs import Rejection, corpus_items
 from prep.text.options import TextJobOptions
-from prep.text.sentencepiece import sentencepiece_vocabulary
-from schemas import TextSettings
+from prep.text.tokenizer import read_token_vocabulary
 
 
 class _EncodeRanges(beam.DoFn):
@@ -176,14 +174,6 @@ class _GroupCopies(beam.PTransform):
         return copies | "GroupByBucket" >> beam.GroupByKey() | "Compare" >> beam.FlatMap(_compare_copies)
 
 
-def _read_vocabulary(path: str, settings: TextSettings = TextSettings()) -> vocabulary.TokenVocabulary:
-    if settings.tokenizer == "sentencepiece":
-        return sentencepiece_vocabulary(read_file(path), path, settings.sentencepiece)
-    if settings.tokenizer == "wordpiece":
-        return vocabulary.wordpiece_lines(read_vocabulary(path), path, settings.wordpiece.oov_token)
-    return vocabulary.from_lines(read_vocabulary(path), path)
-
-
 def _input_state(match, inputs, layout) -> dict:
     return read_state(match.path, layouts.relative_path(match.path, inputs.root), inputs, layout)[0]
 
@@ -218,9 +208,10 @@ class ConvertCorpus(beam.PTransform):
         survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text if learn else None, layout, counted, lines)
         summary = beam.pvalue.AsSingleton(survey["summary"])
         if not learn:  # a given vocabulary, or (an update) the dataset's own
-            path = FileSystems.join(o.out, text_dataset.vocabulary_file(o.text)) if update else o.vocab_file
-            vocab = pipeline | "VocabularyFile" >> beam.Create([path]) | "ReadVocabulary" >> beam.Map(
-                _read_vocabulary, o.text)
+            paths = (tuple(FileSystems.join(o.out, f) for f in text_dataset.vocabulary_files(o.text)) if update
+                     else tuple(p for p in (o.vocab_file, o.merges_file) if p))
+            vocab = pipeline | "VocabularyFile" >> beam.Create([paths]) | "ReadVocabulary" >> beam.Map(
+                read_token_vocabulary, o.text)
         else:
             vocab = survey["counts"] | "ChooseVocabulary" >> ChooseVocabulary(
                 rules_of(o.text), text_dataset.empty_vocabulary_hint(o), summary, empty_without_documents=True)

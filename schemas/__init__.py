@@ -10,6 +10,7 @@ from schemas.model import (
     DTYPES,
     ENCODINGS,
     FORMAT_VERSION,
+    BytePairSettings,
     DatasetSchema,
     Feature,
     ImageInfo,
@@ -25,7 +26,7 @@ from schemas.model import (
 
 __all__ = [
     "COMPRESSIONS", "DTYPES", "ENCODINGS", "FORMAT_VERSION", "SCHEMA_FILE",
-    "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "SentencePieceSettings", "Shard", "Split", "TextSettings",
+    "BytePairSettings", "DatasetSchema", "Feature", "ImageInfo", "Provenance", "SchemaError", "SentencePieceSettings", "Shard", "Split", "TextSettings",
     "Vocabulary", "WordPieceSettings", "dumps", "feature_spec", "load_schema", "loads", "parse_spec", "save_schema",
     "schema_from_dict", "schema_to_dict",
 ]

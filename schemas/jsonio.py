@@ -21,6 +21,7 @@ from schemas.model import (
     KINDS,
     TOKENIZERS,
     VOCABULARY_KINDS,
+    BytePairSettings,
     DatasetSchema,
     Feature,
     ImageInfo,
@@ -95,12 +96,12 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
         d["version"] = schema.version
     if schema.text is not None:
         text = vars(schema.text).copy()
-        for name in ("wordpiece", "sentencepiece"):  # a tokenizer's options: only its own
+        for name in ("wordpiece", "sentencepiece", "bpe"):  # a tokenizer's options: only its own
             options = getattr(schema.text, name)
             if options is None or schema.text.tokenizer != name:
                 del text[name]
             else:
-                text[name] = vars(options).copy()
+                text[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(options).items()}
         if schema.text.tokenizer == TOKENIZERS[0]:  # what datasets before WordPiece wrote, unchanged
             del text["tokenizer"]
         d["text"] = text
@@ -305,6 +306,7 @@ def _text(f: _Fields) -> TextSettings:
         tokenizer=f.choice("tokenizer", TOKENIZERS, default=TOKENIZERS[0]),
         wordpiece=_optional_object(f, "wordpiece", _wordpiece),
         sentencepiece=_optional_object(f, "sentencepiece", _sentencepiece),
+        bpe=_optional_object(f, "bpe", _bpe),
     )
 
 
@@ -322,6 +324,13 @@ def _sentencepiece(f: _Fields) -> SentencePieceSettings:
     defaults = SentencePieceSettings()
     return SentencePieceSettings(proto=_relative_file(f, "proto"), add_bos=f.get("add_bos", bool, defaults.add_bos),
                                  add_eos=f.get("add_eos", bool, defaults.add_eos))
+
+
+def _bpe(f: _Fields) -> BytePairSettings:
+    defaults = BytePairSettings()
+    return BytePairSettings(vocabulary=_relative_file(f, "vocabulary"), merges=_relative_file(f, "merges"),
+                            add_prefix_space=f.get("add_prefix_space", bool, defaults.add_prefix_space),
+                            unsplittable_tokens=_strings(f, "unsplittable_tokens") or ())
 
 
 def _provenance(f: _Fields) -> Provenance:

@@ -125,7 +125,7 @@ class Vocabulary:
         return next((i for i, token in self.reserved if token == "[UNK]"), None)
 
 
-TOKENIZERS = ("text_vectorization", "wordpiece", "sentencepiece")
+TOKENIZERS = ("text_vectorization", "wordpiece", "sentencepiece", "bpe")
 
 
 @dataclass(frozen=True)
@@ -150,11 +150,25 @@ class SentencePieceSettings:
 
 
 @dataclass(frozen=True)
+class BytePairSettings:
+    """`keras_hub.tokenizers.BytePairTokenizer`'s options, under its names and with its defaults;
+    `vocabulary` and `merges` are its files, copied into the dataset (relative to its directory)."""
+
+    vocabulary: str = "vocab/vocabulary.json"  # the names KerasHub gives them among a tokenizer's assets
+    merges: str = "vocab/merges.txt"
+    add_prefix_space: bool = False
+    unsplittable_tokens: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "unsplittable_tokens", tuple(self.unsplittable_tokens))
+
+
+@dataclass(frozen=True)
 class TextSettings:
     """How text became token ids: `TextVectorization`'s standardize, split and ngrams (tokenizer
     "text_vectorization"), or one of KerasHub's tokenizers with the options in the field of its name:
-    WordPieceTokenizer (`wordpiece`), SentencePieceTokenizer (`sentencepiece`); the TextVectorization
-    fields are then None."""
+    WordPieceTokenizer (`wordpiece`), SentencePieceTokenizer (`sentencepiece`), BytePairTokenizer
+    (`bpe`); the TextVectorization fields are then None."""
 
     standardize: str | None = "lower_and_strip_punctuation"
     split: str | None = "whitespace"
@@ -165,9 +179,11 @@ class TextSettings:
     tokenizer: str = "text_vectorization"
     wordpiece: WordPieceSettings | None = None
     sentencepiece: SentencePieceSettings | None = None
+    bpe: BytePairSettings | None = None
 
     def __post_init__(self):
-        for name, kind in (("wordpiece", WordPieceSettings), ("sentencepiece", SentencePieceSettings)):
+        for name, kind in (("wordpiece", WordPieceSettings), ("sentencepiece", SentencePieceSettings),
+                           ("bpe", BytePairSettings)):
             if isinstance(getattr(self, name), dict):  # as dataclasses.asdict wrote it (provenance options)
                 object.__setattr__(self, name, kind(**getattr(self, name)))
 
@@ -181,10 +197,24 @@ class TextSettings:
         elif self.tokenizer == "sentencepiece":
             options = [name for name in ("add_bos", "add_eos") if getattr(self.sentencepiece, name)]
             out = "KerasHub SentencePiece" + (f" ({', '.join(options)})" if options else "")
+        elif self.tokenizer == "bpe":
+            b = self.bpe
+            options = ["add_prefix_space"] if b.add_prefix_space else []
+            options += [f"unsplittable {', '.join(b.unsplittable_tokens)}"] if b.unsplittable_tokens else []
+            out = "KerasHub byte-pair" + (f" ({'; '.join(options)})" if options else "")
         else:
             out = f"standardize {self.standardize or 'none'}, split {self.split}"
             out += f", {self.ngrams}-grams" if self.ngrams and self.ngrams > 1 else ""
         return out + (f", max length {self.max_length:,} ids" if self.max_length else "")
+
+    @property
+    def tokenizer_files(self) -> tuple[str, ...]:
+        """The files in the dataset a KerasHub tokenizer is built from, besides the tokens file."""
+        if self.tokenizer == "sentencepiece":
+            return (self.sentencepiece.proto,)
+        if self.tokenizer == "bpe":
+            return (self.bpe.vocabulary, self.bpe.merges)
+        return ()
 
     def vocabulary_described(self, size: int) -> str:
         """A tokens vocabulary of `size` lines, for a person."""
@@ -192,6 +222,8 @@ class TextSettings:
             return f"{size:,} WordPiece tokens"
         if self.tokenizer == "sentencepiece":
             return f"{size:,} SentencePiece pieces"
+        if self.tokenizer == "bpe":
+            return f"{size:,} byte-pair tokens"
         return f"{size:,} tokens + 2 reserved ids"
 
 

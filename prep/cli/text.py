@@ -31,7 +31,7 @@ from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
 from prep.text.standardize import STANDARDIZE
-from schemas.model import TOKENIZERS, SentencePieceSettings, TextSettings, WordPieceSettings
+from schemas.model import TOKENIZERS, BytePairSettings, SentencePieceSettings, TextSettings, WordPieceSettings
 
 _STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
 
@@ -96,11 +96,12 @@ def tokenizer_flags(command):
 _TEXT_VECTORIZATION_FLAGS = ("standardize", "split_on", "ngrams", "max_tokens", "min_count")
 # each KerasHub tokenizer's options (flags under their KerasHub names), and what its --vocab file is
 _KERAS_HUB_FLAGS = {"wordpiece": ("lowercase", "strip_accents", "split_on_cjk", "suffix_indicator", "oov_token"),
-                    "sentencepiece": ("add_bos", "add_eos")}
-_NAMES = {"wordpiece": "WordPiece", "sentencepiece": "SentencePiece"}
+                    "sentencepiece": ("add_bos", "add_eos"), "bpe": ("add_prefix_space", "unsplittable_tokens")}
+_NAMES = {"wordpiece": "WordPiece", "sentencepiece": "SentencePiece", "bpe": "byte-pair"}
 _VOCAB_FILES = {"wordpiece": "a WordPiece vocab.txt, one piece a line, as KerasHub's presets and BERT ship it",
                 "sentencepiece": "a SentencePiece .model file, as SentencePieceTrainer writes it and KerasHub's "
-                                 "presets ship it (vocabulary.spm)"}
+                                 "presets ship it (vocabulary.spm)",
+                "bpe": "a byte-pair vocabulary.json (GPT-2's vocab.json), with --merges merges.txt"}
 
 
 def _flag(ctx: click.Context, name: str) -> str:
@@ -112,7 +113,7 @@ def keras_hub_flags(command):
     sentencepiece, the token ids are KerasHub's for the --vocab file (prep.text.wordpiece,
     prep.text.sentencepiece)."""
     @functools.wraps(command)
-    def wrapper(*args, settings, tokenizer, vocab_file, **kwargs):
+    def wrapper(*args, settings, tokenizer, vocab_file, merges_file, **kwargs):
         from click.core import ParameterSource
 
         options = {name: kwargs.pop(name) for names in _KERAS_HUB_FLAGS.values() for name in names}
@@ -134,17 +135,23 @@ def keras_hub_flags(command):
         if tokenizer != TOKENIZERS[0]:
             if not vocab_file and not kwargs.get("update"):
                 raise click.UsageError(f"--tokenizer {tokenizer} needs --vocab FILE: {_VOCAB_FILES[tokenizer]}")
-            kind = {"wordpiece": WordPieceSettings, "sentencepiece": SentencePieceSettings}[tokenizer]
+            if tokenizer == "bpe" and vocab_file and not merges_file:
+                raise click.UsageError("--tokenizer bpe needs --merges FILE: the merges.txt beside the vocabulary.json")
+            kind = {"wordpiece": WordPieceSettings, "sentencepiece": SentencePieceSettings, "bpe": BytePairSettings}[tokenizer]
             settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer=tokenizer, **{
                 tokenizer: kind(**{name: options[name] for name in _KERAS_HUB_FLAGS[tokenizer]})})
-        return command(*args, settings=settings, vocab_file=vocab_file, **kwargs)
+        if merges_file and tokenizer != "bpe":
+            raise click.UsageError("--merges is the byte-pair merges.txt: add --tokenizer bpe")
+        return command(*args, settings=settings, vocab_file=vocab_file, merges_file=merges_file, **kwargs)
 
     defaults = WordPieceSettings()
     for flag in reversed([
         click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=TOKENIZERS[0],
                      help="text_vectorization: TextVectorization's ids (the settings above). wordpiece, "
-                          "sentencepiece: the ids of keras_hub.tokenizers.WordPieceTokenizer (--vocab vocab.txt) "
-                          "or SentencePieceTokenizer (--vocab FILE.model), with the options below."),
+                          "sentencepiece, bpe: the ids of keras_hub.tokenizers.WordPieceTokenizer (--vocab vocab.txt), "
+                          "SentencePieceTokenizer (--vocab FILE.model) or BytePairTokenizer (--vocab vocabulary.json "
+                          "--merges merges.txt), with the options below."),
+        click.option("--merges", "merges_file", metavar="FILE", help="bpe: the merges.txt of the --vocab vocabulary.json."),
         click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT."),
         click.option("--strip-accents", is_flag=True, help="wordpiece: drop accents (NFD, then nonspacing marks)."),
         click.option("--no-split-on-cjk", "split_on_cjk", flag_value=False, default=defaults.split_on_cjk,
@@ -154,6 +161,9 @@ def keras_hub_flags(command):
         click.option("--oov-token", default=defaults.oov_token, help="wordpiece: the vocabulary's unknown token."),
         click.option("--add-bos", is_flag=True, help="sentencepiece: start each document with the model's <s> id."),
         click.option("--add-eos", is_flag=True, help="sentencepiece: end each document with the model's </s> id."),
+        click.option("--add-prefix-space", is_flag=True, help="bpe: a space before each document, as RoBERTa's."),
+        click.option("--unsplittable-token", "unsplittable_tokens", multiple=True, metavar="TOKEN",
+                     help="bpe: a special token kept whole where the text holds it (repeat for more), e.g. <|endoftext|>."),
     ]):
         wrapper = flag(wrapper)
     return wrapper
@@ -188,18 +198,17 @@ def keras_hub_flags(command):
 @sharding_flags
 @tfds_flag
 @runner_flags
-def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, vocab_splits, settings, no_raw_text,
-         dedupe, update, sharding, runner, overwrite):
+def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, merges_file, vocab_splits, settings,
+         no_raw_text, dedupe, update, sharding, runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
 
     SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
     a folder with --input-format, or a glob); .gz files are read as they are. Beam flags after `--` go
     to the pipeline as they are.
     """
-    from prep.core.vocab_files import read_file, read_vocabulary
+    from prep.core.vocab_files import read_vocabulary
     from prep.text.options import TextJobOptions
-    from prep.text.sentencepiece import sentencepiece_vocabulary
-    from prep.text.vocabulary import wordpiece_lines
+    from prep.text.tokenizer import read_token_vocabulary
 
     if update:
         _update(inputs.src, out, runner, overwrite)
@@ -210,13 +219,11 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
         if settings.max_tokens is not None or settings.min_count != 1:
             raise click.UsageError("--max-tokens and --min-count shape a learned vocabulary; "
                                    "with --vocab the file is used as it is")
-        if settings.tokenizer == "sentencepiece":
-            parse_flag(lambda path: sentencepiece_vocabulary(read_file(path, on_launcher=True), path,
-                                                             settings.sentencepiece), vocab_file, "--vocab")
-        else:
-            entries = parse_flag(read_on_launcher, vocab_file, "--vocab")
-        if settings.tokenizer == "wordpiece":
-            parse_flag(lambda path: wordpiece_lines(entries, path, settings.wordpiece.oov_token), vocab_file, "--vocab")
+        try:
+            read_token_vocabulary(tuple(f for f in (vocab_file, merges_file) if f), settings, on_launcher=True)
+        except ValueError as e:  # the message names the file at fault
+            flag = "--merges" if merges_file and str(e).startswith(f"{merges_file}:") else "--vocab"
+            raise click.BadParameter(str(e), param_hint=flag) from None
     if not inputs.labelled and labels_file:
         raise click.UsageError("--labels needs labelled documents: class folders, or --label-field")
     labels = parse_flag(read_on_launcher, labels_file, "--labels") if labels_file else None
@@ -228,7 +235,7 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, v
         text=settings,
         sharding=sharding,
         split_fractions=split_fractions, vocabulary_splits=vocabulary_splits,
-        labels=labels, vocab_file=vocab_file, raw_text=not no_raw_text, dedupe=dedupe,
+        labels=labels, vocab_file=vocab_file, merges_file=merges_file, raw_text=not no_raw_text, dedupe=dedupe,
         spill_shuffles=runner.is_local, created=now())
     _launch(options, runner, overwrite, vocab_splits is not None)
 

@@ -205,10 +205,10 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
     return stats
 
 
-def vocabulary_file(settings: TextSettings) -> str:
-    """The dataset's file its tokens vocabulary is read back from (an update): the SentencePiece
-    model, or the tokens file."""
-    return settings.sentencepiece.proto if settings.tokenizer == "sentencepiece" else TOKENS_FILE
+def vocabulary_files(settings: TextSettings) -> tuple[str, ...]:
+    """The dataset's files its tokens vocabulary is read back from (an update): a KerasHub tokenizer's
+    own files, or the tokens file."""
+    return settings.tokenizer_files or (TOKENS_FILE,)
 
 
 def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None) -> Vocabulary:

@@ -36,6 +36,7 @@ class TextJobOptions(SpillsUnderOut):
     split_fractions: SplitFractions | None = None
     labels: tuple[str, ...] | None = None
     vocab_file: str | None = None
+    merges_file: str | None = None  # --tokenizer bpe: merges.txt beside vocab_file's vocabulary.json
     # the splits a learned vocabulary counts the documents of (None: every split), as tf.Transform
     # analyses only the training data: test documents must not choose tokens
     vocabulary_splits: tuple[str, ...] | None = ("train",)

@@ -49,6 +49,9 @@ def text_features(settings: TextSettings, raw_text: bool, labelled: bool,
     if settings.tokenizer == "wordpiece":
         ids = (f"WordPiece ids of the document (keras_hub.tokenizers.WordPieceTokenizer's output, unpadded{truncated}): "
                f"line i of vocab/tokens.txt is id i; {settings.wordpiece.oov_token} is out-of-vocabulary")
+    elif settings.tokenizer == "bpe":
+        ids = (f"byte-pair ids of the document (keras_hub.tokenizers.BytePairTokenizer's output, unpadded{truncated}): "
+               f"line i of vocab/tokens.txt is the token of id i in {settings.bpe.vocabulary}")
     elif settings.tokenizer == "sentencepiece":
         ids = (f"SentencePiece ids of the document (keras_hub.tokenizers.SentencePieceTokenizer's output, "
                f"unpadded{truncated}): line i of vocab/tokens.txt is piece i of {settings.sentencepiece.proto}")

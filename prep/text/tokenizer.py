@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from prep.core.vocab_files import read_file, read_vocabulary
+from prep.text.bytepair import BytePair, bytepair_vocabulary
 from prep.text.ngrams import ngrams
-from prep.text.sentencepiece import SentencePiece
+from prep.text.sentencepiece import SentencePiece, sentencepiece_vocabulary
 from prep.text.split import check_split, split_tokens
 from prep.text.standardize import check_standardize, standardize, translation
-from prep.text.vocabulary import TokenVocabulary
+from prep.text.vocabulary import TokenVocabulary, from_lines, wordpiece_lines
 from prep.text.wordpiece import WordPiece
 from schemas import TextSettings
 
@@ -63,11 +65,29 @@ class Tokenizer:
         return self.split == "whitespace" and (self.ngrams or 1) == 1
 
 
-def document_tokenizer(settings: TextSettings, vocabulary: TokenVocabulary) -> "Tokenizer | WordPiece | SentencePiece":
+def document_tokenizer(settings: TextSettings, vocabulary: TokenVocabulary) -> "Tokenizer | WordPiece | SentencePiece | BytePair":
     """What turns a document into tokens for `settings`: TextVectorization's rules, or KerasHub's
-    WordPiece with the vocabulary's tokens, or KerasHub's SentencePiece with its model file."""
+    WordPiece with the vocabulary's tokens, SentencePiece with its model, byte-pair with its files."""
     if settings.tokenizer == "wordpiece":
         return WordPiece(tuple(t.decode("utf-8") for t in vocabulary.tokens), settings.wordpiece)
     if settings.tokenizer == "sentencepiece":
         return SentencePiece(vocabulary, settings.sentencepiece)
+    if settings.tokenizer == "bpe":
+        return BytePair(vocabulary, settings.bpe)
     return Tokenizer.from_settings(settings)
+
+
+def read_token_vocabulary(paths: tuple[str, ...], settings: TextSettings, on_launcher: bool = False) -> TokenVocabulary:
+    """The vocabulary in the files `paths` (local or gs://) for `settings`' tokenizer: a tokens file
+    (TextVectorization's, a WordPiece vocab.txt), a SentencePiece model, or a byte-pair vocabulary.json
+    and merges.txt; ValueError naming the file when it cannot be one. `on_launcher`: a flag's files,
+    read before the job (prep.core.vocab_files)."""
+    if settings.tokenizer == "sentencepiece":
+        return sentencepiece_vocabulary(read_file(paths[0], on_launcher), paths[0], settings.sentencepiece)
+    if settings.tokenizer == "bpe":
+        return bytepair_vocabulary(read_file(paths[0], on_launcher), read_file(paths[1], on_launcher), paths[:2],
+                                   settings.bpe)
+    entries = read_vocabulary(paths[0], on_launcher)
+    if settings.tokenizer == "wordpiece":
+        return wordpiece_lines(entries, paths[0], settings.wordpiece.oov_token)
+    return from_lines(entries, paths[0])

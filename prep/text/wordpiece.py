@@ -19,8 +19,7 @@ Python's Unicode tables are not TensorFlow's: RE2 and ICU in TensorFlow 2.21 kno
 Python 3.11's `unicodedata` Unicode 14, the `regex` module a newer one still. So the character
 classes (whitespace, punctuation, nonspacing marks) are the ranges RE2 matches, and a character
 Python does not know yet (about 5,000 code points, none of them in everyday text) is normalised as
-ICU does it; both come from `unicode_updates.json`, which tests/text/unicode_updates.py makes from
-TensorFlow itself and the test suite checks.
+ICU does it; both come from prep.text.unicode_tables.
 
 A document's words repeat, so each distinct word's pieces are kept once made (`WordPiece.cache_size`
 words per process): tokenising is then a regex split and a dict look-up per word.
@@ -28,13 +27,13 @@ words per process): tokenising is then a regex split and a dict look-up per word
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from functools import lru_cache
-from importlib import resources
 
 import regex
 
+from prep.text.unicode_tables import tables
+from prep.text.word_cache import CachedWords
 from schemas import WordPieceSettings
 
 MAX_BYTES_PER_WORD = 100  # FastWordpieceTokenizer's default max_bytes_per_word, as KerasHub builds it
@@ -43,30 +42,18 @@ _CJK = (r"\u4E00-\u9FFF\u3400-\u4DBF\U00020000-\U0002A6DF\U0002A700-\U0002B73F\U
         r"\U0002B820-\U0002CEAF\uF900-\uFAFF\U0002F800-\U0002FA1F")  # KerasHub's CJK_REGEX
 
 
-@lru_cache(maxsize=1)
-def _tables() -> dict:
-    """unicode_updates.json: the character classes as RE2 in TensorFlow sees them, and how ICU
-    normalises the characters Python's Unicode tables do not know yet (see the module doc)."""
-    data = json.loads(resources.files("prep.text").joinpath("unicode_updates.json").read_text("utf-8"))
-    out = {name: {int(k, 16): v for k, v in data[name].items()} for name in ("nfd", "casefold")}
-    out["compositions"] = sorted(out["nfd"].items(), key=lambda item: -len(item[1]))  # the longest first
-    for name in ("whitespace", "punctuation", "marks"):
-        out[name] = "".join(f"\\U{first:08X}-\\U{last:08X}" for first, last in data[name])
-    return out
-
-
 @lru_cache(maxsize=2)
 def _words_pattern(split_on_cjk: bool) -> regex.Pattern:
     """A word is a run of characters that are none of whitespace, punctuation and (with
     split_on_cjk) CJK ideographs; a punctuation character and a CJK ideograph are words of their own."""
-    t = _tables()
+    t = tables()
     kept = t["punctuation"] + (_CJK if split_on_cjk else "")
     return regex.compile(f"[^{t['whitespace']}{kept}]+|[{kept}]")
 
 
 @lru_cache(maxsize=1)
 def _marks() -> regex.Pattern:
-    return regex.compile(f"[{_tables()['marks']}]+")
+    return regex.compile(f"[{tables()['marks']}]+")
 
 
 def _unknown_to_python(text: str) -> bool:
@@ -76,7 +63,7 @@ def _unknown_to_python(text: str) -> bool:
 def _strip_accents(text: str) -> str:
     # per document: one translate in C (it maps only the characters Python cannot decompose yet),
     # not a Python loop over the characters to see whether it is needed
-    return _marks().sub("", unicodedata.normalize("NFD", text.translate(_tables()["nfd"])))
+    return _marks().sub("", unicodedata.normalize("NFD", text.translate(tables()["nfd"])))
 
 
 # Default ignorable code points, which NFKC_Casefold removes (DerivedCoreProperties.txt)
@@ -87,20 +74,16 @@ def _case_fold(word: str) -> str:
     """ICU's NFKC_Casefold of a word, as `tf_text.case_fold_utf8` applies it."""
     if not _unknown_to_python(word):
         return _IGNORABLE.sub("", unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", word).casefold()))
-    t = _tables()
+    t = tables()
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", word.translate(t["casefold"])).casefold())
     for composed, parts in t["compositions"]:  # compositions Python's tables cannot make yet
         folded = folded.replace(parts, t["casefold"].get(composed, chr(composed)))
     return _IGNORABLE.sub("", folded)
 
 
-class WordPiece:
+class WordPiece(CachedWords):
     """A document (UTF-8) -> its WordPiece tokens (UTF-8), as KerasHub's tokenizer gives them; what
     prep.text.tokenizer.Tokenizer offers the encoder, for WordPiece."""
-
-    cache_size = 1 << 20
-    ngrams = None
-    joiner = b"\n"  # no piece holds a line break: copies are documents with the same pieces
 
     def __init__(self, vocabulary: tuple[str, ...], options: WordPieceSettings = WordPieceSettings()):
         if options.oov_token not in vocabulary:
@@ -109,7 +92,7 @@ class WordPiece:
         self.vocabulary = frozenset(vocabulary)
         self._oov = [options.oov_token.encode("utf-8")]
         self._words = _words_pattern(options.split_on_cjk).findall
-        self._pieces: dict[str, list[bytes]] = {}
+        super().__init__()
 
     def word_pieces(self, word: str) -> list[bytes]:
         """One word's pieces: greedy longest match first, as FastWordpieceTokenizer; the OOV token
@@ -142,20 +125,3 @@ class WordPiece:
         if self.options.strip_accents:
             text = _strip_accents(text)
         return self._words(text)
-
-    def tokens(self, text: bytes) -> list[bytes]:
-        cache, out = self._pieces, []
-        for word in self.words(text.decode("utf-8")):
-            pieces = cache.get(word)
-            if pieces is None:
-                pieces = self.word_pieces(word)
-                if len(cache) >= self.cache_size:
-                    cache.clear()
-                cache[word] = pieces
-            out += pieces
-        return out
-
-    copy_tokens = tokens
-
-    def tokens_function(self):
-        return self.tokens

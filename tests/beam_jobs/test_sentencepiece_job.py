@@ -51,16 +51,38 @@ def keras_hub_ids(proto: Path, texts: list[str], **options) -> list[list[int]]:
     return [ids for batch in ds for ids in batch.to_list()]
 
 
-@pytest.mark.parametrize("options, flags", [({}, []), ({"add_bos": True, "add_eos": True}, ["--add-bos", "--add-eos"])])
-def test_ids_are_keras_hubs_at_any_worker_count(model, corpus, tmp_path, prep_cli, options, flags):
-    common = ["--tokenizer", "sentencepiece", "--vocab", model, *flags, "--split", "train=0.7,test=0.3",
-              "--num-shards", "2"]
+def converted_at_one_and_two_workers(prep_cli, corpus: Path, tmp_path: Path, flags: list, summary: str) -> Path:
+    """The dataset `prep text` makes of `corpus` with `flags` on 1 worker, after checking that 2 workers
+    write the same shards and the summary names the vocabulary as `summary`."""
+    common = [*flags, "--split", "train=0.7,test=0.3", "--num-shards", "2"]
     one, two = tmp_path / "one", tmp_path / "two"
     result = prep_cli("text", corpus, one, *common, "--workers", "1")
     assert result.exit_code == 0, result.output
-    assert "SentencePiece pieces" in result.out
+    assert summary in result.out
     assert prep_cli("text", corpus, two, *common, "--workers", "2").exit_code == 0
     assert shard_bytes(one) == shard_bytes(two)
+    return one
+
+
+def updated_without(prep_cli, corpus: Path, out: Path, text: str, files: list[Path]) -> dict:
+    """The record of `text`, appended to `corpus` and added to the dataset by `prep text --update` while
+    `files` (the tokenizer's, which the flags named) are out of the way."""
+    moved = [path.rename(path.with_suffix(".moved")) for path in files]
+    try:
+        with corpus.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"text": text, "label": "a"}) + "\n")
+        result = prep_cli("text", corpus, out, "--update")
+        assert result.exit_code == 0, result.output
+    finally:
+        for path, original in zip(moved, files):
+            path.rename(original)
+    return next(r for r in read_records(out) if r["text"] == text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("options, flags", [({}, []), ({"add_bos": True, "add_eos": True}, ["--add-bos", "--add-eos"])])
+def test_ids_are_keras_hubs_at_any_worker_count(model, corpus, tmp_path, prep_cli, options, flags):
+    one = converted_at_one_and_two_workers(prep_cli, corpus, tmp_path, ["--tokenizer", "sentencepiece", "--vocab",
+                                                                        model, *flags], "SentencePiece pieces")
 
     schema = json.loads((one / "schema.json").read_text())
     assert schema["text"]["tokenizer"] == "sentencepiece"
@@ -100,16 +122,7 @@ def test_inspect_verify_and_update_read_a_sentencepiece_dataset(model, corpus, t
     assert prep_cli("verify", out).exit_code == 0
 
     # an update reads the model the dataset holds (the --vocab file may be gone) and keeps --add-bos
-    model.rename(model.with_suffix(".moved"))
-    try:
-        with corpus.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"text": "the slow red fox", "label": "a"}) + "\n")
-        result = prep_cli("text", corpus, out, "--update")
-        assert result.exit_code == 0, result.output
-    finally:
-        model.with_suffix(".moved").rename(model)
-    records = read_records(out)
-    new = next(r for r in records if r["text"] == b"the slow red fox")
+    new = updated_without(prep_cli, corpus, out, "the slow red fox", [model])
     assert new["text/token_ids"] == processor.EncodeAsIds("the slow red fox", add_bos=True)
     assert prep_cli("verify", out).exit_code == 0
 

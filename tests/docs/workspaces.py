@@ -123,6 +123,12 @@ def text(root: Path) -> None:
     with open(root / "tokenizer.model", "wb") as model:
         sentencepiece.SentencePieceTrainer.train(sentence_iterator=iter(bodies), model_writer=model, vocab_size=60,
                                                  hard_vocab_limit=False, minloglevel=2)
+    # GPT-2 style vocabulary.json and merges.txt trained on the corpus, for prep text --tokenizer bpe
+    from tests.text.test_bytepair import train
+
+    vocabulary, merges = train(bodies, 400)
+    (root / "vocabulary.json").write_text(json.dumps(vocabulary))
+    (root / "merges.txt").write_text("".join(m + "\n" for m in merges))
     # a day of documents that arrives later, for the examples of datasets that grow (prep text --update)
     with open(root / "more.jsonl", "w") as jsonl:
         for i in range(6):

@@ -23,6 +23,7 @@ from schemas import (
     DTYPES,
     ENCODINGS,
     FORMAT_VERSION,
+    BytePairSettings,
     DatasetSchema,
     Feature,
     ImageInfo,
@@ -294,6 +295,10 @@ def dataset_schemas(draw: Any) -> DatasetSchema:
             TextSettings, standardize=st.none(), split=st.none(), max_length=st.none() | counts,
             tokenizer=st.just("sentencepiece"),
             sentencepiece=st.builds(SentencePieceSettings, names.map(lambda n: f"vocab/{n}"), st.booleans(), st.booleans()),
+        ) | st.builds(
+            TextSettings, standardize=st.none(), split=st.none(), max_length=st.none() | counts, tokenizer=st.just("bpe"),
+            bpe=st.builds(BytePairSettings, names.map(lambda n: f"vocab/{n}.json"), names.map(lambda n: f"vocab/{n}"),
+                          st.booleans(), st.lists(names, max_size=3).map(tuple)),
         )),
         provenance=draw(st.none() | st.builds(
             Provenance, tool=names, version=names, created=names, source=names, command=names,
@@ -527,6 +532,8 @@ INVALID = [
      "splits[0].shards[0].file", ["must be a path inside the dataset directory"], EXPRESSIBLE),
     ("absolute vocabulary file", "text", put(("vocabularies", 1, "file"), "/etc/passwd"),
      "vocabularies[1].file", ["must be a path inside the dataset directory"], EXPRESSIBLE),
+    ("byte-pair merges climbing out", "text", put(("text", "bpe"), {"vocabulary": "vocab/v.json", "merges": "/etc/passwd"}),
+     "text.bpe.merges", ["must be a path inside the dataset directory"], EXPRESSIBLE),
     ("SentencePiece model climbing out", "text",
      put(("text", "sentencepiece"), {"proto": "../../home/u/.ssh/id_rsa"}),
      "text.sentencepiece.proto", ["must be a path inside the dataset directory"], EXPRESSIBLE),

@@ -26,16 +26,16 @@ WORDS = ["the", "The", "QUICK", "quick", "fox", "jumped", "École", "e\u0301cole
 PLANES = [(0x20, 0x7F), (0xA0, 0x2FFF), (0x3000, 0xD7FF), (0xF900, 0xFFFD), (0x10000, 0x3134F), (0xE0000, 0xE01EF)]
 
 
-def documents(seed: int, n: int, characters: float = 0.4) -> list[str]:
-    """Words and characters of many scripts, accents, ignorable and control characters, NUL, code
-    points of every plane."""
+def documents(seed: int, n: int, characters: float = 0.4, words: list[str] = WORDS) -> list[str]:
+    """`words` and characters of many scripts, accents, ignorable and control characters, NUL, code
+    points of every plane (a share `characters` of them)."""
     rng = random.Random(seed)
 
     def character() -> str:
         low, high = rng.choice(PLANES)
         return chr(rng.randint(low, high))
 
-    return ["".join(character() if rng.random() < characters else rng.choice(WORDS) for _ in range(rng.randint(0, 30)))
+    return ["".join(character() if rng.random() < characters else rng.choice(words) for _ in range(rng.randint(0, 30)))
             for _ in range(n)]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 FILE = Path(__file__).resolve().parents[2] / "prep" / "text" / "unicode_updates.json"
 ABOUT = ("whitespace, punctuation, marks: code point ranges [first, last] KerasHub's WordPiece pre-tokenisation "
-         "drops, keeps as words and strips as accents (\\p{Mn}), as RE2 in TensorFlow sees them. nfd, casefold: code "
+         "drops, keeps as words and strips as accents (\\p{Mn}), as RE2 in TensorFlow sees them; letters, numbers: "
+         "\\p{L} and \\p{N} as RE2 sees them (KerasHub's BytePairTokenizer). nfd, casefold: code "
          "points Python's unicodedata (Unicode %s) leaves unassigned, as ICU in tensorflow-text %s normalises "
          "them (NFD, NFKC_Casefold). Made by tests/text/unicode_updates.py.")
 
@@ -35,7 +36,8 @@ def _ranges(points: list[int]) -> list[list[int]]:
 
 def classes() -> dict:
     """Every code point in a word ("a" + c + "b") split as KerasHub splits: dropped (whitespace),
-    kept as a word of its own (punctuation) or part of the word; and whether RE2 calls it \\p{Mn}."""
+    kept as a word of its own (punctuation) or part of the word; and whether RE2 calls it \\p{Mn},
+    \\p{L}, \\p{N}."""
     import tensorflow as tf
     import tensorflow_text as tf_text
     from keras_hub.src.tokenizers.word_piece_tokenizer import PUNCTUATION_REGEX, WHITESPACE_AND_PUNCTUATION_REGEX
@@ -43,11 +45,14 @@ def classes() -> dict:
     points = [c for c in range(1, 0x110000) if not 0xD800 <= c < 0xE000]
     words = tf_text.regex_split(tf.constant([f"a{chr(c)}b".encode("utf-8") for c in points]),
                                 WHITESPACE_AND_PUNCTUATION_REGEX, PUNCTUATION_REGEX).to_list()
-    marks = tf.strings.regex_replace(tf.constant([chr(c).encode("utf-8") for c in points]), r"\p{Mn}", "").numpy()
+    alone = tf.constant([chr(c).encode("utf-8") for c in points])
+    marks, letters, numbers = (tf.strings.regex_replace(alone, name, "").numpy() for name in (r"\p{Mn}", r"\p{L}", r"\p{N}"))
     whitespace = [0] + [c for c, w in zip(points, words) if len(w) == 2]  # NUL ends the text (wordpiece.py)
     punctuation = [c for c, w in zip(points, words) if len(w) == 3]
     return {"whitespace": _ranges(whitespace), "punctuation": _ranges(punctuation),
-            "marks": _ranges([c for c, m in zip(points, marks) if not m])}
+            "marks": _ranges([c for c, m in zip(points, marks) if not m]),
+            "letters": _ranges([c for c, m in zip(points, letters) if not m]),
+            "numbers": _ranges([c for c, m in zip(points, numbers) if not m])}
 
 
 def expected() -> dict:
