@@ -54,6 +54,28 @@ CASES = {"short": (8, 30), "long": (100, 1000)}  # words per document, lowest an
 MODES = ("vocab", "learn")
 PUNCTUATION = str.maketrans("", "", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
+# the loops' end: one tf.train.Example per document (the features prep writes) from `batches` of ids
+WRITE_RECORDS = r"""def feature(value):
+    if isinstance(value, int):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+name = os.path.basename(src).encode()
+first = 0
+with tf.io.TFRecordWriter(out) as writer:
+    for ids in batches:
+        batch = ids.to_list()
+        for n, (row, row_ids) in enumerate(zip(rows[first:first + len(batch)], batch), first + 1):
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                "text": feature(row["text"].encode()),
+                "text/token_ids": tf.train.Feature(int64_list=tf.train.Int64List(value=row_ids)),
+                "text/filename": feature(name), "text/line": feature(n),
+                "label": feature(label_ids[row["label"]]), "label/name": feature(row["label"].encode()),
+            })).SerializeToString())
+        first += len(batch)
+"""
+
 _LOOP = r"""
 import json, os, sys, time
 started = time.perf_counter()
@@ -75,32 +97,12 @@ else:
     layer = tf.keras.layers.TextVectorization(vocabulary=vocab, ragged=True)
 
 # the seed how-to's Example 2: the layer mapped over a tf.data pipeline on every core, batches prefetched
-vectorized = (tf.data.Dataset.from_tensor_slices(texts).batch(%(batch)d)
-              .map(lambda t: layer(t), num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
+batches = (tf.data.Dataset.from_tensor_slices(texts).batch(%(batch)d)
+           .map(lambda t: layer(t), num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
 
-
-def feature(value):
-    if isinstance(value, int):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-name = os.path.basename(src).encode()
-first = 0
-with tf.io.TFRecordWriter(out) as writer:
-    for ids in vectorized:
-        batch = ids.to_list()
-        for n, (row, row_ids) in enumerate(zip(rows[first:first + len(batch)], batch), first + 1):
-            writer.write(tf.train.Example(features=tf.train.Features(feature={
-                "text": feature(row["text"].encode()),
-                "text/token_ids": tf.train.Feature(int64_list=tf.train.Int64List(value=row_ids)),
-                "text/filename": feature(name), "text/line": feature(n),
-                "label": feature(label_ids[row["label"]]), "label/name": feature(row["label"].encode()),
-            })).SerializeToString())
-        first += len(batch)
-with open(timing, "w") as f:
+%(write)swith open(timing, "w") as f:
     f.write(repr(time.perf_counter() - imported))
-""" % {"batch": BATCH, "max_tokens": MAX_TOKENS}
+""" % {"batch": BATCH, "max_tokens": MAX_TOKENS, "write": WRITE_RECORDS}
 
 
 def generate(folder: Path, case: str, amount: int) -> tuple[Path, Path, int]:
@@ -163,18 +165,19 @@ def prep_command(corpus: Path, out: Path, vocab: Path | None, workers: int | Non
 def encode_rate(corpus: Path, vocab: Path) -> float:
     """Tokens per second of the encode stage alone on one core: the job's per-range work (read the
     rows, encode them in batches) on the first byte range of the corpus, in this process, without Beam."""
-    from beam_jobs.text import _read_vocabulary
     from prep.core import row_files
     from prep.core.layout import Layout
     from prep.text import inputs as text_inputs
     from prep.text.encoder import DocumentEncoder
     from prep.text.options import TextJobOptions
+    from prep.text.tokenizer import read_token_vocabulary
+    from schemas import TextSettings
 
     inputs = text_inputs.resolve_inputs(str(corpus), "auto", "text", "label", False, False)
     size = corpus.stat().st_size
     end = None if size <= row_files.RANGE_BYTES else row_files.RANGE_BYTES
     encoder = DocumentEncoder(TextJobOptions(inputs=inputs, out="/nonexistent", vocab_file=str(vocab)),
-                              _read_vocabulary(str(vocab)), tuple(TOPICS))
+                              read_token_vocabulary((str(vocab),), TextSettings()), tuple(TOPICS))
     tokens, start = 0, time.perf_counter()
     for item in text_inputs.corpus_items(str(corpus), inputs, Layout(False, ()), 0, end):
         encoder.add(item)

@@ -50,12 +50,12 @@ def _class(points: set[int]) -> str:
 @lru_cache(maxsize=None)
 def property_class(name: str, prop: str) -> str:
     """The inside of a `regex.V1` character class that matches the code points RE2 in TensorFlow
-    puts in the class `name`: the `regex` module's own property `prop` (such as \\p{L}), with the code
+    puts in the class `name`: the `regex` module's own class `prop` (such as \\p{L}), with the code
     points their Unicode versions disagree on added or taken away. A property is looked up in a table;
     a class of hundreds of ranges is searched range by range (8x slower on every character)."""
     data = json.loads(resources.files("prep.text").joinpath("unicode_updates.json").read_text("utf-8"))
-    everything = "".join(chr(c) for c in range(1, sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
-    python = {ord(c) for match in regex.finditer(f"{prop}+", everything) for c in match.group()}
+    everything = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    python = {ord(c) for match in regex.finditer(f"[{prop}]+", everything) for c in match.group()}
     re2 = _code_points(data[name])
     added, removed = re2 - python, python - re2
     return prop + _class(added) + (f"--[{_class(removed)}]" if removed else "")

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import regex
 
-from prep.text.unicode_tables import tables
+from prep.text.unicode_tables import property_class, tables
 from prep.text.word_cache import CachedWords
 from schemas import WordPieceSettings
 
@@ -46,9 +46,12 @@ _CJK = (r"\u4E00-\u9FFF\u3400-\u4DBF\U00020000-\U0002A6DF\U0002A700-\U0002B73F\U
 def _words_pattern(split_on_cjk: bool) -> regex.Pattern:
     """A word is a run of characters that are none of whitespace, punctuation and (with
     split_on_cjk) CJK ideographs; a punctuation character and a CJK ideograph are words of their own."""
-    t = tables()
-    kept = t["punctuation"] + (_CJK if split_on_cjk else "")
-    return regex.compile(f"[^{t['whitespace']}{kept}]+|[{kept}]")
+    # KerasHub's classes as the `regex` module's own, corrected to RE2's (property lookups are 8x faster
+    # than searching hundreds of ranges for every character)
+    whitespace = property_class("whitespace", r"\t\n\f\r \p{Cc}\p{Cf}")
+    punctuation = property_class("punctuation", r"!-/:-@\[-`{-~\p{P}")
+    kept = f"[{punctuation}]" + (f"||[{_CJK}]" if split_on_cjk else "")
+    return regex.compile(f"[^[{whitespace}]||{kept}]+|[{kept}]", regex.V1)
 
 
 @lru_cache(maxsize=1)
