@@ -109,9 +109,9 @@ def _flag(ctx: click.Context, name: str) -> str:
 
 
 def keras_hub_flags(command):
-    """--tokenizer and the options of KerasHub's tokenizers (`prep text`): with wordpiece or
-    sentencepiece, the token ids are KerasHub's for the --vocab file (prep.text.wordpiece,
-    prep.text.sentencepiece)."""
+    """--tokenizer and the options of KerasHub's tokenizers (`prep text`): with wordpiece, sentencepiece
+    or bpe, the token ids are KerasHub's for the --vocab file (and --merges: prep.text.wordpiece,
+    prep.text.sentencepiece, prep.text.bytepair)."""
     @functools.wraps(command)
     def wrapper(*args, settings, tokenizer, vocab_file, merges_file, **kwargs):
         from click.core import ParameterSource

@@ -78,6 +78,11 @@ def _alternate(index: int) -> str:
     return "Ĵ" + "".join(chr(ord("A") + int(d)) for d in str(index))
 
 
+def _merge_lines(merges: bytes) -> list[str]:
+    """merges.txt's lines as KerasHub reads them: a text file's lines (any line ending), right-stripped."""
+    return [line.rstrip() for line in io.StringIO(merges.decode("utf-8"), newline=None)]
+
+
 def bytepair_vocabulary(vocabulary: bytes, merges: bytes, sources: tuple[str, str],
                         options: BytePairSettings) -> TokenVocabulary:
     """A vocabulary.json and merges.txt (their bytes) as KerasHub reads them; ValueError naming the
@@ -92,7 +97,7 @@ def bytepair_vocabulary(vocabulary: bytes, merges: bytes, sources: tuple[str, st
     if sorted(ids.values()) != list(range(len(ids))):
         raise ValueError(f"{vocab_source}: the ids are not 0 to {len(ids) - 1}, each once")
     try:
-        lines = [line.rstrip() for line in io.StringIO(merges.decode("utf-8"), newline=None)]
+        lines = _merge_lines(merges)
     except UnicodeDecodeError:
         raise ValueError(f"{merges_source}: not UTF-8 text") from None
     for number, line in enumerate(lines, 1):
@@ -126,7 +131,7 @@ class BytePair(CachedWords):
         super().__init__({token: [token.encode("utf-8")] for token in options.unsplittable_tokens})
         self.options = options
         merges = dict(vocabulary.files)[options.merges]
-        lines = [line.rstrip() for line in io.StringIO(merges.decode("utf-8"), newline=None)]
+        lines = _merge_lines(merges)
         self._ranks = {line: rank for rank, line in reversed(list(enumerate(lines)))}  # the first of repeats
         self._no_rank = len(lines) + 1
         self._chars = bytes_to_unicode()

@@ -3,9 +3,9 @@ tests/text/unicode_updates.py and checked by the test suite.
 
 RE2 and ICU in TensorFlow 2.21 know Unicode 16, Python 3.11's `unicodedata` Unicode 14 and the
 `regex` module a newer one still, so a character class written in Python (\\s, \\p{P}, \\p{L}, ...)
-is not the one tensorflow-text applies. The tables give the classes KerasHub's tokenizers use as
-the code point ranges RE2 matches, ready for a `regex` character class, and how ICU normalises the
-code points Python does not know yet (prep.text.wordpiece).
+is not the one tensorflow-text applies. `property_class` gives the classes KerasHub's tokenizers use
+as RE2 matches them, ready for a `regex` character class, and `tables` how ICU normalises the code
+points Python does not know yet (prep.text.wordpiece).
 """
 
 from __future__ import annotations
@@ -17,19 +17,25 @@ from importlib import resources
 
 import regex
 
-CLASSES = ("whitespace", "punctuation", "marks", "letters", "numbers")
+
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    return json.loads(resources.files("prep.text").joinpath("unicode_updates.json").read_text("utf-8"))
 
 
 @lru_cache(maxsize=1)
 def tables() -> dict:
     """`nfd`, `casefold`: {code point: what ICU makes of it}; `compositions`: the `nfd` entries, the
-    longest first; each of CLASSES: its ranges as the inside of a `regex` character class."""
-    data = json.loads(resources.files("prep.text").joinpath("unicode_updates.json").read_text("utf-8"))
+    longest first."""
+    data = _data()
     out = {name: {int(k, 16): v for k, v in data[name].items()} for name in ("nfd", "casefold")}
     out["compositions"] = sorted(out["nfd"].items(), key=lambda item: -len(item[1]))  # the longest first
-    for name in CLASSES:
-        out[name] = "".join(f"\\U{first:08X}-\\U{last:08X}" for first, last in data[name])
     return out
+
+
+@lru_cache(maxsize=1)
+def _every_code_point() -> str:
+    return "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
 
 
 def _code_points(ranges: list[list[int]]) -> set[int]:
@@ -53,9 +59,7 @@ def property_class(name: str, prop: str) -> str:
     puts in the class `name`: the `regex` module's own class `prop` (such as \\p{L}), with the code
     points their Unicode versions disagree on added or taken away. A property is looked up in a table;
     a class of hundreds of ranges is searched range by range (8x slower on every character)."""
-    data = json.loads(resources.files("prep.text").joinpath("unicode_updates.json").read_text("utf-8"))
-    everything = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
-    python = {ord(c) for match in regex.finditer(f"[{prop}]+", everything) for c in match.group()}
-    re2 = _code_points(data[name])
+    python = {ord(c) for match in regex.finditer(f"[{prop}]+", _every_code_point()) for c in match.group()}
+    re2 = _code_points(_data()[name])
     added, removed = re2 - python, python - re2
     return prop + _class(added) + (f"--[{_class(removed)}]" if removed else "")

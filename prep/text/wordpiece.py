@@ -56,7 +56,8 @@ def _words_pattern(split_on_cjk: bool) -> regex.Pattern:
 
 @lru_cache(maxsize=1)
 def _marks() -> regex.Pattern:
-    return regex.compile(f"[{tables()['marks']}]+")
+    marks = property_class("marks", r"\p{Mn}")
+    return regex.compile(f"[{marks}]+", regex.V1)
 
 
 def _unknown_to_python(text: str) -> bool:
