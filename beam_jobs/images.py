@@ -15,6 +15,7 @@ from beam_jobs.batching import spilled_bytes
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import FindDuplicates
 from beam_jobs.manifest import FindImages, ReadAnnotations, ReadManifest
+from beam_jobs.masks import PairMasks
 from beam_jobs.matching import MatchInputs
 from beam_jobs.progress import ReportTotal
 from beam_jobs.sharded_write import WriteShards
@@ -30,6 +31,7 @@ from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.inventory import HeldImage, inventory_row, stable_stat, started_at
 from prep.images.manifest import annotation_key
+from prep.images.masks import MaskRejected, mask_key, place_mask
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import CONVERTED, INPUTS, REJECTED, Progress
@@ -72,12 +74,13 @@ class _Convert(beam.DoFn):
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
     def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, annotation="",
-                 stat=(), **where):
+                 stat=(), mask: str | None = None, **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
         into its rejected.jsonl line (a manifest's line). `objects_of(image)`, for a detection image,
         gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail).
         `annotation`: what the label was made from, `stat` the file's (size, modification time) when an
-        update may trust them (prep.images.records.PendingImage)."""
+        update may trust them (prep.images.records.PendingImage); `mask`: the path of a segmentation
+        image's mask."""
         try:
             data = read_file(path)
         except FileNotFoundError:
@@ -94,6 +97,19 @@ class _Convert(beam.DoFn):
         except Exception as e:  # no single input may stop the job: prep.core.failures
             yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
             return
+        placed_mask = None
+        if mask is not None:
+            try:
+                placed_mask = place_mask(read_file(mask), image, self.options.image, self.options.masks)
+            except MaskRejected as e:
+                yield from self._reject(name, e.reason, e.detail, **where)
+                return
+            except (OSError, IOError) as e:
+                yield from self._reject(name, "unreadable_mask", f"cannot read {mask}: {e}", **where)
+                return
+            except Exception as e:  # no single input may stop the job
+                yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
+                return
         objects, source_id = (), ""
         if objects_of is not None:
             placed = objects_of(image)
@@ -104,7 +120,7 @@ class _Convert(beam.DoFn):
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.progress.add(CONVERTED)
         output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data, annotation,
-                                            stat)
+                                            stat, placed_mask)
         if image.reduced is None:
             yield output
             return
@@ -145,6 +161,29 @@ class _ConvertImage(_Convert):
             return
         yield from self._convert(path, relative, where.split, self._label_id(layout, where.class_name), where.class_name,
                                  annotation=where.class_name, stat=stable_stat(size, mtime, self._started))
+
+
+class _ConvertWithMask(_Convert):
+    """((path, size, modification time), the paths of its masks) of an image under SRC -> (split, relative
+    path, PendingImage) with its mask (beam_jobs.masks)."""
+
+    def process(self, element, layout: layouts.Layout):
+        (path, size, mtime), masks = element
+        yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
+        relative = layouts.relative_path(path, self.options.src)
+        if not self.options.include_hidden and layouts.is_hidden(relative):
+            yield from self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)")
+            return
+        if not masks:
+            stem = mask_key(relative)
+            yield from self._reject(relative, "missing_mask", f"no {stem}.png (or {stem} with another image extension) under MASKS")
+            return
+        if len(masks) > 1:
+            names = ", ".join(m.rsplit("/", 1)[-1] for m in masks)
+            yield from self._reject(relative, "ambiguous_mask", f"masks {names} all have its name: keep one")
+            return
+        split = layouts.top_folder(relative) if layout.split_folders else None
+        yield from self._convert(path, relative, split, (), (), mask=masks[0], stat=stable_stat(size, mtime, self._started))
 
 
 class _ConvertRow(_ConvertImage):
@@ -227,7 +266,11 @@ class ConvertImageFolder(beam.PTransform):
         o, update = self.options, self.options.update
         files = pipeline | "MatchFiles" >> MatchInputs(o.src)
         facts, held = [], None
-        if o.manifest is None:
+        if o.masks is not None:
+            paired = files | "PairMasks" >> PairMasks(o)
+            detected, inputs, convert = paired["layout"], paired["images"], _ConvertWithMask(o)
+            facts.append(paired["facts"])
+        elif o.manifest is None:
             detected = (
                 files
                 | "FolderPairs" >> beam.FlatMap(lambda f: [p] if (p := layouts.folder_pair(layouts.relative_path(f[0], o.src))) else [])

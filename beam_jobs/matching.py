@@ -23,9 +23,10 @@ class MatchInputs(beam.PTransform):
     are counted for the progress display as they go on, and their number is reported once all are listed.
     """
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, inputs: bool = True):
         super().__init__()
         self.root = root
+        self.inputs = inputs  # whether the files are the job's inputs, which the progress display counts
 
     def expand(self, pipeline):
         files = (
@@ -33,7 +34,9 @@ class MatchInputs(beam.PTransform):
             | "Match" >> fileio.MatchFiles(FileSystems.join(self.root, "**"))
             | "PathAndSize" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes, m.last_updated_in_seconds))], max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()
-            | "OneByOne" >> beam.ParDo(CountEach(LISTED, unbatched))
         )
+        if not self.inputs:
+            return files | "OneByOne" >> beam.FlatMap(unbatched)
+        files = files | "OneByOne" >> beam.ParDo(CountEach(LISTED, unbatched))
         files | "Listed" >> ReportTotal(LISTED)
         return files

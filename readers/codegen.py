@@ -76,6 +76,8 @@ MULTI_HOT = {multi_hot}
 # Detection: the feature of the boxes (ymin, xmin, ymax, xmax of each), and the per-object features.
 BOXES = {boxes}
 OBJECTS = {objects}
+# Segmentation: the image features that are masks of class ids (resized by nearest neighbour, uint8).
+MASKS = {masks}
 # Each split's record index files (in the order of its shards), when every shard has one: the reader
 # slices the records out of the shards' bytes with them ("offset size" per record, DALI's format).
 INDEXES = {indexes}
@@ -156,7 +158,7 @@ def make_input_fn(
         raise ReaderError(f"this module reads version {{VERSION}} of the dataset, not {{version!r}}: write the module "
                           f"of version {{version}} with prep reader DATASET --version {{version}} -o FILE")
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOXES, OBJECTS, INDEXES, VERSION)
+                           BOXES, OBJECTS, INDEXES, VERSION, MASKS)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
@@ -197,6 +199,7 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
         multi_hot=literal(dict(layout.multi_hot)),
         boxes=literal(layout.boxes),
         objects=literal(tuple(layout.objects)),
+        masks=literal(tuple(layout.masks)),
         indexes=_per_split(layout.indexes),
     ) + pipeline_code()
 

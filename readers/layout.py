@@ -16,8 +16,9 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
     images = {
         f.name: (f.image.channels, (f.image.height, f.image.width) if f.image.height and f.image.width else None)
         for f in schema.features
-        if f.encoding == "image" and f.shape == ()  # one image per record; others stay bytes
+        if f.encoding in ("image", "segmentation_mask") and f.shape == ()  # one image per record; others stay bytes
     }
+    masks = tuple(f.name for f in schema.features if f.encoding == "segmentation_mask" and f.name in images)
     pad_ids = {}
     for f in schema.features:
         if f.encoding == "token_ids" and f.is_variable_length and f.vocabulary is not None:
@@ -34,7 +35,7 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
     boxes = DETECTION_BOXES if objects and DETECTION_BOXES in {f.name for f in schema.features} else None
     # What supervised=True returns beside the label: TFDS's as_supervised gives (image, label) and
     # (text, label); a prep text dataset's model input is its token ids.
-    main = [f.name for f in schema.features if f.name in images or f.encoding == "token_ids"]
+    main = [f.name for f in schema.features if (f.name in images and f.name not in masks) or f.encoding == "token_ids"]
     return DatasetLayout(
         splits={s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits},
         compression=COMPRESSION_TYPES[schema.compression],
@@ -46,6 +47,7 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         multi_hot=multi_hot,
         boxes=boxes,
         objects=objects,
+        masks=masks,
         indexes={s.name: tuple(shard.index for shard in s.shards) for s in schema.splits
                  if s.shards and all(shard.index for shard in s.shards) and schema.compression == "none"},
         version=schema.version,

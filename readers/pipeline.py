@@ -78,6 +78,8 @@ class DatasetLayout:
     indexes: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
     # which version of the dataset these shards are (a dataset that grows keeps each until it is removed)
     version: int = 1
+    # the image features that are segmentation masks: class ids, resized by nearest neighbour, always uint8
+    masks: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +127,7 @@ class ImageDecoding:
     size: tuple[int, int]
     dtype: str
     resize: bool
+    nearest: bool = False  # a mask of class ids: resized by nearest neighbour (no id in between two others)
 
 
 def plain(fn: Callable) -> Callable:
@@ -314,11 +317,13 @@ def decode_images(encoded: tf.Tensor, how: ImageDecoding) -> tf.Tensor:
     height, width = how.size
     # Pixels stay uint8 through the per-image loop (a quarter of float32's bytes) and become float32 for
     # the whole batch at once; only resized images, float32 already, keep their fractions.
-    dtype = tf.float32 if how.resize and how.dtype == "float32" else tf.uint8
+    dtype = tf.float32 if how.resize and how.dtype == "float32" and not how.nearest else tf.uint8
 
     def decode_one(data: tf.Tensor) -> tf.Tensor:
         image = tf.io.decode_image(data, channels=how.channels, expand_animations=False)
-        if how.resize:
+        if how.resize and how.nearest:
+            image = tf.image.resize(image, how.size, method="nearest")  # keeps uint8
+        elif how.resize:
             image = tf.image.resize(image, how.size)  # float32 in [0, 255]
             if dtype == tf.uint8:
                 image = tf.saturate_cast(tf.round(image), tf.uint8)
@@ -513,7 +518,8 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
         if name not in layout.feature_spec:
             raise ReaderError(f"no feature {name!r} in this dataset (it has: {', '.join(map(repr, layout.feature_spec))})")
     spec = {name: layout.feature_spec[name] for name in wanted}
-    images = {name: image_decoding(name, *layout.images[name], options) for name in wanted if name in layout.images}
+    images = {name: image_decoding(name, *layout.images[name], options, mask=name in layout.masks)
+              for name in wanted if name in layout.images}
     pad_ids = {} if options.ragged else {name: layout.pad_ids[name] for name in wanted if name in layout.pad_ids}
     if options.sequence_length is not None and not pad_ids:
         raise ReaderError("sequence_length is set but no token-id feature is read (or ragged=True)")
@@ -639,12 +645,13 @@ def check_options(options: ReadOptions) -> None:
 
 
 def image_decoding(name: str, channels: int, stored_size: tuple[int, int] | None,
-                   options: ReadOptions) -> ImageDecoding:
-    """How to decode image feature `name`: to image_size if given, else to the size every image has."""
+                   options: ReadOptions, mask: bool = False) -> ImageDecoding:
+    """How to decode image feature `name`: to image_size if given, else to the size every image has; a
+    `mask` of class ids by nearest neighbour, to uint8 whatever image_dtype says."""
     size = tuple(options.image_size) if options.image_size else stored_size
     if size is None:
         raise ReaderError(
             f"the images of feature {name!r} have different sizes, and a batch needs one: pass "
             "image_size=(height, width), or write the dataset with prep images --resize WxH"
         )
-    return ImageDecoding(channels, size, options.image_dtype, resize=size != stored_size)
+    return ImageDecoding(channels, size, "uint8" if mask else options.image_dtype, resize=size != stored_size, nearest=mask)

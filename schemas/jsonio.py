@@ -52,7 +52,7 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
         }
         if f.description:
             d["description"] = f.description
-        for key in ("vocabulary", "default", "presence", "max_length", "group"):
+        for key in ("vocabulary", "default", "presence", "max_length", "group", "ignore_value"):
             value = getattr(f, key)
             if value is not None:
                 d[key] = value
@@ -244,7 +244,15 @@ def _feature(f: _Fields) -> Feature:
         max_length=f.count("max_length", nullable=True, default=None),
         value_names=_strings(f, "value_names"),
         group=f.get("group", str, None, nullable=True),
+        ignore_value=_ignore_value(f),
     )
+
+
+def _ignore_value(f: _Fields) -> int | None:
+    value = f.get("ignore_value", int, None, nullable=True)
+    if value is not None and not 0 <= value <= 255:
+        f.fail(f"must be a mask pixel's value, from 0 to 255 (it is {value})", "ignore_value")
+    return value
 
 
 def _shard(f: _Fields) -> Shard:
@@ -398,8 +406,10 @@ def _check_references(schema: DatasetSchema, top: _Fields) -> None:
     for i, f in enumerate(schema.features):
         if f.vocabulary is not None and f.vocabulary not in vocab_names:
             top.fail(f"names vocabulary {f.vocabulary!r}, which the schema does not list", f"features[{i}].vocabulary")
-        if f.encoding == "image" and f.image is None:
+        if f.encoding in ("image", "segmentation_mask") and f.image is None:
             top.fail("is missing (an image feature needs its format and channels)", f"features[{i}].image")
+        if f.encoding == "segmentation_mask" and (f.image.channels != 1 or f.shape != ()):
+            top.fail("must be one channel, one mask per record (shape [])", f"features[{i}].image.channels")
         if f.default is not None and f.shape is None:
             top.fail("must be null for a variable-length feature", f"features[{i}].default")
 

@@ -19,6 +19,7 @@ KINDS = ("images", "text", "records")
 # What the values of a feature mean, so readers know what to do with them.
 ENCODINGS = (
     "image",      # encoded image bytes (JPEG, PNG, GIF, BMP): decode with tf.io.decode_image
+    "segmentation_mask",  # a PNG of class ids, one channel, its image's size; its vocabulary names the ids
     "class_id",   # int64 class id; line i of the feature's vocabulary names id i
     "token_ids",  # int64 token ids from the feature's vocabulary (reserved ids first)
     "text",       # UTF-8 text
@@ -69,6 +70,8 @@ class Feature:
     value_names: tuple[str, ...] | None = None
     # features with one value per object of a record share a group ("objects": a detection dataset's boxes)
     group: str | None = None
+    # a segmentation mask's value for pixels of no class (255: Pascal VOC's, the Model Garden's ignore_label)
+    ignore_value: int | None = None
 
     @property
     def is_variable_length(self) -> bool:

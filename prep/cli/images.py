@@ -90,6 +90,17 @@ def _resize(text: str) -> tuple[int, int]:
               help="--voc: the file listing the image ids to read, relative to SRC.")
 @click.option("--boxes", "boxes_file", metavar="FILE.csv",
               help="Detection: a CSV of boxes, one row per box: filename,width,height,class,xmin,ymin,xmax,ymax in pixels.")
+@click.option("--masks", "masks_folder", metavar="MASKS",
+              help="Segmentation: the folder of the images' masks. The mask of SRC/a/b.jpg is MASKS/a/b.png (any image "
+                   "extension); SRC holds images in any layout (split folders at its top name splits). A mask's values "
+                   "are class ids (grey or palette images), or colours with --mask-classes; it follows its image "
+                   "through EXIF turns and --resize (nearest neighbour, padding with --ignore-value).")
+@click.option("--mask-classes", "mask_classes_file", metavar="FILE",
+              help="--masks: the class names, line i naming class id i; or a CSV table with columns name,r,g,b for "
+                   "colour-coded masks (CamVid's class_dict.csv), row i naming class id i. A value that is no class's "
+                   "is rejected (bad_mask_value). Without it the classes are the values the masks hold.")
+@click.option("--ignore-value", type=click.IntRange(0, 255), metavar="N",
+              help="--masks: the mask value of pixels of no class, kept as it is and never a class.  [default: 255]")
 @click.option("--update", is_flag=True,
               help="Make the next version of the dataset in OUT from SRC as it is now: convert only new and changed "
                    "files, keep the records of unchanged ones, leave out those whose file is gone. Options come from "
@@ -99,7 +110,7 @@ def _resize(text: str) -> tuple[int, int]:
 def images(src, out, split_text, custom_split_names, labels_file, sharding, resize, resize_mode, image_format, quality,
            channels, high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
            allow_outside_src, path_field, label_field, split_field, multi_label, label_separator, target_fields,
-           coco_file, voc, voc_split, boxes_file, update, runner, overwrite):
+           coco_file, voc, voc_split, boxes_file, masks_folder, mask_classes_file, ignore_value, update, runner, overwrite):
     """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
     TFRecords in OUT.
 
@@ -139,6 +150,16 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
     elif path_field or label_field or split_field or multi_label or target_fields:
         raise click.UsageError("--path-field, --label-field, --split-field, --multi-label and --target-field read a --manifest: "
                                "name one with --manifest FILE")
+    masks = None
+    if masks_folder is not None:
+        if manifest is not None or labels is not None:
+            flag = "--labels" if manifest is None else detection[0]
+            raise click.UsageError(f"--masks takes its classes from the masks (and --mask-classes), not {flag}: "
+                                   "give SRC and --masks alone (masks with a manifest or annotations are not supported yet)")
+        masks = _mask_spec(masks_folder, mask_classes_file, ignore_value)
+        src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
+    elif mask_classes_file is not None or ignore_value is not None:
+        raise click.UsageError("--mask-classes and --ignore-value describe the masks of --masks MASKS: name their folder")
     if allow_outside_src:
         if manifest is None:
             raise click.UsageError("--allow-outside-src is for the files the rows of a --manifest, --coco, --voc or "
@@ -149,7 +170,7 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
         sharding=sharding,
         split_fractions=parse_split_flag(split_text, custom_split_names),
         labels=labels, include_hidden=include_hidden, dedupe=dedupe, dedupe_near=dedupe_near, check_duplicates=not no_duplicate_check,
-        spill_shuffles=runner.is_local, created=now())
+        spill_shuffles=runner.is_local, created=now(), masks=masks)
     _launch(options, runner, overwrite)
 
 
@@ -160,7 +181,9 @@ def _launch(options: ImageJobOptions, runner, overwrite: bool, update: int | Non
     from prep.core import preflight
     from prep.jobs import auto_workers
 
-    if options.manifest is None:
+    if options.masks is not None:
+        preflight.check_mask_folders(options.src, options.out, options.masks.folder, options.split_fractions is not None)
+    elif options.manifest is None:
         preflight.check_not_nested(options.src, options.out)
         preflight.check_image_folder(options.src, options.labels, options.split_fractions is not None)
     else:
@@ -186,6 +209,27 @@ def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_f
     if not (dry_run and "://" in path):
         parse_flag(check_readable, path, flag)
     return ManifestSpec(os.path.abspath(path) if "://" not in path else path, fmt, annotations=kind)
+
+
+def _mask_spec(folder: str, classes_file: str | None, ignore: int | None):
+    """--masks' spec: its folder, classes (names, or a colour table) and ignore value; a usage error
+    naming the flag at fault."""
+    from prep.core.launcher_reads import read_bytes
+    from prep.images.masks import DEFAULT_IGNORE, MaskSpec, read_classes
+
+    classes, colours = (), ()
+    if classes_file is not None:
+        def parse(path: str):
+            try:
+                text = read_bytes(path).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValueError(f"{path} is not UTF-8 text") from None
+            return read_classes(text)
+
+        classes, colours = parse_flag(parse, classes_file, "--mask-classes")
+    folder = os.path.abspath(folder) if "://" not in folder else folder
+    return parse_flag(lambda _: MaskSpec(folder.rstrip("/"), classes, colours, DEFAULT_IGNORE if ignore is None else ignore),
+                      folder, "--ignore-value")
 
 
 def _manifest(path, path_field, label_field, split_field, multi_label, separator, target_fields):

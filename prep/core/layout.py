@@ -87,6 +87,21 @@ def detect_layout(pairs: Iterable[tuple[str, str]], labels: tuple[str, ...] | No
     return Layout(split_folders, extend_classes(known, sorted(classes)), splits)
 
 
+def folder_layout(tops: Iterable[str], classes: tuple[str, ...] = ()) -> Layout:
+    """The layout of a SRC whose folders name no classes (a segmentation dataset's: its masks hold the
+    classes) from the top-level folder of each of its files ('' for a file at the top): split folders
+    when every file sits in one."""
+    tops = set(tops)
+    split_folders = bool(tops) and tops <= set(SPLIT_FOLDERS)
+    return Layout(split_folders, tuple(classes), tuple(n for n in SPLIT_FOLDERS if n in tops) if split_folders else ())
+
+
+def top_folder(relative: str) -> str:
+    """The top-level folder of a file's path relative to SRC, '' for a file at the top."""
+    head, sep, _ = relative.partition("/")
+    return head if sep else ""
+
+
 def extend_classes(known: tuple[str, ...], names) -> tuple[str, ...]:
     """The class list of a dataset whose `known` classes keep their ids (first, in their order), with
     each of `names`, in the order given, that it lacks and that can be a class name after them."""

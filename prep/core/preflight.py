@@ -48,6 +48,29 @@ def check_manifest_source(src: str, out: str) -> None:
         raise PreflightError("SRC is inside OUT, which --overwrite would delete: choose an OUT outside SRC")
 
 
+def check_mask_folders(src: str, out: str, masks: str, has_split_fractions: bool) -> None:
+    """A segmentation job's SRC is a folder of images in any layout (split folders at its top name
+    splits) and MASKS a folder of their masks, which may sit inside SRC but is neither SRC nor in OUT."""
+    check_not_nested(src, out)
+    if not (is_local(src) and is_local(masks)):
+        if masks.rstrip("/") == src.rstrip("/"):
+            raise PreflightError("--masks is SRC itself: masks and images need folders of their own")
+        return
+    for path, name, what in ((src, "SRC", "images"), (masks, "--masks", "masks")):
+        if not os.path.isdir(path):
+            raise PreflightError(f"{name} {path!r} is not a folder (expected a folder of {what})")
+    s, m = os.path.realpath(src), os.path.realpath(masks)
+    if s == m or s.startswith(m + os.sep):
+        raise PreflightError("--masks is SRC or holds it: masks and images need folders of their own")
+    if is_local(out) and (m + os.sep).startswith(os.path.realpath(out) + os.sep):
+        raise PreflightError("--masks is inside OUT, which --overwrite would delete: keep the masks elsewhere")
+    if not _has_file(masks):
+        raise PreflightError(f"--masks {masks!r} has no files")
+    top = _subfolders(src)
+    if has_split_fractions and top and set(top) <= set(SPLIT_FOLDERS):
+        raise PreflightError(f"SRC is already split into folders ({', '.join(sorted(top))}); drop --split, or point SRC at unsplit data")
+
+
 def _subfolders(path: str) -> list[str]:
     with os.scandir(path) as entries:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))

@@ -51,7 +51,7 @@ class Box(NamedTuple):
 
 
 # Where the stored-frame point (x, y), normalised, lands in the upright frame, per EXIF orientation:
-# the inverse of what the orientation says was done to the pixels (PIL's transposes in imaging._upright).
+# the inverse of what the orientation says was done to the pixels (PIL's transposes in imaging.upright).
 _ORIENT = {
     1: lambda x, y: (x, y),
     2: lambda x, y: (1 - x, y),
@@ -104,14 +104,22 @@ def crop_window(size: tuple[int, int], target: tuple[int, int]) -> tuple[float, 
     return 0.0, (1 - crop) / 2, 1.0, (1 + crop) / 2
 
 
-def pad_window(size: tuple[int, int], target: tuple[int, int]) -> tuple[float, float, float, float]:
-    """Where the picture lands, normalised, in the frame --resize-mode pad letterboxes it into
-    (imaging._resize: scale to fit, round to whole pixels, centre)."""
+def pad_placement(size: tuple[int, int], target: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, top, width, height) in whole pixels of the picture of an upright image of `size` (width,
+    height) that --resize-mode pad letterboxes into `target`: scaled to fit, rounded, centred. The one
+    geometry of the pixels (imaging), their boxes and their masks (prep.images.masks)."""
     width, height = target
     scale = min(width / size[0], height / size[1])
+    # at least 1 pixel: a 1x1000 strip padded into 10x10 still shows something
     inner = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-    left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
-    return left / width, top / height, (left + inner[0]) / width, (top + inner[1]) / height
+    return (width - inner[0]) // 2, (height - inner[1]) // 2, inner[0], inner[1]
+
+
+def pad_window(size: tuple[int, int], target: tuple[int, int]) -> tuple[float, float, float, float]:
+    """Where the picture lands, normalised, in the frame --resize-mode pad letterboxes it into."""
+    width, height = target
+    left, top, inner_width, inner_height = pad_placement(size, target)
+    return left / width, top / height, (left + inner_width) / width, (top + inner_height) / height
 
 
 def place(boxes: list[Box], claimed: tuple[int, int] | None, stored: tuple[int, int], orientation: int,

@@ -38,6 +38,7 @@ LABEL_MAP_FILE = "vocab/label_map.pbtxt"  # a detection dataset's label map, for
 INPUT_FACT = ("input", "files")
 UNLISTED = "unlisted"  # a file under SRC that no row of the manifest names
 UNLISTED_SHOWN = 1000  # of them, stats.json lists the first by path
+UNMATCHED_MASK = "unmatched_mask"  # (UNMATCHED_MASK, path): a mask under MASKS that no image has (listed as UNLISTED are)
 
 
 def record_fact(image: PendingImage | HeldImage, label_kind: str = "class") -> tuple:
@@ -50,7 +51,7 @@ def record_fact(image: PendingImage | HeldImage, label_kind: str = "class") -> t
     targets = image.label if label_kind == "regression" else ()
     sides = tuple(round(box.area ** 0.5, 1) for box in image.objects) if label_kind == "detection" else None
     return ("record", image.split, names, image.format, image.source_format, image.data is not None,
-            image.width, image.height, image.size, targets, sides)
+            image.width, image.height, image.size, targets, sides, image.mask_pixels)
 
 
 BOX_FATES = "box_fates"  # (BOX_FATES, {fate: boxes}): boxes of an image (or annotation file) clipped or left out
@@ -67,15 +68,17 @@ def add_image_fact(summary: Summary, fact: tuple) -> None:
     if fact == INPUT_FACT:
         summary.count(*fact)
         return
-    if fact[0] == UNLISTED:
-        summary.count(UNLISTED, "files")
-        summary.collect(UNLISTED, fact[1])
+    if fact[0] in (UNLISTED, UNMATCHED_MASK):
+        summary.count(fact[0], "files")
+        summary.collect(fact[0], fact[1])
         return
     if fact[0] == BOX_FATES:
         add_box_fates(summary, fact[1])
         return
-    _, split, names, fmt, source_format, reencoded, width, height, size, targets, sides = fact
+    _, split, names, fmt, source_format, reencoded, width, height, size, targets, sides, *pixels = fact
     summary.count("records", split)
+    for value, n in pixels[0] if pixels else ():  # a mask's pixels by value (facts kept before masks have none)
+        summary.count(f"pixels/{split}", str(value), n)
     for name in names:
         summary.count(f"classes/{split}", name)
     if sides is not None:
@@ -119,6 +122,11 @@ def _target_stats(summary: dict, prefix: str, targets: tuple[str, ...]) -> dict:
 def _labels_of(options: ImageJobOptions, summary: dict, split: str, layout: Layout) -> dict:
     if options.label_kind == "regression":
         return {"targets": _target_stats(summary, f"targets/{split}/", options.manifest.targets)}
+    if options.label_kind == "segmentation":
+        found = summary.get(f"pixels/{split}", {})
+        ignore = options.masks.ignore
+        return {"pixels": {c: found.get(str(i), 0) for i, c in enumerate(layout.classes)},
+                "ignored_pixels": found.get(str(ignore), 0)}
     return {"classes": {c: summary.get(f"classes/{split}", {}).get(c, 0) for c in layout.classes}}
 
 
@@ -138,6 +146,10 @@ def image_stats(options: ImageJobOptions, summary: dict, layout: Layout, inputs:
             "unlisted": unlisted[:UNLISTED_SHOWN],
         } | ({"targets": _target_stats(summary, "targets/", options.manifest.targets)}
              if options.label_kind == "regression" else {})}
+    if options.masks is not None:
+        unmatched = sorted(summary.get(UNMATCHED_MASK, []))
+        manifest["masks"] = {"folder": options.masks.folder, "unmatched_masks": len(unmatched),
+                             "unmatched": unmatched[:UNLISTED_SHOWN]}
     if options.label_kind == "detection":
         manifest["objects"] = {
             "boxes_per_image": {split: summary.get(f"boxes_per_image/{split}") for split in records},
@@ -172,12 +184,21 @@ def common_size(stats: dict) -> tuple[int, int] | None:
     return int(height["min"]), int(width["min"])
 
 
+def mask_classes(layout: Layout, summary: dict, ignore: int) -> Layout:
+    """The layout of a segmentation dataset made without --mask-classes: its classes are the values its
+    masks hold, 0 to the highest but the ignore value, each named by its number."""
+    values = {int(v) for name, found in summary.items() if name.startswith("pixels/") for v in found} - {ignore}
+    return Layout(layout.split_folders, tuple(str(i) for i in range(max(values, default=0) + 1)), layout.splits)
+
+
 def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
                   summary: dict) -> tuple[DatasetSchema, dict[str, bytes]] | None:
     """The schema and the files (labels, stats) of a finished image job; refuses to lose inputs. None
     for an update that found nothing to change (nothing to commit)."""
     inputs = summary.get(INPUT_FACT[0], {}).get(INPUT_FACT[1], 0)
     rejected = rejected_rows(summary)
+    if options.masks is not None and not layout.classes:
+        layout = mask_classes(layout, summary, options.masks.ignore)
     check_accounted(inputs, sum(r["num_records"] for r in results), len(rejected))
     splits = splits_from_results(results, split_names(options, layout))
     found = (duplicates_from_summary(summary, near=True, dedupe=options.dedupe, dedupe_near=options.dedupe_near)
@@ -190,7 +211,8 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
         name=options.out.rstrip("/").rsplit("/", 1)[-1],
         kind="images",
         features=image_features(options.image, set(stats["images"]["formats"]) or {"jpeg"}, common_size(stats),
-                                kind, options.manifest.targets if regression else ()),
+                                kind, options.manifest.targets if regression else (),
+                                options.masks.ignore if options.masks else None),
         splits=splits,
         compression=options.sharding.compression,
         label_key=LABEL_KEYS[kind],

@@ -71,6 +71,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prep.images import depth
+from prep.images.boxes import crop_window, pad_placement, upright_size
 from prep.images.fingerprint import Reduced, fingerprint, reduced
 
 if TYPE_CHECKING:
@@ -269,6 +270,19 @@ def normalise_image(data: bytes, options: ImageOptions, defer_fingerprint: bool 
             im.draft(luma, _draft_size(options.resize, orientation))
             im.load()
         return _reencode(im, data, orientation, options, stored_size, defer_fingerprint)
+
+
+def decoded(data: bytes, max_pixels: int) -> Image.Image:
+    """The loaded pixels of one file, as strictly checked as normalise_image checks an image (for a
+    file that is not stored as an image itself: a segmentation mask); ImageRejected when they cannot be."""
+    if not data:
+        raise ImageRejected("empty_file", "the file has zero bytes")
+    kind = sniff_format(data)
+    _check_structure(data, kind, max_pixels)
+    im = _open(data, kind, max_pixels)
+    with _decoding_errors():
+        im.load()
+    return im
 
 
 def _check_structure(data: bytes, kind: str | None, max_pixels: int) -> None:
@@ -653,13 +667,13 @@ def _reencode(im: Image.Image, data: bytes, orientation: int, options: ImageOpti
     source_format = im.format.lower()
     fmt = options.format or _default_format(source_format, data, options.channels)
     if _palette_png_will_do(im, fmt, options):
-        out = _upright(im, orientation)
+        out = upright(im, orientation)
     else:
-        out = _to_channels(_upright(im, orientation), options.channels, options.high_bit_depth)
+        out = _to_channels(upright(im, orientation), options.channels, options.high_bit_depth)
     if options.resize is not None:
-        out = _resize(out, options.resize, options.resize_mode)
+        out = _resize(out, options.resize, options.resize_mode, upright_size(stored_size, orientation))
     return ImageRecord(
-        data=_encode(out, fmt, options.quality),
+        data=encode_pixels(out, fmt, options.quality),
         format=fmt,
         height=out.height,
         width=out.width,
@@ -693,7 +707,7 @@ def _perceptual(im: Image.Image, size: tuple[int, int] | None, options: ImageOpt
     return {"fingerprint": value, "thumbnail": thumbnail}
 
 
-def _upright(im: Image.Image, orientation: int) -> Image.Image:
+def upright(im: Image.Image, orientation: int) -> Image.Image:
     """Undo an EXIF orientation (1..8) so that row 0 is the top and column 0 the left."""
     from PIL import Image
 
@@ -733,20 +747,21 @@ def _to_channels(im: Image.Image, channels: int, high_bit_depth: str) -> Image.I
         ) from exc
 
 
-def _resize(im: Image.Image, size: tuple[int, int], mode: str) -> Image.Image:
-    """Resize to exactly size (width, height) in pixels: stretch, pad or crop."""
-    from PIL import Image, ImageOps
+def _resize(im: Image.Image, size: tuple[int, int], mode: str, upright: tuple[int, int]) -> Image.Image:
+    """Resize to exactly size (width, height) in pixels: stretch, pad or crop. `upright`: the (width,
+    height) of the whole upright image, of which `im` may be a JPEG's reduced decode: the pad and crop
+    geometry is that of the whole image (prep.images.boxes), which its boxes and masks follow too."""
+    from PIL import Image
 
     bilinear = Image.Resampling.BILINEAR
     if mode == "crop":
-        return ImageOps.fit(im, size, method=bilinear)
+        # the centred window of the target's aspect ratio, as PIL.ImageOps.fit takes it
+        left, top, right, bottom = crop_window(upright, size)
+        return im.resize(size, bilinear, box=(left * im.width, top * im.height, right * im.width, bottom * im.height))
     if mode == "pad":
-        width, height = size
-        scale = min(width / im.width, height / im.height)
-        # At least 1 pixel: a 1x1000 strip padded into 10x10 still shows something.
-        inner = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        left, top, width, height = pad_placement(upright, size)
         out = Image.new(im.mode, size, 0)
-        out.paste(im.resize(inner, bilinear), ((width - inner[0]) // 2, (height - inner[1]) // 2))
+        out.paste(im.resize((width, height), bilinear), (left, top))
         return out
     return im if im.size == size else im.resize(size, bilinear)
 
@@ -774,7 +789,7 @@ def _is_lossless_webp(data: bytes) -> bool:
     return False
 
 
-def _encode(im: Image.Image, fmt: str, quality: int) -> bytes:
+def encode_pixels(im: Image.Image, fmt: str, quality: int) -> bytes:
     """Encode pixels only, so equal pixels give equal bytes."""
     # Pillow copies ICC profiles, comments and PNG text from info into the output.
     im.info = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prep.core.splits import SplitFractions
 from prep.images.imaging import ImageOptions
 from prep.images.manifest import ManifestSpec
+from prep.images.masks import MaskSpec
 from prep.jobs.options import ShardingOptions, SpillsUnderOut, UpdateOptions, provenance_dict
 
 
@@ -26,10 +27,13 @@ class ImageJobOptions(SpillsUnderOut):
     created: str = ""  # ISO time the run was launched, for provenance
     manifest: ManifestSpec | None = None  # labels from a manifest's rows instead of class folders
     update: UpdateOptions | None = None  # --update: the dataset in OUT, which this run makes the next version of
+    masks: MaskSpec | None = None  # --masks: a segmentation mask for each image (prep.images.masks)
 
     @property
     def label_kind(self) -> str:
         """What a record's label is: a key of prep.images.records.LABEL_KEYS."""
+        if self.masks is not None:
+            return "segmentation"
         return self.manifest.kind if self.manifest else "class"
 
     def to_dict(self) -> dict:

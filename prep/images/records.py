@@ -12,6 +12,7 @@ from typing import Callable
 
 from prep.core.duplicates import content_digest
 from prep.images.imaging import ImageOptions, ImageRecord
+from prep.images.masks import MASK_FORMAT_KEY, MASK_KEY, PlacedMask
 from prep.records.example_codec import FixedExample, encode_example
 from schemas import Feature, ImageInfo
 
@@ -28,8 +29,12 @@ OBJECT_LABEL_KEY = f"{OBJECT}/class/label"
 OBJECTS_GROUP = "objects"
 FIRST_OBJECT_ID = 1  # the Object Detection API's label maps start at 1 (0 is the background)
 # What a record's label is: one class (class folders, or a manifest's label column), several classes,
-# float regression targets, or objects with boxes. The key the schema names as its label, for each.
-LABEL_KEYS = {"class": LABEL_KEY, "multi_label": MULTI_LABEL_KEY, "regression": TARGET_KEY, "detection": OBJECT_LABEL_KEY}
+# float regression targets, objects with boxes, or a mask of class ids. The key the schema names as its
+# label, for each.
+LABEL_KEYS = {"class": LABEL_KEY, "multi_label": MULTI_LABEL_KEY, "regression": TARGET_KEY, "detection": OBJECT_LABEL_KEY,
+              "segmentation": MASK_KEY}
+# The kinds whose records keep their image under the Object Detection API's and Model Garden's key
+ENCODED_KINDS = ("detection", "segmentation")
 RECORD_OVERHEAD = 200  # bytes of a record besides the image: keys, path, numbers (for --shard-size)
 
 
@@ -67,22 +72,25 @@ class PendingImage:
     source_digest: bytes = b""  # of the file as read: what an update compares the file with (prep.images.inventory)
     annotation: str = ""  # what its label was made from (its class folder, or its row's: prep.images.manifest.annotation_key)
     source_stat: tuple = ()  # the file's (size, modification time), when an update may trust them (prep.images.inventory)
+    mask: bytes = b""  # a segmentation image's mask, as its record stores it (prep.images.masks)
+    mask_pixels: tuple = ()  # its ((value, pixels), ...)
 
     @property
     def record_size(self) -> int:
-        return self.size + RECORD_OVERHEAD
+        return self.size + len(self.mask) + RECORD_OVERHEAD
 
 
 def pending_image(relative_path: str, label: int | tuple, class_name: str | tuple[str, ...], image: ImageRecord,
                   split: str, objects: tuple = (), source_id: str = "", source: bytes = b"",
-                  annotation: str = "", stat: tuple = ()) -> PendingImage:
+                  annotation: str = "", stat: tuple = (), mask: PlacedMask | None = None) -> PendingImage:
     """`source`: the file's bytes as read (a kept image's are `image.data`: its digest is taken once)."""
     digest = content_digest(image.data)
     return PendingImage(
         relative_path, label, class_name, image.format, image.height, image.width, image.channels,
         len(image.data), digest, image.data if image.reencoded else None,
         image.fingerprint, split, image.source_format, image.thumbnail, objects, source_id,
-        content_digest(source) if image.reencoded else digest, annotation, stat)
+        content_digest(source) if image.reencoded else digest, annotation, stat,
+        mask.data if mask else b"", mask.pixels if mask else ())
 
 
 # The features every image record has, in the order image_example gives their values.
@@ -111,6 +119,11 @@ def image_example(image: PendingImage, read: Callable[[str], bytes], label_kind:
     features = {key: (dtype, [value]) for (key, dtype), value in zip(_IMAGE_FEATURES.items(), values)}
     if label_kind == "detection":
         return encode_example(_detection_features(features, image))
+    if label_kind == "segmentation":
+        features[ENCODED_KEY] = features.pop(IMAGE_KEY)
+        features[MASK_KEY] = ("string", [image.mask])
+        features[MASK_FORMAT_KEY] = ("string", ["png"])
+        return encode_example(features)
     if label_kind == "multi_label":
         features[MULTI_LABEL_KEY] = ("int64", list(image.label))
         features[f"{MULTI_LABEL_KEY}/name"] = ("string", list(image.class_name))
@@ -167,11 +180,23 @@ def label_map(classes: tuple[str, ...]) -> bytes:
     return items.encode("utf-8")
 
 
-def label_features(label_kind: str = "class", targets: tuple[str, ...] = ()) -> tuple[Feature, ...]:
+def label_features(label_kind: str = "class", targets: tuple[str, ...] = (), size: tuple[int, int] | None = None,
+                   ignore: int | None = None) -> tuple[Feature, ...]:
     """The schema's features of a record's label: one class, several classes (class ids in ascending
-    order and their names), the regression targets named `targets` (a scalar for one), or objects."""
+    order and their names), the regression targets named `targets` (a scalar for one), objects, or a
+    mask of class ids (`size`: the (height, width) of every mask, when they all have one; `ignore`: the
+    value of pixels of no class)."""
     if label_kind == "detection":
         return _object_features()
+    if label_kind == "segmentation":
+        height, width = size or (None, None)
+        return (
+            Feature(MASK_KEY, "string", (), "segmentation_mask",
+                    f"one-channel PNG of class ids, the image's size: line i of vocab/labels.txt names id i; "
+                    f"{ignore} marks pixels of no class", vocabulary=LABELS_VOCABULARY,
+                    image=ImageInfo("png", 1, height, width), ignore_value=ignore),
+            Feature(MASK_FORMAT_KEY, "string", (), "text", "format of the mask's bytes: png"),
+        )
     if label_kind == "multi_label":
         return (
             Feature(MULTI_LABEL_KEY, "int64", None, "class_id",
@@ -191,7 +216,7 @@ def label_features(label_kind: str = "class", targets: tuple[str, ...] = ()) -> 
 
 
 def image_features(options: ImageOptions, formats: set[str], size: tuple[int, int] | None = None,
-                   label_kind: str = "class", targets: tuple[str, ...] = ()) -> tuple[Feature, ...]:
+                   label_kind: str = "class", targets: tuple[str, ...] = (), ignore: int | None = None) -> tuple[Feature, ...]:
     """The schema's features for images converted with `options`; `formats` are those written, `size`
     the (height, width) in pixels every written image has, when they all have one (after --resize, or
     a folder of same-sized images such as the UCI digits), so readers need no image_size; the label's
@@ -201,12 +226,12 @@ def image_features(options: ImageOptions, formats: set[str], size: tuple[int, in
         size = (options.resize[1], options.resize[0])
     height, width = size or (None, None)
     return (
-        # a detection record keeps its image under the Object Detection API's key
-        Feature(ENCODED_KEY if label_kind == "detection" else IMAGE_KEY, "string", (), "image", "encoded image bytes",
+        # a detection or segmentation record keeps its image under the Object Detection API's key
+        Feature(ENCODED_KEY if label_kind in ENCODED_KINDS else IMAGE_KEY, "string", (), "image", "encoded image bytes",
                 image=ImageInfo(fmt, options.channels, height, width)),
         Feature("image/format", "string", (), "text", "format of the encoded bytes: jpeg, png, gif or bmp"),
         Feature("image/height", "int64", (), "number", "height in pixels"),
         Feature("image/width", "int64", (), "number", "width in pixels"),
         Feature("image/channels", "int64", (), "number", "channels the image decodes to"),
         Feature("image/filename", "string", (), "text", "source path relative to SRC"),
-    ) + label_features(label_kind, targets)
+    ) + label_features(label_kind, targets, size, ignore)

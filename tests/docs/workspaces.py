@@ -44,6 +44,14 @@ def images(root: Path) -> None:
     for stem, _ in rows:
         write_image(root / "images" / f"{stem}.jpg", size=(64, 48))
     _csv(root / "train_labels.csv", ["id", "label"], rows)
+    # --masks trimaps/: Oxford-IIIT Pets' trimaps for images/ (1 pet, 2 background, 3 border)
+    for stem, _ in rows:
+        trimap = [[1 if 16 <= x < 48 and 12 <= y < 36 else 2 for x in range(64)] for y in range(48)]
+        for y in (12, 35):
+            trimap[y][16:48] = [3] * 32
+        (root / "trimaps").mkdir(exist_ok=True)
+        _grey_png(root / "trimaps" / f"{stem}.png", trimap)
+    (root / "pet_classes.txt").write_text("unused\npet\nbackground\nborder\n")
     # --boxes boxes.csv images/: generate_tfrecord.py's rows
     _csv(root / "boxes.csv", ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax"],
          [(f"img{i}.jpg", 64, 48, "cat" if i % 2 else "dog", 4, 6, 40, 30) for i in range(8)])
@@ -85,6 +93,15 @@ def images(root: Path) -> None:
             "<ymax>40</ymax></bndbox></object></annotation>")
     (voc / "ImageSets/Main").mkdir(parents=True)
     (voc / "ImageSets/Main/train.txt").write_text("".join(f"{stem}\n" for stem in ids))
+
+
+def _grey_png(path: Path, rows: list[list[int]]) -> None:
+    """A one-channel PNG of the values in `rows` (a segmentation mask)."""
+    from PIL import Image
+
+    im = Image.new("L", (len(rows[0]), len(rows)))
+    im.putdata([v for row in rows for v in row])
+    im.save(path)
 
 
 def tfrecords(root: Path) -> None:

@@ -206,6 +206,7 @@ def test_records_schema_keeps_unknown_counts_as_null() -> None:
 
 names = st.text(max_size=10)
 split_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.]{0,8}", fullmatch=True)
+file_names = split_names  # a file inside the dataset: no "..", "/" or "\\" of its own
 counts = st.integers(min_value=0, max_value=2**63 - 1)
 VALUES = {
     "int64": st.integers(min_value=-(2**63), max_value=2**63 - 1),
@@ -228,6 +229,9 @@ def features(draw: Any, name: str, vocabularies: list[str]) -> Feature:
     dtype = draw(st.sampled_from(DTYPES))
     shape = draw(st.none() | st.lists(st.integers(0, 3), max_size=2).map(tuple))
     encoding = draw(st.sampled_from(ENCODINGS))
+    mask = encoding == "segmentation_mask"
+    if mask:  # one mask per record, one channel
+        shape = ()
     if shape is None:
         default = None
     elif shape == ():
@@ -242,7 +246,9 @@ def features(draw: Any, name: str, vocabularies: list[str]) -> Feature:
         encoding=encoding,
         description=draw(names),
         vocabulary=draw(st.none() | st.sampled_from(vocabularies)) if vocabularies else None,
-        image=draw(image_infos if encoding == "image" else st.none() | image_infos),
+        image=(draw(image_infos.map(lambda i: dataclasses.replace(i, channels=1))) if mask
+               else draw(image_infos if encoding == "image" else st.none() | image_infos)),
+        ignore_value=draw(st.none() | st.integers(0, 255)),
         default=default,
         presence=draw(st.none() | st.floats(0, 1)),
         value_count=draw(st.none() | st.lists(st.integers(0, 1000), min_size=2, max_size=2).map(sorted).map(tuple)),
@@ -294,10 +300,10 @@ def dataset_schemas(draw: Any) -> DatasetSchema:
         ) | st.builds(
             TextSettings, standardize=st.none(), split=st.none(), max_length=st.none() | counts,
             tokenizer=st.just("sentencepiece"),
-            sentencepiece=st.builds(SentencePieceSettings, names.map(lambda n: f"vocab/{n}"), st.booleans(), st.booleans()),
+            sentencepiece=st.builds(SentencePieceSettings, file_names.map(lambda n: f"vocab/{n}"), st.booleans(), st.booleans()),
         ) | st.builds(
             TextSettings, standardize=st.none(), split=st.none(), max_length=st.none() | counts, tokenizer=st.just("bpe"),
-            bpe=st.builds(BytePairSettings, names.map(lambda n: f"vocab/{n}.json"), names.map(lambda n: f"vocab/{n}"),
+            bpe=st.builds(BytePairSettings, file_names.map(lambda n: f"vocab/{n}.json"), file_names.map(lambda n: f"vocab/{n}"),
                           st.booleans(), st.lists(names, max_size=3).map(tuple)),
         )),
         provenance=draw(st.none() | st.builds(

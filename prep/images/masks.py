@@ -1,0 +1,234 @@
+"""Segmentation masks: one image of class ids per image, kept in step with its pixels from the file to
+the record.
+
+Where a mask is: the mask of `SRC/a/b.jpg` is `MASKS/a/b.<any image extension>` (`mask_key`).
+
+What a mask holds (`class_ids`): a grey or palette image whose values (a palette image's indices, as
+Pascal VOC's SegmentationClass PNGs store them) are class ids; 1-bit images are 0 and 1; 16-bit grey
+images whose values fit in 8 bits; or an RGB image whose colours a table maps to class ids (CamVid's
+`class_dict.csv`, Cityscapes' colour masks). The ignore value (255 by default: VOC's boundary) marks
+pixels of no class. With a class list, any other value (or a colour not in the table) is
+`bad_mask_value`.
+
+How it follows its image (`place_mask`), the geometry of prep.images.boxes:
+1. Its frame. Like boxes, a mask is taken to be drawn on the image as it is displayed (its EXIF
+   orientation applied); a mask of the stored size of a photo turned by 90 degrees was drawn on the
+   unturned pixels and is turned with them; a mask of the same aspect ratio within 1% is a scaled copy
+   and is scaled. Any other size is `mask_size_mismatch`.
+2. The resize, by nearest neighbour (no interpolation invents a class id between two others): stretch,
+   crop (the same centred window as the pixels) or pad (the same placement, the border filled with
+   the ignore value).
+3. Stored as a one-channel PNG of class ids, the image's width and height: what the Model Garden's and
+   DeepLab's segmentation decoders read under `image/segmentation/class/encoded`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prep.images.boxes import annotation_frame, crop_window, pad_placement, upright_size
+from prep.images.imaging import ImageOptions, ImageRecord, ImageRejected, decoded, encode_pixels, upright
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+MASK_KEY = "image/segmentation/class/encoded"
+MASK_FORMAT_KEY = "image/segmentation/class/format"
+DEFAULT_IGNORE = 255  # Pascal VOC's boundary value, the Model Garden's and DeepLab's ignore_label
+SHOWN = 5  # bad values or colours a rejection names
+
+REASONS = {
+    "missing_mask": "no file under MASKS has the image's path and name (any image extension)",
+    "ambiguous_mask": "several files under MASKS have the image's path and name (with different extensions)",
+    "unreadable_mask": "the mask cannot be read or does not decode as an image",
+    "mask_size_mismatch": "the mask's size is neither its image's (upright or as stored) nor a scaled copy of it",
+    "bad_mask_value": "the mask holds values that are neither a class id nor the ignore value (or colours "
+                      "that --mask-classes does not list)",
+}
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """Where a job's masks are and what their values mean. `classes`: the class names by id, from
+    --mask-classes (empty: the classes are named by the values the masks hold); `colours`: a
+    colour-coded mask's (r, g, b) of each class id; `ignore`: the value of pixels of no class."""
+
+    folder: str
+    classes: tuple[str, ...] = ()
+    colours: tuple[tuple[int, int, int], ...] = ()
+    ignore: int = DEFAULT_IGNORE
+
+    def __post_init__(self):
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "colours", tuple(tuple(c) for c in self.colours))
+        if not 0 <= self.ignore <= 255:
+            raise ValueError(f"the ignore value must be from 0 to 255 (a mask pixel's value), not {self.ignore}")
+        if self.classes and self.ignore < len(self.classes):
+            raise ValueError(f"the ignore value {self.ignore} is the id of class {self.classes[self.ignore]!r}: "
+                             f"give an ignore value of {len(self.classes)} or more")
+
+
+class MaskRejected(Exception):
+    """An image whose mask cannot go with it; `reason` is a key of REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}; add it to masks.REASONS")
+        super().__init__(reason, detail)  # both, so that pickling rebuilds it
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class PlacedMask:
+    """A mask as its record stores it: a one-channel PNG of class ids the size of the stored image, and
+    how many of its pixels hold each value, as ((value, pixels), ...) in order of value."""
+
+    data: bytes
+    pixels: tuple[tuple[int, int], ...]
+
+
+def mask_key(relative: str) -> str:
+    """What an image and its mask share: the path relative to SRC (or MASKS) without its extension."""
+    return posixpath.splitext(relative)[0]
+
+
+def read_classes(text: str) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...]]:
+    """The class names (line i names id i) of a --mask-classes file, and their colours when it is a CSV
+    table with a header naming the columns name, r, g and b (CamVid's class_dict.csv); ValueError
+    naming the line at fault."""
+    lines = text.splitlines()
+    header = [c.strip().lower() for c in next(csv.reader([lines[0]]))] if lines else []
+    if {"r", "g", "b"} <= set(header):
+        rows = list(csv.DictReader(io.StringIO(text), fieldnames=header))[1:]
+        name = next((c for c in header if c in ("name", "class", "label")), None)
+        if name is None:
+            raise ValueError("a colour table needs a name (or class, label) column beside r, g and b")
+        classes, colours = [], []
+        for i, row in enumerate(rows, 2):
+            try:
+                colour = tuple(int(row[c]) for c in ("r", "g", "b"))
+            except (TypeError, ValueError):
+                raise ValueError(f"line {i}: r, g and b must be whole numbers from 0 to 255") from None
+            if not all(0 <= v <= 255 for v in colour):
+                raise ValueError(f"line {i}: r, g and b must be whole numbers from 0 to 255")
+            if colour in colours:
+                raise ValueError(f"line {i}: colour {colour} is already class {classes[colours.index(colour)]!r}")
+            classes.append(_class_name(row[name], i))
+            colours.append(colour)
+    else:
+        classes, colours = [_class_name(line, i) for i, line in enumerate(lines, 1)], []
+    if not classes:
+        raise ValueError("names no class")
+    if len(classes) > 255:
+        raise ValueError(f"names {len(classes)} classes: a mask of 8-bit class ids holds at most 255 beside the ignore value")
+    return tuple(classes), tuple(colours)
+
+
+def _class_name(name: str | None, line: int) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValueError(f"line {line} names no class (line i names class id i: give every id a name)")
+    return name
+
+
+def class_ids(im: Image.Image, spec: MaskSpec) -> np.ndarray:
+    """A decoded mask's class id of every pixel, [height, width] uint8; MaskRejected for values that
+    are no class's."""
+    import numpy as np
+
+    mode = im.mode
+    if spec.colours:
+        return _colour_ids(np.asarray(im.convert("RGB")), spec)
+    if mode in ("RGB", "RGBA", "CMYK", "YCbCr"):
+        rgb = np.asarray(im.convert("RGB"))
+        if not ((rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])).all():
+            raise MaskRejected("bad_mask_value", "the mask is in colour: give each class's colour in --mask-classes "
+                                                 "(a CSV with columns name,r,g,b)")
+        values = rgb[..., 0]
+    elif mode in ("L", "P", "1", "LA", "PA", "I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(im)
+        if values.ndim == 3:  # LA, PA: the value, not its alpha
+            values = values[..., 0]
+        if values.dtype != np.uint8:
+            high = int(values.max()) if values.size else 0
+            if high > 255 or int(values.min()) < 0:
+                raise MaskRejected("bad_mask_value", f"the mask holds the value {high}: class ids go from 0 to 255")
+            values = values.astype(np.uint8)
+    else:
+        raise MaskRejected("bad_mask_value", f"the mask's pixels are {mode}: give grey, palette or RGB class ids")
+    if spec.classes:
+        counts = np.bincount(values.ravel(), minlength=256)
+        bad = [v for v in np.flatnonzero(counts) if v >= len(spec.classes) and v != spec.ignore]
+        if bad:
+            shown = ", ".join(f"{v} ({counts[v]} pixels)" for v in bad[:SHOWN])
+            raise MaskRejected("bad_mask_value", f"values {shown}{' ...' if len(bad) > SHOWN else ''} are neither a "
+                                                 f"class id (0-{len(spec.classes) - 1}) nor the ignore value {spec.ignore}")
+    return values
+
+
+def _colour_ids(rgb: np.ndarray, spec: MaskSpec) -> np.ndarray:
+    """The class id of each pixel of a colour-coded mask, by its colour in `spec.colours`."""
+    import numpy as np
+
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    table = np.array([(r << 16) | (g << 8) | b for r, g, b in spec.colours], dtype=np.uint32)
+    order = np.argsort(table)
+    at = np.minimum(np.searchsorted(table[order], packed), len(table) - 1)
+    known = table[order][at] == packed
+    if not known.all():
+        unknown = np.unique(packed[~known])
+        shown = ", ".join(f"({v >> 16}, {(v >> 8) & 255}, {v & 255})" for v in unknown[:SHOWN].tolist())
+        raise MaskRejected("bad_mask_value", f"colours {shown}{' ...' if len(unknown) > SHOWN else ''} are no "
+                                             "class's in --mask-classes")
+    return order[at].astype(np.uint8)
+
+
+def place_mask(data: bytes, image: ImageRecord, options: ImageOptions, spec: MaskSpec) -> PlacedMask:
+    """The mask file `data` of `image` (as prep.images.imaging.normalise_image made it with `options`),
+    on the image's stored pixels; MaskRejected when it cannot be (see the module docstring)."""
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with decoded(data, options.max_pixels) as im:
+            ids = class_ids(im, spec)
+    except ImageRejected as e:
+        raise MaskRejected("unreadable_mask", f"{e.reason}: {e.detail}") from None
+    mask = Image.fromarray(ids, "L")
+    stored, orientation = image.stored_size, image.orientation
+    up = upright_size(stored, orientation)
+    frame = annotation_frame(mask.size, stored, orientation)
+    if frame is None:
+        raise MaskRejected("mask_size_mismatch", f"the mask is {mask.width}x{mask.height} pixels, its image "
+                                                 f"{up[0]}x{up[1]} upright ({stored[0]}x{stored[1]} as stored)")
+    if frame == "stored" and orientation != 1:
+        mask = upright(mask, orientation)
+    mask = _resized(mask, up, options.resize, options.resize_mode, spec.ignore)
+    if mask.size != (image.width, image.height):  # the geometry of prep.images.boxes is the pixels' own
+        raise AssertionError(f"a placed mask of {mask.size} for an image of {(image.width, image.height)}")
+    counts = np.bincount(np.asarray(mask).ravel(), minlength=256)
+    return PlacedMask(encode_pixels(mask, "png", 0), tuple((int(v), int(counts[v])) for v in np.flatnonzero(counts)))
+
+
+def _resized(mask: Image.Image, up: tuple[int, int], resize: tuple[int, int] | None, mode: str, ignore: int) -> Image.Image:
+    """An upright mask (or a scaled copy of one) on the stored image's pixels, by nearest neighbour."""
+    from PIL import Image
+
+    nearest = Image.Resampling.NEAREST
+    if resize is None or mode == "stretch":
+        size = resize or up
+        return mask if mask.size == size else mask.resize(size, nearest)
+    if mode == "crop":
+        left, top, right, bottom = crop_window(up, resize)
+        w, h = mask.size
+        return mask.resize(resize, nearest, box=(left * w, top * h, right * w, bottom * h))
+    left, top, width, height = pad_placement(up, resize)
+    out = Image.new("L", resize, ignore)
+    out.paste(mask.resize((width, height), nearest), (left, top))
+    return out

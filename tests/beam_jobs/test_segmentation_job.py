@@ -1,0 +1,201 @@
+"""`prep images SRC OUT --masks MASKS`: segmentation datasets end to end, in real Beam jobs. TensorFlow
+decodes every record and each mask lands on its image's pixels (grey, palette, colour-coded and scaled
+masks; EXIF-turned photos; every resize mode); the Model Garden's segmentation decoder parses the records;
+every bad pair is a line of rejected.jsonl; the reader's (images, masks) batches fit a small U-Net and
+go through Keras' augmentation layers together; 1 and 2 workers write the same bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from schemas import load_schema
+from tests.images.test_masks import assert_on_its_pixels, png, scene, stored_jpeg
+
+CLASSES = "background\nred\nblue\n"
+
+
+def model_garden_records(out: Path, split: str = "train") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """official/vision/dataloaders/segmentation_input.py's Decoder (TensorFlow Model Garden): its
+    keys_to_features, then what its Parser does first (_prepare_image_and_label): the mask decoded to one
+    channel and reshaped by the record's height and width. {filename: (image, mask)}."""
+    import tensorflow as tf
+
+    keys_to_features = {
+        "image/encoded": tf.io.FixedLenFeature((), tf.string, default_value=""),
+        "image/height": tf.io.FixedLenFeature((), tf.int64, default_value=0),
+        "image/width": tf.io.FixedLenFeature((), tf.int64, default_value=0),
+        "image/segmentation/class/encoded": tf.io.FixedLenFeature((), tf.string, default_value=""),
+    }
+    names = {"image/filename": tf.io.FixedLenFeature((), tf.string)}
+    records = {}
+    for shard in load_schema(str(out)).split(split).shards:
+        for serialized in tf.data.TFRecordDataset(str(out / shard.file)):
+            data = tf.io.parse_single_example(serialized, keys_to_features)
+            height, width = data["image/height"], data["image/width"]
+            label = tf.reshape(tf.io.decode_image(data["image/segmentation/class/encoded"], channels=1), (1, height, width))
+            image = tf.reshape(tf.io.decode_image(data["image/encoded"], channels=3, dtype=tf.uint8), (height, width, 3))
+            name = tf.io.parse_single_example(serialized, names)["image/filename"].numpy().decode()
+            records[name] = (data["image/encoded"].numpy(), data["image/segmentation/class/encoded"].numpy(),
+                             image.numpy(), label.numpy()[0])
+    return records
+
+
+def _pairs(root: Path) -> tuple[Path, Path]:
+    """SRC in split folders and nested folders, MASKS beside it, and every way a pair can fail:
+    - train/a/flat.png: a PNG photo with a grey mask;
+    - train/a/turned.jpg: stored turned (EXIF 6), its palette mask drawn upright;
+    - train/b/stored.jpg: stored turned (EXIF 6), its mask drawn on the stored pixels;
+    - train/upside.jpg (EXIF 3) with a grey mask saved as RGB; test/half.png with a mask of twice its size;
+    - rejected: no mask, a value no class has, a mask of another size, two masks, a cut mask, a hidden file;
+    - a mask no image has."""
+    src, masks = root / "src", root / "masks"
+    picture, mask = scene((64, 48))
+    turned_mask = np.asarray(Image.fromarray(mask).transpose(Image.Transpose.ROTATE_90))
+    files = {
+        "train/a/flat.png": (None, png(mask)),
+        "train/a/turned.jpg": (stored_jpeg(picture, 6), png(mask, palette=True)),
+        "train/b/stored.jpg": (stored_jpeg(picture, 6), png(turned_mask)),
+        "train/upside.jpg": (stored_jpeg(picture, 3), png(np.stack([mask] * 3, -1))),
+        "test/half.png": (None, png(np.asarray(Image.fromarray(mask).resize((128, 96), Image.Resampling.NEAREST)))),
+        "train/nomask.png": (None, None),
+        "train/badvalue.png": (None, png(np.where(mask == 2, 7, mask).astype(np.uint8))),
+        "train/size.png": (None, png(np.zeros((50, 50), np.uint8))),
+        "train/twice.png": (None, png(mask)),
+        "train/cut.png": (None, png(mask)[:-30]),
+        "train/.hidden.png": (None, png(mask)),
+    }
+    for name, (image, mask_bytes) in files.items():
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if image is None:
+            picture.save(path, "PNG")
+        else:
+            path.write_bytes(image)
+        if mask_bytes is not None:
+            (masks / name).parent.mkdir(parents=True, exist_ok=True)
+            (masks / name).with_suffix(".png").write_bytes(mask_bytes)
+    (masks / "train/twice.bmp").write_bytes((masks / "train/twice.png").read_bytes())
+    (masks / "train/orphan.png").write_bytes(png(mask))
+    (root / "classes.txt").write_text(CLASSES)
+    return src, masks
+
+
+@pytest.fixture
+def pairs(tmp_path) -> tuple[Path, Path]:
+    return _pairs(tmp_path)
+
+
+@pytest.mark.parametrize("resize", [(), ("--resize", "40x40", "--resize-mode", "crop"),
+                                    ("--resize", "30x50", "--resize-mode", "pad"), ("--resize", "40x40")])
+def test_every_mask_lands_on_its_image_and_every_bad_pair_is_rejected(pairs, tmp_path, prep_cli, resize):
+    src, masks = pairs
+    out = tmp_path / "out"
+    result = prep_cli("images", src, out, "--masks", masks, "--mask-classes", tmp_path / "classes.txt", *resize,
+                      "--workers", "1")
+    assert result.exit_code == 0, result.err
+    records = model_garden_records(out) | model_garden_records(out, "test")
+    assert sorted(records) == ["test/half.png", "train/a/flat.png", "train/a/turned.jpg", "train/b/stored.jpg",
+                               "train/upside.jpg"]
+    for name, (encoded, mask_png, image, mask) in records.items():
+        assert_on_its_pixels(encoded, mask_png)
+        assert image.shape[:2] == mask.shape == ((40, 40) if "40x40" in resize else (50, 30) if resize else (48, 64))
+    rejected = {json.loads(line)["path"]: json.loads(line)["reason"] for line in (out / "rejected.jsonl").read_text().splitlines()}
+    assert rejected == {"train/nomask.png": "missing_mask", "train/badvalue.png": "bad_mask_value",
+                        "train/size.png": "mask_size_mismatch", "train/twice.png": "ambiguous_mask",
+                        "train/cut.png": "unreadable_mask", "train/.hidden.png": "hidden_file"}
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["inputs"] == 11 and stats["records"] == 5
+    assert stats["masks"]["unmatched"] == [str(masks / "train/orphan.png")]
+    pixels = stats["splits"]["train"]["pixels"]
+    assert list(pixels) == ["background", "red", "blue"] and all(pixels.values())
+    assert (stats["splits"]["train"]["ignored_pixels"] > 0) == ("pad" in resize)
+    schema = load_schema(str(out))
+    mask_feature = schema.feature(schema.label_key)
+    assert (schema.label_key, mask_feature.encoding, mask_feature.ignore_value) == (
+        "image/segmentation/class/encoded", "segmentation_mask", 255)
+    assert (out / "vocab" / "labels.txt").read_text() == CLASSES
+
+
+def colour_coded(root: Path) -> tuple[Path, Path, Path]:
+    """A flat SRC of photos whose masks are colour-coded, and CamVid's class_dict.csv for them."""
+    src, masks = root / "src", root / "masks"
+    src.mkdir(parents=True)
+    masks.mkdir()
+    colours = [(64, 64, 64), (200, 10, 10), (10, 10, 200)]
+    for i in range(12):
+        picture, mask = scene((48 + 4 * i, 40))
+        picture.save(src / f"{i:02d}.png")
+        Image.fromarray(np.array(colours, np.uint8)[mask]).save(masks / f"{i:02d}.png")
+    table = root / "class_dict.csv"
+    table.write_text("name,r,g,b\n" + "".join(f"{n},{r},{g},{b}\n" for n, (r, g, b) in zip(["ground", "red", "blue"], colours)))
+    return src, masks, table
+
+
+def test_colour_coded_masks_are_byte_identical_at_one_and_two_workers_and_feed_a_unet(tmp_path, prep_cli):
+    import keras
+
+    import readers
+
+    src, masks, table = colour_coded(tmp_path)
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        result = prep_cli("images", src, out, "--masks", masks, "--mask-classes", table, "--split", "train=0.75,test=0.25",
+                          "--workers", workers)
+        assert result.exit_code == 0, result.err
+        outs.append(out)
+    shards = sorted(p.name for p in outs[0].glob("*.tfrecord"))
+    assert shards and all((outs[0] / s).read_bytes() == (outs[1] / s).read_bytes() for s in shards)
+    out = outs[0]
+    assert (out / "vocab" / "labels.txt").read_text() == "ground\nred\nblue\n"
+    for encoded, mask_png, _, _ in model_garden_records(out).values():
+        assert_on_its_pixels(encoded, mask_png)
+
+    # the images differ in width: image_size resizes the images bilinearly and their masks by nearest neighbour
+    train = readers.make_input_fn(str(out), "train", batch_size=4, supervised=True, image_size=(32, 32),
+                                  image_dtype="float32", num_epochs=1, seed=0)()
+    images, labels = next(iter(train))
+    assert images.shape == (4, 32, 32, 3) and images.dtype == "float32"
+    assert labels.shape == (4, 32, 32, 1) and labels.dtype == "uint8" and set(np.unique(labels)) <= {0, 1, 2}
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=1), keras.layers.RandomCrop(24, 24, seed=1)])
+    flipped = augment({"images": images, "segmentation_masks": labels}, training=True)
+    for image, mask in zip(flipped["images"].numpy(), flipped["segmentation_masks"].numpy()):
+        red_mask = mask[..., 0] == 1
+        # the flip and the crop moved the mask with its image: its red pixels are red
+        assert red_mask.any() and (image[red_mask][:, 0] > 0.5).mean() > 0.9
+
+    inputs = keras.Input((32, 32, 3))
+    down = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    pooled = keras.layers.MaxPooling2D()(down)
+    middle = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(pooled)
+    up = keras.layers.Concatenate()([keras.layers.UpSampling2D()(middle), down])
+    outputs = keras.layers.Conv2D(3, 1, activation="softmax")(up)
+    unet = keras.Model(inputs, outputs)
+    unet.compile("adam", "sparse_categorical_crossentropy")
+    history = unet.fit(train, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_mask_mistakes_on_the_command_line_are_one_line(pairs, tmp_path, prep_cli):
+    src, masks = pairs
+    out = tmp_path / "out"
+    (tmp_path / "clash.txt").write_text("a\nb\n")
+    cases = [
+        (("--mask-classes", tmp_path / "classes.txt"), "--mask-classes and --ignore-value describe the masks of --masks"),
+        (("--masks", masks, "--coco", tmp_path / "classes.txt"), "--masks takes its classes from the masks"),
+        (("--masks", tmp_path / "nowhere"), "is not a folder"),
+        (("--masks", src), "--masks is SRC or holds it"),
+        (("--masks", masks, "--mask-classes", tmp_path / "none.txt"), "--mask-classes"),
+        (("--masks", masks, "--mask-classes", tmp_path / "clash.txt", "--ignore-value", "1"), "the ignore value 1 is the id of class 'b'"),
+        (("--masks", masks, "--split", "train=0.5,test=0.5"), "already split into folders"),
+    ]
+    for flags, message in cases:
+        result = prep_cli("images", src, out, *flags)
+        assert result.exit_code != 0 and message in result.err, (flags, result.err)
+        assert "Traceback" not in result.err
+    assert not out.exists()
