@@ -200,6 +200,8 @@ class ImageKeys:
     channels: str | None
     first_id: int = 0  # the label's first class id (a detection dataset's: 1)
     boxes: tuple[str, str, str, str] | None = None  # a detection dataset's xmin, ymin, xmax, ymax keys
+    mask: str | None = None  # a segmentation dataset's mask of class ids
+    ignore: int | None = None  # its value of pixels of no class
 
     @classmethod
     def of(cls, schema: DatasetSchema) -> "ImageKeys":
@@ -218,10 +220,12 @@ class ImageKeys:
         label = schema.label_key
         vocabulary = schema.feature(label).vocabulary if label else None
         corners = tuple(f"image/object/bbox/{c}" for c in ("xmin", "ymin", "xmax", "ymax"))
+        mask = schema.feature(label) if label and schema.feature(label).encoding == "segmentation_mask" else None
         return cls(image, label, key(f"{label}/name") if label else None, about("filename"), about("width"),
                    about("height"), about("format"), about("channels"),
                    schema.vocabulary(vocabulary).first_id if vocabulary else 0,
-                   corners if all(key(c) for c in corners) else None)
+                   corners if all(key(c) for c in corners) else None,
+                   mask.name if mask else None, mask.ignore_value if mask else None)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,8 @@ class SampledImage:
     channels: int | None
     labels: tuple = ()  # every value of the label: a multi-label record's class ids, a regression target's values
     boxes: tuple = ()  # a detection record's boxes: (xmin, ymin, xmax, ymax) normalised, class index, class name
+    mask: object = None  # a segmentation record's mask: class ids, [height, width] uint8 (numpy)
+    mask_names: tuple = ()  # (class id, name) of each class its mask holds
 
 
 def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) -> SampledImage:
@@ -253,7 +259,14 @@ def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) 
         value = one(key)
         return None if value is None else value.decode("utf-8", "replace")
 
-    values = tuple(f.get(keys.label) or ()) if keys.label else ()
+    mask = _mask_ids(one(keys.mask, b"")) if keys.mask else None
+    if keys.mask:  # a segmentation record is in the rows of the classes its mask holds
+        import numpy as np
+
+        present = [] if mask is None else [int(v) for v in np.unique(mask) if v != keys.ignore]
+        values = tuple(v for v in present if names is None or v < len(names))
+    else:
+        values = tuple(f.get(keys.label) or ()) if keys.label else ()
     if keys.first_id and values:  # class ids from 1: as indices into the class names
         values = tuple(v - keys.first_id for v in values)
     label = values[0] if values and isinstance(values[0], int) else (one(keys.label, -1) if keys.label else -1)
@@ -267,8 +280,22 @@ def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) 
         indices = [values[i] if i < len(values) else -1 for i in range(len(corners[0]))]
         boxes = tuple((*box, index, names[index] if names is not None and 0 <= index < len(names) else "?")
                       for box, index in zip(zip(*corners), indices))
+    mask_names = tuple((v, names[v] if names is not None and v < len(names) else str(v)) for v in values) if keys.mask else ()
     return SampledImage(record.split, record.shard, label, class_name, text(keys.filename) or "", one(keys.image, b""),
-                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels), values, boxes)
+                        one(keys.width), one(keys.height), text(keys.format), one(keys.channels), values, boxes, mask,
+                        mask_names)
+
+
+def _mask_ids(data: bytes):
+    """A mask's class ids, [height, width] uint8; None if its bytes do not decode."""
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("L") if im.mode != "L" else im)
+    except Exception:  # noqa: BLE001 - an undecodable mask is only not drawn
+        return None
 
 
 TARGET_ROWS = 5  # a regression dataset's sheet: rows of equal ranges of its (first) target
@@ -500,6 +527,9 @@ def render_sheet(rows: list[tuple[str, list[SampledImage]]], columns: int, title
                 left, top = x + (layout.tile - thumb.width) // 2, y + (layout.tile - thumb.height) // 2
                 sheet.paste(thumb, (left, top))
                 draw_boxes(draw, sample.boxes, (left, top, thumb.width, thumb.height), label_font)
+                if sample.mask is not None:
+                    sheet.paste(overlay_mask(thumb, sample.mask, [v for v, _ in sample.mask_names]), (left, top))
+                    draw_mask_names(draw, sample.mask_names, (left, top, thumb.width, thumb.height), label_font)
             label_y = y + layout.tile + 4
             draw.text((x, label_y), fit_text(class_name, label_font, layout.tile), fill=INK, font=label_font)
             draw.text((x, label_y + layout.line_height), fit_text(posixpath.basename(sample.filename), label_font,
@@ -520,6 +550,32 @@ def draw_boxes(draw, boxes: tuple, where: tuple[int, int, int, int], typeface) -
         x0, y0 = left + xmin * width, top + ymin * height
         draw.rectangle((x0, y0, max(x0, left + xmax * width - 1), max(y0, top + ymax * height - 1)), outline=colour, width=2)
         draw.text((x0 + 3, y0 + 2), fit_text(name, typeface, max(8, int((xmax - xmin) * width) - 4)), fill=colour, font=typeface)
+
+
+MASK_OPACITY = 0.5  # of a class's colour over its pixels
+
+
+def overlay_mask(thumb: "Image.Image", mask, classes: list[int]) -> "Image.Image":
+    """The thumbnail with each of `classes`' pixels of the mask (class ids, resized by nearest neighbour
+    to the thumbnail) tinted with the class's colour; other values (the ignore value) left as they are."""
+    import numpy as np
+    from PIL import Image
+
+    ids = np.asarray(Image.fromarray(mask).resize(thumb.size, Image.Resampling.NEAREST))
+    pixels = np.asarray(thumb, dtype=np.float32).copy()
+    for index in classes:
+        where = ids == index
+        pixels[where] = (1 - MASK_OPACITY) * pixels[where] + MASK_OPACITY * np.array(BOX_COLOURS[index % len(BOX_COLOURS)])
+    return Image.fromarray(pixels.round().astype(np.uint8))
+
+
+def draw_mask_names(draw, names: tuple, where: tuple[int, int, int, int], typeface) -> None:
+    """The names of the classes a mask holds, each in its colour, down the thumbnail's left edge."""
+    left, top, width, height = where
+    step = typeface.size + 2 if hasattr(typeface, "size") else 12
+    for i, (index, name) in enumerate(names[: max(1, height // step)]):
+        draw.text((left + 3, top + 2 + i * step), fit_text(name, typeface, max(8, width - 6)),
+                  fill=BOX_COLOURS[index % len(BOX_COLOURS)], font=typeface, stroke_width=1, stroke_fill=(0, 0, 0))
 
 
 # ---- the whole sheet, for `prep inspect --sheet` --------------------------------------------------

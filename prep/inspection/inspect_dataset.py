@@ -70,8 +70,8 @@ def _show_value(schema: DatasetSchema, name: str, value, tokens: dict[str, list[
         value = value.to_list()
     elif hasattr(value, "numpy"):
         value = value.numpy()
-    if feature.encoding == "image":
-        return f"<{byte_size(len(value))} of encoded image>"
+    if feature.encoding in ("image", "segmentation_mask"):
+        return f"<{byte_size(len(value))} of encoded {'mask' if feature.encoding == 'segmentation_mask' else 'image'}>"
     if tokens and name in tokens:
         values = value.tolist() if hasattr(value, "tolist") else list(value)
         joiner = "" if schema.text is not None and schema.text.split == "character" else " "
@@ -114,10 +114,15 @@ def describe(root: str, samples: int = 3, rejected_lines: int = 5) -> Iterator[s
     if labels is not None and stats.get("splits"):
         yield ""
         names = [s for s in schema.split_names if s in stats["splits"]]
-        yield f"{'classes:':<26}" + "".join(f"{n:>12}" for n in names)  # over the counts: 2 + id 3 + 1 + name 20
+        splits = [stats["splits"][s] for s in names]
+        key = "pixels" if any("pixels" in split for split in splits) else "classes"  # a segmentation dataset's pixels
+        yield f"{key + ':':<26}" + "".join(f"{n:>12}" for n in names)  # over the counts: 2 + id 3 + 1 + name 20
         for i, name in enumerate(labels, first_id):
-            counts = "".join(f"{stats['splits'][s]['classes'].get(name, 0):>12,}" for s in names)
+            counts = "".join(f"{split.get(key, {}).get(name, 0):>12,}" for split in splits)
             yield f"  {i:>3} {name:<20}{counts}"
+        if key == "pixels":
+            ignore = schema.feature(schema.label_key).ignore_value
+            yield f"  {ignore:>3} {'(ignored)':<20}" + "".join(f"{split.get('ignored_pixels', 0):>12,}" for split in splits)
     yield from _manifest_stats(schema, stats)
     if "images" in stats:
         im = stats["images"]

@@ -2,7 +2,8 @@
 
 Checks, for every shard the schema lists: the file exists, every record's framing and both CRCs,
 the record count against schema.json, that every record parses with the schema's feature spec, and
-that its class and token ids lie inside their vocabularies; the shard's record index, when the schema
+that its class and token ids lie inside their vocabularies; that every segmentation mask decodes, has
+its image's size and holds only class ids and the ignore value; the shard's record index, when the schema
 lists one, against the records' frames. Also: shard files in the directory that
 the schema does not list, and vocabulary files and sizes.
 """
@@ -58,6 +59,35 @@ def id_limits(schema: DatasetSchema) -> dict[str, tuple[int, str]]:
     return limits
 
 
+def mask_limits(schema: DatasetSchema) -> dict[str, tuple[int, str, int | None]]:
+    """For each segmentation mask: (the first class id past its vocabulary, its file, its ignore value)."""
+    return {f.name: (schema.vocabulary(f.vocabulary).size, schema.vocabulary(f.vocabulary).file, f.ignore_value)
+            for f in schema.features if f.encoding == "segmentation_mask" and f.vocabulary is not None}
+
+
+def _bad_mask(parsed: dict, masks: dict[str, tuple[int, str, int | None]]) -> tuple[int, str] | None:
+    """(index in batch, problem) of the first record whose mask does not decode, is not its image's size
+    (image/height and image/width), or holds a value that is neither a class id nor the ignore value."""
+    import numpy as np
+    import tensorflow as tf
+
+    for name, (limit, file, ignore) in sorted(masks.items()):
+        sized = "image/height" in parsed and "image/width" in parsed
+        heights, widths = (parsed["image/height"].numpy(), parsed["image/width"].numpy()) if sized else ((), ())
+        for i, data in enumerate(parsed[name].numpy()):
+            try:
+                mask = tf.io.decode_png(data, channels=1).numpy()[..., 0]
+            except tf.errors.InvalidArgumentError as e:
+                return i, f"has a {name} that does not decode: {e.message.splitlines()[0]}"
+            if sized and mask.shape != (heights[i], widths[i]):
+                return i, f"has a {name} of {mask.shape[1]}x{mask.shape[0]} pixels for an image of {widths[i]}x{heights[i]}"
+            bad = [int(v) for v in np.unique(mask) if v >= limit and v != ignore]
+            if bad:
+                return i, (f"has {name} value {bad[0]}, neither a class id of {file} (0 to {limit - 1}) nor the "
+                           f"ignore value {ignore}")
+    return None
+
+
 def _bad_id(parsed: dict, limits: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
     """(index in batch, problem) of the first record holding an id outside its vocabulary, or None."""
     import tensorflow as tf
@@ -73,13 +103,15 @@ def _bad_id(parsed: dict, limits: dict[str, tuple[int, str]]) -> tuple[int, str]
     return None
 
 
-def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
+def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, str]],
+                 masks: dict[str, tuple[int, str, int | None]] | None = None) -> tuple[int, str] | None:
     """(index in batch, error) of the first record that does not parse, or whose ids fall outside
-    their vocabulary; None when all is well."""
+    their vocabulary, or whose mask is bad (`masks`: mask_limits); None when all is well."""
     import tensorflow as tf
 
     try:
-        return _bad_id(tf.io.parse_example(batch, spec), limits)
+        parsed = tf.io.parse_example(batch, spec)
+        return _bad_id(parsed, limits) or (_bad_mask(parsed, masks) if masks else None)
     except tf.errors.InvalidArgumentError:
         pass
     for i, record in enumerate(batch):
@@ -92,7 +124,7 @@ def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, st
 
 def verify_shard(root: str, file: str, expected: int | None, compression: str, spec: dict | None,
                  limits: dict[str, tuple[int, str]] | None = None, index: str | None = None,
-                 write_index: str | None = None) -> Finding:
+                 write_index: str | None = None, masks: dict[str, tuple[int, str, int | None]] | None = None) -> Finding:
     """The finding for one shard: read end to end, its records parsed (with `spec`), counted against
     `expected`, its record `index` checked; a sound shard with no index gets one at `write_index`."""
     from apache_beam.io.filesystems import FileSystems
@@ -104,7 +136,7 @@ def verify_shard(root: str, file: str, expected: int | None, compression: str, s
     try:
         for batch in _batches(tfrecord_io.read_records(path, compression), PARSE_BATCH):
             if spec is not None:
-                bad = _unparseable(batch, spec, limits or {})
+                bad = _unparseable(batch, spec, limits or {}, masks)
                 if bad is not None:
                     return Finding(file, None, f"record {count + bad[0]} {bad[1]}")
             count += len(batch)
@@ -170,14 +202,14 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
     seen = observe(FileSystems.join(root, SCHEMA_FILE)) if write_indexes else None
     schema = load_schema(root)
     spec = feature_spec(schema) if parse else None
-    limits = id_limits(schema)
+    limits, masks = id_limits(schema), mask_limits(schema)
     findings: list[Finding] = []
     for split in schema.splits:
         for shard in split.shards:
             new_index = (sharding.index_file_name(shard.file, schema.compression)
                          if write_indexes and shard.index is None else None)
             finding = verify_shard(root, shard.file, shard.num_records, schema.compression, spec, limits, shard.index,
-                                   write_index=new_index)
+                                   write_index=new_index, masks=masks)
             findings.append(finding)
             progress(finding)
     # the shards of every version the dataset keeps (a dataset that grows shares them: schemas.versions)

@@ -136,22 +136,31 @@ def colour_coded(root: Path) -> tuple[Path, Path, Path]:
     return src, masks, table
 
 
-def test_colour_coded_masks_are_byte_identical_at_one_and_two_workers_and_feed_a_unet(tmp_path, prep_cli):
+@pytest.fixture(scope="module")
+def colour_dataset(tmp_path_factory) -> tuple[Path, Path]:
+    """The colour-coded masks converted at 1 and at 2 workers (once for the tests that read them)."""
+    from prep.cli.main import main
+
+    root = tmp_path_factory.mktemp("colour")
+    src, masks, table = colour_coded(root)
+    outs = []
+    for workers in ("1", "2"):
+        out = root / f"out{workers}"
+        code = main(["images", str(src), str(out), "--masks", str(masks), "--mask-classes", str(table),
+                     "--split", "train=0.75,test=0.25", "--workers", workers, "--quiet"])
+        assert code == 0
+        outs.append(out)
+    return outs[0], outs[1]
+
+
+def test_colour_coded_masks_are_byte_identical_at_one_and_two_workers_and_feed_a_unet(colour_dataset):
     import keras
 
     import readers
 
-    src, masks, table = colour_coded(tmp_path)
-    outs = []
-    for workers in ("1", "2"):
-        out = tmp_path / f"out{workers}"
-        result = prep_cli("images", src, out, "--masks", masks, "--mask-classes", table, "--split", "train=0.75,test=0.25",
-                          "--workers", workers)
-        assert result.exit_code == 0, result.err
-        outs.append(out)
-    shards = sorted(p.name for p in outs[0].glob("*.tfrecord"))
-    assert shards and all((outs[0] / s).read_bytes() == (outs[1] / s).read_bytes() for s in shards)
-    out = outs[0]
+    out, other = colour_dataset
+    shards = sorted(p.name for p in out.glob("*.tfrecord"))
+    assert shards and all((out / s).read_bytes() == (other / s).read_bytes() for s in shards)
     assert (out / "vocab" / "labels.txt").read_text() == "ground\nred\nblue\n"
     for encoded, mask_png, _, _ in model_garden_records(out).values():
         assert_on_its_pixels(encoded, mask_png)
@@ -199,3 +208,52 @@ def test_mask_mistakes_on_the_command_line_are_one_line(pairs, tmp_path, prep_cl
         assert result.exit_code != 0 and message in result.err, (flags, result.err)
         assert "Traceback" not in result.err
     assert not out.exists()
+
+
+def test_inspect_verify_the_generated_reader_and_tfds_know_masks(colour_dataset, tmp_path, prep_cli):
+    import shutil
+
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    import readers
+    from prep.records.tfrecord_io import read_records, write_records
+
+    out = tmp_path / "out"
+    shutil.copytree(colour_dataset[0], out)
+    result = prep_cli("inspect", out, "--sheet", tmp_path / "sheet.png")
+    assert result.exit_code == 0, result.err
+    lines = result.out.splitlines()
+    pixels = lines[lines.index(next(line for line in lines if line.startswith("pixels:"))) + 1:][:4]
+    assert [line.split()[:2] for line in pixels] == [["0", "ground"], ["1", "red"], ["2", "blue"], ["255", "(ignored)"]]
+    assert "3 classes" in result.out and (tmp_path / "sheet.png").stat().st_size > 0
+    assert prep_cli("report", out, "-o", tmp_path / "report.html").exit_code == 0
+    assert "Pixels per class and split" in (tmp_path / "report.html").read_text()
+
+    # the generated module gives the runtime reader's batches, masks and all
+    assert prep_cli("reader", out, "-o", tmp_path / "pets_input.py").exit_code == 0
+    namespace: dict = {}
+    exec(compile((tmp_path / "pets_input.py").read_text(), "pets_input.py", "exec"), namespace)
+    options = dict(batch_size=3, supervised=True, image_size=(24, 24), mode="eval")
+    ours = next(iter(namespace["make_input_fn"]("test", data_dir=str(out), **options)()))
+    theirs = next(iter(readers.make_input_fn(str(out), "test", **options)()))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    # TFDS reads the mask as its segmentation datasets hold theirs: a one-channel uint8 image
+    assert prep_cli("export", "tfds", out).exit_code == 0
+    example = next(iter(tfds.builder_from_directory(str(out)).as_dataset(split="test")))
+    mask = example["image/segmentation/class/encoded"]
+    assert mask.dtype == tf.uint8 and mask.shape[-1] == 1 and mask.shape[:2] == example["image/encoded"].shape[:2]
+
+    assert prep_cli("verify", out).exit_code == 0
+    shard = next(out.glob("test-*.tfrecord"))
+    records = list(read_records(str(shard), "none"))
+    example = tf.train.Example.FromString(records[0])
+    height = example.features.feature["image/height"].int64_list.value[0]
+    width = example.features.feature["image/width"].int64_list.value[0]
+    example.features.feature["image/segmentation/class/encoded"].bytes_list.value[0] = png(np.full((height, width), 9, np.uint8))
+    write_records(str(shard), [example.SerializeToString()] + records[1:], "none")
+    result = prep_cli("verify", out)
+    assert result.exit_code != 0
+    assert "value 9, neither a class id of vocab/labels.txt (0 to 2) nor the ignore value 255" in result.out + result.err

@@ -57,6 +57,10 @@ PYTHON = {
     "bring-your-own-tfrecords": dict(drop=(INFER_GS,)),
     "detection-keras": dict(prelude="import keras\nfrom readers import make_input_fn\n",
                             epilogue="batch = next(iter(train))\nassert set(batch) == {'images', 'bounding_boxes'}\n"),
+    "segmentation-keras": dict(prelude="import keras\nfrom readers import make_input_fn\n",
+                               epilogue="images, masks = next(iter(train))\n"
+                                        "assert images.shape[1:] == (160, 160, 3) and masks.shape[1:] == (160, 160, 1)\n"
+                                        "assert set(masks.numpy().ravel()) <= {1, 2, 3}\n"),
     "make-input-fn": dict(prelude=NO_KERAS_WARNINGS + KERAS_MODEL, epilogue=FIT_SUPERVISED, replace=FEWER_STEPS,
                           drop=(ESTIMATOR_LINE,)),  # tf.estimator is TensorFlow <= 2.15: test_readme_tf215.py
     "reader-module": dict(epilogue="images, labels = next(iter(train_fn()))\nassert images['image'].shape[1:3] == (224, 224)\n"),

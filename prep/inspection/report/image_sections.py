@@ -132,6 +132,11 @@ def objects_section(stats: Mapping) -> Section | None:
     return section
 
 
+def _segmentation(stats: Mapping) -> bool:
+    """Whether stats.json counts the pixels of each class (a segmentation dataset's) rather than records."""
+    return any("pixels" in split for split in (stats.get("splits") or {}).values())
+
+
 def image_sections(root: str, schema: DatasetSchema, stats: Mapping, options: ReportOptions) -> list[Section]:
     wanted, splits_of = duplicate_paths(stats, options.duplicate_examples)
     sample = sheets.sample_images(root, schema, options.per_class, stats=stats, max_records=options.max_records,
@@ -143,7 +148,8 @@ def image_sections(root: str, schema: DatasetSchema, stats: Mapping, options: Re
     names = sheets.label_names(root, schema)
     sections = [
         sheet_section(schema, stats, sample, options),
-        class_balance_section(schema, stats, names, "images"),
+        class_balance_section(schema, stats, names, "pixels", "pixels") if _segmentation(stats)
+        else class_balance_section(schema, stats, names, "images"),
         objects_section(stats),
         sizes_section(stats, sample),
         bytes_section(stats),

@@ -16,15 +16,18 @@ from prep.inspection.report.options import ReportOptions
 from schemas import DatasetSchema
 
 
-def class_balance_section(schema: DatasetSchema, stats: Mapping, names: list[str] | None, unit: str) -> Section | None:
+def class_balance_section(schema: DatasetSchema, stats: Mapping, names: list[str] | None, unit: str,
+                          key: str = "classes") -> Section | None:
+    """Each class's `unit` per split, from stats.json's per-split counts under `key` (a segmentation
+    dataset's: its pixels)."""
     splits = stats.get("splits") or {}
     order = [s for s in schema.split_names if s in splits] + [s for s in splits if s not in schema.split_names]
     classes = list(names or [])
     for split in order:
-        classes += [c for c in (splits[split].get("classes") or {}) if c not in classes]
+        classes += [c for c in (splits[split].get(key) or {}) if c not in classes]
     if not classes:
         return None
-    series = {s: [(splits[s].get("classes") or {}).get(c, 0) for c in classes] for s in order}
+    series = {s: [(splits[s].get(key) or {}).get(c, 0) for c in classes] for s in order}
     section = Section("classes", f"{unit.capitalize()} per class and split")
     section.add(chart_figure(charts.stacked_bars(classes, series, f"{unit} per class, stacked by split", unit)))
     head = ["class"] + [escape(s) for s in order] + ["total"]
