@@ -30,7 +30,7 @@ from prep.images import dataset as image_dataset
 from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.inventory import HeldImage, inventory_row, stable_stat, started_at
-from prep.images.manifest import annotation_key
+from prep.images.manifest import annotation_key, candidate_keys, may_read_outside, outside_detail
 from prep.images.masks import MaskRejected, mask_key, place_mask
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
@@ -74,13 +74,13 @@ class _Convert(beam.DoFn):
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
     def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, annotation="",
-                 stat=(), mask: str | None = None, **where):
+                 stat=(), masks: tuple[str, ...] = (), **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
         into its rejected.jsonl line (a manifest's line). `objects_of(image)`, for a detection image,
         gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail).
         `annotation`: what the label was made from, `stat` the file's (size, modification time) when an
-        update may trust them (prep.images.records.PendingImage); `mask`: the path of a segmentation
-        image's mask."""
+        update may trust them (prep.images.records.PendingImage); `masks`: where a segmentation image's
+        mask may be, the first that exists."""
         try:
             data = read_file(path)
         except FileNotFoundError:
@@ -98,14 +98,17 @@ class _Convert(beam.DoFn):
             yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
             return
         placed_mask = None
-        if mask is not None:
+        if masks:
             try:
-                placed_mask = place_mask(read_file(mask), image, self.options.image, self.options.masks)
+                placed_mask = place_mask(_first_file(masks), image, self.options.image, self.options.masks)
             except MaskRejected as e:
                 yield from self._reject(name, e.reason, e.detail, **where)
                 return
+            except FileNotFoundError:
+                yield from self._reject(name, "missing_mask", f"no mask at {' or '.join(masks)}", **where)
+                return
             except (OSError, IOError) as e:
-                yield from self._reject(name, "unreadable_mask", f"cannot read {mask}: {e}", **where)
+                yield from self._reject(name, "unreadable_mask", f"cannot read the mask: {e}", **where)
                 return
             except Exception as e:  # no single input may stop the job
                 yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
@@ -127,6 +130,16 @@ class _Convert(beam.DoFn):
         self._unhashed.append((output, image.reduced))
         if len(self._unhashed) >= FINGERPRINT_BATCH:
             yield from self._hashed()
+
+
+def _first_file(paths: tuple[str, ...]) -> bytes:
+    """The bytes of the first of `paths` that exists (FileNotFoundError when none does)."""
+    for path in paths[:-1]:
+        try:
+            return read_file(path)
+        except FileNotFoundError:
+            continue
+    return read_file(paths[-1])
 
 
 def _fingerprint_or_none(image) -> tuple[int, bytes]:
@@ -183,7 +196,7 @@ class _ConvertWithMask(_Convert):
             yield from self._reject(relative, "ambiguous_mask", f"masks {names} all have its name: keep one")
             return
         split = layouts.top_folder(relative) if layout.split_folders else None
-        yield from self._convert(path, relative, split, (), (), mask=masks[0], stat=stable_stat(size, mtime, self._started))
+        yield from self._convert(path, relative, split, (), (), masks=masks, stat=stable_stat(size, mtime, self._started))
 
 
 class _ConvertRow(_ConvertImage):
@@ -199,6 +212,15 @@ class _ConvertRow(_ConvertImage):
         if o.label_kind == "detection":
             yield from self._convert(path, name, row.split, (), (), lambda image: self._objects(image, row, layout),
                                      annotation, **where)
+            return
+        if o.label_kind == "segmentation":
+            # as a row's image is found (an annotation file's rows: under SRC only)
+            keys, outside = candidate_keys(row.mask, o.src, o.src if o.manifest.annotations else o.manifest.folder)
+            if outside is not None and not may_read_outside(outside, o.manifest):
+                yield from self._reject(name, "outside_src", outside_detail(row.mask, outside, o.manifest), **where)
+                return
+            masks = tuple(layouts.source_path(key, o.src) for key in keys) + ((outside,) if outside else ())
+            yield from self._convert(path, name, row.split, (), (), annotation=annotation, masks=masks, **where)
             return
         if o.label_kind == "regression":
             label, names = row.targets, ()
@@ -266,7 +288,7 @@ class ConvertImageFolder(beam.PTransform):
         o, update = self.options, self.options.update
         files = pipeline | "MatchFiles" >> MatchInputs(o.src)
         facts, held = [], None
-        if o.masks is not None:
+        if o.masks is not None and o.manifest is None:
             paired = files | "PairMasks" >> PairMasks(o)
             detected, inputs, convert = paired["layout"], paired["images"], _ConvertWithMask(o)
             facts.append(paired["facts"])
@@ -279,7 +301,7 @@ class ConvertImageFolder(beam.PTransform):
             )
             inputs, convert = files, _ConvertImage(o)
         else:
-            if o.label_kind == "detection":
+            if o.manifest.annotations:
                 rows = pipeline | "ReadAnnotations" >> ReadAnnotations(o.manifest, o.src)
                 found = (rows["rows"], files) | "FindImages" >> FindImages(o, rows["classes"])
             else:

@@ -109,6 +109,8 @@ class ReadAnnotations(beam.PTransform):
         start = pipeline | "Annotations" >> beam.Create([spec])
         if spec.annotations == "coco":
             items = start | "ReadCoco" >> beam.FlatMap(annotations.coco_images)
+        elif spec.annotations == "voc_segmentation":
+            items = start | "SegmentationIds" >> beam.FlatMap(annotations.voc_segmentation_rows)
         elif spec.annotations == "voc":
             items = (
                 start

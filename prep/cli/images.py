@@ -24,6 +24,9 @@ from prep.images import depth
 from prep.images.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
 from prep.images.options import ImageJobOptions
 
+VOC_BOXES_SPLIT = "ImageSets/Main/trainval.txt"  # --voc's split file: boxes' (Annotations/)
+VOC_MASKS_SPLIT = "ImageSets/Segmentation/trainval.txt"  # and with --masks: SegmentationClass/'s
+
 
 def _resize(text: str) -> tuple[int, int]:
     width, sep, height = text.lower().partition("x")
@@ -86,15 +89,18 @@ def _resize(text: str) -> tuple[int, int]:
 @click.option("--coco", "coco_file", metavar="FILE.json",
               help="Detection: COCO instances JSON (images, annotations, categories); SRC holds its images.")
 @click.option("--voc", is_flag=True, help="Detection: SRC is a Pascal VOC folder (Annotations/, JPEGImages/, ImageSets/).")
-@click.option("--voc-split", default="ImageSets/Main/trainval.txt", show_default=True, metavar="FILE",
-              help="--voc: the file listing the image ids to read, relative to SRC.")
+@click.option("--voc-split", default=VOC_BOXES_SPLIT, show_default=True, metavar="FILE",
+              help=f"--voc: the file listing the image ids to read, relative to SRC ({VOC_MASKS_SPLIT} with --masks).")
 @click.option("--boxes", "boxes_file", metavar="FILE.csv",
               help="Detection: a CSV of boxes, one row per box: filename,width,height,class,xmin,ymin,xmax,ymax in pixels.")
-@click.option("--masks", "masks_folder", metavar="MASKS",
+@click.option("--masks", "masks_folder", metavar="MASKS", is_flag=False, flag_value="",
               help="Segmentation: the folder of the images' masks. The mask of SRC/a/b.jpg is MASKS/a/b.png (any image "
                    "extension); SRC holds images in any layout (split folders at its top name splits). A mask's values "
                    "are class ids (grey or palette images), or colours with --mask-classes; it follows its image "
-                   "through EXIF turns and --resize (nearest neighbour, padding with --ignore-value).")
+                   "through EXIF turns and --resize (nearest neighbour, padding with --ignore-value). After --voc, "
+                   "--masks alone reads VOC's SegmentationClass/ masks and classes.")
+@click.option("--mask-field", metavar="NAME",
+              help="--manifest: the column naming each image's segmentation mask (a path, found as the image's is).")
 @click.option("--mask-classes", "mask_classes_file", metavar="FILE",
               help="--masks: the class names, line i naming class id i; or a CSV table with columns name,r,g,b for "
                    "colour-coded masks (CamVid's class_dict.csv), row i naming class id i. A value that is no class's "
@@ -110,7 +116,8 @@ def _resize(text: str) -> tuple[int, int]:
 def images(src, out, split_text, custom_split_names, labels_file, sharding, resize, resize_mode, image_format, quality,
            channels, high_bit_depth, max_pixels, include_hidden, dedupe, dedupe_near, no_duplicate_check, manifest_path,
            allow_outside_src, path_field, label_field, split_field, multi_label, label_separator, target_fields,
-           coco_file, voc, voc_split, boxes_file, masks_folder, mask_classes_file, ignore_value, update, runner, overwrite):
+           coco_file, voc, voc_split, boxes_file, masks_folder, mask_field, mask_classes_file, ignore_value, update, runner,
+           overwrite):
     """Convert an image folder (SRC/<class>/<images>), or the images a --manifest lists, into sharded
     TFRecords in OUT.
 
@@ -141,22 +148,21 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
     if len(detection) > 1:
         raise click.UsageError(f"{' and '.join(detection)} each say where the labels are: give one")
     if coco_file or voc or boxes_file:
+        if voc and masks_folder == "" and voc_split == VOC_BOXES_SPLIT:
+            voc_split = VOC_MASKS_SPLIT
         manifest = _annotations(src, coco_file, voc and voc_split, boxes_file, runner.dry_run)
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
     elif manifest_path:
         manifest = parse_flag(lambda path: _manifest(path, path_field, label_field, split_field, multi_label,
-                                                     label_separator, target_fields), manifest_path, "--manifest")
+                                                     label_separator, target_fields, mask_field), manifest_path, "--manifest")
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
-    elif path_field or label_field or split_field or multi_label or target_fields:
-        raise click.UsageError("--path-field, --label-field, --split-field, --multi-label and --target-field read a --manifest: "
-                               "name one with --manifest FILE")
+    elif path_field or label_field or split_field or multi_label or target_fields or mask_field:
+        raise click.UsageError("--path-field, --label-field, --split-field, --multi-label, --target-field and --mask-field "
+                               "read a --manifest: name one with --manifest FILE")
     masks = None
-    if masks_folder is not None:
-        if manifest is not None or labels is not None:
-            flag = "--labels" if manifest is None else detection[0]
-            raise click.UsageError(f"--masks takes its classes from the masks (and --mask-classes), not {flag}: "
-                                   "give SRC and --masks alone (masks with a manifest or annotations are not supported yet)")
-        masks = _mask_spec(masks_folder, mask_classes_file, ignore_value)
+    if masks_folder is not None or mask_field is not None:
+        manifest, masks = _segmentation(manifest, detection, labels, masks_folder, mask_field, mask_classes_file,
+                                        ignore_value)
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
     elif mask_classes_file is not None or ignore_value is not None:
         raise click.UsageError("--mask-classes and --ignore-value describe the masks of --masks MASKS: name their folder")
@@ -181,7 +187,7 @@ def _launch(options: ImageJobOptions, runner, overwrite: bool, update: int | Non
     from prep.core import preflight
     from prep.jobs import auto_workers
 
-    if options.masks is not None:
+    if options.masks is not None and options.manifest is None:
         preflight.check_mask_folders(options.src, options.out, options.masks.folder, options.split_fractions is not None)
     elif options.manifest is None:
         preflight.check_not_nested(options.src, options.out)
@@ -211,13 +217,39 @@ def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_f
     return ManifestSpec(os.path.abspath(path) if "://" not in path else path, fmt, annotations=kind)
 
 
-def _mask_spec(folder: str, classes_file: str | None, ignore: int | None):
-    """--masks' spec: its folder, classes (names, or a colour table) and ignore value; a usage error
-    naming the flag at fault."""
+def _segmentation(manifest, given: list[str], labels, folder: str | None, field: str | None, classes_file: str | None,
+                  ignore: int | None):
+    """(the manifest, the MaskSpec) of a segmentation job: masks in a folder (`folder`), in a --manifest's
+    column (`field`), or VOC's (a bare --masks after --voc, `folder` ""); a usage error for any other mix."""
+    from prep.images.annotations import VOC_CLASSES
+
+    if labels is not None:
+        raise click.UsageError("--labels lists class folders' classes: the classes of masks come from --mask-classes")
+    if field is not None:
+        if manifest is None or manifest.annotations or folder is not None:
+            raise click.UsageError("--mask-field names the masks' column of a --manifest: give it with --manifest FILE, "
+                                   "without --masks")
+        return manifest, _mask_spec("", classes_file, ignore)
+    if folder and manifest is not None:
+        raise click.UsageError(f"--masks MASKS pairs the images under SRC with a folder of masks, and {given[0]} lists "
+                               "images: name a --manifest's mask column with --mask-field, or give --masks alone after --voc")
+    if folder:
+        return None, _mask_spec(folder, classes_file, ignore)
+    if manifest is not None and manifest.annotations == "voc":
+        return dataclasses.replace(manifest, annotations="voc_segmentation"), _mask_spec("", classes_file, ignore, VOC_CLASSES)
+    if manifest is not None and manifest.annotations == "coco":
+        raise click.UsageError("--coco --masks (COCO's instance masks, a PNG per object) is not supported yet: "
+                               "convert the boxes with --coco alone")
+    raise click.UsageError("--masks needs the folder of the masks (--masks MASKS), unless it follows --voc")
+
+
+def _mask_spec(folder: str, classes_file: str | None, ignore: int | None, default_classes: tuple[str, ...] = ()):
+    """The MaskSpec of masks in `folder` ("" when rows name them): their classes (--mask-classes' names or
+    colour table, else `default_classes`) and ignore value; a usage error naming the flag at fault."""
     from prep.core.launcher_reads import read_bytes
     from prep.images.masks import DEFAULT_IGNORE, MaskSpec, read_classes
 
-    classes, colours = (), ()
+    classes, colours = default_classes, ()
     if classes_file is not None:
         def parse(path: str):
             try:
@@ -227,12 +259,12 @@ def _mask_spec(folder: str, classes_file: str | None, ignore: int | None):
             return read_classes(text)
 
         classes, colours = parse_flag(parse, classes_file, "--mask-classes")
-    folder = os.path.abspath(folder) if "://" not in folder else folder
+    folder = os.path.abspath(folder) if folder and "://" not in folder else folder
     return parse_flag(lambda _: MaskSpec(folder.rstrip("/"), classes, colours, DEFAULT_IGNORE if ignore is None else ignore),
                       folder, "--ignore-value")
 
 
-def _manifest(path, path_field, label_field, split_field, multi_label, separator, target_fields):
+def _manifest(path, path_field, label_field, split_field, multi_label, separator, target_fields, mask_field=None):
     """The manifest's spec, from its first record and the flags; a usage error naming what is wrong
     (a manifest the launcher cannot read: prep.core.launcher_reads.UnreadableFile)."""
     from prep.images import manifest as manifests
@@ -248,7 +280,7 @@ def _manifest(path, path_field, label_field, split_field, multi_label, separator
         fmt = manifests.manifest_format(path)
         return manifests.describe_manifest(
             path, manifests.first_record(path, fmt), fmt, path_field=path_field, label_field=label_field,
-            split_field=split_field, targets=targets, multi_label=multi_label, separator=separator)
+            split_field=split_field, targets=targets, multi_label=multi_label, separator=separator, mask_field=mask_field)
     except manifests.ManifestError as e:
         raise click.UsageError(str(e)) from None
 

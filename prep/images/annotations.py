@@ -27,11 +27,15 @@ from prep.core.row_files import Rejection
 from prep.images.boxes import Box
 from prep.images.manifest import ManifestRow, ManifestSpec
 
-FORMATS = ("boxes", "coco", "voc")
+FORMATS = ("boxes", "coco", "voc", "voc_segmentation")
 BOX_COLUMNS = {"filename": ("filename", "file", "path", "image", "image_path"), "width": ("width",), "height": ("height",),
                "class": ("class", "label", "category", "name"), "xmin": ("xmin",), "ymin": ("ymin",),
                "xmax": ("xmax",), "ymax": ("ymax",)}
 VOC_ANNOTATIONS, VOC_IMAGES = "Annotations", "JPEGImages"
+VOC_CLASS_MASKS = "SegmentationClass"  # palette PNGs whose indices are class ids (255: the boundary, ignored)
+# Pascal VOC's classes by id (VOC2012's devkit, DeepLab's and TFDS's voc/2012 segmentation labels)
+VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
 
 REASONS = {
     "bad_box_row": "the CSV row's size or coordinates are not numbers, or it has no class",
@@ -215,6 +219,17 @@ def voc_ids(spec: ManifestSpec) -> Iterator[tuple[int, str] | Rejection]:
                         yield n, parts[0]
     except row_files.READ_ERRORS as e:
         yield Rejection(source, 0, *row_files.read_error(e))
+
+
+def voc_segmentation_rows(spec: ManifestSpec) -> Iterator[ManifestRow | Rejection]:
+    """The ids of a VOC segmentation split file (ImageSets/Segmentation/train.txt) as rows: each image,
+    JPEGImages/<id>.jpg, with its class mask, SegmentationClass/<id>.png."""
+    for item in voc_ids(spec):
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        line, image_id = item
+        yield ManifestRow(line, f"{VOC_IMAGES}/{image_id}.jpg", source_id=image_id, mask=f"{VOC_CLASS_MASKS}/{image_id}.png")
 
 
 def voc_image(source: str, line: int, xml: bytes) -> ManifestRow | Rejection:

@@ -12,6 +12,7 @@ from prep.core.layout import Layout
 from prep.core.statistics import Summary
 from prep.core.vocab_files import vocabulary_bytes
 from prep.images.inventory import HeldImage
+from prep.images.masks import MaskSpec
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, LABEL_KEYS, LABELS_VOCABULARY, PendingImage, image_features, label_map
 from prep.jobs import results as job_results
@@ -146,7 +147,7 @@ def image_stats(options: ImageJobOptions, summary: dict, layout: Layout, inputs:
             "unlisted": unlisted[:UNLISTED_SHOWN],
         } | ({"targets": _target_stats(summary, "targets/", options.manifest.targets)}
              if options.label_kind == "regression" else {})}
-    if options.masks is not None:
+    if options.masks is not None and options.masks.folder:
         unmatched = sorted(summary.get(UNMATCHED_MASK, []))
         manifest["masks"] = {"folder": options.masks.folder, "unmatched_masks": len(unmatched),
                              "unmatched": unmatched[:UNLISTED_SHOWN]}
@@ -184,10 +185,12 @@ def common_size(stats: dict) -> tuple[int, int] | None:
     return int(height["min"]), int(width["min"])
 
 
-def mask_classes(layout: Layout, summary: dict, ignore: int) -> Layout:
-    """The layout of a segmentation dataset made without --mask-classes: its classes are the values its
-    masks hold, 0 to the highest but the ignore value, each named by its number."""
-    values = {int(v) for name, found in summary.items() if name.startswith("pixels/") for v in found} - {ignore}
+def mask_classes(layout: Layout, summary: dict, spec: MaskSpec) -> Layout:
+    """The layout of a segmentation dataset with its classes: those --mask-classes (or VOC) names, else
+    the values its masks hold, 0 to the highest but the ignore value, each named by its number."""
+    if spec.classes:
+        return Layout(layout.split_folders, spec.classes, layout.splits)
+    values = {int(v) for name, found in summary.items() if name.startswith("pixels/") for v in found} - {spec.ignore}
     return Layout(layout.split_folders, tuple(str(i) for i in range(max(values, default=0) + 1)), layout.splits)
 
 
@@ -197,8 +200,8 @@ def finish_images(options: ImageJobOptions, results: list[dict], layout: Layout,
     for an update that found nothing to change (nothing to commit)."""
     inputs = summary.get(INPUT_FACT[0], {}).get(INPUT_FACT[1], 0)
     rejected = rejected_rows(summary)
-    if options.masks is not None and not layout.classes:
-        layout = mask_classes(layout, summary, options.masks.ignore)
+    if options.masks is not None:
+        layout = mask_classes(layout, summary, options.masks)
     check_accounted(inputs, sum(r["num_records"] for r in results), len(rejected))
     splits = splits_from_results(results, split_names(options, layout))
     found = (duplicates_from_summary(summary, near=True, dedupe=options.dedupe, dedupe_near=options.dedupe_near)

@@ -105,9 +105,12 @@ class ManifestSpec:
     separator: str = "|"
     annotations: str | None = None  # a detection dataset's annotations: one of prep.images.annotations.FORMATS
     allow_outside_src: bool = False  # rows may name files anywhere (--allow-outside-src): see may_read_outside
+    mask_field: str | None = None  # the column naming each image's segmentation mask (--mask-field)
 
     @property
     def kind(self) -> str:
+        if self.mask_field or self.annotations == "voc_segmentation":
+            return "segmentation"
         if self.annotations:
             return "detection"
         return "regression" if self.targets else "multi_label" if self.multi_label else "class"
@@ -136,9 +139,11 @@ class ManifestRow(NamedTuple):
     objects: tuple = ()
     size: tuple[int, int] | None = None
     source_id: str = ""
+    mask: str = ""  # a segmentation image's mask, as the row names it
 
     def same_labels(self, other: "ManifestRow") -> bool:
-        return (self.labels, self.targets, self.split, self.objects) == (other.labels, other.targets, other.split, other.objects)
+        return ((self.labels, self.targets, self.split, self.objects, self.mask)
+                == (other.labels, other.targets, other.split, other.objects, other.mask))
 
 
 def annotation_key(row: ManifestRow, kind: str) -> str:
@@ -147,7 +152,7 @@ def annotation_key(row: ManifestRow, kind: str) -> str:
     `kind` is the manifest's (ManifestSpec.kind)."""
     labels = sorted(row.labels) if kind == "multi_label" else list(row.labels)
     facts = [labels, list(row.targets), [list(box) for box in row.objects], list(row.size) if row.size else None,
-             row.source_id]
+             row.source_id] + ([row.mask] if row.mask else [])
     return content_digest(json.dumps(facts, ensure_ascii=False).encode("utf-8")).hex()
 
 
@@ -176,11 +181,15 @@ def _find(columns: list[str], wanted: str | None, known: tuple[str, ...], what: 
 
 def describe_manifest(path: str, first: list[str] | dict, fmt: str, *, path_field: str | None = None,
                       label_field: str | None = None, split_field: str | None = None,
-                      targets: tuple[str, ...] = (), multi_label: bool = False, separator: str = "|") -> ManifestSpec:
+                      targets: tuple[str, ...] = (), multi_label: bool = False, separator: str = "|",
+                      mask_field: str | None = None) -> ManifestSpec:
     """The spec of a manifest from its first record (a CSV record's fields, or a JSON object) and the
     flags; ManifestError names what is missing and the flag that names it."""
     if targets and (multi_label or label_field):
         raise ManifestError("--target-field is a regression target: it does not go with --label-field or --multi-label")
+    if mask_field and (targets or multi_label or label_field):
+        raise ManifestError("--mask-field gives each image a mask of class ids: it does not go with --label-field, "
+                            "--multi-label or --target-field")
     if isinstance(first, dict):
         columns, header = list(first), True
     else:
@@ -189,7 +198,7 @@ def describe_manifest(path: str, first: list[str] | dict, fmt: str, *, path_fiel
         header = bool(names & set(PATH_COLUMNS + LABEL_COLUMNS + SPLIT_COLUMNS)) or any(
             f is not None and (f in columns or f.lower() in names) for f in (path_field, label_field, split_field, *targets))
     if not header:
-        if path_field or label_field or split_field or targets:
+        if path_field or label_field or split_field or targets or mask_field:
             raise ManifestError(f"{path}: its first line is a row, not a header naming columns, so there are no columns to name "
                                 "with --path-field/--label-field/--split-field/--target-field: add a header row")
         return ManifestSpec(path, fmt, header=False, multi_label=multi_label, separator=separator)
@@ -198,6 +207,9 @@ def describe_manifest(path: str, first: list[str] | dict, fmt: str, *, path_fiel
         raise ManifestError(f"{path}: no column names the images (looked for {', '.join(PATH_COLUMNS[:6])}, ...; "
                             f"columns: {', '.join(columns)[:200]}): name it with --path-field")
     found_split = _find(columns, split_field, SPLIT_COLUMNS, "split", "--split-field", path)
+    if mask_field:
+        found_mask = _find(columns, mask_field, (), "mask", "--mask-field", path)
+        return ManifestSpec(path, fmt, True, found_path, None, found_split, mask_field=found_mask)
     if targets:
         found_targets = tuple(_find(columns, t, (), "target", "--target-field", path) for t in targets)
         return ManifestSpec(path, fmt, True, found_path, None, found_split, found_targets)
@@ -337,8 +349,21 @@ def row_of(spec: ManifestSpec, source: str, line: int, fields: dict | list) -> M
     reference = _reference(path_value, source, line)
     if isinstance(reference, Rejection):
         return reference
-    row = bad_set or _labelled(spec, source, line, reference, split_value, label_values, target_values)
+    if spec.mask_field:
+        row = bad_set or _masked(source, line, reference, split_value, fields.get(spec.mask_field))
+    else:
+        row = bad_set or _labelled(spec, source, line, reference, split_value, label_values, target_values)
     return dataclasses.replace(row, reference=reference) if isinstance(row, Rejection) else row
+
+
+def _masked(source: str, line: int, reference: str, split_value, mask_value) -> ManifestRow | Rejection:
+    """The row that names `reference` and its mask (--mask-field), with its split."""
+    split = _split(split_value, source, line)
+    if isinstance(split, Rejection):
+        return split
+    if not isinstance(mask_value, str) or not mask_value.strip():
+        return Rejection(source, line, "missing_mask", "the row names no mask (its mask is empty, null or not a string)")
+    return ManifestRow(line, reference, split=split, mask=mask_value.strip())
 
 
 def _labelled(spec: ManifestSpec, source: str, line: int, reference: str, split_value, label_values: list,

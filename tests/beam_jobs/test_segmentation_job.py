@@ -196,7 +196,11 @@ def test_mask_mistakes_on_the_command_line_are_one_line(pairs, tmp_path, prep_cl
     (tmp_path / "clash.txt").write_text("a\nb\n")
     cases = [
         (("--mask-classes", tmp_path / "classes.txt"), "--mask-classes and --ignore-value describe the masks of --masks"),
-        (("--masks", masks, "--coco", tmp_path / "classes.txt"), "--masks takes its classes from the masks"),
+        (("--masks", masks, "--coco", tmp_path / "classes.txt"), "and --coco lists images: name a --manifest's mask column"),
+        (("--coco", tmp_path / "classes.txt", "--masks"), "--coco --masks (COCO's instance masks, a PNG per object) is not supported yet"),
+        (("--masks",), "--masks needs the folder of the masks"),
+        (("--masks", masks, "--labels", tmp_path / "classes.txt"), "the classes of masks come from --mask-classes"),
+        (("--mask-field", "mask"), "read a --manifest: name one with --manifest FILE"),
         (("--masks", tmp_path / "nowhere"), "is not a folder"),
         (("--masks", src), "--masks is SRC or holds it"),
         (("--masks", masks, "--mask-classes", tmp_path / "none.txt"), "--mask-classes"),
@@ -257,3 +261,55 @@ def test_inspect_verify_the_generated_reader_and_tfds_know_masks(colour_dataset,
     result = prep_cli("verify", out)
     assert result.exit_code != 0
     assert "value 9, neither a class id of vocab/labels.txt (0 to 2) nor the ignore value 255" in result.out + result.err
+
+
+def test_voc_segmentation_class_masks_and_a_manifests_mask_column(tmp_path, prep_cli):
+    picture, mask = scene((64, 48))
+    voc_ids = np.array([0, 15, 8], np.uint8)[mask]  # background, person, cat: VOC's class ids
+    voc_ids[0, :] = 255  # VOC's boundary
+    voc = tmp_path / "VOCdevkit/VOC2012"
+    ids = [f"2007_{i:06d}" for i in range(4)]
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (voc / folder).mkdir(parents=True)
+    for i, image_id in enumerate(ids):
+        (voc / "JPEGImages" / f"{image_id}.jpg").write_bytes(stored_jpeg(picture, 1 if i % 2 else 6))
+        if i < 3:
+            (voc / "SegmentationClass" / f"{image_id}.png").write_bytes(png(voc_ids, palette=True))
+    (voc / "ImageSets/Segmentation/train.txt").write_text("\n".join(ids) + "\n")
+    out = tmp_path / "voc"
+    result = prep_cli("images", "--voc", voc, out, "--voc-split", "ImageSets/Segmentation/train.txt", "--masks",
+                      "--workers", "1")
+    assert result.exit_code == 0, result.err
+    assert (out / "vocab/labels.txt").read_text().splitlines()[15] == "person"
+    records = model_garden_records(out)
+    assert sorted(records) == [f"JPEGImages/{image_id}.jpg" for image_id in ids[:3]]
+    for encoded, _, image, stored in records.values():  # VOC's ids back to the scene's classes: on their pixels
+        as_scene = np.select([stored == 15, stored == 8, stored == 255], [1, 2, 0], 0).astype(np.uint8)
+        assert_on_its_pixels(encoded, png(as_scene))
+        assert set(np.unique(stored)) == {0, 8, 15, 255}
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rejected] == [(f"JPEGImages/{ids[3]}.jpg", "missing_mask")]
+
+    data = tmp_path / "data"
+    (data / "img").mkdir(parents=True)
+    (data / "msk").mkdir()
+    rows = ["path,mask,split"]
+    for i in range(5):
+        picture.save(data / "img" / f"{i}.png")
+        rows.append(f"img/{i}.png,msk/{i}.png,{'test' if i == 0 else 'train'}")
+        if i < 3:
+            (data / "msk" / f"{i}.png").write_bytes(png(mask))
+    rows[4] = "img/3.png,,train"  # no mask named
+    rows[5] = "img/4.png,../../secret.png,train"  # outside SRC: never opened
+    (tmp_path / "secret.png").write_bytes(png(mask))
+    (data / "pairs.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "manifest"
+    result = prep_cli("images", "--manifest", data / "pairs.csv", data, out, "--mask-field", "mask", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    records = model_garden_records(out) | model_garden_records(out, "test")
+    assert sorted(records) == ["img/0.png", "img/1.png", "img/2.png"]
+    for encoded, mask_png, _, _ in records.values():
+        assert_on_its_pixels(encoded, mask_png)
+    rejected = {json.loads(line)["path"]: json.loads(line)["reason"] for line in (out / "rejected.jsonl").read_text().splitlines()}
+    assert rejected == {"img/3.png": "missing_mask", "img/4.png": "outside_src"}
+    assert json.loads((out / "stats.json").read_text())["splits"]["test"]["records"] == 1

@@ -52,6 +52,7 @@ def images(root: Path) -> None:
         (root / "trimaps").mkdir(exist_ok=True)
         _grey_png(root / "trimaps" / f"{stem}.png", trimap)
     (root / "pet_classes.txt").write_text("unused\npet\nbackground\nborder\n")
+    _csv(root / "pairs.csv", ["path", "mask"], [(f"images/{stem}.jpg", f"trimaps/{stem}.png") for stem, _ in rows])
     # --boxes boxes.csv images/: generate_tfrecord.py's rows
     _csv(root / "boxes.csv", ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax"],
          [(f"img{i}.jpg", 64, 48, "cat" if i % 2 else "dog", 4, 6, 40, 30) for i in range(8)])
@@ -93,6 +94,13 @@ def images(root: Path) -> None:
             "<ymax>40</ymax></bndbox></object></annotation>")
     (voc / "ImageSets/Main").mkdir(parents=True)
     (voc / "ImageSets/Main/train.txt").write_text("".join(f"{stem}\n" for stem in ids))
+    # --voc ... --masks: SegmentationClass/ (ids 0 background, 8 cat, 12 dog) and ImageSets/Segmentation/
+    (voc / "SegmentationClass").mkdir()
+    for n, stem in enumerate(ids):
+        _grey_png(voc / "SegmentationClass" / f"{stem}.png",
+                  [[(12 if n % 2 else 8) if 10 <= x < 50 and 8 <= y < 40 else 0 for x in range(70)] for y in range(50)])
+    (voc / "ImageSets/Segmentation").mkdir()
+    (voc / "ImageSets/Segmentation/trainval.txt").write_text("".join(f"{stem}\n" for stem in ids))
 
 
 def _grey_png(path: Path, rows: list[list[int]]) -> None:
