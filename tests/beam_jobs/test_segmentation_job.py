@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from schemas import load_schema
+from tests.beam_jobs.test_dataflow_text import _dry_run, gcs_on_client  # noqa: F401 (a fixture)
 from tests.images.test_masks import assert_on_its_pixels, png, scene, stored_jpeg
 
 CLASSES = "background\nred\nblue\n"
@@ -313,3 +314,20 @@ def test_voc_segmentation_class_masks_and_a_manifests_mask_column(tmp_path, prep
     rejected = {json.loads(line)["path"]: json.loads(line)["reason"] for line in (out / "rejected.jsonl").read_text().splitlines()}
     assert rejected == {"img/3.png": "missing_mask", "img/4.png": "outside_src"}
     assert json.loads((out / "stats.json").read_text())["splits"]["test"]["records"] == 1
+
+
+def test_a_segmentation_job_is_built_for_dataflow_offline_without_reading_the_bucket(gcs_on_client):  # noqa: F811
+    from beam_jobs.images import ConvertImageFolder
+    from prep.images.manifest import ManifestSpec
+    from prep.images.masks import MaskSpec
+    from prep.images.options import ImageJobOptions
+
+    folder = ImageJobOptions(src="gs://my-bucket/images", out="gs://my-bucket/out", masks=MaskSpec("gs://my-bucket/masks"))
+    voc = ImageJobOptions(src="gs://my-bucket/voc", out="gs://my-bucket/out", masks=MaskSpec("", ("a", "b")),
+                          manifest=ManifestSpec("gs://my-bucket/voc/ImageSets/Segmentation/train.txt", "txt",
+                                                annotations="voc_segmentation"))
+    for options, reads in ((folder, "PairMasks/MatchMasks/"), (voc, "ReadAnnotations/SegmentationIds")):
+        steps, _, _ = _dry_run("ConvertImageFolder", ConvertImageFolder(options))
+        assert any(s.startswith(f"ConvertImageFolder/{reads}") for s in steps), sorted(steps)[:20]
+        assert {"ConvertImageFolder/Convert", "ConvertImageFolder/Commit"} <= steps | {s.rsplit("/", 1)[0] for s in steps}
+    assert gcs_on_client == []
