@@ -31,7 +31,7 @@ from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.inventory import HeldImage, inventory_row, stable_stat, started_at
 from prep.images.manifest import annotation_key, candidate_keys, may_read_outside, outside_detail
-from prep.images.masks import MaskRejected, mask_key, place_mask
+from prep.images.masks import MaskRejected, PlacedMask, mask_key, place_mask
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import CONVERTED, INPUTS, REJECTED, Progress
@@ -97,22 +97,10 @@ class _Convert(beam.DoFn):
         except Exception as e:  # no single input may stop the job: prep.core.failures
             yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
             return
-        placed_mask = None
-        if masks:
-            try:
-                placed_mask = place_mask(_first_file(masks), image, self.options.image, self.options.masks)
-            except MaskRejected as e:
-                yield from self._reject(name, e.reason, e.detail, **where)
-                return
-            except FileNotFoundError:
-                yield from self._reject(name, "missing_mask", f"no mask at {' or '.join(masks)}", **where)
-                return
-            except (OSError, IOError) as e:
-                yield from self._reject(name, "unreadable_mask", f"cannot read the mask: {e}", **where)
-                return
-            except Exception as e:  # no single input may stop the job
-                yield from self._reject(name, CONVERSION_ERROR, unforeseen(e), **where)
-                return
+        placed_mask = self._mask(masks, image) if masks else None
+        if isinstance(placed_mask, tuple):
+            yield from self._reject(name, *placed_mask, **where)
+            return
         objects, source_id = (), ""
         if objects_of is not None:
             placed = objects_of(image)
@@ -130,6 +118,20 @@ class _Convert(beam.DoFn):
         self._unhashed.append((output, image.reduced))
         if len(self._unhashed) >= FINGERPRINT_BATCH:
             yield from self._hashed()
+
+
+    def _mask(self, paths: tuple[str, ...], image) -> PlacedMask | tuple[str, str]:
+        """The mask at the first of `paths` that exists, placed on `image`'s pixels; or why not (reason, detail)."""
+        try:
+            return place_mask(_first_file(paths), image, self.options.image, self.options.masks)
+        except MaskRejected as e:
+            return e.reason, e.detail
+        except FileNotFoundError:
+            return "missing_mask", f"no mask at {' or '.join(paths)}"
+        except (OSError, IOError) as e:
+            return "unreadable_mask", f"cannot read the mask: {e}"
+        except Exception as e:  # no single input may stop the job: prep.core.failures
+            return CONVERSION_ERROR, unforeseen(e)
 
 
 def _first_file(paths: tuple[str, ...]) -> bytes:

@@ -789,13 +789,14 @@ def _is_lossless_webp(data: bytes) -> bool:
     return False
 
 
-def encode_pixels(im: Image.Image, fmt: str, quality: int) -> bytes:
-    """Encode pixels only, so equal pixels give equal bytes."""
+def encode_pixels(im: Image.Image, fmt: str, quality: int, png_level: int = 6) -> bytes:
+    """Encode pixels only, so equal pixels give equal bytes; a PNG at zlib level `png_level` (6: zlib's
+    default)."""
     # Pillow copies ICC profiles, comments and PNG text from info into the output.
     im.info = {}
     buffer = io.BytesIO()
     if fmt == "jpeg":
         im.save(buffer, "JPEG", quality=quality)
     else:
-        im.save(buffer, "PNG", optimize=False)
+        im.save(buffer, "PNG", optimize=False, compress_level=png_level)
     return buffer.getvalue()

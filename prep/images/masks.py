@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prep.images.boxes import annotation_frame, crop_window, pad_placement, upright_size
-from prep.images.imaging import ImageOptions, ImageRecord, ImageRejected, decoded, encode_pixels, upright
+from prep.images.imaging import ImageOptions, ImageRecord, ImageRejected, decoded, encode_pixels, sniff_format, upright
 
 if TYPE_CHECKING:
     import numpy as np
@@ -137,21 +137,26 @@ def _class_name(name: str | None, line: int) -> str:
     return name
 
 
-def class_ids(im: Image.Image, spec: MaskSpec) -> np.ndarray:
-    """A decoded mask's class id of every pixel, [height, width] uint8; MaskRejected for values that
-    are no class's."""
+def class_ids(im: Image.Image, spec: MaskSpec) -> tuple[Image.Image, list[int]]:
+    """A decoded mask's class id of every pixel, as a grey image (the mask itself when it is one), and the
+    pixels of each value 0-255; MaskRejected for values that are no class's."""
     import numpy as np
+    from PIL import Image
 
     mode = im.mode
     if spec.colours:
-        return _colour_ids(np.asarray(im.convert("RGB")), spec)
-    if mode in ("RGB", "RGBA", "CMYK", "YCbCr"):
+        ids = Image.fromarray(_colour_ids(np.asarray(im.convert("RGB")), spec), "L")
+    elif mode == "L":
+        ids = im
+    elif mode == "P":  # the indices, not the colours the palette gives them
+        ids = Image.frombytes("L", im.size, im.tobytes())
+    elif mode in ("RGB", "RGBA", "CMYK", "YCbCr"):
         rgb = np.asarray(im.convert("RGB"))
         if not ((rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])).all():
             raise MaskRejected("bad_mask_value", "the mask is in colour: give each class's colour in --mask-classes "
                                                  "(a CSV with columns name,r,g,b)")
-        values = rgb[..., 0]
-    elif mode in ("L", "P", "1", "LA", "PA", "I;16", "I;16L", "I;16B", "I;16N", "I"):
+        ids = Image.fromarray(np.ascontiguousarray(rgb[..., 0]), "L")
+    elif mode in ("1", "LA", "PA", "I;16", "I;16L", "I;16B", "I;16N", "I"):
         values = np.asarray(im)
         if values.ndim == 3:  # LA, PA: the value, not its alpha
             values = values[..., 0]
@@ -159,17 +164,17 @@ def class_ids(im: Image.Image, spec: MaskSpec) -> np.ndarray:
             high = int(values.max()) if values.size else 0
             if high > 255 or int(values.min()) < 0:
                 raise MaskRejected("bad_mask_value", f"the mask holds the value {high}: class ids go from 0 to 255")
-            values = values.astype(np.uint8)
+        ids = Image.fromarray(np.ascontiguousarray(values, dtype=np.uint8), "L")
     else:
         raise MaskRejected("bad_mask_value", f"the mask's pixels are {mode}: give grey, palette or RGB class ids")
+    counts = ids.histogram()
     if spec.classes:
-        counts = np.bincount(values.ravel(), minlength=256)
-        bad = [v for v in np.flatnonzero(counts) if v >= len(spec.classes) and v != spec.ignore]
+        bad = [v for v, n in enumerate(counts) if n and v >= len(spec.classes) and v != spec.ignore]
         if bad:
             shown = ", ".join(f"{v} ({counts[v]} pixels)" for v in bad[:SHOWN])
             raise MaskRejected("bad_mask_value", f"values {shown}{' ...' if len(bad) > SHOWN else ''} are neither a "
                                                  f"class id (0-{len(spec.classes) - 1}) nor the ignore value {spec.ignore}")
-    return values
+    return ids, counts
 
 
 def _colour_ids(rgb: np.ndarray, spec: MaskSpec) -> np.ndarray:
@@ -191,29 +196,36 @@ def _colour_ids(rgb: np.ndarray, spec: MaskSpec) -> np.ndarray:
 
 def place_mask(data: bytes, image: ImageRecord, options: ImageOptions, spec: MaskSpec) -> PlacedMask:
     """The mask file `data` of `image` (as prep.images.imaging.normalise_image made it with `options`),
-    on the image's stored pixels; MaskRejected when it cannot be (see the module docstring)."""
-    import numpy as np
-    from PIL import Image
-
+    on the image's stored pixels; MaskRejected when it cannot be (see the module docstring). An 8-bit grey
+    PNG that needs no change is stored as it is (TensorFlow decodes its values as they are); any other
+    is re-encoded, at zlib level 1 (a mask of a few flat regions compresses well at any level, and level
+    1 encodes it in half the time)."""
     try:
-        with decoded(data, options.max_pixels) as im:
-            ids = class_ids(im, spec)
+        source = decoded(data, options.max_pixels)
+        mask, counts = class_ids(source, spec)
     except ImageRejected as e:
         raise MaskRejected("unreadable_mask", f"{e.reason}: {e.detail}") from None
-    mask = Image.fromarray(ids, "L")
     stored, orientation = image.stored_size, image.orientation
     up = upright_size(stored, orientation)
     frame = annotation_frame(mask.size, stored, orientation)
     if frame is None:
         raise MaskRejected("mask_size_mismatch", f"the mask is {mask.width}x{mask.height} pixels, its image "
                                                  f"{up[0]}x{up[1]} upright ({stored[0]}x{stored[1]} as stored)")
+    if frame == "upright" and mask.size == up and options.resize is None:  # on the image's pixels as it is
+        # the file's own values are the class ids (IHDR: bit depth 8, colour type 0)
+        kept = mask is source and sniff_format(data) == "png" and data[24:26] == b"\x08\x00"
+        return PlacedMask(data if kept else encode_pixels(mask, "png", 0, png_level=1), _present(counts))
     if frame == "stored" and orientation != 1:
         mask = upright(mask, orientation)
     mask = _resized(mask, up, options.resize, options.resize_mode, spec.ignore)
     if mask.size != (image.width, image.height):  # the geometry of prep.images.boxes is the pixels' own
         raise AssertionError(f"a placed mask of {mask.size} for an image of {(image.width, image.height)}")
-    counts = np.bincount(np.asarray(mask).ravel(), minlength=256)
-    return PlacedMask(encode_pixels(mask, "png", 0), tuple((int(v), int(counts[v])) for v in np.flatnonzero(counts)))
+    return PlacedMask(encode_pixels(mask, "png", 0, png_level=1), _present(mask.histogram()))
+
+
+def _present(counts: list[int]) -> tuple[tuple[int, int], ...]:
+    """((value, pixels), ...) of the values a mask holds, from its 256 counts."""
+    return tuple((value, n) for value, n in enumerate(counts) if n)
 
 
 def _resized(mask: Image.Image, up: tuple[int, int], resize: tuple[int, int] | None, mode: str, ignore: int) -> Image.Image:

@@ -73,7 +73,7 @@ def assert_on_its_pixels(image_bytes: bytes, mask_png: bytes) -> None:
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
 @pytest.mark.parametrize("resize", [None, ("stretch", (40, 40)), ("crop", (40, 40)), ("pad", (40, 40)), ("pad", (30, 70))])
 def test_a_mask_lands_on_its_pixels_through_exif_turns_and_every_resize(orientation, resize):
-    picture, mask = scene((400, 300))  # big enough that a JPEG is decoded at a reduced scale before resizing
+    picture, mask = scene((240, 180))  # big enough that a JPEG is decoded at a reduced scale before resizing
     options = ImageOptions(resize=resize[1] if resize else None, resize_mode=resize[0] if resize else "stretch")
     image = normalise_image(stored_jpeg(picture, orientation), options)
     placed = place_mask(png(mask), image, options, MaskSpec("masks", ("background", "red", "blue")))
@@ -104,25 +104,33 @@ def test_a_scaled_copy_of_the_mask_is_scaled_and_another_size_is_a_mismatch():
     assert e.value.reason == "mask_size_mismatch" and "50x50" in e.value.detail and "64x48" in e.value.detail
 
 
+def ids(im: Image.Image, spec: MaskSpec) -> np.ndarray:
+    """The class ids class_ids reads, checked against the pixel counts it gives with them."""
+    values, counts = class_ids(im, spec)
+    values = np.asarray(values)
+    assert counts == np.bincount(values.ravel(), minlength=256).tolist()
+    return values
+
+
 def test_what_a_masks_values_mean_in_each_mode():
     values = np.array([[0, 1, 2], [255, 1, 0]], np.uint8)
     spec = MaskSpec("m", ("a", "b", "c"))
     for data in (png(values), png(values, palette=True), png(np.stack([values] * 3, -1)),
                  png(values.astype(np.uint16))):
         with Image.open(io.BytesIO(data)) as im:
-            np.testing.assert_array_equal(class_ids(im, spec), values)
+            np.testing.assert_array_equal(ids(im, spec), values)
     with Image.open(io.BytesIO(png(np.array([[True, False]]), "1"))) as im:
-        np.testing.assert_array_equal(class_ids(im, MaskSpec("m")), [[1, 0]])
+        np.testing.assert_array_equal(ids(im, MaskSpec("m")), [[1, 0]])
     with Image.open(io.BytesIO(png(np.array([[7, 255]], np.uint8)))) as im:
         with pytest.raises(MaskRejected, match=r"values 7 \(1 pixels\) are neither a class id \(0-2\) nor the ignore value 255"):
             class_ids(im, spec)
-        assert class_ids(im, MaskSpec("m")).tolist() == [[7, 255]]  # no class list: every value is a class
+        assert ids(im, MaskSpec("m")).tolist() == [[7, 255]]  # no class list: every value is a class
     colour = np.array([[[10, 20, 30], [1, 2, 3]]], np.uint8)
     with Image.open(io.BytesIO(png(colour))) as im:
         with pytest.raises(MaskRejected, match="in colour: give each class's colour"):
             class_ids(im, spec)
         table = MaskSpec("m", ("sky", "road"), ((1, 2, 3), (10, 20, 30)))
-        assert class_ids(im, table).tolist() == [[1, 0]]
+        assert ids(im, table).tolist() == [[1, 0]]
         with pytest.raises(MaskRejected, match=r"colours \(10, 20, 30\) are no class's"):
             class_ids(im, MaskSpec("m", ("road",), ((1, 2, 3),)))
 
@@ -148,3 +156,22 @@ def test_a_class_file_is_names_or_a_colour_table():
             read_classes(text)
     with pytest.raises(ValueError, match="the ignore value 1 is the id of class 'b'"):
         MaskSpec("m", ("a", "b"), ignore=1)
+
+
+def test_a_grey_mask_that_needs_no_change_is_stored_as_it_is_and_any_other_is_reencoded():
+    import tensorflow as tf
+
+    picture, mask = scene()
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    options = ImageOptions()
+    image = normalise_image(buffer.getvalue(), options)
+    grey, palette = png(mask), png(mask, palette=True)
+    assert place_mask(grey, image, options, MaskSpec("m")).data == grey  # its own values are the class ids
+    placed = place_mask(palette, image, options, MaskSpec("m"))  # TensorFlow would decode the palette's colours
+    assert placed.data != palette
+    np.testing.assert_array_equal(tf.io.decode_png(placed.data, channels=1).numpy()[..., 0], mask)
+    assert dict(placed.pixels) == {v: int((mask == v).sum()) for v in (0, 1, 2)}
+    coloured = MaskSpec("m", ("a", "b", "c"), ((2, 2, 2), (1, 1, 1), (0, 0, 0)))  # grey levels as colours: mapped
+    mapped = place_mask(grey, image, options, coloured).data
+    np.testing.assert_array_equal(tf.io.decode_png(mapped, channels=1).numpy()[..., 0], 2 - mask)
