@@ -31,7 +31,7 @@ from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.inventory import HeldImage, inventory_row, stable_stat, started_at
 from prep.images.manifest import annotation_key, candidate_keys, may_read_outside, outside_detail
-from prep.images.masks import MaskRejected, PlacedMask, mask_key, place_mask
+from prep.images.masks import MaskRejected, PlacedMask, mask_key, object_masks, place_mask
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import CONVERTED, INPUTS, REJECTED, Progress
@@ -77,7 +77,7 @@ class _Convert(beam.DoFn):
                  stat=(), masks: tuple[str, ...] = (), **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
         into its rejected.jsonl line (a manifest's line). `objects_of(image)`, for a detection image,
-        gives (class ids, class names, placed boxes, source id) or a rejection (reason, detail).
+        gives (class ids, class names, placed boxes, source id, their masks' PNGs) or a rejection (reason, detail).
         `annotation`: what the label was made from, `stat` the file's (size, modification time) when an
         update may trust them (prep.images.records.PendingImage); `masks`: where a segmentation image's
         mask may be, the first that exists."""
@@ -101,17 +101,17 @@ class _Convert(beam.DoFn):
         if isinstance(placed_mask, tuple):
             yield from self._reject(name, *placed_mask, **where)
             return
-        objects, source_id = (), ""
+        objects, source_id, object_masks = (), "", ()
         if objects_of is not None:
             placed = objects_of(image)
             if isinstance(placed[0], str):
                 yield from self._reject(name, *placed, **where)
                 return
-            label, class_name, objects, source_id = placed
+            label, class_name, objects, source_id, object_masks = placed
         split = split or (self.options.split_fractions.assign(name) if self.options.split_fractions else DEFAULT_SPLIT)
         self.progress.add(CONVERTED)
         output = split, name, pending_image(name, label, class_name, image, split, objects, source_id, data, annotation,
-                                            stat, placed_mask)
+                                            stat, placed_mask, object_masks)
         if image.reduced is None:
             yield output
             return
@@ -252,7 +252,13 @@ class _ConvertRow(_ConvertImage):
             fates["unknown_class"] = unknown
         self._fates.update(fates)
         ids = tuple(self._label_id(layout, b.label) + FIRST_OBJECT_ID for b in objects)
-        return ids, tuple(b.label for b in objects), tuple(objects), row.source_id
+        masks = ()
+        if o.manifest.instance_masks:
+            masks, empty = object_masks(objects, row.size, image, o.image)
+            if empty:
+                self._fates["empty_mask"] += empty
+            objects = [b._replace(segmentation=None) for b in objects]  # drawn: the shuffle carries the PNGs
+        return ids, tuple(b.label for b in objects), tuple(objects), row.source_id, masks
 
     def start_bundle(self):
         super().start_bundle()

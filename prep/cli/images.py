@@ -220,7 +220,8 @@ def _annotations(src: str, coco_file: str | None, voc_split: str | None, boxes_f
 def _segmentation(manifest, given: list[str], labels, folder: str | None, field: str | None, classes_file: str | None,
                   ignore: int | None):
     """(the manifest, the MaskSpec) of a segmentation job: masks in a folder (`folder`), in a --manifest's
-    column (`field`), or VOC's (a bare --masks after --voc, `folder` ""); a usage error for any other mix."""
+    column (`field`), or VOC's (a bare --masks after --voc, `folder` ""); or COCO's objects with their
+    masks (a bare --masks after --coco: no MaskSpec, a detection job); a usage error for any other mix."""
     from prep.images.annotations import VOC_CLASSES
 
     if labels is not None:
@@ -238,8 +239,10 @@ def _segmentation(manifest, given: list[str], labels, folder: str | None, field:
     if manifest is not None and manifest.annotations == "voc":
         return dataclasses.replace(manifest, annotations="voc_segmentation"), _mask_spec("", classes_file, ignore, VOC_CLASSES)
     if manifest is not None and manifest.annotations == "coco":
-        raise click.UsageError("--coco --masks (COCO's instance masks, a PNG per object) is not supported yet: "
-                               "convert the boxes with --coco alone")
+        if classes_file is not None or ignore is not None:
+            raise click.UsageError("--coco --masks draws each object's mask of 0 and 1: its classes are COCO's "
+                                   "categories, with no --mask-classes or --ignore-value")
+        return dataclasses.replace(manifest, instance_masks=True), None
     raise click.UsageError("--masks needs the folder of the masks (--masks MASKS), unless it follows --voc")
 
 

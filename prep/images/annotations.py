@@ -179,7 +179,7 @@ def coco_images(spec: ManifestSpec) -> Iterator[ManifestRow | Rejection | tuple]
         by_image.setdefault(a.get("image_id"), []).append(
             (a.get("id") if isinstance(a.get("id"), int) else 0,
              Box(x, y, x + w, y + h, categories[a["category_id"]], area if area and area > 0 else None,
-                 bool(a.get("iscrowd")))))
+                 bool(a.get("iscrowd")), segmentation=a.get("segmentation") if spec.instance_masks else None)))
     known = set()
     for n, image in enumerate(data["images"], 1):
         if not isinstance(image, dict) or not isinstance(image.get("file_name"), str) or "id" not in image:

@@ -32,6 +32,7 @@ BOX_FATES = {
     "cropped_out": "--resize-mode crop cut the box away",
     "cropped": "--resize-mode crop cut part of the box away",
     "unknown_class": "the box names a category that the annotation file does not define",
+    "empty_mask": "--masks: the object has no polygon or RLE that can be drawn, so its mask is empty",
 }
 ASPECT_TOLERANCE = 0.01  # a claimed size of the same aspect ratio within 1%: a scaled copy
 
@@ -48,6 +49,7 @@ class Box(NamedTuple):
     is_crowd: bool = False
     difficult: bool = False
     truncated: bool = False
+    segmentation: object = None  # COCO's polygons or RLE, as the annotation gives them (--coco --masks)
 
 
 # Where the stored-frame point (x, y), normalised, lands in the upright frame, per EXIF orientation:

@@ -106,6 +106,7 @@ class ManifestSpec:
     annotations: str | None = None  # a detection dataset's annotations: one of prep.images.annotations.FORMATS
     allow_outside_src: bool = False  # rows may name files anywhere (--allow-outside-src): see may_read_outside
     mask_field: str | None = None  # the column naming each image's segmentation mask (--mask-field)
+    instance_masks: bool = False  # COCO's objects keep their masks (--coco --masks): prep.images.masks.object_masks
 
     @property
     def kind(self) -> str:

@@ -20,6 +20,10 @@ How it follows its image (`place_mask`), the geometry of prep.images.boxes:
    the ignore value).
 3. Stored as a one-channel PNG of class ids, the image's width and height: what the Model Garden's and
    DeepLab's segmentation decoders read under `image/segmentation/class/encoded`.
+
+Instance masks (`object_masks`, `--coco --masks`): each object's COCO polygons or RLE drawn as the Model
+Garden's create_coco_tf_record --include_masks draws them (pycocotools, at the size the annotation
+claims), then placed by the same steps (the border of a letterbox is 0), one PNG of 0 and 1 per object.
 """
 
 from __future__ import annotations
@@ -244,3 +248,57 @@ def _resized(mask: Image.Image, up: tuple[int, int], resize: tuple[int, int] | N
     out = Image.new("L", resize, ignore)
     out.paste(mask.resize((width, height), nearest), (left, top))
     return out
+
+
+def instance_mask(segmentation, size: tuple[int, int]):
+    """An object's COCO segmentation (polygons; or RLE, as crowds have it, counts listed or compressed)
+    as its binary mask on an image of `size` (width, height): [height, width] uint8 of 0 and 1, drawn by
+    pycocotools as the Model Garden's create_coco_tf_record draws it; None when it holds nothing that can
+    be drawn (no polygon of 3 points, an RLE of another size)."""
+    from pycocotools import mask as coco_mask
+
+    width, height = size
+    if isinstance(segmentation, list):
+        polygons = [p for p in segmentation if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)]
+        if not polygons:
+            return None
+        return coco_mask.decode(coco_mask.frPyObjects(polygons, height, width)).max(axis=2)
+    if not isinstance(segmentation, dict) or list(segmentation.get("size") or ()) != [height, width]:
+        return None
+    counts = segmentation.get("counts")
+    if isinstance(counts, str):  # compressed, as COCO's results and panoptic files hold it
+        rle = {"size": [height, width], "counts": counts.encode("ascii", "replace")}
+    elif isinstance(counts, list) and all(isinstance(n, int) and n >= 0 for n in counts) and sum(counts) == width * height:
+        rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    else:
+        return None
+    try:
+        return coco_mask.decode(rle)
+    except Exception:  # noqa: BLE001 - a damaged compressed RLE draws nothing, like a missing one
+        return None
+
+
+def object_masks(objects, claimed: tuple[int, int] | None, image: ImageRecord, options: ImageOptions
+                 ) -> tuple[tuple[bytes, ...], int]:
+    """The PNG of each placed object's binary mask on `image`'s stored pixels (`claimed`: the (width,
+    height) its annotation claims, which prep.images.boxes.place accepted), and how many of them were
+    empty for want of a shape (`empty_mask`)."""
+    import numpy as np
+    from PIL import Image
+
+    stored, orientation = image.stored_size, image.orientation
+    up = upright_size(stored, orientation)
+    size = tuple(claimed) if claimed else up
+    turned = annotation_frame(size, stored, orientation) == "stored" and orientation != 1
+    pngs, empty = [], 0
+    for box in objects:
+        binary = instance_mask(box.segmentation, size)
+        if binary is None:
+            empty += 1
+            binary = np.zeros((size[1], size[0]), np.uint8)
+        mask = Image.fromarray(binary, "L")
+        if turned:
+            mask = upright(mask, orientation)
+        pngs.append(encode_pixels(_resized(mask, up, options.resize, options.resize_mode, 0), "png", 0, png_level=1))
+    return tuple(pngs), empty

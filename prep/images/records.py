@@ -26,6 +26,7 @@ ENCODED_KEY = "image/encoded"
 OBJECT = "image/object"
 BOX_KEYS = tuple(f"{OBJECT}/bbox/{c}" for c in ("xmin", "ymin", "xmax", "ymax"))
 OBJECT_LABEL_KEY = f"{OBJECT}/class/label"
+OBJECT_MASK_KEY = f"{OBJECT}/mask"  # each object's mask, a PNG (the Model Garden's key)
 OBJECTS_GROUP = "objects"
 FIRST_OBJECT_ID = 1  # the Object Detection API's label maps start at 1 (0 is the background)
 # What a record's label is: one class (class folders, or a manifest's label column), several classes,
@@ -74,15 +75,17 @@ class PendingImage:
     source_stat: tuple = ()  # the file's (size, modification time), when an update may trust them (prep.images.inventory)
     mask: bytes = b""  # a segmentation image's mask, as its record stores it (prep.images.masks)
     mask_pixels: tuple = ()  # its ((value, pixels), ...)
+    object_masks: tuple = ()  # a detection image's objects' masks (--coco --masks): a PNG each, in the order of `objects`
 
     @property
     def record_size(self) -> int:
-        return self.size + len(self.mask) + RECORD_OVERHEAD
+        return self.size + len(self.mask) + sum(map(len, self.object_masks)) + RECORD_OVERHEAD
 
 
 def pending_image(relative_path: str, label: int | tuple, class_name: str | tuple[str, ...], image: ImageRecord,
                   split: str, objects: tuple = (), source_id: str = "", source: bytes = b"",
-                  annotation: str = "", stat: tuple = (), mask: PlacedMask | None = None) -> PendingImage:
+                  annotation: str = "", stat: tuple = (), mask: PlacedMask | None = None,
+                  object_masks: tuple = ()) -> PendingImage:
     """`source`: the file's bytes as read (a kept image's are `image.data`: its digest is taken once)."""
     digest = content_digest(image.data)
     return PendingImage(
@@ -90,7 +93,7 @@ def pending_image(relative_path: str, label: int | tuple, class_name: str | tupl
         len(image.data), digest, image.data if image.reencoded else None,
         image.fingerprint, split, image.source_format, image.thumbnail, objects, source_id,
         content_digest(source) if image.reencoded else digest, annotation, stat,
-        mask.data if mask else b"", mask.pixels if mask else ())
+        mask.data if mask else b"", mask.pixels if mask else (), object_masks)
 
 
 # The features every image record has, in the order image_example gives their values.
@@ -146,11 +149,14 @@ def _detection_features(features: dict, image: PendingImage) -> dict:
     features[f"{OBJECT}/area"] = ("float32", [box.area for box in objects])
     for flag in ("is_crowd", "difficult", "truncated"):
         features[f"{OBJECT}/{flag}"] = ("int64", [int(getattr(box, flag)) for box in objects])
+    if image.object_masks:
+        features[OBJECT_MASK_KEY] = ("string", list(image.object_masks))
     return features
 
 
-def _object_features() -> tuple[Feature, ...]:
-    """A detection record's label: its image's id and one group of per-object features."""
+def _object_features(instance_masks: bool = False) -> tuple[Feature, ...]:
+    """A detection record's label: its image's id and one group of per-object features (with each
+    object's mask, with `instance_masks`)."""
     def per_object(name: str, dtype: str, description: str, **more) -> Feature:
         return Feature(f"{OBJECT}/{name}", dtype, None, more.pop("encoding", "number"), description,
                        group=OBJECTS_GROUP, **more)
@@ -169,7 +175,9 @@ def _object_features() -> tuple[Feature, ...]:
         per_object("is_crowd", "int64", "1: a crowd of objects in one box (COCO's iscrowd)"),
         per_object("difficult", "int64", "1: marked difficult (Pascal VOC)"),
         per_object("truncated", "int64", "1: marked truncated (Pascal VOC)"),
-    )
+    ) + ((per_object("mask", "string", "the object's mask: a one-channel PNG of 0 and 1 the stored image's size (the "
+                     "Model Garden's create_coco_tf_record --include_masks)", encoding="bytes"),)
+         if instance_masks else ())
 
 
 def label_map(classes: tuple[str, ...]) -> bytes:
@@ -181,13 +189,13 @@ def label_map(classes: tuple[str, ...]) -> bytes:
 
 
 def label_features(label_kind: str = "class", targets: tuple[str, ...] = (), size: tuple[int, int] | None = None,
-                   ignore: int | None = None) -> tuple[Feature, ...]:
+                   ignore: int | None = None, instance_masks: bool = False) -> tuple[Feature, ...]:
     """The schema's features of a record's label: one class, several classes (class ids in ascending
     order and their names), the regression targets named `targets` (a scalar for one), objects, or a
     mask of class ids (`size`: the (height, width) of every mask, when they all have one; `ignore`: the
     value of pixels of no class)."""
     if label_kind == "detection":
-        return _object_features()
+        return _object_features(instance_masks)
     if label_kind == "segmentation":
         height, width = size or (None, None)
         return (
@@ -216,7 +224,8 @@ def label_features(label_kind: str = "class", targets: tuple[str, ...] = (), siz
 
 
 def image_features(options: ImageOptions, formats: set[str], size: tuple[int, int] | None = None,
-                   label_kind: str = "class", targets: tuple[str, ...] = (), ignore: int | None = None) -> tuple[Feature, ...]:
+                   label_kind: str = "class", targets: tuple[str, ...] = (), ignore: int | None = None,
+                   instance_masks: bool = False) -> tuple[Feature, ...]:
     """The schema's features for images converted with `options`; `formats` are those written, `size`
     the (height, width) in pixels every written image has, when they all have one (after --resize, or
     a folder of same-sized images such as the UCI digits), so readers need no image_size; the label's
@@ -234,4 +243,4 @@ def image_features(options: ImageOptions, formats: set[str], size: tuple[int, in
         Feature("image/width", "int64", (), "number", "width in pixels"),
         Feature("image/channels", "int64", (), "number", "channels the image decodes to"),
         Feature("image/filename", "string", (), "text", "source path relative to SRC"),
-    ) + label_features(label_kind, targets, size, ignore)
+    ) + label_features(label_kind, targets, size, ignore, instance_masks)

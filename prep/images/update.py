@@ -41,8 +41,8 @@ def update_options(src: str, out: str, created: str, spill_shuffles: bool,
     file to read (default: the one the dataset was made from)."""
     start = starting_point(out, "images")
     recorded = start.recorded
-    if recorded.get("masks"):
-        raise CannotUpdate("a segmentation dataset (--masks) cannot be updated yet: convert SRC again with --overwrite")
+    if recorded.get("masks") or (recorded.get("manifest") or {}).get("instance_masks"):
+        raise CannotUpdate("a dataset with masks (--masks) cannot be updated yet: convert SRC again with --overwrite")
     image = dict(recorded["image"])
     image["resize"] = _tuple(image.get("resize"))
     fractions = recorded.get("split_fractions")

@@ -72,6 +72,10 @@ def _show_value(schema: DatasetSchema, name: str, value, tokens: dict[str, list[
         value = value.numpy()
     if feature.encoding in ("image", "segmentation_mask"):
         return f"<{byte_size(len(value))} of encoded {'mask' if feature.encoding == 'segmentation_mask' else 'image'}>"
+    if feature.encoding == "bytes":  # opaque: its size (an object's mask PNG, ...)
+        values = value.tolist() if hasattr(value, "tolist") else value
+        values = values if isinstance(values, list) else [values]
+        return f"<{plural(len(values), 'value')}, {byte_size(sum(len(v) for v in values))} of bytes>"
     if tokens and name in tokens:
         values = value.tolist() if hasattr(value, "tolist") else list(value)
         joiner = "" if schema.text is not None and schema.text.split == "character" else " "

@@ -18,8 +18,10 @@ import prep
 
 PACKAGES = ("prep", "beam_jobs", "schemas", "readers")
 # What workers import besides apache-beam (which the Dataflow worker image already has), as pyproject.toml
-# requires it (a test compares them): regex for WordPiece, sentencepiece for SentencePiece.
-WORKER_REQUIREMENTS = ("pillow>=10", "click>=8.1", "google-crc32c>=1.5", "regex>=2023.10", "sentencepiece>=0.2,<0.2.2")
+# requires it (a test compares them): regex for WordPiece, sentencepiece for SentencePiece, pycocotools for
+# COCO's instance masks.
+WORKER_REQUIREMENTS = ("pillow>=10", "click>=8.1", "google-crc32c>=1.5", "regex>=2023.10", "sentencepiece>=0.2,<0.2.2",
+                       "pycocotools>=2.0.7")
 
 _SETUP = '''\
 import setuptools

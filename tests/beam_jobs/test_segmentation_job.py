@@ -198,7 +198,8 @@ def test_mask_mistakes_on_the_command_line_are_one_line(pairs, tmp_path, prep_cl
     cases = [
         (("--mask-classes", tmp_path / "classes.txt"), "--mask-classes and --ignore-value describe the masks of --masks"),
         (("--masks", masks, "--coco", tmp_path / "classes.txt"), "and --coco lists images: name a --manifest's mask column"),
-        (("--coco", tmp_path / "classes.txt", "--masks"), "--coco --masks (COCO's instance masks, a PNG per object) is not supported yet"),
+        (("--coco", tmp_path / "classes.txt", "--masks", "--mask-classes", tmp_path / "classes.txt"),
+         "its classes are COCO's categories, with no --mask-classes or --ignore-value"),
         (("--masks",), "--masks needs the folder of the masks"),
         (("--masks", masks, "--labels", tmp_path / "classes.txt"), "the classes of masks come from --mask-classes"),
         (("--mask-field", "mask"), "read a --manifest: name one with --manifest FILE"),
@@ -331,3 +332,75 @@ def test_a_segmentation_job_is_built_for_dataflow_offline_without_reading_the_bu
         assert any(s.startswith(f"ConvertImageFolder/{reads}") for s in steps), sorted(steps)[:20]
         assert {"ConvertImageFolder/Convert", "ConvertImageFolder/Commit"} <= steps | {s.rsplit("/", 1)[0] for s in steps}
     assert gcs_on_client == []
+
+
+def box_of(binary: np.ndarray) -> list[float]:
+    """COCO's bbox, [x, y, width, height] in pixels, of a binary mask."""
+    ys, xs = np.nonzero(binary)
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def _rle_counts(binary: np.ndarray) -> list[int]:
+    """COCO's uncompressed RLE of a binary mask: run lengths in column-major order, zeros first."""
+    flat = binary.flatten(order="F")
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    return ([0] if flat[0] else []) + runs
+
+
+def test_coco_instance_masks_are_pycocotools_own_and_stay_on_their_objects(tmp_path, prep_cli):
+    import tensorflow as tf
+    from pycocotools import mask as coco_mask
+    from pycocotools.coco import COCO
+
+    picture, mask = scene((64, 48))
+    red, blue = (mask == 1).astype(np.uint8), (mask == 2).astype(np.uint8)
+    images = tmp_path / "images"
+    images.mkdir()
+    picture.save(images / "plain.png")
+    (images / "turned.jpg").write_bytes(stored_jpeg(picture, 6))
+    ys, xs = np.nonzero(red)
+    polygon = [float(v) for v in (xs.min(), ys.min(), xs.max() + 1, ys.min(), xs.max() + 1, ys.max() + 1, xs.min(), ys.max() + 1)]
+    compressed = coco_mask.encode(np.asfortranarray(blue))
+    annotations = []
+    for image_id in (1, 2):
+        annotations += [
+            {"id": 10 * image_id, "image_id": image_id, "category_id": 1, "bbox": box_of(red), "segmentation": [polygon], "iscrowd": 0},
+            {"id": 10 * image_id + 1, "image_id": image_id, "category_id": 2, "bbox": box_of(blue), "iscrowd": 1,
+             "segmentation": {"size": [48, 64], "counts": _rle_counts(blue)}},
+            {"id": 10 * image_id + 2, "image_id": image_id, "category_id": 2, "bbox": box_of(blue), "iscrowd": 0,
+             "segmentation": {"size": [48, 64], "counts": compressed["counts"].decode()}},
+            {"id": 10 * image_id + 3, "image_id": image_id, "category_id": 1, "bbox": [30, 20, 5, 5], "segmentation": [[30, 20, 35, 25]]},
+        ]
+    instances = tmp_path / "instances.json"
+    instances.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "plain.png", "width": 64, "height": 48},
+                   {"id": 2, "file_name": "turned.jpg", "width": 64, "height": 48}],
+        "annotations": annotations, "categories": [{"id": 1, "name": "red"}, {"id": 2, "name": "blue"}]}))
+
+    spec = {"image/encoded": tf.io.FixedLenFeature((), tf.string), "image/source_id": tf.io.FixedLenFeature((), tf.string),
+            "image/object/mask": tf.io.VarLenFeature(tf.string), "image/object/class/label": tf.io.VarLenFeature(tf.int64)}
+    coco = COCO(str(instances))
+    for resize in ((), ("--resize", "40x40", "--resize-mode", "crop")):
+        out = tmp_path / f"out{len(resize)}"
+        result = prep_cli("images", "--coco", instances, images, out, "--masks", *resize, "--workers", "1")
+        assert result.exit_code == 0, result.err
+        stats = json.loads((out / "stats.json").read_text())
+        assert stats["objects"]["boxes_changed_or_dropped"].get("empty_mask") == 2
+        for shard in load_schema(str(out)).split("train").shards:
+            for serialized in tf.data.TFRecordDataset(str(out / shard.file)):
+                record = tf.io.parse_single_example(serialized, spec)
+                # the Model Garden's TfExampleDecoder._decode_masks
+                masks = [tf.squeeze(tf.io.decode_png(png, channels=1), -1).numpy()
+                         for png in tf.sparse.to_dense(record["image/object/mask"]).numpy()]
+                assert len(masks) == 4 and tf.sparse.to_dense(record["image/object/class/label"]).numpy().tolist() == [1, 2, 2, 1]
+                image_id = int(record["image/source_id"].numpy())
+                if not resize and image_id == 1:  # as pycocotools' own COCO API draws each annotation
+                    drawable = coco.loadAnns(coco.getAnnIds(imgIds=[1]))[:3]  # the 4th: a "polygon" of 2 points
+                    for ann, drawn in zip(drawable, masks):
+                        np.testing.assert_array_equal(drawn, coco.annToMask(ann))
+                labels = masks[0] + 2 * masks[1]  # the red object 1, the blue 2: on their pixels after EXIF and crop
+                assert (masks[1] == masks[2]).all() and not masks[3].any()
+                assert_on_its_pixels(record["image/encoded"].numpy(), png(labels.astype(np.uint8)))
+    schema = load_schema(str(out))
+    assert schema.feature("image/object/mask").group == "objects"

@@ -41,10 +41,10 @@ def keras_hub_ids(texts: list[str], **options) -> list[list[int]]:
     return [ids for batch in ds for ids in batch.to_list()]
 
 
+# KerasHub's defaults, and every option changed (each option's every setting: tests/text/test_wordpiece.py)
 @pytest.mark.parametrize("options, flags", [
     ({}, []),
-    ({"lowercase": True, "strip_accents": True}, ["--lowercase", "--strip-accents"]),
-    ({"lowercase": True, "split_on_cjk": False}, ["--lowercase", "--no-split-on-cjk"]),
+    ({"lowercase": True, "strip_accents": True, "split_on_cjk": False}, ["--lowercase", "--strip-accents", "--no-split-on-cjk"]),
 ])
 def test_ids_are_keras_hubs_at_any_worker_count(corpus, tmp_path, prep_cli, options, flags):
     src, vocab = corpus

@@ -89,7 +89,7 @@ def prep_ids(files, options: BytePairSettings, texts: list[str]) -> list[list[in
 
 @pytest.mark.parametrize("options", OPTIONS, ids=_name)
 def test_many_random_documents_get_keras_hubs_ids(files, options):
-    texts = documents(29, 1000)
+    texts = documents(29, 400)
     assert prep_ids(files, options, texts) == keras_hub_ids(files, options, texts)
 
 
