@@ -39,6 +39,7 @@ $(VENV_TF215)/.installed: pyproject.toml requirements/constraints-tf215.txt
 demo: venv
 	$(VENV)/bin/python -m prep.cli.demo
 
+# The main suite prints its 20 slowest tests: CI has a 25-minute budget, and they are where it goes.
 # .venv-tf215 is set up while the main suite runs (the install waits mostly on the network): its output
 # goes to .venv-tf215.log, shown if it fails. Its suite runs after the main one: run beside it, the two
 # took 3 minutes longer on 2 cores than one after the other.
@@ -46,7 +47,7 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	($(MAKE) --no-print-directory venv-tf215 > .venv-tf215.log 2>&1; echo $$? > .venv-tf215.status) & \
-	$(VENV)/bin/$(PYTEST) $(PARALLEL) tests --ignore=tests/estimator; suite=$$?; wait; \
+	$(VENV)/bin/$(PYTEST) $(PARALLEL) --durations=20 tests --ignore=tests/estimator; suite=$$?; wait; \
 	if [ "$$(cat .venv-tf215.status)" != 0 ]; then cat .venv-tf215.log; exit 1; fi; exit $$suite
 	$(VENV_TF215)/bin/$(PYTEST) $(PARALLEL) tests/estimator tests/readers/test_input_fn.py tests/readers/test_codegen.py \
 	    tests/images/test_tensorflow_decodes.py tests/docs/test_readme_tf215.py
