@@ -219,19 +219,29 @@ def test_ctrl_c_while_a_dataflow_job_runs_says_it_goes_on_and_how_to_cancel_it()
                                  "gcloud dataflow jobs cancel job-7 --region europe-west1 --project proj")
 
 
+def _as_from_a_shell() -> None:
+    """A child's SIGINT as a shell gives it: default handling, not blocked. A child inherits both from the
+    process that starts it, and a test runner's worker process (an xdist worker, after the tests before
+    this one) is no shell: twice in CI the launcher here let a Ctrl-C pass and finished its job."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_on_a_local_job_leaves_no_dataset_and_says_so(tmp_path):
     src = tmp_path / "src"
     for i in range(400):
         write_image(src / ("cat" if i % 2 else "dog") / f"{i}.png", fmt="PNG", size=(48, 40), color=(i % 250, 0, 0))
     out = tmp_path / "out"
     child = subprocess.Popen(_prep("images", src, out, "--workers", "2"), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_as_from_a_shell)
     first = child.stdout.readline()  # the first progress line: the job is running
     assert first.startswith("  listing inputs"), first
+    with open(f"/proc/{child.pid}/status") as f:  # how the launcher takes SIGINT, should the test fail
+        signals = [line.strip() for line in f if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
     os.killpg(child.pid, signal.SIGINT)  # as Ctrl-C on a terminal: the launcher and its workers
     rest, err = child.communicate(timeout=120)
 
-    assert child.returncode == 130, err
+    assert child.returncode == 130, (err, signals)
     assert err.splitlines()[-1] == ("prep images: interrupted: the job stopped before its commit, so nothing was "
                                     "written to OUT (a dataset already there is as it was)")
     assert "Traceback" not in err
