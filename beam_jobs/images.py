@@ -73,6 +73,12 @@ class _Convert(beam.DoFn):
         self.progress.add(REJECTED)
         yield beam.pvalue.TaggedOutput("facts", ("rejected", {"path": name, "reason": reason, "detail": detail} | where))
 
+    def _hidden(self, relative: str) -> list:
+        """The rejection of a hidden file or OS junk under SRC (none for others, or with --include-hidden)."""
+        if self.options.include_hidden or not layouts.is_hidden(relative):
+            return []
+        return list(self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)"))
+
     def _convert(self, path: str, name: str, split: str | None, label, class_name, objects_of=None, annotation="",
                  stat=(), masks: tuple[str, ...] = (), **where):
         """The image at `path` (named `name` in records) with its label, or its rejection; `where` goes
@@ -167,8 +173,9 @@ class _ConvertImage(_Convert):
         path, size, mtime = element
         yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)  # counted apart from what becomes of it
         relative = layouts.relative_path(path, self.options.src)
-        if not self.options.include_hidden and layouts.is_hidden(relative):
-            yield from self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)")
+        hidden = self._hidden(relative)
+        if hidden:
+            yield from hidden
             return
         where = layouts.locate(relative, layout)
         if where.problem:
@@ -186,8 +193,9 @@ class _ConvertWithMask(_Convert):
         (path, size, mtime), masks = element
         yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
         relative = layouts.relative_path(path, self.options.src)
-        if not self.options.include_hidden and layouts.is_hidden(relative):
-            yield from self._reject(relative, "hidden_file", "hidden file or OS junk, skipped (--include-hidden keeps them)")
+        hidden = self._hidden(relative)
+        if hidden:
+            yield from hidden
             return
         if not masks:
             stem = mask_key(relative)

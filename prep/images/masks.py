@@ -219,9 +219,7 @@ def place_mask(data: bytes, image: ImageRecord, options: ImageOptions, spec: Mas
         # the file's own values are the class ids (IHDR: bit depth 8, colour type 0)
         kept = mask is source and sniff_format(data) == "png" and data[24:26] == b"\x08\x00"
         return PlacedMask(data if kept else encode_pixels(mask, "png", 0, png_level=1), _present(counts))
-    if frame == "stored" and orientation != 1:
-        mask = upright(mask, orientation)
-    mask = _resized(mask, up, options.resize, options.resize_mode, spec.ignore)
+    mask = _on_stored_pixels(mask, frame, orientation, up, options, spec.ignore)
     if mask.size != (image.width, image.height):  # the geometry of prep.images.boxes is the pixels' own
         raise AssertionError(f"a placed mask of {mask.size} for an image of {(image.width, image.height)}")
     return PlacedMask(encode_pixels(mask, "png", 0, png_level=1), _present(mask.histogram()))
@@ -232,10 +230,17 @@ def _present(counts: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple((value, n) for value, n in enumerate(counts) if n)
 
 
-def _resized(mask: Image.Image, up: tuple[int, int], resize: tuple[int, int] | None, mode: str, ignore: int) -> Image.Image:
-    """An upright mask (or a scaled copy of one) on the stored image's pixels, by nearest neighbour."""
+def _on_stored_pixels(mask: Image.Image, frame: str, orientation: int, up: tuple[int, int], options: ImageOptions,
+                      fill: int) -> Image.Image:
+    """A mask in its `frame` (annotation_frame's: drawn upright, or on the stored pixels of a photo whose
+    EXIF `orientation` turns it; or a scaled copy of either) on the stored image's pixels, `up` its upright
+    (width, height): turned upright, then resized as the pixels were, by nearest neighbour, a letterbox's
+    border filled with `fill`."""
     from PIL import Image
 
+    if frame == "stored" and orientation != 1:
+        mask = upright(mask, orientation)
+    resize, mode = options.resize, options.resize_mode
     nearest = Image.Resampling.NEAREST
     if resize is None or mode == "stretch":
         size = resize or up
@@ -245,7 +250,7 @@ def _resized(mask: Image.Image, up: tuple[int, int], resize: tuple[int, int] | N
         w, h = mask.size
         return mask.resize(resize, nearest, box=(left * w, top * h, right * w, bottom * h))
     left, top, width, height = pad_placement(up, resize)
-    out = Image.new("L", resize, ignore)
+    out = Image.new("L", resize, fill)
     out.paste(mask.resize((width, height), nearest), (left, top))
     return out
 
@@ -290,15 +295,13 @@ def object_masks(objects, claimed: tuple[int, int] | None, image: ImageRecord, o
     stored, orientation = image.stored_size, image.orientation
     up = upright_size(stored, orientation)
     size = tuple(claimed) if claimed else up
-    turned = annotation_frame(size, stored, orientation) == "stored" and orientation != 1
+    frame = annotation_frame(size, stored, orientation)
     pngs, empty = [], 0
     for box in objects:
         binary = instance_mask(box.segmentation, size)
         if binary is None:
             empty += 1
             binary = np.zeros((size[1], size[0]), np.uint8)
-        mask = Image.fromarray(binary, "L")
-        if turned:
-            mask = upright(mask, orientation)
-        pngs.append(encode_pixels(_resized(mask, up, options.resize, options.resize_mode, 0), "png", 0, png_level=1))
+        mask = _on_stored_pixels(Image.fromarray(binary, "L"), frame, orientation, up, options, 0)
+        pngs.append(encode_pixels(mask, "png", 0, png_level=1))
     return tuple(pngs), empty
