@@ -78,6 +78,8 @@ BOXES = {boxes}
 OBJECTS = {objects}
 # Segmentation: the image features that are masks of class ids (resized by nearest neighbour, uint8).
 MASKS = {masks}
+# Instance segmentation: the per-object features holding a mask per object (one PNG of 0 and 1 each).
+INSTANCE_MASKS = {instance_masks}
 # Each split's record index files (in the order of its shards), when every shard has one: the reader
 # slices the records out of the shards' bytes with them ("offset size" per record, DALI's format).
 INDEXES = {indexes}
@@ -143,9 +145,10 @@ def make_input_fn(
             names Keras 3 accepts for an `Input` (it refuses "/").
         multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
             multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
-        max_boxes: a detection dataset's per-object features (boxes, classes, ...) padded or cut to this
-            many per image ([batch, max_boxes, 4] boxes, classes padded with -1), with a boolean
-            "image/object/mask"; None keeps them ragged ([batch, None, 4]).
+        max_boxes: a detection dataset's per-object features (boxes, classes, instance masks, ...) padded
+            or cut to this many per image ([batch, max_boxes, 4] boxes, classes padded with -1, masks with
+            zeros), with a boolean "image/object/valid" marking the objects; None keeps them ragged
+            ([batch, None, 4] boxes, [batch, None, height, width] masks).
         check_crc: read the records one by one through TFRecordDataset, which checks each one's CRC32C.
             By default shards that have a record index (prep writes one beside each uncompressed
             shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each
@@ -158,7 +161,7 @@ def make_input_fn(
         raise ReaderError(f"this module reads version {{VERSION}} of the dataset, not {{version!r}}: write the module "
                           f"of version {{version}} with prep reader DATASET --version {{version}} -o FILE")
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOXES, OBJECTS, INDEXES, VERSION, MASKS)
+                           BOXES, OBJECTS, INDEXES, VERSION, MASKS, INSTANCE_MASKS)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
@@ -200,6 +203,7 @@ def generate_module(schema: DatasetSchema, data_dir: str) -> str:
         boxes=literal(layout.boxes),
         objects=literal(tuple(layout.objects)),
         masks=literal(tuple(layout.masks)),
+        instance_masks=literal(tuple(layout.instance_masks)),
         indexes=_per_split(layout.indexes),
     ) + pipeline_code()
 

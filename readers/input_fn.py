@@ -88,9 +88,10 @@ def make_input_fn(
             names Keras 3 accepts for an `Input` (it refuses "/").
         multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
             multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
-        max_boxes: a detection dataset's per-object features (boxes, classes, ...) padded or cut to this
-            many per image ([batch, max_boxes, 4] boxes, classes padded with -1), with a boolean
-            "image/object/mask"; None keeps them ragged ([batch, None, 4]).
+        max_boxes: a detection dataset's per-object features (boxes, classes, instance masks, ...) padded
+            or cut to this many per image ([batch, max_boxes, 4] boxes, classes padded with -1, masks with
+            zeros), with a boolean "image/object/valid" marking the objects; None keeps them ragged
+            ([batch, None, 4] boxes, [batch, None, height, width] masks).
         check_crc: read the records one by one through TFRecordDataset, which checks each one's CRC32C.
             By default shards that have a record index (prep writes one beside each uncompressed
             shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each

@@ -15,10 +15,11 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
     """The reader's view of `schema`: what both the runtime reader and a generated module are built on."""
     images = {
         f.name: (f.image.channels, (f.image.height, f.image.width) if f.image.height and f.image.width else None)
-        for f in schema.features
-        if f.encoding in ("image", "segmentation_mask") and f.shape == ()  # one image per record; others stay bytes
+        for f in schema.features  # one image per record, or an instance mask per object; other images stay bytes
+        if (f.encoding in ("image", "segmentation_mask") and f.shape == ()) or f.encoding == "instance_mask"
     }
     masks = tuple(f.name for f in schema.features if f.encoding == "segmentation_mask" and f.name in images)
+    instance_masks = tuple(f.name for f in schema.features if f.encoding == "instance_mask")
     pad_ids = {}
     for f in schema.features:
         if f.encoding == "token_ids" and f.is_variable_length and f.vocabulary is not None:
@@ -35,7 +36,8 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
     boxes = DETECTION_BOXES if objects and DETECTION_BOXES in {f.name for f in schema.features} else None
     # What supervised=True returns beside the label: TFDS's as_supervised gives (image, label) and
     # (text, label); a prep text dataset's model input is its token ids.
-    main = [f.name for f in schema.features if (f.name in images and f.name not in masks) or f.encoding == "token_ids"]
+    main = [f.name for f in schema.features
+            if (f.name in images and f.name not in masks + instance_masks) or f.encoding == "token_ids"]
     return DatasetLayout(
         splits={s.name: tuple((shard.file, shard.num_records) for shard in s.shards) for s in schema.splits},
         compression=COMPRESSION_TYPES[schema.compression],
@@ -51,4 +53,5 @@ def dataset_layout(schema: DatasetSchema) -> DatasetLayout:
         indexes={s.name: tuple(shard.index for shard in s.shards) for s in schema.splits
                  if s.shards and all(shard.index for shard in s.shards) and schema.compression == "none"},
         version=schema.version,
+        instance_masks=instance_masks,
     )

@@ -406,10 +406,12 @@ def _check_references(schema: DatasetSchema, top: _Fields) -> None:
     for i, f in enumerate(schema.features):
         if f.vocabulary is not None and f.vocabulary not in vocab_names:
             top.fail(f"names vocabulary {f.vocabulary!r}, which the schema does not list", f"features[{i}].vocabulary")
-        if f.encoding in ("image", "segmentation_mask") and f.image is None:
+        if f.encoding in ("image", "segmentation_mask", "instance_mask") and f.image is None:
             top.fail("is missing (an image feature needs its format and channels)", f"features[{i}].image")
-        if f.encoding == "segmentation_mask" and (f.image.channels != 1 or f.shape != ()):
+        elif f.encoding == "segmentation_mask" and (f.image.channels != 1 or f.shape != ()):
             top.fail("must be one channel, one mask per record (shape [])", f"features[{i}].image.channels")
+        elif f.encoding == "instance_mask" and (f.image.channels != 1 or f.shape is not None):
+            top.fail("must be one channel, a mask per object (shape null)", f"features[{i}].image.channels")
         if f.default is not None and f.shape is None:
             top.fail("must be null for a variable-length feature", f"features[{i}].default")
 

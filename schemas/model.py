@@ -20,6 +20,7 @@ KINDS = ("images", "text", "records")
 ENCODINGS = (
     "image",      # encoded image bytes (JPEG, PNG, GIF, BMP): decode with tf.io.decode_image
     "segmentation_mask",  # a PNG of class ids, one channel, its image's size; its vocabulary names the ids
+    "instance_mask",  # a PNG of 0 and 1 per object (1: the object's pixels), one channel, its image's size
     "class_id",   # int64 class id; line i of the feature's vocabulary names id i
     "token_ids",  # int64 token ids from the feature's vocabulary (reserved ids first)
     "text",       # UTF-8 text

@@ -154,9 +154,10 @@ def _detection_features(features: dict, image: PendingImage) -> dict:
     return features
 
 
-def _object_features(instance_masks: bool = False) -> tuple[Feature, ...]:
+def _object_features(instance_masks: bool = False, size: tuple[int, int] | None = None) -> tuple[Feature, ...]:
     """A detection record's label: its image's id and one group of per-object features (with each
-    object's mask, with `instance_masks`)."""
+    object's mask, with `instance_masks`: `size` is the (height, width) of every mask, when they all
+    have one)."""
     def per_object(name: str, dtype: str, description: str, **more) -> Feature:
         return Feature(f"{OBJECT}/{name}", dtype, None, more.pop("encoding", "number"), description,
                        group=OBJECTS_GROUP, **more)
@@ -176,7 +177,8 @@ def _object_features(instance_masks: bool = False) -> tuple[Feature, ...]:
         per_object("difficult", "int64", "1: marked difficult (Pascal VOC)"),
         per_object("truncated", "int64", "1: marked truncated (Pascal VOC)"),
     ) + ((per_object("mask", "string", "the object's mask: a one-channel PNG of 0 and 1 the stored image's size (the "
-                     "Model Garden's create_coco_tf_record --include_masks)", encoding="bytes"),)
+                     "Model Garden's create_coco_tf_record --include_masks)", encoding="instance_mask",
+                     image=ImageInfo("png", 1, *(size or (None, None)))),)
          if instance_masks else ())
 
 
@@ -195,7 +197,7 @@ def label_features(label_kind: str = "class", targets: tuple[str, ...] = (), siz
     mask of class ids (`size`: the (height, width) of every mask, when they all have one; `ignore`: the
     value of pixels of no class)."""
     if label_kind == "detection":
-        return _object_features(instance_masks)
+        return _object_features(instance_masks, size)
     if label_kind == "segmentation":
         height, width = size or (None, None)
         return (

@@ -202,6 +202,7 @@ class ImageKeys:
     boxes: tuple[str, str, str, str] | None = None  # a detection dataset's xmin, ymin, xmax, ymax keys
     mask: str | None = None  # a segmentation dataset's mask of class ids
     ignore: int | None = None  # its value of pixels of no class
+    object_masks: str | None = None  # an instance segmentation dataset's masks, one per object (box)
 
     @classmethod
     def of(cls, schema: DatasetSchema) -> "ImageKeys":
@@ -221,11 +222,13 @@ class ImageKeys:
         vocabulary = schema.feature(label).vocabulary if label else None
         corners = tuple(f"image/object/bbox/{c}" for c in ("xmin", "ymin", "xmax", "ymax"))
         mask = schema.feature(label) if label and schema.feature(label).encoding == "segmentation_mask" else None
+        object_masks = [f.name for f in schema.features if f.encoding == "instance_mask"]
         return cls(image, label, key(f"{label}/name") if label else None, about("filename"), about("width"),
                    about("height"), about("format"), about("channels"),
                    schema.vocabulary(vocabulary).first_id if vocabulary else 0,
                    corners if all(key(c) for c in corners) else None,
-                   mask.name if mask else None, mask.ignore_value if mask else None)
+                   mask.name if mask else None, mask.ignore_value if mask else None,
+                   object_masks[0] if object_masks else None)
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,27 @@ def sampled_image(record: ReadRecord, keys: ImageKeys, names: list[str] | None) 
         boxes = tuple((*box, index, names[index] if names is not None and 0 <= index < len(names) else "?")
                       for box, index in zip(zip(*corners), indices))
     mask_names = tuple((v, names[v] if names is not None and v < len(names) else str(v)) for v in values) if keys.mask else ()
+    if keys.object_masks and boxes:  # each object's pixels as its class, drawn like a segmentation mask
+        mask = _objects_as_classes(f.get(keys.object_masks) or [], [box[4] for box in boxes])
     return SampledImage(record.split, record.shard, label, class_name, text(keys.filename) or "", one(keys.image, b""),
                         one(keys.width), one(keys.height), text(keys.format), one(keys.channels), values, boxes, mask,
                         mask_names)
+
+
+def _objects_as_classes(masks: list[bytes], classes: list[int]):
+    """Objects' masks (PNGs of 0 and 1) as one mask of class ids, [height, width] uint8: each object's
+    pixels hold its class index (a later object over an earlier one), the rest NO_CLASS. None when no
+    mask decodes."""
+    import numpy as np
+
+    decoded = [(m, c) for m, c in ((_mask_ids(data), c) for data, c in zip(masks, classes)) if m is not None and c >= 0]
+    if not decoded:
+        return None
+    ids = np.full(decoded[0][0].shape, NO_CLASS, np.uint8)
+    for binary, index in decoded:
+        if binary.shape == ids.shape:
+            ids[binary > 0] = index
+    return ids
 
 
 def _mask_ids(data: bytes):
@@ -322,7 +343,7 @@ def _rows_of(image: SampledImage, targets: tuple[str, float, float] | None, name
         row = min(int((image.labels[0] - low) / step), TARGET_ROWS - 1) if image.labels else 0
         return [(row, f"{name} {low + row * step:g} to {low + (row + 1) * step:g}")]
     if names is not None and len(image.labels) > 1:
-        return [(i, names[i]) for i in image.labels if 0 <= i < len(names)]
+        return [(i, names[i]) for i in dict.fromkeys(image.labels) if 0 <= i < len(names)]  # once per class
     return [(image.label, image.class_name)]
 
 
@@ -525,10 +546,10 @@ def render_sheet(rows: list[tuple[str, list[SampledImage]]], columns: int, title
                           anchor="mm")
             else:
                 left, top = x + (layout.tile - thumb.width) // 2, y + (layout.tile - thumb.height) // 2
-                sheet.paste(thumb, (left, top))
+                classes = [v for v, _ in sample.mask_names] or sorted({box[4] for box in sample.boxes})
+                sheet.paste(thumb if sample.mask is None else overlay_mask(thumb, sample.mask, classes), (left, top))
                 draw_boxes(draw, sample.boxes, (left, top, thumb.width, thumb.height), label_font)
-                if sample.mask is not None:
-                    sheet.paste(overlay_mask(thumb, sample.mask, [v for v, _ in sample.mask_names]), (left, top))
+                if sample.mask_names:
                     draw_mask_names(draw, sample.mask_names, (left, top, thumb.width, thumb.height), label_font)
             label_y = y + layout.tile + 4
             draw.text((x, label_y), fit_text(class_name, label_font, layout.tile), fill=INK, font=label_font)
@@ -553,6 +574,7 @@ def draw_boxes(draw, boxes: tuple, where: tuple[int, int, int, int], typeface) -
 
 
 MASK_OPACITY = 0.5  # of a class's colour over its pixels
+NO_CLASS = 255  # in the class-id mask drawn from objects' masks: pixels of no object
 
 
 def overlay_mask(thumb: "Image.Image", mask, classes: list[int]) -> "Image.Image":

@@ -72,10 +72,11 @@ def _show_value(schema: DatasetSchema, name: str, value, tokens: dict[str, list[
         value = value.numpy()
     if feature.encoding in ("image", "segmentation_mask"):
         return f"<{byte_size(len(value))} of encoded {'mask' if feature.encoding == 'segmentation_mask' else 'image'}>"
-    if feature.encoding == "bytes":  # opaque: its size (an object's mask PNG, ...)
+    if feature.encoding in ("bytes", "instance_mask"):  # opaque, or a PNG per object: their size
         values = value.tolist() if hasattr(value, "tolist") else value
         values = values if isinstance(values, list) else [values]
-        return f"<{plural(len(values), 'value')}, {byte_size(sum(len(v) for v in values))} of bytes>"
+        what = ("mask", "encoded masks") if feature.encoding == "instance_mask" else ("value", "bytes")
+        return f"<{plural(len(values), what[0])}, {byte_size(sum(len(v) for v in values))} of {what[1]}>"
     if tokens and name in tokens:
         values = value.tolist() if hasattr(value, "tolist") else list(value)
         joiner = "" if schema.text is not None and schema.text.split == "character" else " "

@@ -59,32 +59,41 @@ def id_limits(schema: DatasetSchema) -> dict[str, tuple[int, str]]:
     return limits
 
 
-def mask_limits(schema: DatasetSchema) -> dict[str, tuple[int, str, int | None]]:
-    """For each segmentation mask: (the first class id past its vocabulary, its file, its ignore value)."""
-    return {f.name: (schema.vocabulary(f.vocabulary).size, schema.vocabulary(f.vocabulary).file, f.ignore_value)
-            for f in schema.features if f.encoding == "segmentation_mask" and f.vocabulary is not None}
+def mask_limits(schema: DatasetSchema) -> dict[str, tuple[int, str | None, int | None]]:
+    """For each mask feature: (the first value past its classes, their file, its ignore value); an
+    instance mask's values are 0 and 1 (limit 2, no file, no ignore value)."""
+    limits: dict[str, tuple[int, str | None, int | None]] = {
+        f.name: (schema.vocabulary(f.vocabulary).size, schema.vocabulary(f.vocabulary).file, f.ignore_value)
+        for f in schema.features if f.encoding == "segmentation_mask" and f.vocabulary is not None}
+    return limits | {f.name: (2, None, None) for f in schema.features if f.encoding == "instance_mask"}
 
 
-def _bad_mask(parsed: dict, masks: dict[str, tuple[int, str, int | None]]) -> tuple[int, str] | None:
-    """(index in batch, problem) of the first record whose mask does not decode, is not its image's size
-    (image/height and image/width), or holds a value that is neither a class id nor the ignore value."""
+def _bad_mask(parsed: dict, masks: dict[str, tuple[int, str | None, int | None]]) -> tuple[int, str] | None:
+    """(index in batch, problem) of the first record whose mask (or one of its objects' masks) does not
+    decode, is not its image's size (image/height and image/width), or holds a value that is neither a
+    class id nor the ignore value (0 or 1 for an object's mask)."""
     import numpy as np
     import tensorflow as tf
 
+    sized = "image/height" in parsed and "image/width" in parsed
+    heights, widths = (parsed["image/height"].numpy(), parsed["image/width"].numpy()) if sized else ((), ())
     for name, (limit, file, ignore) in sorted(masks.items()):
-        sized = "image/height" in parsed and "image/width" in parsed
-        heights, widths = (parsed["image/height"].numpy(), parsed["image/width"].numpy()) if sized else ((), ())
-        for i, data in enumerate(parsed[name].numpy()):
-            try:
-                mask = tf.io.decode_png(data, channels=1).numpy()[..., 0]
-            except tf.errors.InvalidArgumentError as e:
-                return i, f"has a {name} that does not decode: {e.message.splitlines()[0]}"
-            if sized and mask.shape != (heights[i], widths[i]):
-                return i, f"has a {name} of {mask.shape[1]}x{mask.shape[0]} pixels for an image of {widths[i]}x{heights[i]}"
-            bad = [int(v) for v in np.unique(mask) if v >= limit and v != ignore]
-            if bad:
-                return i, (f"has {name} value {bad[0]}, neither a class id of {file} (0 to {limit - 1}) nor the "
-                           f"ignore value {ignore}")
+        values = parsed[name]
+        per_record = values.to_list() if isinstance(values, tf.RaggedTensor) else [[v] for v in values.numpy()]
+        for i, encoded in enumerate(per_record):
+            for data in encoded:
+                try:
+                    mask = tf.io.decode_png(data, channels=1).numpy()[..., 0]
+                except tf.errors.InvalidArgumentError as e:
+                    return i, f"has a {name} that does not decode: {e.message.splitlines()[0]}"
+                if sized and mask.shape != (heights[i], widths[i]):
+                    return i, f"has a {name} of {mask.shape[1]}x{mask.shape[0]} pixels for an image of {widths[i]}x{heights[i]}"
+                bad = [int(v) for v in np.unique(mask) if v >= limit and v != ignore]
+                if bad and file is None:
+                    return i, f"has {name} value {bad[0]}, not 0 or 1"
+                if bad:
+                    return i, (f"has {name} value {bad[0]}, neither a class id of {file} (0 to {limit - 1}) nor the "
+                               f"ignore value {ignore}")
     return None
 
 
@@ -104,7 +113,7 @@ def _bad_id(parsed: dict, limits: dict[str, tuple[int, str]]) -> tuple[int, str]
 
 
 def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, str]],
-                 masks: dict[str, tuple[int, str, int | None]] | None = None) -> tuple[int, str] | None:
+                 masks: dict[str, tuple[int, str | None, int | None]] | None = None) -> tuple[int, str] | None:
     """(index in batch, error) of the first record that does not parse, or whose ids fall outside
     their vocabulary, or whose mask is bad (`masks`: mask_limits); None when all is well."""
     import tensorflow as tf
@@ -124,7 +133,7 @@ def _unparseable(batch: list[bytes], spec: dict, limits: dict[str, tuple[int, st
 
 def verify_shard(root: str, file: str, expected: int | None, compression: str, spec: dict | None,
                  limits: dict[str, tuple[int, str]] | None = None, index: str | None = None,
-                 write_index: str | None = None, masks: dict[str, tuple[int, str, int | None]] | None = None) -> Finding:
+                 write_index: str | None = None, masks: dict[str, tuple[int, str | None, int | None]] | None = None) -> Finding:
     """The finding for one shard: read end to end, its records parsed (with `spec`), counted against
     `expected`, its record `index` checked; a sound shard with no index gets one at `write_index`."""
     from apache_beam.io.filesystems import FileSystems

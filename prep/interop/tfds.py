@@ -106,8 +106,9 @@ def tfds_feature(feature: Feature, labels: tuple[str, ...] | None) -> Any:
     if feature.default is not None:
         # TFDS fills absent optional keys with its own default (the dtype's minimum, b""), not the schema's.
         return tfds.features.Tensor(shape=feature.shape, dtype=dtype, optional=True, doc=doc)
-    if feature.encoding in ("image", "segmentation_mask") and feature.shape == () and feature.image is not None:
-        # a mask as TFDS's segmentation datasets hold theirs (oxford_iiit_pet's segmentation_mask): a one-channel PNG
+    if feature.encoding in ("image", "segmentation_mask", "instance_mask") and feature.shape == () and feature.image is not None:
+        # a mask as TFDS's segmentation datasets hold theirs (oxford_iiit_pet's segmentation_mask): a one-channel
+        # PNG; an object's mask likewise, in the objects' Sequence
         image = feature.image
         return tfds.features.Image(shape=(image.height, image.width, image.channels),
                                    encoding_format=image.format if image.format in ("jpeg", "png") else None, doc=doc)

@@ -348,14 +348,15 @@ def _rle_counts(binary: np.ndarray) -> list[int]:
     return ([0] if flat[0] else []) + runs
 
 
-def test_coco_instance_masks_are_pycocotools_own_and_stay_on_their_objects(tmp_path, prep_cli):
-    import tensorflow as tf
+def _coco_instances(root: Path) -> tuple[Path, Path]:
+    """Two photos (one stored turned, EXIF 6) of the scene, each with its objects as COCO draws them: the
+    red one a polygon, the blue one as crowd RLE (counts listed) and again as compressed RLE, and a
+    "polygon" of 2 points (nothing to draw). (instances.json, images/)."""
     from pycocotools import mask as coco_mask
-    from pycocotools.coco import COCO
 
     picture, mask = scene((64, 48))
     red, blue = (mask == 1).astype(np.uint8), (mask == 2).astype(np.uint8)
-    images = tmp_path / "images"
+    images = root / "images"
     images.mkdir()
     picture.save(images / "plain.png")
     (images / "turned.jpg").write_bytes(stored_jpeg(picture, 6))
@@ -372,19 +373,38 @@ def test_coco_instance_masks_are_pycocotools_own_and_stay_on_their_objects(tmp_p
              "segmentation": {"size": [48, 64], "counts": compressed["counts"].decode()}},
             {"id": 10 * image_id + 3, "image_id": image_id, "category_id": 1, "bbox": [30, 20, 5, 5], "segmentation": [[30, 20, 35, 25]]},
         ]
-    instances = tmp_path / "instances.json"
+    instances = root / "instances.json"
     instances.write_text(json.dumps({
         "images": [{"id": 1, "file_name": "plain.png", "width": 64, "height": 48},
                    {"id": 2, "file_name": "turned.jpg", "width": 64, "height": 48}],
         "annotations": annotations, "categories": [{"id": 1, "name": "red"}, {"id": 2, "name": "blue"}]}))
+    return instances, images
 
+
+@pytest.fixture(scope="module")
+def coco_masks(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """instances.json and its datasets, as they are ({"": out}) and cropped to 40x40 ({"crop": out})."""
+    from prep.cli.main import main
+
+    root = tmp_path_factory.mktemp("coco")
+    instances, images = _coco_instances(root)
+    outs = {}
+    for name, resize in (("", ()), ("crop", ("--resize", "40x40", "--resize-mode", "crop"))):
+        outs[name] = root / f"out{name}"
+        assert main(["images", "--coco", str(instances), str(images), str(outs[name]), "--masks", *resize,
+                     "--workers", "1", "--quiet"]) == 0
+    return instances, outs
+
+
+def test_coco_instance_masks_are_pycocotools_own_and_stay_on_their_objects(coco_masks):
+    import tensorflow as tf
+    from pycocotools.coco import COCO
+
+    instances, outs = coco_masks
     spec = {"image/encoded": tf.io.FixedLenFeature((), tf.string), "image/source_id": tf.io.FixedLenFeature((), tf.string),
             "image/object/mask": tf.io.VarLenFeature(tf.string), "image/object/class/label": tf.io.VarLenFeature(tf.int64)}
     coco = COCO(str(instances))
-    for resize in ((), ("--resize", "40x40", "--resize-mode", "crop")):
-        out = tmp_path / f"out{len(resize)}"
-        result = prep_cli("images", "--coco", instances, images, out, "--masks", *resize, "--workers", "1")
-        assert result.exit_code == 0, result.err
+    for resize, out in outs.items():
         stats = json.loads((out / "stats.json").read_text())
         assert stats["objects"]["boxes_changed_or_dropped"].get("empty_mask") == 2
         for shard in load_schema(str(out)).split("train").shards:
@@ -402,5 +422,76 @@ def test_coco_instance_masks_are_pycocotools_own_and_stay_on_their_objects(tmp_p
                 labels = masks[0] + 2 * masks[1]  # the red object 1, the blue 2: on their pixels after EXIF and crop
                 assert (masks[1] == masks[2]).all() and not masks[3].any()
                 assert_on_its_pixels(record["image/encoded"].numpy(), png(labels.astype(np.uint8)))
+    mask = load_schema(str(out)).feature("image/object/mask")
+    assert (mask.group, mask.encoding, mask.image.channels, mask.image.height, mask.image.width) == ("objects", "instance_mask", 1, 40, 40)
+
+
+def test_the_readers_give_each_object_its_mask_and_inspect_verify_and_tfds_know_them(coco_masks, tmp_path, prep_cli):
+    import shutil
+
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    import readers
+    from prep.records.tfrecord_io import read_records, write_records
+
+    out = tmp_path / "out"
+    shutil.copytree(coco_masks[1][""], out)
+    stored = {}  # source id -> the masks as the Model Garden's decoder gives them, [objects, height, width]
+    for serialized in read_records(str(next(out.glob("train-*.tfrecord"))), "none"):
+        feature = tf.train.Example.FromString(serialized).features.feature
+        stored[feature["image/source_id"].bytes_list.value[0].decode()] = np.stack(
+            [tf.io.decode_png(data, channels=1).numpy()[..., 0] for data in feature["image/object/mask"].bytes_list.value])
+    features, classes = next(iter(readers.make_input_fn(out, batch_size=2, mode="eval")()))
+    masks = features["image/object/mask"]
+    assert isinstance(masks, tf.RaggedTensor) and masks.dtype == tf.uint8 and masks.shape.as_list() == [2, None, 48, 64]
+    ids = [i.decode() for i in features["image/source_id"].numpy()]
+    for i, source_id in enumerate(ids):
+        np.testing.assert_array_equal(masks[i].numpy(), stored[source_id])
+        assert classes[i].numpy().tolist() == [1, 2, 2, 1]
+
+    # padded to max_boxes beside the boxes, resized with the image by nearest neighbour (0 and 1 only)
+    options = dict(batch_size=2, mode="eval", max_boxes=6, image_size=(24, 32))
+    features, _ = next(iter(readers.make_input_fn(out, **options)()))
+    padded = features["image/object/mask"].numpy()
+    assert padded.shape == (2, 6, 24, 32) and set(np.unique(padded)) == {0, 1}
+    assert features["image/object/valid"].numpy().tolist() == [[True] * 4 + [False] * 2] * 2
+    assert not padded[:, 4:].any()
+    for i, source_id in enumerate(ids):
+        half = stored[source_id][:, ::2, ::2]  # nearest neighbour at half the size takes every other pixel
+        np.testing.assert_array_equal(padded[i, :4], half)
+    # the generated module gives the same batches
+    assert prep_cli("reader", out, "-o", tmp_path / "coco_input.py").exit_code == 0
+    namespace: dict = {}
+    exec(compile((tmp_path / "coco_input.py").read_text(), "coco_input.py", "exec"), namespace)
+    theirs, _ = next(iter(namespace["make_input_fn"]("train", data_dir=str(out), **options)()))
+    for name in ("image/object/mask", "image/object/valid", "image/object/bbox", "image/encoded"):
+        np.testing.assert_array_equal(theirs[name].numpy(), features[name].numpy())
+
+    result = prep_cli("inspect", out, "--sheet", tmp_path / "sheet.png")
+    assert result.exit_code == 0, result.err
+    assert "image/object/mask=<4 masks," in result.out and (tmp_path / "sheet.png").stat().st_size > 0
+    # the sheet tints each object's pixels in its class's colour: red (index 0) and blue (1), nothing else
+    from prep.inspection.contact_sheet import ImageKeys, sampled_image, scan_records
+
     schema = load_schema(str(out))
-    assert schema.feature("image/object/mask").group == "objects"
+    for record in scan_records(str(out), schema):
+        sample = sampled_image(record, ImageKeys.of(schema), ["red", "blue"])
+        objects = stored[sample.filename == "plain.png" and "1" or "2"]
+        np.testing.assert_array_equal(sample.mask, np.select([objects[1] == 1, objects[0] == 1], [1, 0], 255))
+    assert prep_cli("export", "tfds", out).exit_code == 0
+    example = next(iter(tfds.builder_from_directory(str(out)).as_dataset(split="train")))
+    objects = example["image/object"]
+    assert objects["mask"].dtype == tf.uint8 and objects["mask"].shape == (4, 48, 64, 1)
+    np.testing.assert_array_equal(objects["mask"].numpy()[..., 0], stored[example["image/source_id"].numpy().decode()])
+
+    assert prep_cli("verify", out).exit_code == 0
+    shard = next(out.glob("train-*.tfrecord"))
+    records = list(read_records(str(shard), "none"))
+    for bad, problem in ((png(np.full((48, 64), 3, np.uint8)), "value 3, not 0 or 1"),
+                         (png(np.ones((10, 64), np.uint8)), "64x10 pixels for an image of 64x48")):
+        example = tf.train.Example.FromString(records[0])
+        example.features.feature["image/object/mask"].bytes_list.value[1] = bad
+        write_records(str(shard), [example.SerializeToString()] + records[1:], "none")
+        result = prep_cli("verify", out)
+        assert result.exit_code != 0 and problem in result.out + result.err, result.out + result.err

@@ -229,9 +229,9 @@ def features(draw: Any, name: str, vocabularies: list[str]) -> Feature:
     dtype = draw(st.sampled_from(DTYPES))
     shape = draw(st.none() | st.lists(st.integers(0, 3), max_size=2).map(tuple))
     encoding = draw(st.sampled_from(ENCODINGS))
-    mask = encoding == "segmentation_mask"
-    if mask:  # one mask per record, one channel
-        shape = ()
+    mask = encoding in ("segmentation_mask", "instance_mask")
+    if mask:  # one channel; one mask per record, or one per object
+        shape = () if encoding == "segmentation_mask" else None
     if shape is None:
         default = None
     elif shape == ():

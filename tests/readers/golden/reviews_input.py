@@ -61,6 +61,8 @@ BOXES = None
 OBJECTS = ()
 # Segmentation: the image features that are masks of class ids (resized by nearest neighbour, uint8).
 MASKS = ()
+# Instance segmentation: the per-object features holding a mask per object (one PNG of 0 and 1 each).
+INSTANCE_MASKS = ()
 # Each split's record index files (in the order of its shards), when every shard has one: the reader
 # slices the records out of the shards' bytes with them ("offset size" per record, DALI's format).
 INDEXES = {}
@@ -126,9 +128,10 @@ def make_input_fn(
             names Keras 3 accepts for an `Input` (it refuses "/").
         multi_hot: multi-label class ids (a manifest's `labels`) come out as [batch, classes] float32
             multi-hot vectors, what binary cross-entropy trains on; False gives the ragged ids.
-        max_boxes: a detection dataset's per-object features (boxes, classes, ...) padded or cut to this
-            many per image ([batch, max_boxes, 4] boxes, classes padded with -1), with a boolean
-            "image/object/mask"; None keeps them ragged ([batch, None, 4]).
+        max_boxes: a detection dataset's per-object features (boxes, classes, instance masks, ...) padded
+            or cut to this many per image ([batch, max_boxes, 4] boxes, classes padded with -1, masks with
+            zeros), with a boolean "image/object/valid" marking the objects; None keeps them ragged
+            ([batch, None, 4] boxes, [batch, None, height, width] masks).
         check_crc: read the records one by one through TFRecordDataset, which checks each one's CRC32C.
             By default shards that have a record index (prep writes one beside each uncompressed
             shard) are loaded whole and sliced by it, 1.5-2x faster on small records, checking each
@@ -141,7 +144,7 @@ def make_input_fn(
         raise ReaderError(f"this module reads version {VERSION} of the dataset, not {version!r}: write the module "
                           f"of version {version} with prep reader DATASET --version {version} -o FILE")
     layout = DatasetLayout(SPLITS, COMPRESSION, FEATURE_SPEC, LABEL_KEY, IMAGES, PAD_IDS, MAIN_FEATURE, MULTI_HOT,
-                           BOXES, OBJECTS, INDEXES, VERSION, MASKS)
+                           BOXES, OBJECTS, INDEXES, VERSION, MASKS, INSTANCE_MASKS)
     options = ReadOptions(
         batch_size=batch_size, mode=mode, image_size=image_size, image_dtype=image_dtype,
         label_key=label_key, sequence_length=sequence_length, ragged=ragged, features=features,
@@ -199,6 +202,9 @@ class DatasetLayout:
     version: int = 1
     # the image features that are segmentation masks: class ids, resized by nearest neighbour, always uint8
     masks: tuple[str, ...] = ()
+    # the features of a PNG of 0 and 1 per object (`images` says their channels and size): each record's
+    # masks come out as [objects, height, width] uint8, resized by nearest neighbour
+    instance_masks: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,8 +239,8 @@ FRAME_BYTES = 16
 # Records an indexed shard is sliced into at a time (at least a batch): a slice costs one op call.
 SLICE_RECORDS = 1024
 
-# With max_boxes: which of the padded rows hold a box.
-BOX_MASK = "image/object/mask"
+# With max_boxes: which of the padded rows hold an object (the others are padding).
+OBJECT_VALID = "image/object/valid"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -471,6 +477,14 @@ def multi_hot_labels(ids: tf.RaggedTensor, *, depth: int) -> tf.Tensor:
     return tf.minimum(tf.reduce_sum(tf.one_hot(dense, depth, dtype=tf.float32), axis=1), 1.0)
 
 
+def decode_instance_masks(encoded: tf.RaggedTensor, how: ImageDecoding) -> tf.RaggedTensor:
+    """Ragged [batch, None] PNGs of 0 and 1, one per object -> ragged [batch, None, height, width] uint8:
+    what the Model Garden's TfExampleDecoder gives as groundtruth_instance_masks (in float32) for each
+    record, decoded all at once for the batch."""
+    masks = decode_images(encoded.flat_values, how)[..., 0]
+    return tf.RaggedTensor.from_row_splits(masks, encoded.row_splits, validate=False)
+
+
 def boxes_of(flat: tf.RaggedTensor) -> tf.RaggedTensor:
     """Ragged [batch, 4 x boxes] coordinates -> ragged [batch, boxes, 4], one box per row."""
     return tf.RaggedTensor.from_row_splits(tf.reshape(flat.flat_values, [-1, 4]), flat.row_splits // 4,
@@ -479,8 +493,7 @@ def boxes_of(flat: tf.RaggedTensor) -> tf.RaggedTensor:
 
 def pad_objects(values: tf.RaggedTensor, max_boxes: int, pad: Any) -> tf.Tensor:
     """Ragged per-object values -> [batch, max_boxes, ...] padded with `pad` (and cut after max_boxes)."""
-    shape = [None, max_boxes] + ([4] if values.shape.rank == 3 else [])
-    return values.to_tensor(default_value=pad, shape=shape)
+    return values.to_tensor(default_value=tf.constant(pad, values.dtype), shape=[None, max_boxes, *values.shape[2:]])
 
 
 def keras_name(name: str) -> str:
@@ -492,11 +505,13 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
                  sequence_length: int | None, outputs: Sequence[str], label_key: str | None,
                  supervised: bool = False, keras_names: bool = False,
                  multi_hot: Mapping[str, int] | None = None, boxes: str | None = None,
-                 objects: Sequence[str] = (), max_boxes: int | None = None) -> Callable[[dict], Any]:
+                 objects: Sequence[str] = (), max_boxes: int | None = None,
+                 instance_masks: Sequence[str] = ()) -> Callable[[dict], Any]:
     """The function that turns a parsed batch into `(features, labels)` (or `features` without a label
     key): images decoded, token ids padded, the class ids of `multi_hot`'s features as multi-hot
-    vectors, a detection dataset's `boxes` as one box per row (per-object features padded to
-    `max_boxes`, with BOX_MASK, when it is set), everything else as parsed. `supervised`: the one
+    vectors, a detection dataset's `boxes` as one box per row and its `instance_masks` as one mask per
+    object (per-object features padded to `max_boxes`, with OBJECT_VALID, when it is set), everything
+    else as parsed. `supervised`: the one
     output feature as a tensor instead of a dict (a detection dataset's labels as KerasHub's
     {"boxes", "labels"}); `keras_names`: the dict's keys as `keras_name` makes them."""
     multi_hot = multi_hot or {}
@@ -504,7 +519,9 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
     def decode(parsed: dict) -> Any:
         values = {}
         for name, value in parsed.items():
-            if name in images:
+            if name in instance_masks:
+                value = decode_instance_masks(value, images[name])
+            elif name in images:
                 value = decode_images(value, images[name])
             elif name in pad_ids:
                 value = pad_token_ids(value, pad_id=pad_ids[name], length=sequence_length)
@@ -516,10 +533,11 @@ def make_decoder(images: Mapping[str, ImageDecoding], pad_ids: Mapping[str, int]
         if max_boxes is not None:
             present = [name for name in (*objects, boxes) if name in values]
             if present:
-                values[BOX_MASK] = pad_objects(tf.ones_like(values[present[0]], tf.bool) if present[0] != boxes
-                                               else tf.ones_like(values[boxes][..., 0], tf.bool), max_boxes, False)
+                rows = values[present[0]].row_lengths()
+                values[OBJECT_VALID] = pad_objects(tf.RaggedTensor.from_row_lengths(
+                    tf.ones([tf.reduce_sum(rows)], tf.bool), rows, validate=False), max_boxes, False)
             for name in present:
-                pad = -1 if values[name].dtype == tf.int64 else (b"" if values[name].dtype == tf.string else 0.0)
+                pad = -1 if values[name].dtype == tf.int64 else (b"" if values[name].dtype == tf.string else 0)
                 values[name] = pad_objects(values[name], max_boxes, pad)
         if supervised:
             if label_key in objects:
@@ -630,14 +648,14 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     wanted = outputs + ([options.label_key] if options.label_key and options.label_key not in outputs else [])
     if layout.boxes and options.supervised and options.label_key in layout.objects and layout.boxes not in wanted:
         wanted.append(layout.boxes)
-    wanted = [name for name in wanted if name != BOX_MASK]  # made from the boxes, not parsed
+    wanted = [name for name in wanted if name != OBJECT_VALID]  # made from the objects, not parsed
     if options.max_boxes is not None and not layout.objects:
         raise ReaderError("max_boxes pads the boxes of a detection dataset, and this dataset has none")
     for name in wanted:
         if name not in layout.feature_spec:
             raise ReaderError(f"no feature {name!r} in this dataset (it has: {', '.join(map(repr, layout.feature_spec))})")
     spec = {name: layout.feature_spec[name] for name in wanted}
-    images = {name: image_decoding(name, *layout.images[name], options, mask=name in layout.masks)
+    images = {name: image_decoding(name, *layout.images[name], options, mask=name in layout.masks + layout.instance_masks)
               for name in wanted if name in layout.images}
     pad_ids = {} if options.ragged else {name: layout.pad_ids[name] for name in wanted if name in layout.pad_ids}
     if options.sequence_length is not None and not pad_ids:
@@ -646,7 +664,8 @@ def build_input_fn(layout: DatasetLayout, data_dir: str, split: str,
     decode = make_decoder(images, pad_ids, sequence_length=options.sequence_length, outputs=outputs,
                           label_key=options.label_key, supervised=options.supervised,
                           keras_names=options.keras_names, multi_hot=multi_hot, boxes=layout.boxes,
-                          objects=layout.objects, max_boxes=options.max_boxes)
+                          objects=layout.objects, max_boxes=options.max_boxes,
+                          instance_masks=[name for name in layout.instance_masks if name in images])
     default_mode = MODES[options.mode] if options.mode else (TRAIN if split == "train" else EVAL)
 
     def input_fn(params: dict | None = None, mode: str | None = None, config: Any = None,
@@ -689,7 +708,7 @@ def output_features(layout: DatasetLayout, options: ReadOptions) -> list[str]:
         if layout.boxes:  # the boxes come out once, as boxes, not also coordinate by coordinate
             outputs = [name for name in outputs if not name.startswith(layout.boxes + "/")]
         if options.max_boxes is not None and layout.objects:
-            outputs.append(BOX_MASK)
+            outputs.append(OBJECT_VALID)
     else:
         outputs = list(options.features)
     if options.keras_names:
