@@ -30,8 +30,8 @@ from prep.images import dataset as image_dataset
 from prep.images.fingerprint import fingerprints
 from prep.images.imaging import ImageRejected, normalise_image
 from prep.images.inventory import HeldImage, inventory_row, stable_stat, started_at
-from prep.images.manifest import annotation_key, candidate_keys, may_read_outside, outside_detail
-from prep.images.masks import MaskRejected, PlacedMask, mask_key, object_masks, place_mask
+from prep.images.manifest import annotation_key, candidate_keys, join_inside, may_read_outside, outside_detail
+from prep.images.masks import MaskRejected, PlacedMask, mask_key, object_indices, object_masks, place_mask
 from prep.images.options import ImageJobOptions
 from prep.images.records import FIRST_OBJECT_ID, image_example, pending_image
 from prep.jobs.progress import CONVERTED, INPUTS, REJECTED, Progress
@@ -128,16 +128,8 @@ class _Convert(beam.DoFn):
 
     def _mask(self, paths: tuple[str, ...], image) -> PlacedMask | tuple[str, str]:
         """The mask at the first of `paths` that exists, placed on `image`'s pixels; or why not (reason, detail)."""
-        try:
-            return place_mask(_first_file(paths), image, self.options.image, self.options.masks)
-        except MaskRejected as e:
-            return e.reason, e.detail
-        except FileNotFoundError:
-            return "missing_mask", f"no mask at {' or '.join(paths)}"
-        except (OSError, IOError) as e:
-            return "unreadable_mask", f"cannot read the mask: {e}"
-        except Exception as e:  # no single input may stop the job: prep.core.failures
-            return CONVERSION_ERROR, unforeseen(e)
+        return _mask_or_why(lambda: place_mask(_first_file(paths), image, self.options.image, self.options.masks),
+                            f"no mask at {' or '.join(paths)}")
 
 
 def _first_file(paths: tuple[str, ...]) -> bytes:
@@ -262,11 +254,24 @@ class _ConvertRow(_ConvertImage):
         ids = tuple(self._label_id(layout, b.label) + FIRST_OBJECT_ID for b in objects)
         masks = ()
         if o.manifest.instance_masks:
-            masks, empty = object_masks(objects, row.size, image, o.image)
+            indices = self._object_indices(row, image) if row.mask else None  # VOC's: a PNG of object indices
+            if isinstance(indices, tuple):
+                return indices
+            masks, empty = object_masks(objects, row.size, image, o.image, indices)
             if empty:
                 self._fates["empty_mask"] += empty
             objects = [b._replace(segmentation=None) for b in objects]  # drawn: the shuffle carries the PNGs
         return ids, tuple(b.label for b in objects), tuple(objects), row.source_id, masks
+
+    def _object_indices(self, row, image):
+        """The object indices of a row's mask file (prep.images.masks.object_indices), the annotation's
+        size; or why not (reason, detail). The file is under SRC, whatever the split file's ids say."""
+        o = self.options
+        path, inside = join_inside(o.src, row.mask)
+        if not inside and not o.manifest.allow_outside_src:
+            return "outside_src", outside_detail(row.mask, path, o.manifest)
+        size = row.size or boxes.upright_size(image.stored_size, image.orientation)
+        return _mask_or_why(lambda: object_indices(read_file(path), size, o.image), f"no {row.mask}")
 
     def start_bundle(self):
         super().start_bundle()
@@ -276,6 +281,20 @@ class _ConvertRow(_ConvertImage):
         yield from super().finish_bundle()
         if self._fates:
             yield beam.pvalue.TaggedOutput("facts", GlobalWindows.windowed_value((image_dataset.BOX_FATES, dict(self._fates))))
+
+
+def _mask_or_why(read: Callable, missing: str):
+    """What `read()` gives of a mask file; or why it cannot (reason, detail), `missing` when there is no file."""
+    try:
+        return read()
+    except MaskRejected as e:
+        return e.reason, e.detail
+    except FileNotFoundError:
+        return "missing_mask", missing
+    except (OSError, IOError) as e:
+        return "unreadable_mask", f"cannot read the mask: {e}"
+    except Exception as e:  # no single input may stop the job: prep.core.failures
+        return CONVERSION_ERROR, unforeseen(e)
 
 
 def _record(image, read: Callable[[str], bytes], label_kind: str) -> bytes:

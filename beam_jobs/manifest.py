@@ -93,7 +93,8 @@ def _voc_xml(element, spec: manifests.ManifestSpec, src: str):
         return [Rejection(spec.name, line, "missing_annotation", f"no {annotations.VOC_ANNOTATIONS}/{image_id}.xml")]
     except (OSError, IOError) as e:
         return [Rejection(spec.name, line, "unreadable", f"cannot read {image_id}.xml: {e}")]
-    return [annotations.voc_image(spec.name, line, xml)]
+    row = annotations.voc_image(spec.name, line, xml)
+    return [annotations.with_voc_object_masks(row, image_id) if spec.instance_masks and not isinstance(row, Rejection) else row]
 
 
 class ReadAnnotations(beam.PTransform):

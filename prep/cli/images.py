@@ -21,11 +21,13 @@ from prep.cli.jobs import (
     tfds_flag,
 )
 from prep.images import depth
+from prep.images.annotations import VOC_CLASS_MASKS, VOC_CLASSES, VOC_OBJECT_MASKS
 from prep.images.imaging import OUTPUT_FORMATS, RESIZE_MODES, ImageOptions
 from prep.images.options import ImageJobOptions
 
 VOC_BOXES_SPLIT = "ImageSets/Main/trainval.txt"  # --voc's split file: boxes' (Annotations/)
 VOC_MASKS_SPLIT = "ImageSets/Segmentation/trainval.txt"  # and with --masks: SegmentationClass/'s
+VOC_MASK_FOLDERS = ("", VOC_CLASS_MASKS, VOC_OBJECT_MASKS)  # --voc --masks [FOLDER]: the class or the objects' masks
 
 
 def _resize(text: str) -> tuple[int, int]:
@@ -98,7 +100,8 @@ def _resize(text: str) -> tuple[int, int]:
                    "extension); SRC holds images in any layout (split folders at its top name splits). A mask's values "
                    "are class ids (grey or palette images), or colours with --mask-classes; it follows its image "
                    "through EXIF turns and --resize (nearest neighbour, padding with --ignore-value). After --voc, "
-                   "--masks alone reads VOC's SegmentationClass/ masks and classes.")
+                   "--masks alone reads VOC's SegmentationClass/ masks and classes; --masks SegmentationObject, "
+                   "each object's mask beside its box. After --coco, --masks alone keeps each object's mask.")
 @click.option("--mask-field", metavar="NAME",
               help="--manifest: the column naming each image's segmentation mask (a path, found as the image's is).")
 @click.option("--mask-classes", "mask_classes_file", metavar="FILE",
@@ -148,7 +151,7 @@ def images(src, out, split_text, custom_split_names, labels_file, sharding, resi
     if len(detection) > 1:
         raise click.UsageError(f"{' and '.join(detection)} each say where the labels are: give one")
     if coco_file or voc or boxes_file:
-        if voc and masks_folder == "" and voc_split == VOC_BOXES_SPLIT:
+        if voc and masks_folder in VOC_MASK_FOLDERS and voc_split == VOC_BOXES_SPLIT:
             voc_split = VOC_MASKS_SPLIT
         manifest = _annotations(src, coco_file, voc and voc_split, boxes_file, runner.dry_run)
         src, out = (os.path.abspath(p) if "://" not in p else p for p in (src, out))
@@ -222,8 +225,6 @@ def _segmentation(manifest, given: list[str], labels, folder: str | None, field:
     """(the manifest, the MaskSpec) of a segmentation job: masks in a folder (`folder`), in a --manifest's
     column (`field`), or VOC's (a bare --masks after --voc, `folder` ""); or COCO's objects with their
     masks (a bare --masks after --coco: no MaskSpec, a detection job); a usage error for any other mix."""
-    from prep.images.annotations import VOC_CLASSES
-
     if labels is not None:
         raise click.UsageError("--labels lists class folders' classes: the classes of masks come from --mask-classes")
     if field is not None:
@@ -231,13 +232,19 @@ def _segmentation(manifest, given: list[str], labels, folder: str | None, field:
             raise click.UsageError("--mask-field names the masks' column of a --manifest: give it with --manifest FILE, "
                                    "without --masks")
         return manifest, _mask_spec("", classes_file, ignore)
+    if manifest is not None and manifest.annotations == "voc" and folder in VOC_MASK_FOLDERS:
+        if folder == VOC_OBJECT_MASKS:  # each object's mask beside its box: a detection job
+            if classes_file is not None or ignore is not None:
+                raise click.UsageError(f"--masks {VOC_OBJECT_MASKS} draws each object's mask of 0 and 1: its classes "
+                                       "are VOC's, with no --mask-classes or --ignore-value")
+            return dataclasses.replace(manifest, instance_masks=True), None
+        return dataclasses.replace(manifest, annotations="voc_segmentation"), _mask_spec("", classes_file, ignore, VOC_CLASSES)
     if folder and manifest is not None:
         raise click.UsageError(f"--masks MASKS pairs the images under SRC with a folder of masks, and {given[0]} lists "
-                               "images: name a --manifest's mask column with --mask-field, or give --masks alone after --voc")
+                               "images: name a --manifest's mask column with --mask-field, or give --masks alone after --voc "
+                               f"(or --masks {VOC_OBJECT_MASKS} for each object's mask)")
     if folder:
         return None, _mask_spec(folder, classes_file, ignore)
-    if manifest is not None and manifest.annotations == "voc":
-        return dataclasses.replace(manifest, annotations="voc_segmentation"), _mask_spec("", classes_file, ignore, VOC_CLASSES)
     if manifest is not None and manifest.annotations == "coco":
         if classes_file is not None or ignore is not None:
             raise click.UsageError("--coco --masks draws each object's mask of 0 and 1: its classes are COCO's "

@@ -33,6 +33,8 @@ BOX_COLUMNS = {"filename": ("filename", "file", "path", "image", "image_path"), 
                "xmax": ("xmax",), "ymax": ("ymax",)}
 VOC_ANNOTATIONS, VOC_IMAGES = "Annotations", "JPEGImages"
 VOC_CLASS_MASKS = "SegmentationClass"  # palette PNGs whose indices are class ids (255: the boundary, ignored)
+# palette PNGs whose index i marks the pixels of the i-th <object> of the image's XML (0: background, 255: boundary)
+VOC_OBJECT_MASKS = "SegmentationObject"
 # Pascal VOC's classes by id (VOC2012's devkit, DeepLab's and TFDS's voc/2012 segmentation labels)
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
@@ -230,6 +232,13 @@ def voc_segmentation_rows(spec: ManifestSpec) -> Iterator[ManifestRow | Rejectio
             continue
         line, image_id = item
         yield ManifestRow(line, f"{VOC_IMAGES}/{image_id}.jpg", source_id=image_id, mask=f"{VOC_CLASS_MASKS}/{image_id}.png")
+
+
+def with_voc_object_masks(row: ManifestRow, image_id: str) -> ManifestRow:
+    """A VOC image's row with its objects' masks: SegmentationObject/<id>.png, each object the pixels of
+    its place among the XML's objects (from 1), kept as its `segmentation`."""
+    return row._replace(mask=f"{VOC_OBJECT_MASKS}/{image_id}.png",
+                        objects=tuple(box._replace(segmentation=i) for i, box in enumerate(row.objects, 1)))
 
 
 def voc_image(source: str, line: int, xml: bytes) -> ManifestRow | Rejection:

@@ -284,11 +284,28 @@ def instance_mask(segmentation, size: tuple[int, int]):
         return None
 
 
-def object_masks(objects, claimed: tuple[int, int] | None, image: ImageRecord, options: ImageOptions
-                 ) -> tuple[tuple[bytes, ...], int]:
+def object_indices(data: bytes, size: tuple[int, int], options: ImageOptions) -> np.ndarray:
+    """A mask of object indices (Pascal VOC's SegmentationObject PNG: index i marks the pixels of the
+    annotation's i-th object, 0 the background, 255 the boundary) as [height, width] uint8; MaskRejected
+    when it does not decode or is not the annotation's `size` (width, height), the frame its boxes are in."""
+    import numpy as np
+
+    try:
+        indices, _ = class_ids(decoded(data, options.max_pixels), MaskSpec(""))
+    except ImageRejected as e:
+        raise MaskRejected("unreadable_mask", f"{e.reason}: {e.detail}") from None
+    if indices.size != tuple(size):
+        raise MaskRejected("mask_size_mismatch", f"the mask is {indices.width}x{indices.height} pixels, its "
+                                                 f"annotation {size[0]}x{size[1]}")
+    return np.asarray(indices)
+
+
+def object_masks(objects, claimed: tuple[int, int] | None, image: ImageRecord, options: ImageOptions,
+                 indices: np.ndarray | None = None) -> tuple[tuple[bytes, ...], int]:
     """The PNG of each placed object's binary mask on `image`'s stored pixels (`claimed`: the (width,
     height) its annotation claims, which prep.images.boxes.place accepted), and how many of them were
-    empty for want of a shape (`empty_mask`)."""
+    empty for want of a shape (`empty_mask`). An object's mask is drawn from its COCO segmentation, or
+    with `indices` (object_indices) it is the pixels of its index (its `segmentation`)."""
     import numpy as np
     from PIL import Image
 
@@ -298,7 +315,11 @@ def object_masks(objects, claimed: tuple[int, int] | None, image: ImageRecord, o
     frame = annotation_frame(size, stored, orientation)
     pngs, empty = [], 0
     for box in objects:
-        binary = instance_mask(box.segmentation, size)
+        if indices is None:
+            binary = instance_mask(box.segmentation, size)
+        else:
+            binary = (indices == box.segmentation).astype(np.uint8) if isinstance(box.segmentation, int) else None
+            binary = binary if binary is not None and binary.any() else None
         if binary is None:
             empty += 1
             binary = np.zeros((size[1], size[0]), np.uint8)

@@ -317,6 +317,60 @@ def test_voc_segmentation_class_masks_and_a_manifests_mask_column(tmp_path, prep
     assert json.loads((out / "stats.json").read_text())["splits"]["test"]["records"] == 1
 
 
+def voc_xml(filename: str, objects: list[tuple[str, list[float]]], size=(64, 48)) -> str:
+    """A VOC annotation: its objects (class, [xmin, ymin, xmax, ymax] in VOC's 1-based pixels), in order."""
+    boxes = "".join(f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
+                    f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>" for name, b in objects)
+    return (f"<annotation><filename>{filename}</filename><size><width>{size[0]}</width><height>{size[1]}</height>"
+            f"<depth>3</depth></size>{boxes}</annotation>")
+
+
+def test_voc_segmentation_object_masks_give_each_object_its_mask(tmp_path, prep_cli):
+    """SegmentationObject/<id>.png: index i is the i-th <object> of the XML (VOC's devkit), 255 the boundary."""
+    import tensorflow as tf
+
+    picture, mask = scene((64, 48))
+    indices = mask.copy()  # the red object is the XML's 1st, the blue its 2nd; the 3rd (a cat) has no pixels
+    indices[0, :] = 255
+    objects = [("person", box_of(mask == 1)), ("dog", box_of(mask == 2)), ("cat", [30.0, 20.0, 5.0, 5.0])]
+    objects = [(name, [x + 1, y + 1, x + w, y + h]) for name, (x, y, w, h) in objects]
+    voc = tmp_path / "VOC2012"
+    for folder in ("JPEGImages", "Annotations", "SegmentationObject", "ImageSets/Segmentation"):
+        (voc / folder).mkdir(parents=True)
+    ids = ["a", "turned", "nomask", "small"]
+    for image_id in ids:
+        (voc / "JPEGImages" / f"{image_id}.jpg").write_bytes(stored_jpeg(picture, 6 if image_id == "turned" else 1))
+        (voc / "Annotations" / f"{image_id}.xml").write_text(voc_xml(f"{image_id}.jpg", objects))
+    for image_id in ("a", "turned"):
+        (voc / "SegmentationObject" / f"{image_id}.png").write_bytes(png(indices, palette=True))
+    (voc / "SegmentationObject" / "small.png").write_bytes(png(indices[:40], palette=True))
+    (voc / "ImageSets/Segmentation/trainval.txt").write_text("\n".join(ids) + "\n")
+    out = tmp_path / "out"
+    result = prep_cli("images", "--voc", voc, out, "--masks", "SegmentationObject", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    spec = {"image/encoded": tf.io.FixedLenFeature((), tf.string), "image/object/mask": tf.io.VarLenFeature(tf.string),
+            "image/object/class/text": tf.io.VarLenFeature(tf.string)}
+    seen = 0
+    for shard in load_schema(str(out)).split("train").shards:
+        for serialized in tf.data.TFRecordDataset(str(out / shard.file)):
+            record = tf.io.parse_single_example(serialized, spec)
+            masks = [tf.io.decode_png(data, channels=1).numpy()[..., 0] for data in record["image/object/mask"].values.numpy()]
+            assert record["image/object/class/text"].values.numpy().tolist() == [b"person", b"dog", b"cat"]
+            for i, drawn in enumerate(masks[:2], 1):  # the object's own pixels, the boundary left out
+                np.testing.assert_array_equal(drawn, (indices == i).astype(np.uint8))
+            assert not masks[2].any()
+            assert_on_its_pixels(record["image/encoded"].numpy(), png((masks[0] + 2 * masks[1]).astype(np.uint8)))
+            seen += 1
+    assert seen == 2
+    rejected = {json.loads(line)["path"]: json.loads(line)["reason"] for line in (out / "rejected.jsonl").read_text().splitlines()}
+    assert rejected == {"JPEGImages/nomask.jpg": "missing_mask", "JPEGImages/small.jpg": "mask_size_mismatch"}
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["objects"]["boxes_changed_or_dropped"]["empty_mask"] == 2
+    assert load_schema(str(out)).feature("image/object/mask").encoding == "instance_mask"
+    result = prep_cli("images", "--voc", voc, tmp_path / "o2", "--masks", "SegmentationObject", "--mask-classes", voc / "x.txt")
+    assert result.exit_code == 2 and "no --mask-classes" in result.err
+
+
 def test_a_segmentation_job_is_built_for_dataflow_offline_without_reading_the_bucket(gcs_on_client):  # noqa: F811
     from beam_jobs.images import ConvertImageFolder
     from prep.images.manifest import ManifestSpec

@@ -99,6 +99,11 @@ def images(root: Path) -> None:
     for n, stem in enumerate(ids):
         _grey_png(voc / "SegmentationClass" / f"{stem}.png",
                   [[(12 if n % 2 else 8) if 10 <= x < 50 and 8 <= y < 40 else 0 for x in range(70)] for y in range(50)])
+    # --voc ... --masks SegmentationObject: index 1, the XML's one object, where SegmentationClass has its class
+    (voc / "SegmentationObject").mkdir()
+    for stem in ids:
+        _grey_png(voc / "SegmentationObject" / f"{stem}.png",
+                  [[1 if 10 <= x < 50 and 8 <= y < 40 else 0 for x in range(70)] for y in range(50)])
     (voc / "ImageSets/Segmentation").mkdir()
     (voc / "ImageSets/Segmentation/trainval.txt").write_text("".join(f"{stem}\n" for stem in ids))
 
