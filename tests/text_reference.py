@@ -83,3 +83,17 @@ def keras_tokens(docs: list[str], **settings) -> list[list[bytes]]:
     """The tokens TextVectorization's own preprocessing makes of each document (its private
     `_preprocess`: the exact ops the layer runs before the lookup)."""
     return layer(**settings)._preprocess(docs).to_list()
+
+
+def package_description_lines() -> list[str]:
+    """Real text offline: the lines (over 20 characters) of the installed packages' descriptions, prose,
+    tables and code, in a shuffled but fixed order."""
+    import random
+    import sysconfig
+
+    lines = []
+    for metadata in sorted(Path(sysconfig.get_paths()["purelib"]).glob("*.dist-info/METADATA")):
+        body = metadata.read_text("utf-8", errors="replace").partition("\n\n")[2]
+        lines += [line for line in body.splitlines() if len(line.strip()) > 20]
+    random.Random(0).shuffle(lines)
+    return lines

@@ -85,18 +85,47 @@ def _case_fold(word: str) -> str:
     return _IGNORABLE.sub("", folded)
 
 
-class WordPiece(CachedWords):
+class _Pretokenized(CachedWords):
+    """KerasHub's pre-tokenisation of a document into words (`words`, then `folded`)."""
+
+    def __init__(self, options: WordPieceSettings):
+        self.options = options
+        self._words = _words_pattern(options.split_on_cjk).findall
+        super().__init__()
+
+    def folded(self, word: str) -> str:
+        """A word as WordPiece looks it up: case-folded with `lowercase`."""
+        return _case_fold(word) if self.options.lowercase else word
+
+    def words(self, text: str) -> list[str]:
+        """The pre-tokenised words of a document, before lower-casing."""
+        text = text.partition("\0")[0]  # tf_text.regex_split ends a text at its first NUL (see the module doc)
+        if self.options.strip_accents:
+            text = _strip_accents(text)
+        return self._words(text)
+
+
+class PretokenizedWords(_Pretokenized):
+    """A document (UTF-8) -> the words (UTF-8) KerasHub's `pretokenize` gives, lower-cased with
+    `lowercase`: what `compute_word_piece_vocabulary` counts to learn a vocabulary
+    (prep.text.wordpiece_learner); prep.text.token_counting counts them as it counts tokens."""
+
+    splits_on_whitespace_only = False  # a word may hold no whitespace, but folding may make one
+
+    def word_pieces(self, word: str) -> list[bytes]:
+        return [self.folded(word).encode("utf-8")]
+
+
+class WordPiece(_Pretokenized):
     """A document (UTF-8) -> its WordPiece tokens (UTF-8), as KerasHub's tokenizer gives them; what
     prep.text.tokenizer.Tokenizer offers the encoder, for WordPiece."""
 
     def __init__(self, vocabulary: tuple[str, ...], options: WordPieceSettings = WordPieceSettings()):
         if options.oov_token not in vocabulary:
             raise ValueError(f"the vocabulary has no {options.oov_token!r} (the out-of-vocabulary token)")
-        self.options = options
         self.vocabulary = frozenset(vocabulary)
         self._oov = [options.oov_token.encode("utf-8")]
-        self._words = _words_pattern(options.split_on_cjk).findall
-        super().__init__()
+        super().__init__(options)
 
     def word_pieces(self, word: str) -> list[bytes]:
         """One word's pieces: greedy longest match first, as FastWordpieceTokenizer; the OOV token
@@ -118,14 +147,3 @@ class WordPiece(CachedWords):
             else:
                 return self._oov
         return pieces
-
-    def folded(self, word: str) -> str:
-        """A word as WordPiece looks it up: case-folded with `lowercase`."""
-        return _case_fold(word) if self.options.lowercase else word
-
-    def words(self, text: str) -> list[str]:
-        """The pre-tokenised words of a document, before lower-casing."""
-        text = text.partition("\0")[0]  # tf_text.regex_split ends a text at its first NUL (see the module doc)
-        if self.options.strip_accents:
-            text = _strip_accents(text)
-        return self._words(text)

@@ -5,9 +5,6 @@ tf.data pipeline runs), over arbitrary Unicode text, with GPT-2 style files trai
 from __future__ import annotations
 
 import json
-import random
-import sysconfig
-from pathlib import Path
 
 import keras_hub
 import pytest
@@ -22,6 +19,7 @@ from prep.text.bytepair import BytePair, bytepair_vocabulary, bytes_to_unicode
 from schemas import BytePairSettings
 from tests.text import unicode_updates
 from tests.text.test_sentencepiece import documents as sentencepiece_documents
+from tests.text_reference import package_description_lines
 
 SPECIAL = ["<|endoftext|>", "<s>"]
 WORDS = ["the", "The", " quick", "fox's", "they're", "we'll", "I'd", "don't", "'S", "1234567", "x2", "٣", "École",
@@ -103,11 +101,7 @@ def test_any_text_gets_keras_hubs_ids(files, texts):
 
 def test_real_text_gets_keras_hubs_ids():
     """Prose, tables and code from the installed packages' descriptions, on files trained from part of it."""
-    lines = []
-    for metadata in sorted(Path(sysconfig.get_paths()["purelib"]).glob("*.dist-info/METADATA")):
-        body = metadata.read_text("utf-8", errors="replace").partition("\n\n")[2]
-        lines += [line for line in body.splitlines() if len(line.strip()) > 20]
-    random.Random(0).shuffle(lines)
+    lines = package_description_lines()
     files = train(lines[:4000], 2000)
     texts = lines[4000:5000]
     options = BytePairSettings(add_prefix_space=True)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import random
-import sysconfig
-from pathlib import Path
 
 import keras_hub
 import pytest
@@ -19,6 +17,7 @@ from hypothesis import strategies as st
 from prep.text.sentencepiece import SentencePiece, sentencepiece_vocabulary
 from prep.text.vocabulary import tokens_file
 from schemas import SentencePieceSettings
+from tests.text_reference import package_description_lines
 
 WORDS = ["the", "The", "QUICK", "quick", "fox", "jumped", "École", "e\u0301cole", "naïve", "Straße", "ǅ", "İ", "ﬁ",
          "Ａ", "中文", "日本語", "한국어", "Ελλάδα", "\u00ad", "\u200b", "\ufeff", "¿", "«", "…", "、", "<s>", "</s>",
@@ -94,11 +93,7 @@ def test_real_text_gets_keras_hubs_ids_where_segmentations_tie():
     of it: runs of one character ('====', '----') cut into pieces of equal scores in several orders,
     and sentencepiece 0.2.2 and later pick another order than tensorflow-text (1.5% of these lines
     with this model), which is why prep pins sentencepiece below 0.2.2."""
-    lines = []
-    for metadata in sorted(Path(sysconfig.get_paths()["purelib"]).glob("*.dist-info/METADATA")):
-        body = metadata.read_text("utf-8", errors="replace").partition("\n\n")[2]
-        lines += [line.strip() for line in body.splitlines() if len(line.strip()) > 20]
-    random.Random(0).shuffle(lines)
+    lines = [line.strip() for line in package_description_lines()]
     assert len(lines) > 12_000
     proto = train(lines[:6000], vocab_size=4000, **MODELS["unigram-identity"])
     texts = lines[6000:12_000]
