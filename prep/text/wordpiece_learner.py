@@ -13,7 +13,7 @@ The learner, for a frequency threshold T:
    the suffix indicator, "##"), each by the count of its word.
 2. From the longest substrings to the shortest, a substring counted at least T times is kept, and its
    count is taken away from each of its prefixes (so "abc" counted 5 times does not also count for
-   "ab" and "a").
+   "ab" and "a"; prep gets the same numbers without counting substrings: see `_Learner.tails`).
 3. Later iterations count only the substrings that start where the current pieces (step 2's, with
    every character, alone and with the suffix indicator) split the word, greedily, longest first; a
    word they cannot split is left out.
@@ -87,6 +87,7 @@ class _Learner:
                  settings: LearnerSettings, size: int):
         self.words, self.reserved, self.suffix, self.settings, self.size = words, reserved, suffix, settings, size
         self.chars = sorted({char for word, _ in words for char in word})
+        self._every_tail: tuple[dict[str, int], dict[str, int]] | None = None  # the first iteration's, whatever the threshold
 
     def search(self, lower: int, upper: int) -> list[str]:
         """Binary search on the threshold for a vocabulary within the slack under `size`."""
@@ -113,36 +114,55 @@ class _Learner:
         """The vocabulary the learner makes keeping pieces counted at least `threshold` times."""
         pieces = self.with_chars({})
         for iteration in range(self.settings.num_iterations):
-            counted = self.count_substrings(pieces, first=iteration == 0)
-            pieces = self.with_chars(self.keep(counted, threshold))
+            if iteration == 0:
+                if self._every_tail is None:
+                    self._every_tail = self.tails(pieces, first=True)
+                heads, rests = self._every_tail
+            else:
+                heads, rests = self.tails(pieces, first=False)
+            kept = {word: n for word, n in heads.items() if n >= threshold}
+            # a suffix piece written like a head wins, as in tensorflow-text (its table comes later)
+            kept.update((self.suffix + rest, n) for rest, n in rests.items() if n >= threshold)
+            pieces = self.with_chars(kept)
         ordered = sorted(pieces.items(), key=lambda item: (-item[1], item[0]))
         return list(dict.fromkeys([*self.reserved, *self.chars, *(piece for piece, _ in ordered)]))
 
-    def count_substrings(self, pieces: dict[str, int], first: bool) -> list[dict[str, int]]:
-        """The counts of the substrings that start where a word may split (anywhere in the first
-        iteration; else where `pieces` split it greedily), by their length in characters."""
-        suffix = self.suffix
-        by_length: list[dict[str, int]] = [{} for _ in range(self.settings.max_token_length + 1)]
-        for word, n in self.words:
-            ends = range(1, len(word) + 1) if first else self.greedy_ends(word, pieces)
-            if not ends:
-                continue
-            start = 0
-            for split_at in ends:
-                for end in range(start + 1, len(word) + 1):
-                    piece = word[start:end]
-                    table = by_length[end - start]
-                    if start:
-                        piece = suffix + piece
-                    table[piece] = table.get(piece, 0) + n
-                start = split_at
-        return by_length
+    def tails(self, pieces: dict[str, int], first: bool) -> tuple[dict[str, int], dict[str, int]]:
+        """Where the words may split (anywhere in the first iteration; else where `pieces` split them
+        greedily), the rest of each word from each such start, with the sum of its words' counts: the
+        words themselves (heads) and the rests from a later start (suffix pieces, without the
+        indicator).
 
-    def greedy_ends(self, word: str, pieces: dict[str, int]) -> list[int] | None:
-        """Where the pieces end when `pieces` split `word` longest first; None if they cannot."""
-        ends, start = [], 0
-        while start < len(word):
-            for end in range(len(word), start, -1):
+        tensorflow-text counts every substring from each start to every end, then, from the longest
+        substrings to the shortest, keeps those counted at least T times and takes each one's count
+        (itself already reduced) away from each of its prefixes. Every prefix of a counted substring is
+        counted too, so what a substring loses is all its longer extensions' counts, and what it keeps
+        is the count of the rests that end where it ends: its count as a rest here. So the pieces kept
+        are the rests counted T times, and no substring needs counting."""
+        heads: dict[str, int] = {}
+        rests: dict[str, int] = {}
+        longest = max(map(len, pieces), default=0)
+        for word, n in self.words:
+            if first:
+                starts: Iterable[int] = range(1, len(word))
+            else:
+                ends = self.greedy_ends(word, pieces, longest)
+                if not ends:
+                    continue
+                starts = ends[:-1]
+            if word:
+                heads[word] = heads.get(word, 0) + n
+            for start in starts:
+                rest = word[start:]
+                rests[rest] = rests.get(rest, 0) + n
+        return heads, rests
+
+    def greedy_ends(self, word: str, pieces: dict[str, int], longest: int) -> list[int] | None:
+        """Where the pieces end when `pieces` (none over `longest` characters) split `word` longest
+        first; None if they cannot."""
+        ends, start, size = [], 0, len(word)
+        while start < size:
+            for end in range(min(size, start + longest), start, -1):
                 if (self.suffix + word[start:end] if start else word[start:end]) in pieces:
                     ends.append(end)
                     start = end
@@ -150,20 +170,3 @@ class _Learner:
             else:
                 return None
         return ends
-
-    def keep(self, by_length: list[dict[str, int]], threshold: int) -> dict[str, int]:
-        """The substrings counted at least `threshold` times, longest first, each one's count taken
-        away from its prefixes before they are weighed."""
-        kept: dict[str, int] = {}
-        skip = len(self.suffix)
-        for length in range(len(by_length) - 1, 0, -1):
-            for piece, n in by_length[length].items():
-                if n >= threshold:
-                    kept[piece] = n
-                offset = skip if len(piece) > length else 0  # a suffix piece: its prefixes keep the indicator
-                for shorter in range(1, length):
-                    prefix = piece[: offset + shorter]
-                    table = by_length[shorter]
-                    if prefix in table:
-                        table[prefix] -= n
-        return kept
