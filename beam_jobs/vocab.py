@@ -29,7 +29,7 @@ from prep.text import vocabulary
 from prep.text.corpus_survey import InSplits, Survey, first_lines, range_key
 from prep.text.inputs import TextInputs, corpus_items, file_format
 from prep.text.options import VocabJobOptions
-from prep.text.tokenizer import Tokenizer
+from prep.text.tokenizer import counting_tokenizer
 from schemas import TextSettings
 
 
@@ -106,7 +106,7 @@ class _SurveyFn(beam.DoFn):
         self.progress = Progress()
 
     def start_bundle(self):
-        self.survey = Survey(Tokenizer.from_settings(self.settings) if self.settings else None, self.counted,
+        self.survey = Survey(counting_tokenizer(self.settings) if self.settings else None, self.counted,
                              self.keep_rejected)
 
     def process(self, element, layout: layouts.Layout, lines: dict[str, int] | None = None):
@@ -222,8 +222,19 @@ def _write_vocab_files(vocab: vocabulary.TokenVocabulary, survey: dict, options:
     return len(vocab.tokens)
 
 
+def _write_wordpiece_files(words: list, survey: dict, options: VocabJobOptions) -> int:
+    """The WordPiece vocabulary learned from every bucket's word counts, and its files."""
+    counts = {word.decode("utf-8"): n for bucket in words for word, n in bucket.items()}
+    files = text_dataset.finish_wordpiece_vocab(options, counts, survey)
+    for path, data in files:
+        write_file(path, data)
+    return len(files)
+
+
 class LearnVocabulary(beam.PTransform):
-    """The whole `prep vocab` job: match, survey and count, choose, write the files (the vocabulary last)."""
+    """The whole `prep vocab` job: match, survey and count, choose (or learn WordPiece's from the word
+    counts, prep.text.wordpiece_learner, in one step: it needs every count), write the files (the
+    vocabulary last)."""
 
     def __init__(self, options: VocabJobOptions):
         super().__init__()
@@ -234,8 +245,17 @@ class LearnVocabulary(beam.PTransform):
         ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, None))
         survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text, layout, keep_rejected=True)
+        summary = beam.pvalue.AsSingleton(survey["summary"])
+        if o.text.tokenizer == "wordpiece":
+            return (
+                survey["counts"]
+                | "MergeByBucket" >> beam.CombinePerKey(_MergeCounts())
+                | "Buckets" >> beam.Values()
+                | "AllBuckets" >> beam.combiners.ToList()
+                | "LearnAndWrite" >> beam.Map(_write_wordpiece_files, summary, o)
+            )
         return (
             survey["counts"]
-            | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text), None, beam.pvalue.AsSingleton(survey["summary"]))
-            | "WriteFiles" >> beam.Map(_write_vocab_files, beam.pvalue.AsSingleton(survey["summary"]), o)
+            | "ChooseVocabulary" >> ChooseVocabulary(rules_of(o.text), None, summary)
+            | "WriteFiles" >> beam.Map(_write_vocab_files, summary, o)
         )

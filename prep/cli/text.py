@@ -31,6 +31,7 @@ from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.split import SPLITS
 from prep.text.standardize import STANDARDIZE
+from prep.text.wordpiece_learner import DEFAULT_RESERVED
 from schemas.model import TOKENIZERS, BytePairSettings, SentencePieceSettings, TextSettings, WordPieceSettings
 
 _STANDARDIZE_CHOICES = [s or "none" for s in STANDARDIZE]
@@ -108,18 +109,78 @@ def _flag(ctx: click.Context, name: str) -> str:
     return next(p.opts[0] for p in ctx.command.params if p.name == name)
 
 
+_WORDPIECE_DEFAULTS = WordPieceSettings()
+_WORDPIECE_OPTIONS = (  # KerasHub's WordPieceTokenizer's (and compute_word_piece_vocabulary's) options
+    click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT."),
+    click.option("--strip-accents", is_flag=True, help="wordpiece: drop accents (NFD, then nonspacing marks)."),
+    click.option("--no-split-on-cjk", "split_on_cjk", flag_value=False, default=_WORDPIECE_DEFAULTS.split_on_cjk,
+                 help="wordpiece: keep CJK ideographs inside words (by default each is a word of its own)."),
+    click.option("--suffix-indicator", default=_WORDPIECE_DEFAULTS.suffix_indicator, help="wordpiece: what starts a "
+                 "piece that continues a word."),
+    click.option("--oov-token", default=_WORDPIECE_DEFAULTS.oov_token, help="wordpiece: the vocabulary's unknown token."),
+)
+
+
+def _given(ctx: click.Context, names) -> list[str]:
+    """Those of the parameters `names` given on the command line."""
+    from click.core import ParameterSource
+
+    return [name for name in names if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def wordpiece_learning_flags(command):
+    """`prep vocab --tokenizer wordpiece`: learn a WordPiece vocab.txt as KerasHub's
+    compute_word_piece_vocabulary does (prep.text.wordpiece_learner), with its options."""
+    @functools.wraps(command)
+    def wrapper(*args, settings, tokenizer, reserved_tokens, **kwargs):
+        options = {name: kwargs.pop(name) for name in _KERAS_HUB_FLAGS["wordpiece"]}
+        ctx = click.get_current_context()
+        if tokenizer != "wordpiece":
+            wrong = _given(ctx, (*options, "reserved_tokens"))
+            if wrong:
+                raise click.UsageError(f"{_flag(ctx, wrong[0])} is a WordPiece option: add --tokenizer wordpiece")
+            return command(*args, settings=settings, reserved_tokens=(), **kwargs)
+        wrong = _given(ctx, [name for name in _TEXT_VECTORIZATION_FLAGS if name != "max_tokens"])
+        if wrong:
+            raise click.UsageError(f"{_flag(ctx, wrong[0])} is a TextVectorization setting; --tokenizer wordpiece "
+                                   "learns the pieces of KerasHub's WordPiece, with its own options")
+        if settings.max_tokens is None:
+            raise click.UsageError("--tokenizer wordpiece needs --max-tokens N: the vocabulary's size, its reserved "
+                                   "tokens included (compute_word_piece_vocabulary's vocabulary_size)")
+        reserved = tuple(reserved_tokens) or DEFAULT_RESERVED
+        if options["oov_token"] not in reserved:
+            raise click.UsageError(f"the reserved tokens ({', '.join(reserved)}) must hold the unknown token "
+                                   f"{options['oov_token']!r} (--oov-token), which KerasHub's tokenizer needs")
+        if len(set(reserved)) != len(reserved) or len(reserved) >= settings.max_tokens:
+            raise click.UsageError(f"--reserved-token: {len(reserved)} tokens, each once, and fewer than --max-tokens "
+                                   f"{settings.max_tokens}")
+        settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer="wordpiece",
+                                       wordpiece=WordPieceSettings(**options))
+        return command(*args, settings=settings, reserved_tokens=reserved, **kwargs)
+
+    for flag in reversed([
+        click.option("--tokenizer", type=click.Choice(TOKENIZERS[:2]), default=TOKENIZERS[0],
+                     help="text_vectorization: TextVectorization.adapt's vocabulary (the settings above). wordpiece: "
+                          "the vocab.txt keras_hub.tokenizers.compute_word_piece_vocabulary learns (--max-tokens "
+                          "is its size), with the options below."),
+        *_WORDPIECE_OPTIONS,
+        click.option("--reserved-token", "reserved_tokens", multiple=True, metavar="TOKEN",
+                     help=f"wordpiece: the vocabulary's first tokens, in order (repeat for more) "
+                          f"[default: {' '.join(DEFAULT_RESERVED)}]."),
+    ]):
+        wrapper = flag(wrapper)
+    return wrapper
+
+
 def keras_hub_flags(command):
     """--tokenizer and the options of KerasHub's tokenizers (`prep text`): with wordpiece, sentencepiece
     or bpe, the token ids are KerasHub's for the --vocab file (and --merges: prep.text.wordpiece,
     prep.text.sentencepiece, prep.text.bytepair)."""
     @functools.wraps(command)
     def wrapper(*args, settings, tokenizer, vocab_file, merges_file, **kwargs):
-        from click.core import ParameterSource
-
         options = {name: kwargs.pop(name) for names in _KERAS_HUB_FLAGS.values() for name in names}
         ctx = click.get_current_context()
-        given = [name for name in _TEXT_VECTORIZATION_FLAGS + tuple(options)
-                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+        given = _given(ctx, _TEXT_VECTORIZATION_FLAGS + tuple(options))
         own = _KERAS_HUB_FLAGS.get(tokenizer, _TEXT_VECTORIZATION_FLAGS)
         wrong = next((name for name in given if name not in own), None)
         if wrong is not None:
@@ -144,7 +205,6 @@ def keras_hub_flags(command):
             raise click.UsageError("--merges is the byte-pair merges.txt: add --tokenizer bpe")
         return command(*args, settings=settings, vocab_file=vocab_file, merges_file=merges_file, **kwargs)
 
-    defaults = WordPieceSettings()
     for flag in reversed([
         click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=TOKENIZERS[0],
                      help="text_vectorization: TextVectorization's ids (the settings above). wordpiece, "
@@ -152,13 +212,7 @@ def keras_hub_flags(command):
                           "SentencePieceTokenizer (--vocab FILE.model) or BytePairTokenizer (--vocab vocabulary.json "
                           "--merges merges.txt), with the options below."),
         click.option("--merges", "merges_file", metavar="FILE", help="bpe: the merges.txt of the --vocab vocabulary.json."),
-        click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT."),
-        click.option("--strip-accents", is_flag=True, help="wordpiece: drop accents (NFD, then nonspacing marks)."),
-        click.option("--no-split-on-cjk", "split_on_cjk", flag_value=False, default=defaults.split_on_cjk,
-                     help="wordpiece: keep CJK ideographs inside words (by default each is a word of its own)."),
-        click.option("--suffix-indicator", default=defaults.suffix_indicator, help="wordpiece: what starts a piece "
-                     "that continues a word."),
-        click.option("--oov-token", default=defaults.oov_token, help="wordpiece: the vocabulary's unknown token."),
+        *_WORDPIECE_OPTIONS,
         click.option("--add-bos", is_flag=True, help="sentencepiece: start each document with the model's <s> id."),
         click.option("--add-eos", is_flag=True, help="sentencepiece: end each document with the model's </s> id."),
         click.option("--add-prefix-space", is_flag=True, help="bpe: a space before each document, as RoBERTa's."),
@@ -338,13 +392,16 @@ def _oov_by_split(stats: dict) -> str:
 @input_flags
 @click.argument("out")
 @tokenizer_flags
+@wordpiece_learning_flags
 @runner_flags
-def vocab(inputs, out, settings, runner, overwrite):
+def vocab(inputs, out, settings, reserved_tokens, runner, overwrite):
     """Learn a token vocabulary from a text corpus, as TextVectorization.adapt would, and write it to the file OUT.
 
     OUT holds one token per line (ids 2, 3, ...: Keras adds '' and '[UNK]' itself); beside it,
     OUT's name with .counts.tsv (count and token per line) and .stats.json. SRC is read as `prep text`
-    reads it.
+    reads it. With --tokenizer wordpiece, OUT is the WordPiece vocab.txt KerasHub's
+    compute_word_piece_vocabulary learns (every id, the reserved tokens first), learned from the
+    counts of every word of the corpus (in .counts.tsv).
     """
     from beam_jobs.vocab import LearnVocabulary
     from prep.jobs import auto_workers
@@ -354,7 +411,8 @@ def vocab(inputs, out, settings, runner, overwrite):
     from prep.text.options import VocabJobOptions
 
     out = os.path.abspath(out) if is_local(out) else out
-    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now())
+    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now(),
+                              **({"reserved_tokens": reserved_tokens} if reserved_tokens else {}))
     with contextlib.nullcontext() if runner.dry_run else hold_file(out, f"prep vocab {shlex.quote(inputs.src)}"):
         text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
         text_preflight.check_text_source(inputs, None, False)
@@ -377,8 +435,17 @@ def _print_vocab_summary(out: str, seconds: float) -> None:
     with FileSystems.open(stats_path) as f:
         stats = json.loads(f.read())
     v = stats["vocabulary"]
-    click.echo(f"wrote {v['size']:,} tokens to {out} (counts in {counts}): {v['corpus_tokens']:,} tokens, "
-               f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents{elapsed(seconds, stats['documents'], 'documents')}")
+    took = elapsed(seconds, stats['documents'], 'documents')
+    if "distinct_words" in v:  # WordPiece: learned from the words' counts
+        click.echo(f"wrote {v['size']:,} WordPiece tokens to {out} (word counts in {counts}): {v['corpus_words']:,} "
+                   f"words, {v['distinct_words']:,} distinct, in {stats['documents']:,} documents{took}")
+        asked, lowest = stats["text"]["max_tokens"], v["learner"]["lower_thresh"]
+        if v["size"] < asked * (1 - v["learner"]["slack_ratio"]):
+            click.echo(f"fewer than the {asked:,} asked for: the learner keeps a piece only when it is counted at least "
+                       f"{lowest} times (as KerasHub's), and the corpus has no more such pieces")
+    else:
+        click.echo(f"wrote {v['size']:,} tokens to {out} (counts in {counts}): {v['corpus_tokens']:,} tokens, "
+                   f"{v['distinct_tokens']:,} distinct, in {stats['documents']:,} documents{took}")
     print_rejected(stats, rejected)
 
 

@@ -6,6 +6,7 @@ Beam and the pipeline stays a sentence of transforms.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -15,6 +16,7 @@ from prep.core.layout import Layout, extend_classes
 from prep.core.statistics import Summary
 from prep.core.versions import inventory_bytes
 from prep.core.vocab_files import vocabulary_bytes
+from prep.core.wording import all_rejected
 from prep.jobs import results as job_results
 from prep.jobs.results import (
     LABELS_FILE,
@@ -33,7 +35,8 @@ from prep.text.corpus_survey import InSplits
 from prep.text.inventory import INPUTS_FILE
 from prep.text.options import TextJobOptions, VocabJobOptions
 from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
-from prep.text.vocabulary import FIRST_ID, RESERVED, TokenVocabulary, counts_tsv, tokens_file
+from prep.text.vocabulary import FIRST_ID, RESERVED, EmptyVocabularyError, TokenVocabulary, counts_tsv, tokens_file
+from prep.text.wordpiece_learner import LearnerSettings, NothingToLearn, learn_wordpiece
 from schemas import DatasetSchema, Provenance, TextSettings, Vocabulary
 from schemas.versions import read_version_file
 
@@ -303,8 +306,8 @@ def vocab_sidecars(out: str) -> tuple[str, str, str]:
     return stem + ".counts.tsv", stem + ".stats.json", stem + ".rejected.jsonl"
 
 
-def vocab_stats(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: dict) -> dict:
-    """The stats file of `prep vocab`: inputs, rejections, and how the vocabulary was cut."""
+def vocab_stats(options: VocabJobOptions, vocabulary: dict, survey: dict) -> dict:
+    """The stats file of `prep vocab`: inputs, rejections, and how the vocabulary was made (`vocabulary`)."""
     inputs = survey.get("inputs", {})
     rejected = survey.get("rejected", {})
     return {
@@ -312,8 +315,8 @@ def vocab_stats(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: d
         "documents": inputs.get("documents", 0),
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
-        "vocabulary": vocabulary_stats(vocabulary, survey),
-        "text": dict(vars(options.text)),
+        "vocabulary": vocabulary,
+        "text": dataclasses.asdict(options.text),
         "provenance": {"tool": "prep", "version": prep.__version__, "created": options.created,
                        "source": options.inputs.src, "command": "vocab", "options": options.to_dict()},
     }
@@ -322,5 +325,29 @@ def vocab_stats(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: d
 def finish_vocab(options: VocabJobOptions, vocabulary: TokenVocabulary, survey: dict) -> list[tuple[str, bytes]]:
     """The files of `prep vocab`, in the order to write them: the vocabulary itself last."""
     counts, stats, rejected = vocab_sidecars(options.out)
-    return [(counts, counts_tsv(vocabulary)), (stats, json_bytes(vocab_stats(options, vocabulary, survey))),
+    return [(counts, counts_tsv(vocabulary)), (stats, json_bytes(vocab_stats(options, vocabulary_stats(vocabulary, survey), survey))),
             (rejected, rejected_jsonl(rejected_rows(survey))), (options.out, tokens_file(vocabulary))]
+
+
+def finish_wordpiece_vocab(options: VocabJobOptions, counts: dict[str, int], survey: dict) -> list[tuple[str, bytes]]:
+    """The files of `prep vocab --tokenizer wordpiece`, in the order to write them: the counts of the
+    words it was learned from (most frequent first: a vocabulary of another size can be learned from
+    them again), stats, rejections, and the vocab.txt KerasHub's compute_word_piece_vocabulary would
+    write (the reserved tokens first), last. EmptyVocabularyError when there is nothing to learn from."""
+    if not survey.get("inputs", {}).get("documents", 0):
+        why = all_rejected(survey.get("inputs", {}).get("rows", 0), survey.get("rejected", {}))
+        raise EmptyVocabularyError(f"no document to learn a vocabulary from: {why}")
+    settings = options.text.wordpiece
+    try:
+        tokens = learn_wordpiece(counts, options.text.max_tokens, options.reserved_tokens, settings.suffix_indicator)
+    except NothingToLearn as e:
+        raise EmptyVocabularyError(f"{e}: every document is empty or whitespace once pre-tokenised") from None
+    facts = {"size": len(tokens), "source": "learned: WordPiece (keras_hub.tokenizers.compute_word_piece_vocabulary)",
+             "corpus_words": survey.get("inputs", {}).get("tokens", 0), "distinct_words": len(counts),
+             "reserved_tokens": list(options.reserved_tokens), "learner": dataclasses.asdict(LearnerSettings())}
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    counts_file, stats, rejected = vocab_sidecars(options.out)
+    return [(counts_file, "".join(f"{n}\t{word}\n" for word, n in ordered).encode("utf-8")),
+            (stats, json_bytes(vocab_stats(options, facts, survey))),
+            (rejected, rejected_jsonl(rejected_rows(survey))),
+            (options.out, "".join(token + "\n" for token in tokens).encode("utf-8"))]

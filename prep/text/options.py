@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from prep.core.splits import SplitFractions
 from prep.jobs.options import ShardingOptions, SpillsUnderOut, UpdateOptions, provenance_dict
 from prep.text.inputs import TextInputs
+from prep.text.wordpiece_learner import DEFAULT_RESERVED
 from schemas import TextSettings
 
 
@@ -19,6 +20,8 @@ class VocabJobOptions:
     out: str
     text: TextSettings = TextSettings()
     created: str = ""
+    # a WordPiece vocabulary's first lines (text.tokenizer "wordpiece"): compute_word_piece_vocabulary's default
+    reserved_tokens: tuple[str, ...] = DEFAULT_RESERVED
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -16,7 +16,7 @@ from prep.text.sentencepiece import SentencePiece, sentencepiece_vocabulary
 from prep.text.split import check_split, split_tokens
 from prep.text.standardize import check_standardize, standardize, translation
 from prep.text.vocabulary import TokenVocabulary, from_lines, wordpiece_lines
-from prep.text.wordpiece import WordPiece
+from prep.text.wordpiece import PretokenizedWords, WordPiece
 from schemas import TextSettings
 
 
@@ -74,6 +74,14 @@ def document_tokenizer(settings: TextSettings, vocabulary: TokenVocabulary) -> "
         return SentencePiece(vocabulary, settings.sentencepiece)
     if settings.tokenizer == "bpe":
         return BytePair(vocabulary, settings.bpe)
+    return Tokenizer.from_settings(settings)
+
+
+def counting_tokenizer(settings: TextSettings) -> "Tokenizer | PretokenizedWords":
+    """What a pass over the corpus counts to learn a vocabulary for `settings`: TextVectorization's
+    tokens, or the words KerasHub's WordPiece learner counts (prep.text.wordpiece_learner)."""
+    if settings.tokenizer == "wordpiece":
+        return PretokenizedWords(settings.wordpiece)
     return Tokenizer.from_settings(settings)
 
 

@@ -1,0 +1,98 @@
+"""`prep vocab --tokenizer wordpiece` end to end in real Beam jobs: the vocab.txt is the one KerasHub's
+compute_word_piece_vocabulary learns from the same files, at 1 and 2 workers, from plain lines and
+from JSON Lines; a dataset made with it gets KerasHub's ids; every mistake is one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras_hub
+import tensorflow as tf
+import pytest
+
+from tests.text_reference import package_description_lines
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, list[str]]:
+    """Real lines in three files (one of them JSON Lines of the same text) and the lines."""
+    root = tmp_path_factory.mktemp("wordpiece")
+    lines = package_description_lines()[:2400] + ["École naïve CAFÉ 中文字 日本語 Straße"] * 40
+    (root / "docs").mkdir()
+    (root / "docs/a.txt").write_text("\n".join(lines[:1200]) + "\n", encoding="utf-8")
+    (root / "docs/b.txt").write_text("\n".join(lines[1200:]) + "\n", encoding="utf-8")
+    (root / "docs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines), encoding="utf-8")
+    return root, lines
+
+
+def test_the_vocabulary_is_keras_hubs_at_one_and_two_workers(corpus, prep_cli):
+    root, lines = corpus
+    expected = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        [str(root / "docs/a.txt"), str(root / "docs/b.txt")], 1200, lowercase=True, strip_accents=True,
+        reserved_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
+    written = []
+    for workers, src in (("1", f"{root}/docs/*.txt"), ("2", f"{root}/docs/*.txt"), ("2", root / "docs.jsonl")):
+        out = root / f"vocab{len(written)}.txt"
+        result = prep_cli("vocab", src, out, "--tokenizer", "wordpiece", "--max-tokens", "1200", "--lowercase",
+                          "--strip-accents", *[a for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]") for a in ("--reserved-token", t)],
+                          "--workers", workers)
+        assert result.exit_code == 0, result.err
+        assert f"WordPiece tokens to {out}" in result.out
+        assert out.read_text(encoding="utf-8").split("\n")[:-1] == expected
+        written.append(out.read_bytes())
+        counts = [int(line.split("\t")[0]) for line in
+                  (root / f"vocab{len(written) - 1}.counts.tsv").read_text(encoding="utf-8").splitlines()]
+        assert counts == sorted(counts, reverse=True)  # every word counted, the most frequent first
+        stats = json.loads((root / f"vocab{len(written) - 1}.stats.json").read_text())
+        assert stats["documents"] == len(lines) and stats["vocabulary"]["size"] == len(expected)
+        assert (sum(counts), len(counts)) == (stats["vocabulary"]["corpus_words"], stats["vocabulary"]["distinct_words"])
+    assert written[0] == written[1] == written[2]
+
+    # a dataset made with it has KerasHub's ids for that vocabulary (tokenised as tests/beam_jobs/test_wordpiece_job.py checks)
+    out = root / "dataset"
+    result = prep_cli("text", root / "docs.jsonl", out, "--tokenizer", "wordpiece", "--vocab", root / "vocab0.txt",
+                      "--lowercase", "--strip-accents", "--workers", "1")
+    assert result.exit_code == 0, result.err
+    # built from the file, as a user builds it (KerasHub strips each line it reads: a piece holding a space,
+    # from a no-break space folded by lowercase, is written as KerasHub writes it and read as KerasHub reads it)
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=str(root / "vocab0.txt"), lowercase=True,
+                                                        strip_accents=True)
+    from tests.beam_jobs.test_text_job import read_records
+
+    records = read_records(out)
+    by_line = {r["text/line"]: list(r["text/token_ids"]) for r in records}
+    expected_ids = [list(ids) for ids in tokenizer(tf.constant(lines))]
+    wrong = [(line, ids, expected_ids[line - 1]) for line, ids in sorted(by_line.items()) if ids != list(expected_ids[line - 1])]
+    assert len(by_line) > 2400 and not wrong, wrong[:2]
+
+
+def test_a_small_corpus_says_why_the_vocabulary_is_smaller(tmp_path, prep_cli):
+    (tmp_path / "c.txt").write_text("bat sat pat mat rat\n" * 3)
+    result = prep_cli("vocab", tmp_path / "c.txt", tmp_path / "v.txt", "--tokenizer", "wordpiece", "--max-tokens", "500")
+    assert result.exit_code == 0, result.err
+    assert "fewer than the 500 asked for" in result.out
+    assert (tmp_path / "v.txt").read_text().split("\n")[:-1] == keras_hub.tokenizers.compute_word_piece_vocabulary(
+        [str(tmp_path / "c.txt")], 500)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--tokenizer", "wordpiece"), "needs --max-tokens N"),
+    (("--tokenizer", "wordpiece", "--max-tokens", "100", "--standardize", "lower"), "--standardize is a TextVectorization setting"),
+    (("--max-tokens", "100", "--lowercase"), "--lowercase is a WordPiece option: add --tokenizer wordpiece"),
+    (("--max-tokens", "100", "--reserved-token", "[X]"), "--reserved-token is a WordPiece option"),
+    (("--tokenizer", "wordpiece", "--max-tokens", "100", "--reserved-token", "[PAD]"), "must hold the unknown token '[UNK]'"),
+    (("--tokenizer", "sentencepiece", "--max-tokens", "100"), "'sentencepiece' is not one of"),
+])
+def test_mistakes_are_one_line(tmp_path, prep_cli, args, message):
+    (tmp_path / "c.txt").write_text("some text\n")
+    result = prep_cli("vocab", tmp_path / "c.txt", tmp_path / "v.txt", *args)
+    assert result.exit_code == 2 and message in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1 and not (tmp_path / "v.txt").exists()
+
+
+def test_a_corpus_without_a_word_is_a_clear_error(tmp_path, prep_cli):
+    (tmp_path / "c.txt").write_text(" \n\u200b\n")
+    result = prep_cli("vocab", tmp_path / "c.txt", tmp_path / "v.txt", "--tokenizer", "wordpiece", "--max-tokens", "50")
+    assert result.exit_code != 0 and "no word to learn a WordPiece vocabulary from" in result.err, result.err
+    assert len(result.err.strip().splitlines()) <= 2 and not (tmp_path / "v.txt").exists()
