@@ -96,3 +96,38 @@ def test_a_corpus_without_a_word_is_a_clear_error(tmp_path, prep_cli):
     result = prep_cli("vocab", tmp_path / "c.txt", tmp_path / "v.txt", "--tokenizer", "wordpiece", "--max-tokens", "50")
     assert result.exit_code != 0 and "no word to learn a WordPiece vocabulary from" in result.err, result.err
     assert len(result.err.strip().splitlines()) <= 2 and not (tmp_path / "v.txt").exists()
+
+
+def test_a_kerashub_bert_trains_on_the_shards_of_a_learned_vocabulary(corpus, tmp_path, prep_cli):
+    """Learn the vocabulary, convert, read: a tiny BertBackbone's classifier takes the reader's batches
+    on KerasHub's preprocessor-free path (token ids, segment ids, padding mask) and fits an epoch."""
+    import keras
+
+    from readers import make_input_fn
+
+    root, lines = corpus
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"text": t, "label": "code" if "`" in t or "::" in t else "prose"}) + "\n"
+                            for t in lines[:600]), encoding="utf-8")
+    vocab = tmp_path / "vocab.txt"
+    assert prep_cli("vocab", docs, vocab, "--tokenizer", "wordpiece", "--max-tokens", "400", "--lowercase").exit_code == 0
+    out = tmp_path / "bert"
+    result = prep_cli("text", docs, out, "--tokenizer", "wordpiece", "--vocab", vocab, "--lowercase", "--label-field", "label")
+    assert result.exit_code == 0, result.err
+    pad_id = vocab.read_text(encoding="utf-8").splitlines().index("[PAD]")
+
+    def bert_inputs(features, labels):  # KerasHub's BERT inputs, without its preprocessor, padded with [PAD]
+        ids = features["text/token_ids"].to_tensor(pad_id, shape=[None, 48])
+        return {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": ids != pad_id}, labels
+
+    # a KerasHub vocabulary's padding token is a line of it, which schema.json does not name: ragged ids
+    train = make_input_fn(out, batch_size=16, mode="eval", ragged=True, features=["text/token_ids"])()
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocab.read_text(encoding="utf-8").splitlines()),
+                                             num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                                             max_sequence_length=48)
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = classifier.fit(train.map(bert_inputs), epochs=1, verbose=0)
+    assert history.history["loss"][0] > 0
+    batch, _ = next(iter(train.map(bert_inputs)))
+    assert batch["token_ids"].shape == (16, 48) and classifier.predict(batch, verbose=0).shape == (16, 2)
