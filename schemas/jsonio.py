@@ -87,6 +87,7 @@ def schema_to_dict(schema: DatasetSchema) -> dict:
                 "size": v.size,
                 "first_id": v.first_id,
                 "reserved": [{"id": i, "token": t} for i, t in v.reserved],
+                **({"padding_id": v.padding_id} if v.padding_id is not None else {}),
                 **({"learned_from": list(v.learned_from)} if v.learned_from is not None else {}),
             }
             for v in schema.vocabularies
@@ -300,6 +301,7 @@ def _vocabulary(f: _Fields) -> Vocabulary:
         first_id=f.count("first_id", default=0),
         reserved=reserved,
         learned_from=_strings(f, "learned_from"),
+        padding_id=f.count("padding_id", default=None),
     )
 
 

@@ -119,10 +119,13 @@ class Vocabulary:
     # the splits whose documents a learned vocabulary was counted from (None: not learned from the
     # dataset's documents, e.g. given as a file, or a list of labels)
     learned_from: tuple[str, ...] | None = None
+    # the id that pads when it is a line of the file (a KerasHub tokenizer's [PAD] or <pad>), not reserved
+    padding_id: int | None = None
 
     @property
     def pad_id(self) -> int | None:
-        return next((i for i, token in self.reserved if token == ""), None)
+        """The id sequences are padded with: the reserved "" (Keras), else `padding_id`, else None."""
+        return next((i for i, token in self.reserved if token == ""), self.padding_id)
 
     @property
     def oov_id(self) -> int | None:

@@ -214,12 +214,19 @@ def vocabulary_files(settings: TextSettings) -> tuple[str, ...]:
     return settings.tokenizer_files or (TOKENS_FILE,)
 
 
+# A KerasHub vocabulary's padding token, where it has one (BERT's WordPiece; SentencePiece models and
+# RoBERTa's byte-pair): what its preprocessors pad with, and so what the readers pad with.
+PADDING_TOKENS = (b"[PAD]", b"<pad>")
+
+
 def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None) -> Vocabulary:
     """The schema's entry for the tokens file: Keras' layout (two reserved ids before the first line), or
     a KerasHub tokenizer's (every id a line)."""
     reserved = RESERVED if vocabulary.first_id == FIRST_ID else ()
+    padding = None if reserved else next(
+        (vocabulary.first_id + vocabulary.tokens.index(token) for token in PADDING_TOKENS if token in vocabulary.tokens), None)
     return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), vocabulary.first_id, reserved,
-                      learned_from)
+                      learned_from, padding)
 
 
 def check_inputs(survey: dict, summary: dict, written: int, rejected: int) -> int:

@@ -104,6 +104,7 @@ def test_a_kerashub_bert_trains_on_the_shards_of_a_learned_vocabulary(corpus, tm
     import keras
 
     from readers import make_input_fn
+    from schemas import load_schema
 
     root, lines = corpus
     docs = tmp_path / "docs.jsonl"
@@ -116,12 +117,13 @@ def test_a_kerashub_bert_trains_on_the_shards_of_a_learned_vocabulary(corpus, tm
     assert result.exit_code == 0, result.err
     pad_id = vocab.read_text(encoding="utf-8").splitlines().index("[PAD]")
 
-    def bert_inputs(features, labels):  # KerasHub's BERT inputs, without its preprocessor, padded with [PAD]
-        ids = features["text/token_ids"].to_tensor(pad_id, shape=[None, 48])
+    def bert_inputs(features, labels):  # KerasHub's BERT inputs, without its preprocessor
+        ids = features["text/token_ids"]
         return {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": ids != pad_id}, labels
 
-    # a KerasHub vocabulary's padding token is a line of it, which schema.json does not name: ragged ids
-    train = make_input_fn(out, batch_size=16, mode="eval", ragged=True, features=["text/token_ids"])()
+    # the ids come padded with [PAD], as BERT's preprocessor pads them (schema.json names its id)
+    assert load_schema(str(out)).vocabulary("tokens").pad_id == pad_id
+    train = make_input_fn(out, batch_size=16, mode="eval", sequence_length=48, features=["text/token_ids"])()
     backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocab.read_text(encoding="utf-8").splitlines()),
                                              num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
                                              max_sequence_length=48)

@@ -277,6 +277,8 @@ def dataset_schemas(draw: Any) -> DatasetSchema:
             size=draw(counts),
             first_id=draw(st.integers(0, 3)),
             reserved=tuple(draw(st.lists(st.tuples(st.integers(0, 3), names), max_size=2))),
+            learned_from=draw(st.none() | st.lists(split_names, max_size=2).map(tuple)),
+            padding_id=draw(st.none() | st.integers(0, 5)),
         )
         for i, name in enumerate(vocab_names)
     )
