@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import keras_hub
-import tensorflow as tf
 import pytest
+import tensorflow as tf
 
 from tests.text_reference import package_description_lines
 
