@@ -241,11 +241,44 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
             finding = Finding(vocab.file, lines, problem, unit="lines")
         findings.append(finding)
         progress(finding)
+    for finding in tokenizer_findings(root, schema):
+        findings.append(finding)
+        progress(finding)
     indexed = {f.file: (f.index_written, f.records) for f in findings if f.index_written}
     if indexed and not any(f.problem for f in findings):
         schema = _with_indexes(schema, indexed)
         save_schema(schema, root, expect=seen)  # ChangedFileError if another job rewrote it meanwhile
     return schema, findings
+
+
+def tokenizer_findings(root: str, schema: DatasetSchema) -> list[Finding]:
+    """A KerasHub tokenizer's own files in the dataset (a SentencePiece model; a byte-pair vocabulary and
+    merges): each there, and building the tokenizer whose pieces the tokens file lists (one finding
+    per file; none for other datasets)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from prep.text.tokenizer import read_token_vocabulary
+
+    files = schema.text.tokenizer_files if schema.text is not None else ()
+    if not files:
+        return []
+    missing = [file for file in files if not FileSystems.exists(FileSystems.join(root, file))]
+    if missing:
+        return [Finding(file, None, "missing tokenizer file: readers and updates build the tokenizer from it")
+                for file in missing]
+    tokens = next((v for v in schema.vocabularies if v.kind == "tokens"), None)
+    try:
+        vocabulary = read_token_vocabulary(tuple(FileSystems.join(root, file) for file in files), schema.text)
+    except ValueError as e:
+        return [Finding(files[0], None, f"does not build the tokenizer: {e}")]
+    if tokens is not None and len(vocabulary.tokens) != tokens.size:
+        return [Finding(files[0], len(vocabulary.tokens), f"makes a tokenizer of {len(vocabulary.tokens)} pieces, but "
+                                                          f"{tokens.file} lists {tokens.size}", unit="pieces")]
+    others = []  # a byte-pair tokenizer's merges: sound since the tokenizer built; their lines
+    for file in files[1:]:
+        with FileSystems.open(FileSystems.join(root, file), compression_type="uncompressed") as f:
+            others.append(Finding(file, f.read().count(b"\n"), unit="lines"))
+    return [Finding(files[0], len(vocabulary.tokens), unit="pieces"), *others]
 
 
 def _with_indexes(schema: DatasetSchema, indexed: dict[str, tuple[str, int]]) -> DatasetSchema:

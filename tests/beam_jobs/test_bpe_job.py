@@ -96,7 +96,12 @@ def test_inspect_verify_and_update_read_a_bpe_dataset(files, corpus, tmp_path, p
     assert [new["text/token_ids"]] == keras_hub_ids(vocabulary, merges, ["the slow red fox<|endoftext|>"],
                                                     unsplittable_tokens=["<|endoftext|>"])
     assert new["text/token_ids"][-1] == ids["<|endoftext|>"]
-    assert prep_cli("verify", out).exit_code == 0
+    verified = prep_cli("verify", out)
+    assert verified.exit_code == 0
+    assert f"vocab/vocabulary.json: {len(ids)} pieces" in verified.out and "vocab/merges.txt: " in verified.out
+    (out / "vocab/merges.txt").unlink()  # verify builds the tokenizer from the files the dataset holds
+    verified = prep_cli("verify", out)
+    assert verified.exit_code != 0 and "vocab/merges.txt: missing tokenizer file" in verified.out + verified.err
 
 
 @pytest.mark.parametrize("flags, message", [

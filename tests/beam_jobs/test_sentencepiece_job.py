@@ -124,7 +124,17 @@ def test_inspect_verify_and_update_read_a_sentencepiece_dataset(model, corpus, t
     # an update reads the model the dataset holds (the --vocab file may be gone) and keeps --add-bos
     new = updated_without(prep_cli, corpus, out, "the slow red fox", [model])
     assert new["text/token_ids"] == processor.EncodeAsIds("the slow red fox", add_bos=True)
-    assert prep_cli("verify", out).exit_code == 0
+    verified = prep_cli("verify", out)
+    assert verified.exit_code == 0 and "vocab/vocabulary.spm" in verified.out, verified.out
+
+    # verify builds the tokenizer from the model the dataset holds: a damaged or missing one is found
+    spm = out / "vocab/vocabulary.spm"
+    spm.write_bytes(spm.read_bytes()[:100])
+    verified = prep_cli("verify", out)
+    assert verified.exit_code != 0 and "does not build the tokenizer" in verified.out + verified.err
+    spm.unlink()
+    verified = prep_cli("verify", out)
+    assert verified.exit_code != 0 and "missing tokenizer file" in verified.out + verified.err
 
 
 @pytest.mark.parametrize("flags, message", [
