@@ -11,6 +11,7 @@ import keras_hub
 import pytest
 import tensorflow as tf
 
+from tests.beam_jobs.test_sentencepiece_job import updated_without
 from tests.beam_jobs.test_text_job import read_records, shard_bytes, stats
 
 DOCUMENTS = [
@@ -84,6 +85,12 @@ def test_inspect_and_verify_read_a_wordpiece_dataset(corpus, tmp_path, prep_cli)
     assert len(shown_ids) == 3
     for ids, pieces in shown_ids:
         assert " ".join(VOCABULARY[int(i)] for i in ids.split(", ")) == pieces
+    assert prep_cli("verify", out).exit_code == 0
+
+    # an update tokenises with the vocab.txt the dataset holds (the --vocab file may be gone) and its options
+    text = "The RUNNERS jumped"
+    new = updated_without(prep_cli, src, out, text, [vocab])
+    assert new["text/token_ids"] == keras_hub_ids([text], lowercase=True)[0]
     assert prep_cli("verify", out).exit_code == 0
     # an id past the vocabulary is found: the schema's vocabulary is the whole vocab.txt
     schema = json.loads((out / "schema.json").read_text())
