@@ -59,6 +59,7 @@ def verify(dataset, no_parse, write_indexes):
     from prep.jobs.hold import hold_output
     from prep.jobs.progress import RECORDS_CHECKED, SHARDS_CHECKED, STAGES, Counts
     from prep.jobs.terminal import quiet_tensorflow
+    from prep.text.tokenizer_files import tokenizer_findings
     from schemas import load_schema
 
     quiet_tensorflow()
@@ -82,7 +83,8 @@ def verify(dataset, no_parse, write_indexes):
     # --write-indexes writes into the dataset: it holds it as a job writing one does (prep.jobs.hold)
     try:
         with hold_output(root, "prep verify --write-indexes", create=False) if write_indexes else contextlib.nullcontext():
-            schema, findings = verify_dataset(root, parse=not no_parse, progress=report, write_indexes=write_indexes)
+            schema, findings = verify_dataset(root, parse=not no_parse, progress=report, write_indexes=write_indexes,
+                                              checks=(tokenizer_findings,))
     finally:
         display.close()
     bad = [f for f in findings if f.problem]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from prep.core import sharding
+from prep.core.file_findings import Finding
 from prep.records import tfrecord_io
 from schemas import SCHEMA_FILE, DatasetSchema, SchemaError, Shard, feature_spec, load_schema, save_schema
 from schemas.guarded_write import observe
@@ -24,17 +24,6 @@ from schemas.versions import kept_versions, load_version, read_schema_file, vers
 
 PARSE_BATCH = 1024  # records parsed per tf.io.parse_example call
 _SHARD_NAME = re.compile(r"^[^/]+-\d{5}-of-\d{5}\.tfrecord(\.gz|\.zz)?$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """The outcome for one file: `problem` is None when it is sound."""
-
-    file: str
-    records: int | None  # records in a shard, lines in a vocabulary
-    problem: str | None = None
-    unit: str = "records"
-    index_written: str | None = None  # the record index verify --write-indexes wrote for a shard
 
 
 def _batches(records: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
@@ -200,8 +189,10 @@ def _listed_files(root: str) -> list[str]:
 
 
 def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding], None] = lambda finding: None,
-                   write_indexes: bool = False) -> tuple[DatasetSchema, list[Finding]]:
-    """Every finding about the dataset in `root` (load_schema's SchemaError if it has no usable schema).
+                   write_indexes: bool = False,
+                   checks: Sequence[Callable[[str, DatasetSchema], list[Finding]]] = ()) -> tuple[DatasetSchema, list[Finding]]:
+    """Every finding about the dataset in `root` (load_schema's SchemaError if it has no usable schema),
+    with those of `checks` (a modality's own files: prep.text.tokenizer_files, passed in by the CLI).
     With `write_indexes`, each uncompressed shard without a record index gets one (a dataset written
     before prep wrote them, or foreign shards), and when every file is sound schema.json lists them
     (and the record counts it did not know): the returned schema is the one written."""
@@ -241,44 +232,15 @@ def verify_dataset(root: str, *, parse: bool = True, progress: Callable[[Finding
             finding = Finding(vocab.file, lines, problem, unit="lines")
         findings.append(finding)
         progress(finding)
-    for finding in tokenizer_findings(root, schema):
-        findings.append(finding)
-        progress(finding)
+    for check in checks:
+        for finding in check(root, schema):
+            findings.append(finding)
+            progress(finding)
     indexed = {f.file: (f.index_written, f.records) for f in findings if f.index_written}
     if indexed and not any(f.problem for f in findings):
         schema = _with_indexes(schema, indexed)
         save_schema(schema, root, expect=seen)  # ChangedFileError if another job rewrote it meanwhile
     return schema, findings
-
-
-def tokenizer_findings(root: str, schema: DatasetSchema) -> list[Finding]:
-    """A KerasHub tokenizer's own files in the dataset (a SentencePiece model; a byte-pair vocabulary and
-    merges): each there, and building the tokenizer whose pieces the tokens file lists (one finding
-    per file; none for other datasets)."""
-    from apache_beam.io.filesystems import FileSystems
-
-    from prep.text.tokenizer import read_token_vocabulary
-
-    files = schema.text.tokenizer_files if schema.text is not None else ()
-    if not files:
-        return []
-    missing = [file for file in files if not FileSystems.exists(FileSystems.join(root, file))]
-    if missing:
-        return [Finding(file, None, "missing tokenizer file: readers and updates build the tokenizer from it")
-                for file in missing]
-    tokens = next((v for v in schema.vocabularies if v.kind == "tokens"), None)
-    try:
-        vocabulary = read_token_vocabulary(tuple(FileSystems.join(root, file) for file in files), schema.text)
-    except ValueError as e:
-        return [Finding(files[0], None, f"does not build the tokenizer: {e}")]
-    if tokens is not None and len(vocabulary.tokens) != tokens.size:
-        return [Finding(files[0], len(vocabulary.tokens), f"makes a tokenizer of {len(vocabulary.tokens)} pieces, but "
-                                                          f"{tokens.file} lists {tokens.size}", unit="pieces")]
-    others = []  # a byte-pair tokenizer's merges: sound since the tokenizer built; their lines
-    for file in files[1:]:
-        with FileSystems.open(FileSystems.join(root, file), compression_type="uncompressed") as f:
-            others.append(Finding(file, f.read().count(b"\n"), unit="lines"))
-    return [Finding(files[0], len(vocabulary.tokens), unit="pieces"), *others]
 
 
 def _with_indexes(schema: DatasetSchema, indexed: dict[str, tuple[str, int]]) -> DatasetSchema:
