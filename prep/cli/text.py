@@ -139,7 +139,7 @@ def wordpiece_learning_flags(command):
             wrong = _given(ctx, (*options, "reserved_tokens"))
             if wrong:
                 raise click.UsageError(f"{_flag(ctx, wrong[0])} is a WordPiece option: add --tokenizer wordpiece")
-            return command(*args, settings=settings, reserved_tokens=(), **kwargs)
+            return command(*args, settings=settings, reserved_tokens=DEFAULT_RESERVED, **kwargs)
         wrong = _given(ctx, [name for name in _TEXT_VECTORIZATION_FLAGS if name != "max_tokens"])
         if wrong:
             raise click.UsageError(f"{_flag(ctx, wrong[0])} is a TextVectorization setting; --tokenizer wordpiece "
@@ -411,8 +411,7 @@ def vocab(inputs, out, settings, reserved_tokens, runner, overwrite):
     from prep.text.options import VocabJobOptions
 
     out = os.path.abspath(out) if is_local(out) else out
-    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now(),
-                              **({"reserved_tokens": reserved_tokens} if reserved_tokens else {}))
+    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now(), reserved_tokens=reserved_tokens)
     with contextlib.nullcontext() if runner.dry_run else hold_file(out, f"prep vocab {shlex.quote(inputs.src)}"):
         text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
         text_preflight.check_text_source(inputs, None, False)

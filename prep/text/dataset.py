@@ -16,7 +16,6 @@ from prep.core.layout import Layout, extend_classes
 from prep.core.statistics import Summary
 from prep.core.versions import inventory_bytes
 from prep.core.vocab_files import vocabulary_bytes
-from prep.core.wording import all_rejected
 from prep.jobs import results as job_results
 from prep.jobs.results import (
     LABELS_FILE,
@@ -35,7 +34,15 @@ from prep.text.corpus_survey import InSplits
 from prep.text.inventory import INPUTS_FILE
 from prep.text.options import TextJobOptions, VocabJobOptions
 from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
-from prep.text.vocabulary import FIRST_ID, RESERVED, EmptyVocabularyError, TokenVocabulary, counts_tsv, tokens_file
+from prep.text.vocabulary import (
+    FIRST_ID,
+    RESERVED,
+    EmptyVocabularyError,
+    TokenVocabulary,
+    counts_tsv,
+    require_documents,
+    tokens_file,
+)
 from prep.text.wordpiece_learner import LearnerSettings, NothingToLearn, learn_wordpiece
 from schemas import DatasetSchema, Provenance, TextSettings, Vocabulary
 from schemas.versions import read_version_file
@@ -341,9 +348,7 @@ def finish_wordpiece_vocab(options: VocabJobOptions, counts: dict[str, int], sur
     words it was learned from (most frequent first: a vocabulary of another size can be learned from
     them again), stats, rejections, and the vocab.txt KerasHub's compute_word_piece_vocabulary would
     write (the reserved tokens first), last. EmptyVocabularyError when there is nothing to learn from."""
-    if not survey.get("inputs", {}).get("documents", 0):
-        why = all_rejected(survey.get("inputs", {}).get("rows", 0), survey.get("rejected", {}))
-        raise EmptyVocabularyError(f"no document to learn a vocabulary from: {why}")
+    require_documents(survey)
     settings = options.text.wordpiece
     try:
         tokens = learn_wordpiece(counts, options.text.max_tokens, options.reserved_tokens, settings.suffix_indicator)

@@ -129,6 +129,14 @@ def candidates(counts: Mapping[bytes, int], rules: VocabularyRules) -> tuple[lis
     return kept, cut
 
 
+def require_documents(survey: dict) -> None:
+    """EmptyVocabularyError saying why, when the survey (prep.text.corpus_survey's summary) found no
+    document to learn a vocabulary from: every input was rejected, or there was none."""
+    if not survey.get("inputs", {}).get("documents", 0):
+        why = all_rejected(survey.get("inputs", {}).get("rows", 0), survey.get("rejected", {}))
+        raise EmptyVocabularyError(f"no document to learn a vocabulary from: {why}")
+
+
 def choose(buckets: Iterable[tuple[list[tuple[bytes, int]], CutCounts]], rules: VocabularyRules,
            empty_hint: str | None = None, survey: dict | None = None, *,
            empty_without_documents: bool = False) -> TokenVocabulary:
@@ -140,8 +148,7 @@ def choose(buckets: Iterable[tuple[list[tuple[bytes, int]], CutCounts]], rules: 
     if survey is not None and not survey.get("inputs", {}).get("documents", 0):
         if empty_without_documents:
             return TokenVocabulary((), ())
-        why = all_rejected(survey.get("inputs", {}).get("rows", 0), survey.get("rejected", {}))
-        raise EmptyVocabularyError(f"no document to learn a vocabulary from: {why}")
+        require_documents(survey)
     buckets = list(buckets)
     cut = CutCounts()
     for _, bucket_cut in buckets:
