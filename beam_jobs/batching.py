@@ -70,8 +70,14 @@ class BatchPerKey(beam.DoFn):
 
     def _flush(self) -> list:
         batches, self._batches, self._values, self._bytes = self._batches, {}, 0, 0
-        pickled = [(key, pickle.dumps(values, pickle.HIGHEST_PROTOCOL)) for key, values in batches.items()]
-        return spill(self.spill_dir, pickled) if self.spill_dir and pickled else pickled
+        return batched(batches, self.spill_dir)
+
+
+def batched(groups: dict[Any, list], spill_dir: str | None) -> list[tuple[Any, bytes | Spilled]]:
+    """(key, one pickle of the group's values) for each group, as BatchPerKey sends them (spilled to
+    one file in `spill_dir` when given): for values gathered elsewhere that join BatchPerKey's batches."""
+    pickled = [(key, pickle.dumps(values, pickle.HIGHEST_PROTOCOL)) for key, values in groups.items()]
+    return spill(spill_dir, pickled) if spill_dir and pickled else pickled
 
 
 def spill(folder: str, batches: list[tuple[Any, bytes]]) -> list[tuple[Any, Spilled]]:

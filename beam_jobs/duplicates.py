@@ -51,7 +51,7 @@ def _unless_dropped(joined) -> list:
     return [] if any(True for _ in sides["dropped"]) else list(sides["records"])
 
 
-def _bucketed(content: duplicates.Content, record, count: int = 0):
+def bucketed(content: duplicates.Content, record, count: int = 0):
     """A record's copy, once for each bucket it must be compared in (see `duplicates.buckets`), the
     buckets sized for `count` inputs."""
     copy = content.copy(record)
@@ -77,21 +77,26 @@ class FindDuplicates(beam.PTransform):
     for each copy dropped. `duplicates.from_summary` makes stats.json's "duplicates" of them, so no
     shuffle of its own gathers them. `content` says what the records are (default: images);
     `spill_dir`: see beam_jobs.batching; `count`: the number of inputs (a PCollection of one int), to
-    size the buckets (duplicates.key_bits), or None for the smallest."""
+    size the buckets (duplicates.key_bits), or None for the smallest; `held`: (bucket, batch) of the
+    copies of records that are compared but not among `records` (an update's held records, bucketed
+    by `bucketed` and batched as BatchPerKey batches them). Also `dropped`: (name, rejected.jsonl row)
+    of each record --dedupe or --dedupe-near drops (None without them)."""
 
     def __init__(self, dedupe: bool, content: duplicates.Content = IMAGES, spill_dir: str | None = None,
-                 dedupe_near: bool = False, count=None):
+                 dedupe_near: bool = False, count=None, held=None):
         super().__init__()
         self.dedupe, self.content, self.spill_dir, self.dedupe_near = dedupe, content, spill_dir, dedupe_near
-        self.count = count
+        self.count, self.held = count, held
 
     def expand(self, records):
         content = self.content
         sized = () if self.count is None else (beam.pvalue.AsSingleton(self.count),)
+        gathered = records | "GatherCopies" >> beam.ParDo(
+            BatchPerKey(functools.partial(bucketed, content), spill_dir=self.spill_dir), *sized)
+        if self.held is not None:
+            gathered = (gathered, self.held) | "WithHeldCopies" >> beam.Flatten()
         found = (
-            records
-            | "GatherCopies" >> beam.ParDo(BatchPerKey(functools.partial(_bucketed, content), spill_dir=self.spill_dir),
-                                           *sized)
+            gathered
             | "GroupByBucket" >> beam.GroupByKey()
             | "Compare" >> beam.FlatMap(compare_bucket).with_outputs("near", "facts", main="groups")
         )
@@ -101,7 +106,7 @@ class FindDuplicates(beam.PTransform):
             near = (found.near | "AllNearPairs" >> beam.combiners.ToList()
                     | "NearGroups" >> beam.Map(duplicates.near_found))
             facts.append(near | "NearFacts" >> beam.Map(lambda n: (duplicates.NEAR_FACT, n)))
-        kept = records
+        kept, rows = records, None
         if self.dedupe or self.dedupe_near:
             drops = []
             if self.dedupe:
@@ -128,4 +133,4 @@ class FindDuplicates(beam.PTransform):
                     | "JoinDropped" >> beam.CoGroupByKey()
                     | "DropCopies" >> beam.FlatMap(_unless_dropped)
                 )
-        return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten()}
+        return {"records": kept, "facts": tuple(facts) | "Facts" >> beam.Flatten(), "dropped": rows}

@@ -322,7 +322,7 @@ class ConvertImageFolder(beam.PTransform):
     def expand(self, pipeline):
         o, update = self.options, self.options.update
         files = pipeline | "MatchFiles" >> MatchInputs(o.src)
-        facts, held = [], None
+        facts, copies_held, count = [], None, None
         if o.masks is not None and o.manifest is None:
             paired = files | "PairMasks" >> PairMasks(o)
             detected, inputs, convert = paired["layout"], paired["images"], _ConvertWithMask(o)
@@ -346,27 +346,28 @@ class ConvertImageFolder(beam.PTransform):
             facts += [rows["facts"], found["facts"]]
         layout = beam.pvalue.AsSingleton(detected)
         inputs | "Inputs" >> ReportTotal(INPUTS)
-        if update is not None:
-            compared = (inputs, pipeline | "ReadHeld" >> ReadHeld(o.out, update.shards)) | "Compare" >> Compare(o, layout)
-            inputs, held = compared["convert"], compared["held"]
-            facts.append(compared["facts"])
-        converted = inputs | "Convert" >> beam.ParDo(convert, layout).with_outputs("facts", main="records")
-        records = converted.records
-        facts.append(converted.facts)
-        if held is not None:
-            records = (records, held) | "WithHeld" >> beam.Flatten()
         if o.check_duplicates:
             count = files | "CountInputs" >> beam.combiners.Count.Globally()
+        if update is not None:
+            held = pipeline | "ReadHeld" >> ReadHeld(o.out, update.shards, o.spill_dir)
+            compared = (inputs, held) | "Compare" >> Compare(o, layout, update.shards, count)
+            inputs, copies_held = compared["convert"], compared["copies"]
+            facts.append(compared["facts"])
+        converted = inputs | "Convert" >> beam.ParDo(convert, layout).with_outputs("facts", main="records")
+        records, dropped = converted.records, None
+        facts.append(converted.facts)
+        if o.check_duplicates:
             copies = records | "FindDuplicates" >> FindDuplicates(o.dedupe, spill_dir=o.spill_dir, dedupe_near=o.dedupe_near,
-                                                                  count=count)
-            records = copies["records"]
+                                                                  count=count, held=copies_held)
+            records, dropped = copies["records"], copies["dropped"]
             facts.append(copies["facts"])
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2], o.label_kind)))
         carried = None
         if update is not None:
-            new, staying = records | "NewOrHeld" >> beam.Partition(lambda r, _: int(isinstance(r[2], HeldImage)), 2)
-            carried = staying | "CarryShards" >> CarryShards(o.out, update.shards, o.sharding.compression, o.spill_dir)
-            records = (new, carried["records"]) | "ToWrite" >> beam.Flatten()
+            carried = compared["gone"] | "CarryShards" >> CarryShards(o.out, update.shards, o.sharding.compression,
+                                                                      o.spill_dir, dropped)
+            records = (records, carried["records"]) | "ToWrite" >> beam.Flatten()
+            facts.append(carried["facts"])
         written = records | "WriteShards" >> WriteShards(
             o.out, o.sharding, functools.partial(_record, read=functools.partial(read_image, o.src), label_kind=o.label_kind),
             record_size=lambda image: image.record_size, spill_dir=o.spill_dir, folder=update.folder if update else "",

@@ -33,6 +33,7 @@ from prep.core import layout as layouts
 from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.statistics import Summary
 from prep.jobs.progress import DOCUMENTS, ENCODED, RANGES, REJECTED, Progress
+from prep.jobs.results import PARTIAL_FACT
 from prep.text import dataset as text_dataset
 from prep.text import inventory, vocabulary
 from prep.text.corpus_survey import range_key
@@ -97,7 +98,7 @@ class _EncodeRanges(beam.DoFn):
         at = GlobalWindows.windowed_value if bundle_end else (lambda value: value)
         yield at(record_batches.packed(batch.records, spill_dir))
         if batch.summary is not None:
-            yield beam.pvalue.TaggedOutput("facts", at((text_dataset.PARTIAL_FACT, batch.summary)))
+            yield beam.pvalue.TaggedOutput("facts", at((PARTIAL_FACT, batch.summary)))
             for size in batch.records.sizes().items():
                 yield beam.pvalue.TaggedOutput("sizes", at(size))
         for bucket in packed_groups(batch.copies, spill_dir):  # _compare_copies makes the Copy tuples again
@@ -112,7 +113,7 @@ def _kept_batch(kept: RecordColumns, spill_dir: str | None, at=lambda value: val
         text_dataset.add_text_fact(summary, fact)
     kept = kept._replace(facts=None)
     yield at(record_batches.packed(kept, spill_dir))
-    yield beam.pvalue.TaggedOutput("facts", at((text_dataset.PARTIAL_FACT, summary)))
+    yield beam.pvalue.TaggedOutput("facts", at((PARTIAL_FACT, summary)))
     for size in kept.sizes().items():
         yield beam.pvalue.TaggedOutput("sizes", at(size))
 

@@ -30,7 +30,7 @@ from prep.core.row_files import byte_ranges
 from prep.core.statistics import Summary
 from prep.core.versions import ids_file_name, inventory_file_name, inventory_rows
 from prep.jobs.options import HeldShard
-from prep.jobs.results import REJECTED_FILE
+from prep.jobs.results import PARTIAL_FACT, REJECTED_FILE
 from prep.records import tfrecord_io
 from prep.text import dataset as text_dataset
 from prep.text import inventory
@@ -194,7 +194,7 @@ class _CarryTextShard(beam.DoFn):
         stay = [i for i, row in enumerate(rows) if kept.get(inventory.file_of(row)) and row["name"] not in dropped]
         if len(stay) == len(rows):
             ids = inventory.ids_of(read_file(FileSystems.join(out, ids_file_name(shard.file))))
-            yield beam.pvalue.TaggedOutput("facts", (text_dataset.PARTIAL_FACT, _held_summary(rows, ids)))
+            yield beam.pvalue.TaggedOutput("facts", (PARTIAL_FACT, _held_summary(rows, ids)))
             yield carried_result(shard) | {"ids_file": ids_file_name(shard.file)}
             return
         if not stay:
@@ -221,7 +221,7 @@ class _CarryTextShard(beam.DoFn):
             return
         held = [rows[i] for i, _ in chunk]
         records, offsets = [record for _, record in chunk], [row["at"] for row in held]
-        yield beam.pvalue.TaggedOutput("facts", (text_dataset.PARTIAL_FACT, _held_summary(
+        yield beam.pvalue.TaggedOutput("facts", (PARTIAL_FACT, _held_summary(
             held, inventory.used_ids(records, offsets))))
         hashes = [placement(row["name"]) for row in held]
         columns = RecordColumns([row["split"] for row in held], [row["name"] for row in held], records,

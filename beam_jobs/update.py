@@ -1,28 +1,40 @@
 """An update (`--update`): the next version of a dataset, converting only the inputs that changed.
 
-1. `ReadHeld`: the records the current version holds, as their shards' inventories describe them
-   (prep.images.inventory), keyed by name; the inputs those records came from are never opened.
-2. `Compare`: a join of SRC's listing with them, by name. An input whose file has the digest its
-   record was made from, and whose split and label are what the record says, keeps its record (a
-   HeldImage goes on); any other input is converted as in a first run; a record whose input is gone is
-   left out. A file in a class folder whose size and modification time are those its record was made
-   from (prep.images.inventory.stable_stat) is not read again for its digest.
-3. After the duplicate search (which sees the held records beside the new ones), `CarryShards`
-   groups the held records that stay by shard: a shard all of whose records stay is shared with the
-   new version as it is; the records that stay in any other shard are read out of it and written again
-   with the new records, into the new version's folder (prep.core.versions.version_folder).
+Held records (those the current version holds) never travel one by one: an update's time and its
+workers' memory go to what changed, not to the dataset's size.
+
+1. `ReadHeld`: the records of each shard of the current version, as its inventory describes them
+   (prep.images.inventory), packed by a hash of their names into buckets of about NAMES_PER_BUCKET;
+   the inputs those records came from are never opened.
+2. `Compare`: SRC's listing, batched into the same buckets, joined with them bucket by bucket. An
+   input whose file has the digest its record was made from, and whose split and label are what the
+   record says, keeps its record; any other input is converted as in a first run, and its old record
+   (if any) goes, as does the record of an input that is gone: those go on as ("gone", shard,
+   position). A file in a class folder whose size and modification time are those its record was
+   made from (prep.images.inventory.stable_stat) is not read again for its digest. The records that
+   stay go on only as their copies (prep.core.duplicates.Copy), packed by duplicate bucket, for the
+   duplicate search to compare the new records with.
+3. `CarryShards`: each shard of the current version, with the positions it loses (gone, or dropped
+   by --dedupe): a shard all of whose records stay is shared with the new version as it is; the
+   records that stay in any other shard are read out of it and written again with the new records,
+   into the new version's folder (prep.core.versions.version_folder). Their facts for stats.json come
+   from the inventory.
 """
 
 from __future__ import annotations
 
+import zlib
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs.batching import spill
+from beam_jobs.batching import BatchPerKey, batched, spill, values_of
+from beam_jobs.duplicates import IMAGES, bucketed
 from beam_jobs.source_files import image_path, read_file
 from prep.core import layout as layouts
 from prep.core.duplicates import content_digest
 from prep.core.splits import DEFAULT_SPLIT
+from prep.core.statistics import Summary
 from prep.core.versions import inventory_file_name, inventory_rows
 from prep.images import dataset as image_dataset
 from prep.images.inventory import HeldImage
@@ -30,7 +42,20 @@ from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.jobs.options import HeldShard
 from prep.jobs.progress import KEPT, Progress
+from prep.jobs.results import PARTIAL_FACT
 from prep.records import tfrecord_io
+
+NAMES_PER_BUCKET = 10_000  # held records (and about as many listed inputs) a worker compares at once
+
+
+def name_buckets(shards: tuple[HeldShard, ...]) -> int:
+    """How many buckets an update compares names in: about NAMES_PER_BUCKET held records each."""
+    return max(1, -(-sum(shard.num_records for shard in shards) // NAMES_PER_BUCKET))
+
+
+def name_bucket(name: str, buckets: int) -> int:
+    """The bucket of a record's name: the same in every worker (Python's hash() is not)."""
+    return zlib.crc32(name.encode("utf-8")) % buckets
 
 
 def read_inventory(out: str, shard: HeldShard) -> tuple[list[dict], bytes]:
@@ -44,50 +69,71 @@ def read_inventory(out: str, shard: HeldShard) -> tuple[list[dict], bytes]:
     return rows, data
 
 
-def _held_images(shard: HeldShard, out: str):
-    rows = read_inventory(out, shard)[0]
-    return [(row["name"], HeldImage(row, shard.file, i)) for i, row in enumerate(rows)]
+def _held_images(shard: HeldShard, out: str, buckets: int, spill_dir: str | None):
+    groups: dict[int, list[HeldImage]] = {}
+    for i, row in enumerate(read_inventory(out, shard)[0]):
+        groups.setdefault(name_bucket(row["name"], buckets), []).append(HeldImage(row, shard.file, i))
+    return batched(groups, spill_dir)
 
 
 class ReadHeld(beam.PTransform):
-    """The records of the shards an update starts from, as (name, HeldImage)."""
+    """The records of the shards an update starts from, as (name bucket, batch of HeldImages)."""
 
-    def __init__(self, out: str, shards: tuple[HeldShard, ...]):
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], spill_dir: str | None = None):
         super().__init__()
-        self.out, self.shards = out, shards
+        self.out, self.shards, self.spill_dir = out, shards, spill_dir
 
     def expand(self, pipeline):
-        out = self.out
         return (pipeline
                 | "Shards" >> beam.Create(list(self.shards))
                 | "Spread" >> beam.Reshuffle()
-                | "Inventory" >> beam.FlatMap(_held_images, out))
+                | "Inventory" >> beam.FlatMap(_held_images, self.out, name_buckets(self.shards), self.spill_dir))
 
 
 class _Compare(beam.DoFn):
-    """(name, {"listed": [input], "held": [HeldImage]}) -> the held record that stays, as (split, name,
-    HeldImage); or the input to convert (tagged "convert"); a record whose input is gone or changed goes
-    no further. An input is a file under SRC as MatchInputs lists it (class folders: its input is
-    counted here, as converting it would), or (image, manifest row) (counted when the rows were read)."""
+    """(name bucket, {"listed": [batch of inputs], "held": [batch of HeldImages]}) -> the inputs to
+    convert (main); tagged: "gone" (shard, position) of each held record that does not stay, "copies"
+    (duplicate bucket, batch of Copies) of those that stay (with `compare_copies`), and "facts" (one
+    INPUT_FACT + (n,) for the class-folder files whose records stay). An input is a file under SRC as
+    MatchInputs lists it (class folders: its input is counted here, as converting it would), or
+    (image, manifest row) (counted when the rows were read)."""
 
-    def __init__(self, options: ImageJobOptions):
-        self.options = options
+    def __init__(self, options: ImageJobOptions, compare_copies: bool):
+        self.options, self.compare_copies = options, compare_copies
 
     def setup(self):
         self.progress = Progress()
 
-    def process(self, element, layout: layouts.Layout):
-        name, sides = element
-        listed, held = list(sides["listed"]), list(sides["held"])
-        if not listed:
-            return
-        if held and self._unchanged(listed[0], name, held[0], layout):
-            self.progress.add(KEPT)
-            yield held[0].split, name, held[0]
+    def process(self, element, layout: layouts.Layout, count: int = 0):
+        _, sides = element
+        held = {image.relative_path: image for image in values_of(sides["held"])}
+        seen, copies, kept = set(), {}, 0
+        for listed in values_of(sides["listed"]):
+            name = self._name(listed)
+            if name in seen:
+                continue  # listed twice (one image in two manifest rows): converted once, as before
+            seen.add(name)
+            image = held.pop(name, None)
+            if image is not None and self._unchanged(listed, name, image, layout):
+                kept += 1
+                if self.compare_copies:
+                    for key, copy in bucketed(IMAGES, (image.split, name, image), count):
+                        copies.setdefault(key, []).append(copy)
+                continue
+            yield listed
+            if image is not None:
+                yield beam.pvalue.TaggedOutput("gone", (image.shard, image.position))
+        for image in held.values():  # its input is gone
+            yield beam.pvalue.TaggedOutput("gone", (image.shard, image.position))
+        if kept:
+            self.progress.add(KEPT, kept)
             if self.options.manifest is None:
-                yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT)
-            return
-        yield beam.pvalue.TaggedOutput("convert", listed[0])
+                yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT + (kept,))
+        for pair in batched(copies, self.options.spill_dir):
+            yield beam.pvalue.TaggedOutput("copies", pair)
+
+    def _name(self, listed) -> str:
+        return listed[0] if self.options.manifest is not None else layouts.relative_path(listed[0], self.options.src)
 
     def _where(self, listed, name: str, layout: layouts.Layout) -> tuple[str, str | None, str] | None:
         """(path, split from the input or None, annotation) of an input, or None when it is no record's."""
@@ -119,23 +165,25 @@ class _Compare(beam.DoFn):
 
 
 class Compare(beam.PTransform):
-    """(inputs, held records) -> {"held": the held records that stay, "convert": the inputs to
-    convert, "facts": an INPUT_FACT for each class-folder file whose record stays}."""
+    """(inputs, ReadHeld's batches) -> {"convert": the inputs to convert, "gone": (shard, position) of
+    the held records that do not stay, "copies": the copies of those that stay, by duplicate bucket
+    (with `count`, the number of inputs as a PCollection of one int, which sizes the buckets: see
+    beam_jobs.duplicates.FindDuplicates), "facts"}."""
 
-    def __init__(self, options: ImageJobOptions, layout):
+    def __init__(self, options: ImageJobOptions, layout, shards: tuple[HeldShard, ...], count=None):
         super().__init__()
-        self.options, self.layout = options, layout
+        self.options, self.layout, self.shards, self.count = options, layout, shards, count
 
     def expand(self, inputs):
         files, held = inputs
-        src = self.options.src
-        if self.options.manifest is None:
-            listed = files | "ByName" >> beam.Map(lambda f: (layouts.relative_path(f[0], src), f))
-        else:
-            listed = files | "ByName" >> beam.Map(lambda image: (image[0], image))
+        buckets, name = name_buckets(self.shards), _Compare(self.options, self.count is not None)._name
+        listed = files | "ByBucket" >> beam.ParDo(BatchPerKey(lambda f: [(name_bucket(name(f), buckets), f)],
+                                                              spill_dir=self.options.spill_dir))
+        sized = () if self.count is None else (beam.pvalue.AsSingleton(self.count),)
         return ({"listed": listed, "held": held}
-                | "JoinByName" >> beam.CoGroupByKey()
-                | "Compare" >> beam.ParDo(_Compare(self.options), self.layout).with_outputs("convert", "facts", main="held"))
+                | "JoinByBucket" >> beam.CoGroupByKey()
+                | "Compare" >> beam.ParDo(_Compare(self.options, self.count is not None), self.layout, *sized)
+                .with_outputs("gone", "copies", "facts", main="convert"))
 
 
 def carried_result(shard: HeldShard) -> dict:
@@ -145,51 +193,71 @@ def carried_result(shard: HeldShard) -> dict:
             "inventory_file": inventory_file_name(shard.file), "staging": None, "carried": True}
 
 
+def held_summary(rows: list[dict]) -> Summary:
+    """The stats facts of records an update keeps, folded from their inventory lines."""
+    summary = Summary()
+    for row in rows:
+        image_dataset.add_image_fact(summary, HeldImage(row, "", 0).fact)
+    return summary
+
+
 class _CarryShard(beam.DoFn):
-    """(shard file, its HeldImages that stay) -> the shard's result as it is, when every record stays;
-    else its staying records, read out of it (tagged "records", to be written again). With `spill_dir`
-    (a local run) the records wait in a spill file there and only where they are travels on: Beam's
-    local runner would hold (and, with several workers, loses: bench/RESULTS.md) a shuffle of the bytes."""
+    """(shard file, {"gone": positions of its records that do not stay}) -> the shard's result as it is,
+    when every record stays (main); else its staying records, read out of it (tagged "records", to be
+    written again); and the staying records' facts (tagged "facts"). `dropped` (a side input): the
+    names of the records --dedupe drops. With `spill_dir` (a local run) the records wait in a spill
+    file there and only where they are travels on: Beam's local runner would hold (and, with several
+    workers, loses: bench/RESULTS.md) a shuffle of the bytes."""
 
     def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None):
         self.out, self.compression, self.spill_dir = out, compression, spill_dir
         self.shards = {shard.file: shard for shard in shards}
 
-    def process(self, element):
-        file, images = element
-        images = list(images)
-        shard = self.shards[file]
-        if len(images) == shard.num_records:
+    def process(self, element, dropped: dict):
+        file, sides = element
+        shard, gone = self.shards[file], set(sides["gone"])
+        rows = read_inventory(self.out, shard)[0]
+        stay = [i for i, row in enumerate(rows) if i not in gone and row["name"] not in dropped]
+        if stay:
+            yield beam.pvalue.TaggedOutput("facts", (PARTIAL_FACT, held_summary([rows[i] for i in stay])))
+        if len(stay) == shard.num_records:
             yield carried_result(shard)
             return
-        wanted = {image.position: image for image in images}
-        found, read = [], 0
+        if not stay:
+            return
+        wanted, found, read = set(stay), [], 0
         for position, record in enumerate(tfrecord_io.read_records(FileSystems.join(self.out, file), self.compression)):
             read += 1
             if position in wanted:
                 found.append((position, record))
-        if read != shard.num_records or len(found) != len(images):
-            raise RuntimeError(f"{file} holds {read} records, {shard.num_records} by schema.json, and {len(images)} "
+        if read != shard.num_records or len(found) != len(stay):
+            raise RuntimeError(f"{file} holds {read} records, {shard.num_records} by schema.json, and {len(stay)} "
                                f"to keep were found {len(found)} times: the dataset changed while the update ran")
         places = spill(self.spill_dir, found) if self.spill_dir else found
         for position, place in places:
-            image = wanted[position]
-            yield beam.pvalue.TaggedOutput("records", (image.split, image.relative_path,
-                                                       HeldImage(image.row, image.shard, position, place)))
+            row = rows[position]
+            yield beam.pvalue.TaggedOutput("records", (row["split"], row["name"], HeldImage(row, file, position, place)))
 
 
 class CarryShards(beam.PTransform):
-    """The held records that stay (split, name, HeldImage) -> {"results": the shards shared as they
-    are (shard results, marked "carried"), "records": the records of the other shards, to write again};
-    `spill_dir`: see _CarryShard."""
+    """(shard, position) of the held records that do not stay -> {"results": the shards shared as they
+    are (shard results, marked "carried"), "records": the staying records of the other shards, to write
+    again, "facts": the staying records' (PARTIAL_FACTs)}; `dropped`: (name, row) of the records
+    --dedupe drops, or None; `spill_dir`: see _CarryShard."""
 
-    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None = None):
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None = None,
+                 dropped=None):
         super().__init__()
         self.out, self.shards, self.compression, self.spill_dir = out, shards, compression, spill_dir
+        self.dropped = dropped
 
-    def expand(self, held):
-        return (held
-                | "ByShard" >> beam.Map(lambda r: (r[2].shard, r[2]))
-                | "GroupByShard" >> beam.GroupByKey()
-                | "Carry" >> beam.ParDo(_CarryShard(self.out, self.shards, self.compression, self.spill_dir))
-                .with_outputs("records", main="results"))
+    def expand(self, gone):
+        pipeline = gone.pipeline
+        shards = (pipeline | "Shards" >> beam.Create([(shard.file, None) for shard in self.shards]))
+        dropped = self.dropped if self.dropped is not None else pipeline | "NoneDropped" >> beam.Create([])
+        return ({"shard": shards, "gone": gone}
+                | "JoinByShard" >> beam.CoGroupByKey()
+                | "Spread" >> beam.Reshuffle()
+                | "Carry" >> beam.ParDo(_CarryShard(self.out, self.shards, self.compression, self.spill_dir),
+                                        beam.pvalue.AsDict(dropped))
+                .with_outputs("records", "facts", main="results"))

@@ -34,7 +34,7 @@ from schemas import DatasetSchema, Provenance, Vocabulary
 LABEL_MAP_FILE = "vocab/label_map.pbtxt"  # a detection dataset's label map, for the Object Detection API
 
 # A fact about one input, gathered by the pipeline for stats.json:
-#   INPUT_FACT for each input file found, record_fact(image) for each record written,
+#   INPUT_FACT for each input file found (INPUT_FACT + (n,) for n at once), record_fact(image) for each record written,
 #   ("rejected", rejected.jsonl row) for each input left out, and the facts of duplicate detection
 INPUT_FACT = ("input", "files")
 UNLISTED = "unlisted"  # a file under SRC that no row of the manifest names
@@ -66,7 +66,7 @@ def add_box_fates(summary: Summary, fates: dict) -> None:
 def add_image_fact(summary: Summary, fact: tuple) -> None:
     if add_shared_fact(summary, fact):
         return
-    if fact == INPUT_FACT:
+    if fact[:2] == INPUT_FACT:  # one input, or (an update's held inputs) INPUT_FACT + (n,)
         summary.count(*fact)
         return
     if fact[0] in (UNLISTED, UNMATCHED_MASK):

@@ -68,11 +68,17 @@ def add_rejection(summary, row: dict) -> None:
     summary.collect(REJECTED_ROWS, row)
 
 
+PARTIAL_FACT = "records_summary"  # (PARTIAL_FACT, Summary): the facts of many records, already folded
+
+
 def add_shared_fact(summary, fact: tuple) -> bool:
-    """Folds a fact every job gathers (a rejection, or one of duplicate detection) into its `Summary`;
-    False for a fact of the job's own."""
+    """Folds a fact every job gathers (a rejection, one of duplicate detection, or a PARTIAL_FACT) into
+    its `Summary`; False for a fact of the job's own."""
     if fact[0] == "rejected":
         add_rejection(summary, fact[1])
+        return True
+    if fact[0] == PARTIAL_FACT:
+        summary.merge(fact[1])
         return True
     return add_duplicate_fact(summary, fact)
 

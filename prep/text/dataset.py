@@ -53,9 +53,8 @@ TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
 # A fact about one input, gathered by the pipeline for stats.json:
 #   ("record", split, label name or None, tokens, out-of-vocabulary tokens, ids written, distinct ids)
 #   ("rejected", rejected.jsonl row)
-#   (PARTIAL_FACT, Summary): the facts of many records already folded (prep.text.encoder)
+#   (PARTIAL_FACT, Summary): the facts of many records already folded (prep.text.encoder; prep.jobs.results)
 #   (HELD_FACT, n): n inputs an update keeps from the version before (records, or rejections)
-PARTIAL_FACT = "records_summary"
 HELD_FACT = "held_inputs"
 HELD_TOKENS = "held_tokens"  # Summary counts of the records an update keeps: tokens, oov_tokens, records
 
@@ -70,9 +69,6 @@ def record_fact(split: str, label: str | None, ids: list[int], written: int, oov
 
 
 def add_text_fact(summary: Summary, fact: tuple) -> None:
-    if fact[0] == PARTIAL_FACT:
-        summary.merge(fact[1])
-        return
     if fact[0] == HELD_FACT:
         summary.count(HELD_FACT, HELD_FACT, fact[1])
         return

@@ -158,6 +158,30 @@ def test_a_new_test_image_that_copies_an_old_training_image_is_leakage(first, pr
     assert sorted(exact["examples"][0]["paths"]) == sorted([train, copy])
 
 
+def test_dedupe_applies_across_versions_and_drops_a_held_copy(tmp_path, prep_cli):
+    src, out = _src(tmp_path), tmp_path / "out"
+    assert prep_cli("images", src, out, *FLAGS, "--dedupe").exit_code == 0
+    test_image = next(name for name, (split, *_) in records(out).items() if split == "test")
+    # a new training image that copies an old test image: the copy kept is the training one, so the held
+    # test record goes and its shard is no longer shared (written again without it, or gone if empty)
+    copy = _path_in("train", "cat", "copy")
+    shutil.copy(src / test_image, src / copy)
+    v1_shards = shard_files(out)
+    updated = prep_cli("images", src, out, "--update", "--workers", "2")
+    assert updated.exit_code == 0, updated.err
+    now = records(out)
+    assert test_image not in now and copy in now
+    assert len(set(v1_shards) - set(shard_files(out))) == 1, "only the shard that held the dropped copy changes"
+    scratch = tmp_path / "scratch"
+    assert prep_cli("images", src, scratch, *FLAGS, "--dedupe").exit_code == 0
+    assert now == records(scratch)
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["reason"]) for r in rejected] == [(test_image, "duplicate")]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["inputs"] == stats["records"] + stats["rejected"] == 12
+    assert prep_cli("verify", out).exit_code == 0
+
+
 def test_a_reader_pinned_to_version_1_reads_it_after_version_3_and_fails_clearly_once_it_is_removed(
         first, tmp_path, prep_cli):
     from readers import make_input_fn

@@ -1,0 +1,64 @@
+"""The listing of SRC fans out over the workers (beam_jobs.matching): one part per folder directly
+under SRC, and what it lists is exactly what Beam's own match of SRC/** lists."""
+
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+import pytest
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.testing.util import assert_that, equal_to
+
+from beam_jobs.matching import MatchInputs, listed_files, listing_parts
+from tests.fake_gcs import fake_gcs  # noqa: F401  (a fixture)
+
+
+def _tree(root):
+    for name in ("top.jpg", ".hidden.jpg", "cat/a.jpg", "cat/deep/er/b.png", "dog/c.jpg", "dog/.d.jpg",
+                 "odd [1] *?/e.jpg", "train/cat/f.jpg", "empty/.keep"):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode() * 3)
+    (root / "nothing").mkdir()
+    outside = root.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(b"secret")
+    os.symlink(outside, root / "linked")  # a linked folder: Beam's listing does not enter it
+    os.symlink(root / "cat" / "a.jpg", root / "link.jpg")  # a linked file: listed, as Beam lists it
+
+
+def _beam_listing(root) -> set[tuple]:
+    return {(m.path, m.size_in_bytes, m.last_updated_in_seconds)
+            for m in FileSystems.match([FileSystems.join(str(root), "**")])[0].metadata_list}
+
+
+def test_a_local_listing_is_one_part_per_folder_and_lists_what_beam_lists(tmp_path):
+    root = tmp_path / "src"
+    _tree(root)
+    parts = listing_parts(str(root))
+    folders = sorted(p[1] for p in parts if p[0] == "match")
+    assert folders == sorted(f"{root}/{name}/**" for name in ("cat", "dog", "odd [[]1] [*][?]", "train", "empty", "nothing"))
+    assert {p[1][0] for p in parts if p[0] == "file"} == {f"{root}/top.jpg", f"{root}/.hidden.jpg", f"{root}/link.jpg"}
+    listed = {f for part in parts for f in listed_files(part)}
+    assert listed == _beam_listing(root)
+    assert len(listed) == 10 and not any("secret" in f[0] for f in listed)
+
+
+def test_match_inputs_in_a_job_lists_every_file_once(tmp_path):
+    root = tmp_path / "src"
+    _tree(root)
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:
+        files = pipeline | MatchInputs(str(root), inputs=False)
+        assert_that(files, equal_to(sorted(_beam_listing(root))))
+
+
+def test_a_bucket_listing_is_one_part_per_folder(fake_gcs):  # noqa: F811
+    fake_gcs.objects = {f"bkt/{name}": 7 for name in
+                        ("src/top.jpg", "src/cat/a.jpg", "src/cat/b/c.jpg", "src/odd[1]/d.jpg", "srcx/e.jpg",
+                         "other/f.jpg", "src/")}
+    parts = listing_parts("gs://bkt/src")
+    assert sorted(p[1] for p in parts if p[0] == "match") == ["gs://bkt/src/cat/**", "gs://bkt/src/odd[[]1]/**"]
+    files = [p[1] for p in parts if p[0] == "file"]
+    assert [(path, size) for path, size, _ in files] == [("gs://bkt/src/top.jpg", 7)]
+    assert files[0][2] == pytest.approx(1796119200.0)  # 2026-12-01T10:00:00Z
