@@ -364,8 +364,7 @@ class ConvertImageFolder(beam.PTransform):
         facts.append(records | "RecordFacts" >> beam.Map(lambda r: image_dataset.record_fact(r[2], o.label_kind)))
         carried = None
         if update is not None:
-            carried = compared["gone"] | "CarryShards" >> CarryShards(o.out, update.shards, o.sharding.compression,
-                                                                      o.spill_dir, dropped)
+            carried = compared["gone"] | "CarryShards" >> CarryShards(o, update.shards, dropped)
             records = (records, carried["records"]) | "ToWrite" >> beam.Flatten()
             facts.append(carried["facts"])
         written = records | "WriteShards" >> WriteShards(

@@ -90,6 +90,13 @@ class ReadHeld(beam.PTransform):
                 | "Inventory" >> beam.FlatMap(_held_images, self.out, name_buckets(self.shards), self.spill_dir))
 
 
+def drops_held(options: ImageJobOptions) -> bool:
+    """Whether the duplicate search may drop a held record that stays (--dedupe, --dedupe-near). The
+    stats facts of the records that stay are folded where that is known: without it, as they are
+    compared (_Compare); with it, once the drops are known, when their shards are carried (_CarryShard)."""
+    return options.check_duplicates and (options.dedupe or options.dedupe_near)
+
+
 class _Compare(beam.DoFn):
     """(name bucket, {"listed": [batch of inputs], "held": [batch of HeldImages]}) -> the inputs to
     convert (main); tagged: "gone" (shard, position) of each held record that does not stay, "copies"
@@ -100,6 +107,7 @@ class _Compare(beam.DoFn):
 
     def __init__(self, options: ImageJobOptions, compare_copies: bool):
         self.options, self.compare_copies = options, compare_copies
+        self.fold_facts = not drops_held(options)
 
     def setup(self):
         self.progress = Progress()
@@ -108,6 +116,7 @@ class _Compare(beam.DoFn):
         _, sides = element
         held = {image.relative_path: image for image in values_of(sides["held"])}
         seen, copies, kept = set(), {}, 0
+        facts = Summary() if self.fold_facts else None
         for listed in values_of(sides["listed"]):
             name = self._name(listed)
             if name in seen:
@@ -116,6 +125,8 @@ class _Compare(beam.DoFn):
             image = held.pop(name, None)
             if image is not None and self._unchanged(listed, name, image, layout):
                 kept += 1
+                if facts is not None:
+                    image_dataset.add_image_fact(facts, image.fact)
                 if self.compare_copies:
                     for key, copy in bucketed(IMAGES, (image.split, name, image), count):
                         copies.setdefault(key, []).append(copy)
@@ -129,6 +140,8 @@ class _Compare(beam.DoFn):
             self.progress.add(KEPT, kept)
             if self.options.manifest is None:
                 yield beam.pvalue.TaggedOutput("facts", image_dataset.INPUT_FACT + (kept,))
+            if facts is not None:
+                yield beam.pvalue.TaggedOutput("facts", (PARTIAL_FACT, facts))
         for pair in batched(copies, self.options.spill_dir):
             yield beam.pvalue.TaggedOutput("copies", pair)
 
@@ -204,21 +217,25 @@ def held_summary(rows: list[dict]) -> Summary:
 class _CarryShard(beam.DoFn):
     """(shard file, {"gone": positions of its records that do not stay}) -> the shard's result as it is,
     when every record stays (main); else its staying records, read out of it (tagged "records", to be
-    written again); and the staying records' facts (tagged "facts"). `dropped` (a side input): the
-    names of the records --dedupe drops. With `spill_dir` (a local run) the records wait in a spill
+    written again); and with `fold_facts` (see drops_held), the staying records' facts (tagged
+    "facts"). `dropped` (a side input): the names of the records --dedupe drops. With `spill_dir` (a local run) the records wait in a spill
     file there and only where they are travels on: Beam's local runner would hold (and, with several
     workers, loses: bench/RESULTS.md) a shuffle of the bytes."""
 
-    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None):
-        self.out, self.compression, self.spill_dir = out, compression, spill_dir
+    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None,
+                 fold_facts: bool):
+        self.out, self.compression, self.spill_dir, self.fold_facts = out, compression, spill_dir, fold_facts
         self.shards = {shard.file: shard for shard in shards}
 
     def process(self, element, dropped: dict):
         file, sides = element
         shard, gone = self.shards[file], set(sides["gone"])
+        if not gone and not dropped and not self.fold_facts:
+            yield carried_result(shard)  # its inventory is not even read again
+            return
         rows = read_inventory(self.out, shard)[0]
         stay = [i for i, row in enumerate(rows) if i not in gone and row["name"] not in dropped]
-        if stay:
+        if stay and self.fold_facts:
             yield beam.pvalue.TaggedOutput("facts", (PARTIAL_FACT, held_summary([rows[i] for i in stay])))
         if len(stay) == shard.num_records:
             yield carried_result(shard)
@@ -242,22 +259,20 @@ class _CarryShard(beam.DoFn):
 class CarryShards(beam.PTransform):
     """(shard, position) of the held records that do not stay -> {"results": the shards shared as they
     are (shard results, marked "carried"), "records": the staying records of the other shards, to write
-    again, "facts": the staying records' (PARTIAL_FACTs)}; `dropped`: (name, row) of the records
-    --dedupe drops, or None; `spill_dir`: see _CarryShard."""
+    again, "facts": the staying records' (PARTIAL_FACTs), with --dedupe}; `dropped`: (name, row) of the
+    records --dedupe drops, or None."""
 
-    def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None = None,
-                 dropped=None):
+    def __init__(self, options: ImageJobOptions, shards: tuple[HeldShard, ...], dropped=None):
         super().__init__()
-        self.out, self.shards, self.compression, self.spill_dir = out, shards, compression, spill_dir
-        self.dropped = dropped
+        self.options, self.shards, self.dropped = options, shards, dropped
 
     def expand(self, gone):
-        pipeline = gone.pipeline
+        o, pipeline = self.options, gone.pipeline
         shards = (pipeline | "Shards" >> beam.Create([(shard.file, None) for shard in self.shards]))
         dropped = self.dropped if self.dropped is not None else pipeline | "NoneDropped" >> beam.Create([])
         return ({"shard": shards, "gone": gone}
                 | "JoinByShard" >> beam.CoGroupByKey()
                 | "Spread" >> beam.Reshuffle()
-                | "Carry" >> beam.ParDo(_CarryShard(self.out, self.shards, self.compression, self.spill_dir),
-                                        beam.pvalue.AsDict(dropped))
+                | "Carry" >> beam.ParDo(_CarryShard(o.out, self.shards, o.sharding.compression, o.spill_dir,
+                                                    drops_held(o)), beam.pvalue.AsDict(dropped))
                 .with_outputs("records", "facts", main="results"))

@@ -85,6 +85,15 @@ def test_an_update_holds_what_a_first_run_over_the_same_files_holds(first, tmp_p
     assert all(f.startswith("v2/") or f in v1_shards for f in shard_files(out))
     stats = json.loads((out / "stats.json").read_text())
     assert stats["inputs"] == stats["records"] + stats["rejected"] == 12
+    assert_same_stats(out, scratch)
+
+
+def assert_same_stats(out: Path, scratch: Path) -> None:
+    """stats.json of an update counts what a first run's counts: records, splits, classes, image facts
+    (the held records' from their inventories), duplicates."""
+    updated, first = (json.loads((d / "stats.json").read_text()) for d in (out, scratch))
+    for key in ("inputs", "records", "rejected", "rejected_by_reason", "splits", "images", "duplicates"):
+        assert updated.get(key) == first.get(key), key
 
 
 def test_unchanged_inputs_are_not_decoded_again_and_their_shards_are_shared(first, prep_cli, monkeypatch):
@@ -177,8 +186,7 @@ def test_dedupe_applies_across_versions_and_drops_a_held_copy(tmp_path, prep_cli
     assert now == records(scratch)
     rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
     assert [(r["path"], r["reason"]) for r in rejected] == [(test_image, "duplicate")]
-    stats = json.loads((out / "stats.json").read_text())
-    assert stats["inputs"] == stats["records"] + stats["rejected"] == 12
+    assert_same_stats(out, scratch)
     assert prep_cli("verify", out).exit_code == 0
 
 
