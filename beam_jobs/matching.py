@@ -6,6 +6,8 @@ import glob
 import os
 
 import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
@@ -25,7 +27,7 @@ def _local_parts(root: str) -> list[tuple[str, object]]:
                     parts.append(("match", FileSystems.join(glob.escape(entry.path), "**")))
                 continue
             try:
-                parts.append(("file", (entry.path, os.path.getsize(entry.path), os.path.getmtime(entry.path))))
+                parts.append(("file", FileMetadata(entry.path, os.path.getsize(entry.path), os.path.getmtime(entry.path))))
             except OSError:
                 pass  # gone since, or a link to nothing: Beam's listing leaves it out too
     return parts
@@ -37,7 +39,7 @@ def _gcs_parts(root: str) -> list[tuple[str, object]]:
     bucket, prefix = parse_gcs_path(root.rstrip("/") + "/", object_optional=True)
     blobs = GcsIO().client.list_blobs(bucket, prefix=prefix, delimiter="/")
     parts: list[tuple[str, object]] = [
-        ("file", (f"gs://{bucket}/{blob.name}", blob.size, blob.updated.timestamp() if blob.updated else None))
+        ("file", FileMetadata(f"gs://{bucket}/{blob.name}", blob.size, blob.updated.timestamp() if blob.updated else None))
         for blob in blobs if not blob.name.endswith("/")]
     return parts + [("match", glob.escape(f"gs://{bucket}/{folder}") + "**") for folder in sorted(blobs.prefixes)]
 
@@ -45,8 +47,7 @@ def _gcs_parts(root: str) -> list[tuple[str, object]]:
 def listing_parts(root: str) -> list[tuple[str, object]]:
     """What listing every file under `root` fans out into: ("match", pattern) for each folder directly
     under it (all the files below that folder, listed by the worker that gets the pattern; its name's
-    `*?[` escaped as Beam's patterns take them) and ("file",
-    (path, size, modification time)) for each file directly in it. A local folder and a gs:// prefix
+    `*?[` escaped as Beam's patterns take them) and ("file", FileMetadata) for each file directly in it. A local folder and a gs:// prefix
     are split so; any other file system is listed whole, as one ("match", root/**)."""
     if isinstance(FileSystems.get_filesystem(root), LocalFileSystem):
         return _local_parts(root)
@@ -56,13 +57,38 @@ def listing_parts(root: str) -> list[tuple[str, object]]:
 
 
 def listed_files(part: tuple[str, object]):
-    """The files (path, size, modification time) of one of listing_parts' parts."""
+    """The files (FileMetadata) of one of listing_parts' parts."""
     kind, what = part
     if kind == "file":
         yield what
         return
-    for found in FileSystems.match([what])[0].metadata_list:
-        yield found.path, found.size_in_bytes, found.last_updated_in_seconds
+    yield from FileSystems.match([what])[0].metadata_list
+
+
+def tree_root(pattern: str) -> str | None:
+    """The folder of a pattern that matches a whole tree (`root/**`, no wildcard in root), else None."""
+    root, tail = pattern[:-3], pattern[-3:]
+    return root if tail in ("/**", os.sep + "**") and not glob.has_magic(root) else None
+
+
+class ListFiles(beam.PTransform):
+    """Every file `pattern` matches (FileMetadata), listed on the workers: a whole tree (`root/**`, or
+    `root` given as such) fans out as listing_parts says, so that no worker holds its whole listing;
+    any other pattern (a file, a glob) is one match, as fileio.MatchFiles makes it."""
+
+    def __init__(self, pattern: str | None = None, root: str | None = None):
+        super().__init__()
+        self.pattern, self.root = pattern, root
+
+    def expand(self, pipeline):
+        root = self.root or tree_root(self.pattern)
+        if root is None:
+            return pipeline | "Match" >> fileio.MatchFiles(self.pattern)
+        return (pipeline
+                | "Root" >> beam.Create([root])
+                | "ListRoot" >> beam.FlatMap(listing_parts)
+                | "SpreadFolders" >> beam.Reshuffle()
+                | "Match" >> beam.FlatMap(listed_files))
 
 
 class MatchInputs(beam.PTransform):
@@ -85,11 +111,9 @@ class MatchInputs(beam.PTransform):
     def expand(self, pipeline):
         files = (
             pipeline
-            | "Root" >> beam.Create([self.root])
-            | "ListRoot" >> beam.FlatMap(listing_parts)
-            | "SpreadFolders" >> beam.Reshuffle()
-            | "Match" >> beam.FlatMap(listed_files)
-            | "Batch" >> beam.ParDo(BatchPerKey(lambda f: [(None, f)], max_values=FILES_PER_BATCH))
+            | "List" >> ListFiles(root=self.root)
+            | "Batch" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes, m.last_updated_in_seconds))],
+                                                max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()
         )
         if not self.inputs:

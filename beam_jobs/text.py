@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
@@ -23,6 +22,7 @@ from beam_jobs import record_batches
 from beam_jobs.batching import packed_groups, values_of
 from beam_jobs.commit import Commit
 from beam_jobs.duplicates import dropped_copies
+from beam_jobs.matching import ListFiles
 from beam_jobs.progress import CountListed, ReportTotal
 from beam_jobs.record_batches import WriteShardBatches
 from beam_jobs.stats import SummarizeFacts
@@ -190,7 +190,7 @@ class ConvertCorpus(beam.PTransform):
 
     def expand(self, pipeline):
         o, update = self.options, self.options.update
-        files = pipeline | "MatchFiles" >> fileio.MatchFiles(o.inputs.pattern) | "Listed" >> CountListed()
+        files = pipeline | "MatchFiles" >> ListFiles(o.inputs.pattern) | "Listed" >> CountListed()
         ranges = files | "Ranges" >> CorpusRanges(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(
             o.inputs, o.labels, update.classes if update else ()))

@@ -19,6 +19,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_jobs.commit import write_file
+from beam_jobs.matching import ListFiles
 from beam_jobs.progress import CountListed, ReportTotal
 from beam_jobs.stats import SummarizeFn, merge_summary
 from prep.core import layout as layouts
@@ -63,7 +64,7 @@ class MatchCorpus(beam.PTransform):
         self.inputs = inputs
 
     def expand(self, pipeline):
-        files = pipeline | "Match" >> fileio.MatchFiles(self.inputs.pattern) | "Listed" >> CountListed()
+        files = pipeline | "Match" >> ListFiles(self.inputs.pattern) | "Listed" >> CountListed()
         ranges = _spread_ranges(files, self.inputs.format)
         ranges | "Parts" >> ReportTotal(RANGES)
         return ranges

@@ -10,7 +10,7 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_jobs.matching import MatchInputs, listed_files, listing_parts
+from beam_jobs.matching import MatchInputs, listed_files, listing_parts, tree_root
 from tests.fake_gcs import fake_gcs  # noqa: F401  (a fixture)
 
 
@@ -39,8 +39,8 @@ def test_a_local_listing_is_one_part_per_folder_and_lists_what_beam_lists(tmp_pa
     parts = listing_parts(str(root))
     folders = sorted(p[1] for p in parts if p[0] == "match")
     assert folders == sorted(f"{root}/{name}/**" for name in ("cat", "dog", "odd [[]1] [*][?]", "train", "empty", "nothing"))
-    assert {p[1][0] for p in parts if p[0] == "file"} == {f"{root}/top.jpg", f"{root}/.hidden.jpg", f"{root}/link.jpg"}
-    listed = {f for part in parts for f in listed_files(part)}
+    assert {p[1].path for p in parts if p[0] == "file"} == {f"{root}/top.jpg", f"{root}/.hidden.jpg", f"{root}/link.jpg"}
+    listed = {(m.path, m.size_in_bytes, m.last_updated_in_seconds) for part in parts for m in listed_files(part)}
     assert listed == _beam_listing(root)
     assert len(listed) == 10 and not any("secret" in f[0] for f in listed)
 
@@ -60,5 +60,12 @@ def test_a_bucket_listing_is_one_part_per_folder(fake_gcs):  # noqa: F811
     parts = listing_parts("gs://bkt/src")
     assert sorted(p[1] for p in parts if p[0] == "match") == ["gs://bkt/src/cat/**", "gs://bkt/src/odd[[]1]/**"]
     files = [p[1] for p in parts if p[0] == "file"]
-    assert [(path, size) for path, size, _ in files] == [("gs://bkt/src/top.jpg", 7)]
-    assert files[0][2] == pytest.approx(1796119200.0)  # 2026-12-01T10:00:00Z
+    assert [(m.path, m.size_in_bytes) for m in files] == [("gs://bkt/src/top.jpg", 7)]
+    assert files[0].last_updated_in_seconds == pytest.approx(1796119200.0)  # 2026-12-01T10:00:00Z
+
+
+def test_only_a_whole_tree_fans_out():
+    assert tree_root("corpus/news/**") == "corpus/news"
+    assert tree_root("gs://bkt/corpus/**") == "gs://bkt/corpus"
+    for pattern in ("corpus/*.jsonl", "corpus/a.jsonl", "corpus/*/**", "corpus/[ab]/**", "corpus/**/x.txt"):
+        assert tree_root(pattern) is None, pattern
