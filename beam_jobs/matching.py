@@ -18,19 +18,37 @@ from prep.jobs.progress import LISTED
 FILES_PER_BATCH = 64
 
 
-def _local_parts(root: str) -> list[tuple[str, object]]:
-    parts: list[tuple[str, object]] = []
-    with os.scandir(root) as entries:
+def _local_entries(folder: str):
+    """("folder", path) and ("file", FileMetadata) of what is directly in a local folder, as Beam's own
+    listing (os.walk, then a stat of each file) sees it: a linked folder is not entered, a linked file
+    is listed with its target's size and time, and a link to nothing or a file gone since is left out.
+    One stat a file (scandir's), where Beam's listing makes two."""
+    with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.is_dir():
-                if not entry.is_symlink():  # as Beam's own listing (os.walk) does: a linked folder is not entered
-                    parts.append(("match", FileSystems.join(glob.escape(entry.path), "**")))
-                continue
             try:
-                parts.append(("file", FileMetadata(entry.path, os.path.getsize(entry.path), os.path.getmtime(entry.path))))
+                if entry.is_dir():
+                    if not entry.is_symlink():
+                        yield "folder", entry.path
+                    continue
+                found = entry.stat()
             except OSError:
-                pass  # gone since, or a link to nothing: Beam's listing leaves it out too
-    return parts
+                continue
+            yield "file", FileMetadata(entry.path, found.st_size, found.st_mtime)
+
+
+def _local_tree(folder: str):
+    """Every file under a local folder (FileMetadata), as _local_entries sees each folder."""
+    pending = [folder]
+    while pending:
+        for kind, what in _local_entries(pending.pop()):
+            if kind == "folder":
+                pending.append(what)
+            else:
+                yield what
+
+
+def _local_parts(root: str) -> list[tuple[str, object]]:
+    return [("tree" if kind == "folder" else kind, what) for kind, what in _local_entries(root)]
 
 
 def _gcs_parts(root: str) -> list[tuple[str, object]]:
@@ -45,9 +63,10 @@ def _gcs_parts(root: str) -> list[tuple[str, object]]:
 
 
 def listing_parts(root: str) -> list[tuple[str, object]]:
-    """What listing every file under `root` fans out into: ("match", pattern) for each folder directly
-    under it (all the files below that folder, listed by the worker that gets the pattern; its name's
-    `*?[` escaped as Beam's patterns take them) and ("file", FileMetadata) for each file directly in it. A local folder and a gs:// prefix
+    """What listing every file under `root` fans out into: for each folder directly under it, ("tree",
+    its path) on a local disk or ("match", pattern) elsewhere (its name's `*?[` escaped as Beam's
+    patterns take them), whose files the worker that gets it lists; and ("file", FileMetadata) for
+    each file directly in it. A local folder and a gs:// prefix
     are split so; any other file system is listed whole, as one ("match", root/**)."""
     if isinstance(FileSystems.get_filesystem(root), LocalFileSystem):
         return _local_parts(root)
@@ -61,8 +80,10 @@ def listed_files(part: tuple[str, object]):
     kind, what = part
     if kind == "file":
         yield what
-        return
-    yield from FileSystems.match([what])[0].metadata_list
+    elif kind == "tree":
+        yield from _local_tree(what)
+    else:
+        yield from FileSystems.match([what])[0].metadata_list
 
 
 def tree_root(pattern: str) -> str | None:

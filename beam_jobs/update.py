@@ -23,6 +23,7 @@ workers' memory go to what changed, not to the dataset's size.
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import apache_beam as beam
@@ -37,7 +38,7 @@ from prep.core.splits import DEFAULT_SPLIT
 from prep.core.statistics import Summary
 from prep.core.versions import inventory_file_name, inventory_rows
 from prep.images import dataset as image_dataset
-from prep.images.inventory import HeldImage
+from prep.images.inventory import HeldImage, row_name
 from prep.images.manifest import annotation_key
 from prep.images.options import ImageJobOptions
 from prep.jobs.options import HeldShard
@@ -58,26 +59,36 @@ def name_bucket(name: str, buckets: int) -> int:
     return zlib.crc32(name.encode("utf-8")) % buckets
 
 
+def _checked(shard: HeldShard, described: int) -> None:
+    if described != shard.num_records:
+        raise RuntimeError(f"{inventory_file_name(shard.file)} describes {described} records, but its shard holds "
+                           f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")
+
+
 def read_inventory(out: str, shard: HeldShard) -> tuple[list[dict], bytes]:
     """The inventory of a shard of the version an update starts from: its rows, and the file as it is;
     an error when it describes another number of records than the shard holds."""
     data = read_file(FileSystems.join(out, inventory_file_name(shard.file)))
     rows = inventory_rows(data)
-    if len(rows) != shard.num_records:
-        raise RuntimeError(f"{inventory_file_name(shard.file)} describes {len(rows)} records, but its shard holds "
-                           f"{shard.num_records}: the dataset is damaged; convert it again with --overwrite")
+    _checked(shard, len(rows))
     return rows, data
 
 
 def _held_images(shard: HeldShard, out: str, buckets: int, spill_dir: str | None):
-    groups: dict[int, list[HeldImage]] = {}
-    for i, row in enumerate(read_inventory(out, shard)[0]):
-        groups.setdefault(name_bucket(row["name"], buckets), []).append(HeldImage(row, shard.file, i))
+    """A shard's inventory lines, unparsed, by name bucket: (shard file, position, line) batches. Only
+    each line's name is read here; the worker that compares a line parses it (parsing it here too, and
+    pickling the dicts, took a sixth of a 100,000-image update: bench/RESULTS.md)."""
+    lines = [line for line in read_file(FileSystems.join(out, inventory_file_name(shard.file))).splitlines() if line.strip()]
+    _checked(shard, len(lines))
+    groups: dict[int, list[tuple]] = {}
+    for i, line in enumerate(lines):
+        groups.setdefault(name_bucket(row_name(line), buckets), []).append((shard.file, i, line))
     return batched(groups, spill_dir)
 
 
 class ReadHeld(beam.PTransform):
-    """The records of the shards an update starts from, as (name bucket, batch of HeldImages)."""
+    """The records of the shards an update starts from, as (name bucket, batch of (shard file,
+    position, inventory line))."""
 
     def __init__(self, out: str, shards: tuple[HeldShard, ...], spill_dir: str | None = None):
         super().__init__()
@@ -98,7 +109,7 @@ def drops_held(options: ImageJobOptions) -> bool:
 
 
 class _Compare(beam.DoFn):
-    """(name bucket, {"listed": [batch of inputs], "held": [batch of HeldImages]}) -> the inputs to
+    """(name bucket, {"listed": [batch of inputs], "held": [ReadHeld's batches]}) -> the inputs to
     convert (main); tagged: "gone" (shard, position) of each held record that does not stay, "copies"
     (duplicate bucket, batch of Copies) of those that stay (with `compare_copies`), and "facts" (one
     INPUT_FACT + (n,) for the class-folder files whose records stay). An input is a file under SRC as
@@ -114,7 +125,10 @@ class _Compare(beam.DoFn):
 
     def process(self, element, layout: layouts.Layout, count: int = 0):
         _, sides = element
-        held = {image.relative_path: image for image in values_of(sides["held"])}
+        held = {}
+        for file, position, line in values_of(sides["held"]):
+            image = HeldImage(json.loads(line), file, position)
+            held[image.relative_path] = image
         seen, copies, kept = set(), {}, 0
         facts = Summary() if self.fold_facts else None
         for listed in values_of(sides["listed"]):

@@ -11,6 +11,7 @@ which inputs changed, to look for copies across versions and to count the new ve
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 
 from prep.images.records import RECORD_OVERHEAD, PendingImage
@@ -32,6 +33,23 @@ def inventory_row(image: PendingImage, fact: tuple) -> dict:
         "fact": fact,
         "source_stat": list(image.source_stat) or None,
     }
+
+
+_NAME_FIRST = b'{"name":'  # how every line inventory_row makes begins (compact JSON, its first key)
+_DECODER = json.JSONDecoder()
+
+
+def row_name(line: bytes) -> str:
+    """The record name of an inventory line, read without parsing the rest of the line (the whole
+    line is parsed if it does not begin with the name)."""
+    if line.startswith(_NAME_FIRST):
+        try:
+            name, _ = _DECODER.raw_decode(line.decode("utf-8"), len(_NAME_FIRST))
+        except ValueError:
+            name = None  # not compact JSON: parsed whole below
+        if isinstance(name, str):
+            return name
+    return json.loads(line)["name"]
 
 
 STAT_MARGIN = 2.0  # seconds a file's modification time must be older than the run that reads it

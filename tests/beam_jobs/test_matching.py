@@ -37,8 +37,8 @@ def test_a_local_listing_is_one_part_per_folder_and_lists_what_beam_lists(tmp_pa
     root = tmp_path / "src"
     _tree(root)
     parts = listing_parts(str(root))
-    folders = sorted(p[1] for p in parts if p[0] == "match")
-    assert folders == sorted(f"{root}/{name}/**" for name in ("cat", "dog", "odd [[]1] [*][?]", "train", "empty", "nothing"))
+    folders = sorted(p[1] for p in parts if p[0] == "tree")
+    assert folders == sorted(f"{root}/{name}" for name in ("cat", "dog", "odd [1] *?", "train", "empty", "nothing"))
     assert {p[1].path for p in parts if p[0] == "file"} == {f"{root}/top.jpg", f"{root}/.hidden.jpg", f"{root}/link.jpg"}
     listed = {(m.path, m.size_in_bytes, m.last_updated_in_seconds) for part in parts for m in listed_files(part)}
     assert listed == _beam_listing(root)
