@@ -19,16 +19,16 @@ FILES_PER_BATCH = 64
 
 
 def _local_entries(folder: str):
-    """("folder", path) and ("file", FileMetadata) of what is directly in a local folder, as Beam's own
-    listing (os.walk, then a stat of each file) sees it: a linked folder is not entered, a linked file
-    is listed with its target's size and time, and a link to nothing or a file gone since is left out.
-    One stat a file (scandir's), where Beam's listing makes two."""
+    """("tree", path) of each folder and ("file", FileMetadata) of each file directly in a local
+    folder, as Beam's own listing (os.walk, then a stat of each file) sees it: a linked folder is not
+    entered, a linked file is listed with its target's size and time, and a link to nothing or a file
+    gone since is left out. One stat a file (scandir's), where Beam's listing makes two."""
     with os.scandir(folder) as entries:
         for entry in entries:
             try:
                 if entry.is_dir():
                     if not entry.is_symlink():
-                        yield "folder", entry.path
+                        yield "tree", entry.path
                     continue
                 found = entry.stat()
             except OSError:
@@ -41,14 +41,10 @@ def _local_tree(folder: str):
     pending = [folder]
     while pending:
         for kind, what in _local_entries(pending.pop()):
-            if kind == "folder":
+            if kind == "tree":
                 pending.append(what)
             else:
                 yield what
-
-
-def _local_parts(root: str) -> list[tuple[str, object]]:
-    return [("tree" if kind == "folder" else kind, what) for kind, what in _local_entries(root)]
 
 
 def _gcs_parts(root: str) -> list[tuple[str, object]]:
@@ -66,10 +62,10 @@ def listing_parts(root: str) -> list[tuple[str, object]]:
     """What listing every file under `root` fans out into: for each folder directly under it, ("tree",
     its path) on a local disk or ("match", pattern) elsewhere (its name's `*?[` escaped as Beam's
     patterns take them), whose files the worker that gets it lists; and ("file", FileMetadata) for
-    each file directly in it. A local folder and a gs:// prefix
-    are split so; any other file system is listed whole, as one ("match", root/**)."""
+    each file directly in it. A local folder and a gs:// prefix are split so; any other file system is
+    listed whole, as one ("match", root/**)."""
     if isinstance(FileSystems.get_filesystem(root), LocalFileSystem):
-        return _local_parts(root)
+        return list(_local_entries(root))
     if FileSystems.get_scheme(root) == "gs":
         return _gcs_parts(root)
     return [("match", FileSystems.join(glob.escape(root), "**"))]

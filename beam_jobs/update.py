@@ -36,7 +36,7 @@ from prep.core import layout as layouts
 from prep.core.duplicates import content_digest
 from prep.core.splits import DEFAULT_SPLIT
 from prep.core.statistics import Summary
-from prep.core.versions import inventory_file_name, inventory_rows
+from prep.core.versions import inventory_file_name, inventory_lines, inventory_rows
 from prep.images import dataset as image_dataset
 from prep.images.inventory import HeldImage, row_name
 from prep.images.manifest import annotation_key
@@ -78,7 +78,7 @@ def _held_images(shard: HeldShard, out: str, buckets: int, spill_dir: str | None
     """A shard's inventory lines, unparsed, by name bucket: (shard file, position, line) batches. Only
     each line's name is read here; the worker that compares a line parses it (parsing it here too, and
     pickling the dicts, took a sixth of a 100,000-image update: bench/RESULTS.md)."""
-    lines = [line for line in read_file(FileSystems.join(out, inventory_file_name(shard.file))).splitlines() if line.strip()]
+    lines = inventory_lines(read_file(FileSystems.join(out, inventory_file_name(shard.file))))
     _checked(shard, len(lines))
     groups: dict[int, list[tuple]] = {}
     for i, line in enumerate(lines):
@@ -108,6 +108,12 @@ def drops_held(options: ImageJobOptions) -> bool:
     return options.check_duplicates and (options.dedupe or options.dedupe_near)
 
 
+def listed_name(options: ImageJobOptions, listed) -> str:
+    """The record name of an input as MatchInputs lists it (a file: its path under SRC) or as a
+    manifest gives it ((image, row))."""
+    return listed[0] if options.manifest is not None else layouts.relative_path(listed[0], options.src)
+
+
 class _Compare(beam.DoFn):
     """(name bucket, {"listed": [batch of inputs], "held": [ReadHeld's batches]}) -> the inputs to
     convert (main); tagged: "gone" (shard, position) of each held record that does not stay, "copies"
@@ -132,7 +138,7 @@ class _Compare(beam.DoFn):
         seen, copies, kept = set(), {}, 0
         facts = Summary() if self.fold_facts else None
         for listed in values_of(sides["listed"]):
-            name = self._name(listed)
+            name = listed_name(self.options, listed)
             if name in seen:
                 continue  # listed twice (one image in two manifest rows): converted once, as before
             seen.add(name)
@@ -158,9 +164,6 @@ class _Compare(beam.DoFn):
                 yield beam.pvalue.TaggedOutput("facts", (PARTIAL_FACT, facts))
         for pair in batched(copies, self.options.spill_dir):
             yield beam.pvalue.TaggedOutput("copies", pair)
-
-    def _name(self, listed) -> str:
-        return listed[0] if self.options.manifest is not None else layouts.relative_path(listed[0], self.options.src)
 
     def _where(self, listed, name: str, layout: layouts.Layout) -> tuple[str, str | None, str] | None:
         """(path, split from the input or None, annotation) of an input, or None when it is no record's."""
@@ -203,9 +206,9 @@ class Compare(beam.PTransform):
 
     def expand(self, inputs):
         files, held = inputs
-        buckets, name = name_buckets(self.shards), _Compare(self.options, self.count is not None)._name
-        listed = files | "ByBucket" >> beam.ParDo(BatchPerKey(lambda f: [(name_bucket(name(f), buckets), f)],
-                                                              spill_dir=self.options.spill_dir))
+        o, buckets = self.options, name_buckets(self.shards)
+        listed = files | "ByBucket" >> beam.ParDo(BatchPerKey(lambda f: [(name_bucket(listed_name(o, f), buckets), f)],
+                                                              spill_dir=o.spill_dir))
         sized = () if self.count is None else (beam.pvalue.AsSingleton(self.count),)
         return ({"listed": listed, "held": held}
                 | "JoinByBucket" >> beam.CoGroupByKey()
@@ -234,9 +237,9 @@ class _CarryShard(beam.DoFn):
     """(shard file, {"gone": positions of its records that do not stay}) -> the shard's result as it is,
     when every record stays (main); else its staying records, read out of it (tagged "records", to be
     written again); and with `fold_facts` (see drops_held), the staying records' facts (tagged
-    "facts"). `dropped` (a side input): the names of the records --dedupe drops. With `spill_dir` (a local run) the records wait in a spill
-    file there and only where they are travels on: Beam's local runner would hold (and, with several
-    workers, loses: bench/RESULTS.md) a shuffle of the bytes."""
+    "facts"). `dropped` (a side input): the names of the records --dedupe drops. With `spill_dir` (a
+    local run) the records wait in a spill file there and only where they are travels on: Beam's local
+    runner would hold (and, with several workers, loses: bench/RESULTS.md) a shuffle of the bytes."""
 
     def __init__(self, out: str, shards: tuple[HeldShard, ...], compression: str, spill_dir: str | None,
                  fold_facts: bool):

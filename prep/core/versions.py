@@ -42,10 +42,15 @@ def inventory_bytes(rows: Iterable[dict]) -> bytes:
     return b"".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n" for row in rows)
 
 
+def inventory_lines(data: bytes) -> list[bytes]:
+    """An inventory's lines, unparsed (blank lines left out)."""
+    return [line for line in data.splitlines() if line.strip()]
+
+
 def inventory_rows(data: bytes) -> list[dict]:
     """An inventory's rows, as dicts: one JSON object per line, or (text) a first line naming the
     columns, {"columns": [...]}, and a JSON array per record."""
-    lines = [line for line in data.splitlines() if line.strip()]
+    lines = inventory_lines(data)
     if lines and lines[0].startswith(b'{"columns"'):
         columns = json.loads(lines[0])["columns"]
         return [dict(zip(columns, json.loads(line))) for line in lines[1:]]
