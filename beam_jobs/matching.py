@@ -22,8 +22,13 @@ def _local_entries(folder: str):
     """("tree", path) of each folder and ("file", FileMetadata) of each file directly in a local
     folder, as Beam's own listing (os.walk, then a stat of each file) sees it: a linked folder is not
     entered, a linked file is listed with its target's size and time, and a link to nothing or a file
-    gone since is left out. One stat a file (scandir's), where Beam's listing makes two."""
-    with os.scandir(folder) as entries:
+    gone since is left out, as is a folder that cannot be read (os.walk's default). One stat a file
+    (scandir's), where Beam's listing makes two."""
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return
+    with entries:
         for entry in entries:
             try:
                 if entry.is_dir():

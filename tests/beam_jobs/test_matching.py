@@ -69,3 +69,9 @@ def test_only_a_whole_tree_fans_out():
     assert tree_root("gs://bkt/corpus/**") == "gs://bkt/corpus"
     for pattern in ("corpus/*.jsonl", "corpus/a.jsonl", "corpus/*/**", "corpus/[ab]/**", "corpus/**/x.txt"):
         assert tree_root(pattern) is None, pattern
+
+
+def test_a_folder_gone_before_it_is_listed_lists_nothing_as_beams_match_does(tmp_path):
+    gone = tmp_path / "gone"
+    assert list(listed_files(("tree", str(gone)))) == [] == list(_beam_listing(gone))
+    assert listing_parts(str(gone)) == []
