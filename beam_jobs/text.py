@@ -195,6 +195,7 @@ class ConvertCorpus(beam.PTransform):
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(
             o.inputs, o.labels, update.classes if update else ()))
         bases = None
+        carries = update and not update.relearn  # an update that relearns the vocabulary makes every record again
         if update:  # only the new documents are read: the ranges of new, changed and grown files
             compared = files | "CompareInputs" >> CompareInputs(o, layout)
             ranges, states, bases = compared["ranges"], compared["states"], compared["bases"]
@@ -205,11 +206,11 @@ class ConvertCorpus(beam.PTransform):
         ranges | "Parts" >> ReportTotal(RANGES)
         lines = beam.pvalue.AsSingleton(ranges | "NumberLines" >> NumberLines(bases))
         counted = text_dataset.vocabulary_documents(o)
-        learn = not (o.vocab_file or update)
+        learn = not (o.vocab_file or carries)
         survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text if learn else None, layout, counted, lines)
         summary = beam.pvalue.AsSingleton(survey["summary"])
         if not learn:  # a given vocabulary, or (an update) the dataset's own
-            paths = (tuple(FileSystems.join(o.out, f) for f in text_dataset.vocabulary_files(o.text)) if update
+            paths = (tuple(FileSystems.join(o.out, f) for f in text_dataset.vocabulary_files(o.text, update.tokens_file)) if update
                      else tuple(p for p in (o.vocab_file, o.merges_file) if p))
             vocab = pipeline | "VocabularyFile" >> beam.Create([paths]) | "ReadVocabulary" >> beam.Map(
                 read_token_vocabulary, o.text)
@@ -222,7 +223,7 @@ class ConvertCorpus(beam.PTransform):
         encoded = ranges | "Encode" >> beam.ParDo(_EncodeRanges(o), layout, vocab, labels, lines, summary).with_outputs(
             "facts", "sizes", "copies", main="batches")
         copies, facts = encoded.copies, [encoded.facts]
-        if update:
+        if carries:
             held = pipeline | "Held" >> HeldRecords(o, kept, summary, compared["rejected"])
             copies = (copies, held["copies"]) | "AllCopies" >> beam.Flatten()
             facts.append(held["facts"])
@@ -246,7 +247,7 @@ class ConvertCorpus(beam.PTransform):
             batches, sizes = kept_new.batches, kept_new.sizes
             facts.append(kept_new.facts)
         carried = None
-        if update:
+        if carries:
             if names is None:
                 names = pipeline | "NoneDropped" >> beam.Create([])
             carried = held["shards"] | "CarryShards" >> CarryTextShards(o, kept, beam.pvalue.AsDict(names))

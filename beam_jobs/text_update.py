@@ -6,7 +6,9 @@ The unit an update compares is the input file (prep.text.inventory):
    keeps them and only its new lines are read (byte ranges from its old end, numbered on from its old
    line count); a new file, or any other change, is read whole. A file with a copy --dedupe dropped is
    read again whole, so that the copies are chosen again among every document. A file that is gone
-   loses its records and rejections.
+   loses its records and rejections. An update that relearns the vocabulary reads every file whole,
+   learns the vocabulary as a first run does, and keeps nothing of the version before (steps 2 and 3
+   do not run) but its split and class names.
 2. `HeldCopies`: the kept records' digests, from the shards' inventories, join the new documents' in
    the exact-copy search, so copies and leakage are found across versions and --dedupe applies to the
    whole dataset.
@@ -66,8 +68,8 @@ class _CompareInputs(beam.DoFn):
     (main); tagged: "ranges" to encode, "kept" (file, True) for a file whose records stay, "bases"
     (range key of its start, lines before) for a file that grew (beam_jobs.vocab.NumberLines)."""
 
-    def __init__(self, inputs: TextInputs):
-        self.inputs = inputs
+    def __init__(self, inputs: TextInputs, relearn: bool):
+        self.inputs, self.relearn = inputs, relearn
 
     def process(self, element, layout: layouts.Layout, copied: dict):
         source, sides = element
@@ -78,8 +80,9 @@ class _CompareInputs(beam.DoFn):
         fmt = file_format(meta.path, self.inputs.format)
         state, head = read_state(meta.path, source, self.inputs, layout, before["size"] if before else None)
         change = inventory.compare(before, state, head, inventory.appendable(meta.path, fmt))
-        if change.keeps_records and source in copied:
-            change = inventory.Change("changed")  # its copies are chosen again, among every document
+        if change.keeps_records and (source in copied or self.relearn):
+            # its copies are chosen again, among every document; or every record is made again
+            change = inventory.Change("changed")
         yield state
         if change.keeps_records:
             yield beam.pvalue.TaggedOutput("kept", (source, True))
@@ -115,7 +118,7 @@ class CompareInputs(beam.PTransform):
         compared = ({"listed": listed, "before": old}
                     | "JoinByFile" >> beam.CoGroupByKey()
                     | "Spread" >> beam.Reshuffle()
-                    | "Compare" >> beam.ParDo(_CompareInputs(o.inputs), self.layout, beam.pvalue.AsDict(copied))
+                    | "Compare" >> beam.ParDo(_CompareInputs(o.inputs, o.update.relearn), self.layout, beam.pvalue.AsDict(copied))
                     .with_outputs("ranges", "kept", "bases", main="states"))
         return {"states": compared.states, "ranges": compared.ranges | "SpreadRanges" >> beam.Reshuffle(),
                 "kept": compared.kept, "bases": compared.bases, "rejected": rejected}

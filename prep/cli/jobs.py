@@ -274,7 +274,7 @@ def _unchanged(out: str, version: int) -> bool:
 
 # What an update may be told: where and how to run. Everything else it takes from the dataset.
 _UPDATE_FLAGS = {"src", "out", "update", "tfds", "runner", "workers", "project", "region", "temp_location", "dry_run",
-                 "beam_args"}
+                 "quiet", "beam_args"}
 
 
 def check_update_flags(overwrite: bool, allowed: set[str] = frozenset()) -> None:

@@ -249,11 +249,14 @@ def keras_hub_flags(command):
               help="Make the next version of the dataset in OUT from SRC as it is now: only new and changed files "
                    "are read (lines appended to a file: only those), with the dataset's vocabulary and options; "
                    "earlier versions stay readable (docs/versions.md).")
+@click.option("--relearn-vocabulary", is_flag=True,
+              help="With --update: learn the vocabulary anew from SRC as it is now, as the first run learned it, "
+                   "and make every record again with it; earlier versions keep theirs.")
 @sharding_flags
 @tfds_flag
 @runner_flags
 def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, merges_file, vocab_splits, settings,
-         no_raw_text, dedupe, update, sharding, runner, overwrite):
+         no_raw_text, dedupe, update, relearn_vocabulary, sharding, runner, overwrite):
     """Convert a text corpus into sharded TFRecords of token ids in OUT, with its vocabulary.
 
     SRC is a folder of class folders of text files, or JSON Lines / CSV / TSV / plain text files (a file,
@@ -265,8 +268,10 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, m
     from prep.text.tokenizer import read_token_vocabulary
 
     if update:
-        _update(inputs.src, out, runner, overwrite)
+        _update(inputs.src, out, runner, overwrite, relearn_vocabulary)
         return
+    if relearn_vocabulary:
+        raise click.UsageError("--relearn-vocabulary goes with --update: a first run learns its vocabulary anyway")
 
     read_on_launcher = functools.partial(read_vocabulary, on_launcher=True)
     if vocab_file:
@@ -320,14 +325,14 @@ def _launch(options, runner, overwrite: bool, vocab_splits_given: bool = False) 
     _print_text_summary(options.out, options.text)
 
 
-def _update(src: str, out: str, runner, overwrite: bool) -> None:
+def _update(src: str, out: str, runner, overwrite: bool, relearn: bool) -> None:
     """`--update`: the next version of the text dataset in OUT (prep.text.update)."""
     from prep.jobs.updates import CannotUpdate
     from prep.text.update import update_options
 
-    check_update_flags(overwrite)
+    check_update_flags(overwrite, {"relearn_vocabulary"})
     try:
-        options = update_options(src, out.rstrip("/") or "/", now(), runner.is_local)
+        options = update_options(src, out.rstrip("/") or "/", now(), runner.is_local, relearn)
     except (CannotUpdate, ValueError) as e:
         raise click.UsageError(str(e)) from None
     _launch(options, runner, overwrite=False)
@@ -377,10 +382,13 @@ def _print_text_summary(out: str, settings: TextSettings) -> None:
     click.echo(f"vocabulary {settings.vocabulary_described(v['size'])}{source}; {t['tokens']:,} tokens in the documents, "
                f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}{cut}")
     update = stats.get("update")
-    if update and update["records_new"]:
+    if update and update.get("vocabulary_relearned"):
+        click.echo("the vocabulary was learned anew and every record made again with it; earlier versions keep "
+                   "their own vocabulary and records")
+    elif update and update["records_new"]:
         new, kept = (f"{r:.2%}" if r is not None else "-" for r in (update["oov_rate_new"], update["oov_rate_kept"]))
         click.echo(f"new documents: {update['tokens_new']:,} tokens, {new} out of vocabulary (the records kept: {kept}; "
-                   "the vocabulary is the dataset's: convert again with --overwrite to learn it anew)")
+                   "the vocabulary is the dataset's: --update --relearn-vocabulary learns it anew)")
 
 
 def _oov_by_split(stats: dict) -> str:

@@ -46,6 +46,13 @@ def diff_lines(found: dict) -> list[str]:
         new_reasons = ", ".join(f"{reason} {n:,}" for reason, n in rejected["new_reasons"].items())
         lines.append(f"rejected inputs: {rejected['old']:,} -> {rejected['new']:,}"
                      + (f" (new reasons: {new_reasons})" if new_reasons else ""))
+    vocabulary = found.get("vocabulary")
+    if vocabulary and not vocabulary["same"]:
+        a_vocab, b_vocab = vocabulary["from"], vocabulary["to"]
+        lines.append(f"vocabulary: {a_vocab['file']} ({a_vocab['size']:,} tokens) -> {b_vocab['file']} "
+                     f"({b_vocab['size']:,} tokens): {vocabulary['tokens_added']:,} tokens added, "
+                     f"{vocabulary['tokens_removed']:,} removed, {vocabulary['ids_moved']:,} under other ids"
+                     + ("; the token ids of the two do not compare" if vocabulary["ids_moved"] or vocabulary["tokens_removed"] else ""))
     for kind, leak in found["leakage"].items():
         if leak["new"] or leak["old"]:
             lines.append(f"leakage: {plural(leak['new'], 'group')} of {kind} copies span splits "

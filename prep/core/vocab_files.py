@@ -49,3 +49,10 @@ def read_vocabulary(path: str, on_launcher: bool = False) -> tuple[str, ...]:
 
 def vocabulary_bytes(entries: tuple[str, ...] | list[str]) -> bytes:
     return "".join(e + "\n" for e in entries).encode("utf-8")
+
+
+def counts_file(tokens_file: str) -> str:
+    """The token counts file written beside the tokens file `tokens_file` (a path or a dataset's relative
+    name): its name with .counts.tsv for .txt (`<count>\t<token>` lines, most frequent first)."""
+    stem = tokens_file[:-len(".txt")] if tokens_file.endswith(".txt") else tokens_file
+    return stem + ".counts.tsv"

@@ -22,6 +22,7 @@ from prep.core.versions import (
     shard_inventory_files,
     tfds_folder_name,
 )
+from prep.core.vocab_files import counts_file
 from prep.inspection.drift import stats_drift
 from prep.jobs.results import STATS_FILE
 from schemas import SCHEMA_FILE, DatasetSchema
@@ -126,7 +127,32 @@ def diff(out_a: str, from_version: int | None, out_b: str, to_version: int | Non
         "records": changes.totals() | {"by_split": changes.by_split()},
         "drift": stats_drift(old_stats, new_stats),
         "leakage": _leakage(old_stats, new_stats),
+        **({"vocabulary": vocabulary} if (vocabulary := _vocabulary_change(out_a, a, out_b, b)) else {}),
     }
+
+
+def _tokens(schema: DatasetSchema):
+    return next((v for v in schema.vocabularies if v.kind == "tokens"), None)
+
+
+def _vocabulary_change(out_a: str, a: DatasetSchema, out_b: str, b: DatasetSchema) -> dict | None:
+    """How the tokens vocabulary of `b` differs from that of `a` (text datasets; None otherwise): the
+    tokens each has that the other has not, and the tokens both have under other ids. An update keeps
+    its vocabulary file; one that relearned it (`--relearn-vocabulary`) wrote its own."""
+    from prep.core.vocab_files import read_vocabulary
+
+    old, new = _tokens(a), _tokens(b)
+    if old is None or new is None:
+        return None
+    facts = {"from": {"file": old.file, "size": old.size}, "to": {"file": new.file, "size": new.size}}
+    if out_a == out_b and old.file == new.file and old.first_id == new.first_id:
+        return facts | {"same": True, "tokens_added": 0, "tokens_removed": 0, "ids_moved": 0}
+    before = {t: old.first_id + i for i, t in enumerate(read_vocabulary(_join(out_a, old.file))[:old.size])}
+    after = {t: new.first_id + i for i, t in enumerate(read_vocabulary(_join(out_b, new.file))[:new.size])}
+    moved = sum(1 for t, i in after.items() if t in before and before[t] != i)
+    added, removed = len(after.keys() - before.keys()), len(before.keys() - after.keys())
+    return facts | {"same": not (added or removed or moved), "tokens_added": added, "tokens_removed": removed,
+                    "ids_moved": moved}
 
 
 def _leakage(old: dict, new: dict) -> dict:
@@ -172,10 +198,13 @@ def removable(out: str, keep: int) -> tuple[list[int], list[str]]:
 
 def _files(schema: DatasetSchema) -> set[str]:
     """The files of a version's shards: each shard, its record index and its inventory (a text
-    shard's: its lines and its ids, prep.text.inventory)."""
+    shard's: its lines and its ids, prep.text.inventory); and its tokens vocabulary with its counts
+    (an update that relearned it wrote its own)."""
     inventories = shard_inventory_files if schema.kind == "text" else lambda file: (inventory_file_name(file),)
+    tokens = _tokens(schema)
     return {name for split in schema.splits for shard in split.shards
-            for name in (shard.file, shard.index, *inventories(shard.file)) if name}
+            for name in (shard.file, shard.index, *inventories(shard.file)) if name} | (
+        {tokens.file, counts_file(tokens.file)} if tokens else set())
 
 
 def remove_versions(out: str, keep: int) -> tuple[list[int], int]:

@@ -30,13 +30,18 @@ class HeldShard:
 class UpdateOptions:
     """What an update (`--update`) knows of the dataset it adds to, read by the launcher from its
     schema.json: the version it makes, what it saw of schema.json (its commit happens only if that is
-    unchanged: schemas.guarded_write), the current version's shards, splits and classes (ids kept)."""
+    unchanged: schemas.guarded_write), the current version's shards, splits and classes (ids kept),
+    and (text) its tokens vocabulary's file, relative to OUT. `relearn` (text): learn
+    the vocabulary anew from every document, write it into the version's folder, and make every
+    record again with it (`prep text --update --relearn-vocabulary`)."""
 
     version: int
     expect: object  # schemas.guarded_write.FileState of OUT/schema.json
     shards: tuple[HeldShard, ...]
     splits: tuple[str, ...]
     classes: tuple[str, ...] = ()
+    tokens_file: str | None = None
+    relearn: bool = False
 
     @property
     def folder(self) -> str:

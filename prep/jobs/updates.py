@@ -70,10 +70,11 @@ def starting_point(out: str, command: str) -> Start:
                            "convert it again with --overwrite")
     labels = next((v for v in schema.vocabularies if v.kind == "labels"), None)  # none: unlabelled, or regression
     classes = read_vocabulary(FileSystems.join(out, labels.file), on_launcher=True) if labels else ()
+    tokens = next((v for v in schema.vocabularies if v.kind == "tokens"), None)
     shards = tuple(HeldShard(split.name, shard.file, shard.num_records or 0, shard.num_bytes or 0, shard.index, i)
                    for split in schema.splits for i, shard in enumerate(split.shards))
     sharding = recorded["sharding"]
     return Start(schema, recorded,
                  ShardingOptions(shard_size=_shard_size(schema, sharding), compression=sharding["compression"]),
                  UpdateOptions(schema.version + 1, observe(FileSystems.join(out, SCHEMA_FILE)), shards,
-                               schema.split_names, tuple(classes)))
+                               schema.split_names, tuple(classes), tokens.file if tokens else None))

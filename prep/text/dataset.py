@@ -15,7 +15,7 @@ from prep.core.duplicates import from_summary as duplicates_from_summary
 from prep.core.layout import Layout, extend_classes
 from prep.core.statistics import Summary
 from prep.core.versions import inventory_bytes
-from prep.core.vocab_files import vocabulary_bytes
+from prep.core.vocab_files import counts_file, vocabulary_bytes
 from prep.jobs import results as job_results
 from prep.jobs.results import (
     LABELS_FILE,
@@ -48,7 +48,6 @@ from schemas import DatasetSchema, Provenance, TextSettings, Vocabulary
 from schemas.versions import read_version_file
 
 TOKENS_FILE = "vocab/tokens.txt"
-TOKEN_COUNTS_FILE = "vocab/tokens.counts.tsv"
 
 # A fact about one input, gathered by the pipeline for stats.json:
 #   ("record", split, label name or None, tokens, out-of-vocabulary tokens, ids written, distinct ids)
@@ -211,10 +210,20 @@ def text_stats(summary: dict, survey: dict, vocabulary: TokenVocabulary, labels:
     return stats
 
 
-def vocabulary_files(settings: TextSettings) -> tuple[str, ...]:
+def vocabulary_files(settings: TextSettings, tokens_file: str) -> tuple[str, ...]:
     """The dataset's files its tokens vocabulary is read back from (an update): a KerasHub tokenizer's
-    own files, or the tokens file."""
-    return settings.tokenizer_files or (TOKENS_FILE,)
+    own files, or the tokens file (`tokens_file`: the version's, TOKENS_FILE or a relearned one)."""
+    return settings.tokenizer_files or (tokens_file,)
+
+
+def tokens_path(options: TextJobOptions) -> str:
+    """Where the job's tokens vocabulary is in OUT: TOKENS_FILE, as the first run wrote it, or the one
+    an update that relearned the vocabulary wrote into its version's folder (earlier versions keep
+    theirs); an update that relearns writes its own."""
+    update = options.update
+    if update is None:
+        return TOKENS_FILE
+    return f"{update.folder}{TOKENS_FILE}" if update.relearn else update.tokens_file or TOKENS_FILE
 
 
 # A KerasHub vocabulary's padding token, where it has one (BERT's WordPiece; SentencePiece models and
@@ -222,13 +231,14 @@ def vocabulary_files(settings: TextSettings) -> tuple[str, ...]:
 PADDING_TOKENS = (b"[PAD]", b"<pad>")
 
 
-def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None) -> Vocabulary:
-    """The schema's entry for the tokens file: Keras' layout (two reserved ids before the first line), or
-    a KerasHub tokenizer's (every id a line)."""
+def token_vocabulary_entry(vocabulary: TokenVocabulary, learned_from: tuple[str, ...] | None = None,
+                           file: str = TOKENS_FILE) -> Vocabulary:
+    """The schema's entry for the tokens file (`file`): Keras' layout (two reserved ids before the first
+    line), or a KerasHub tokenizer's (every id a line)."""
     reserved = RESERVED if vocabulary.first_id == FIRST_ID else ()
     padding = None if reserved else next(
         (vocabulary.first_id + vocabulary.tokens.index(token) for token in PADDING_TOKENS if token in vocabulary.tokens), None)
-    return Vocabulary(TOKENS_VOCABULARY, TOKENS_FILE, "tokens", len(vocabulary.tokens), vocabulary.first_id, reserved,
+    return Vocabulary(TOKENS_VOCABULARY, file, "tokens", len(vocabulary.tokens), vocabulary.first_id, reserved,
                       learned_from, padding)
 
 
@@ -252,14 +262,16 @@ def _kept_vocabulary(options: TextJobOptions, stats: dict) -> dict:
     return {**before["vocabulary"], "used": stats["vocabulary"]["used"], "coverage": stats["vocabulary"]["coverage"]}
 
 
-def _update_stats(stats: dict, summary: dict) -> None:
-    """How an update's new documents' tokens compare with those of the records it kept."""
+def _update_stats(stats: dict, summary: dict, relearned: bool) -> None:
+    """How an update's new documents' tokens compare with those of the records it kept (none, when it
+    relearned the vocabulary: every record is new)."""
     held = summary.get(HELD_TOKENS, {})
     t = stats["text"]
     new_tokens, new_oov = t["tokens"] - held.get("tokens", 0), t["oov_tokens"] - held.get("oov_tokens", 0)
     stats["update"] = {"records_kept": held.get("records", 0), "records_new": stats["records"] - held.get("records", 0),
                        "tokens_new": new_tokens, "oov_rate_new": _rate(new_oov, new_tokens),
-                       "oov_rate_kept": _rate(held.get("oov_tokens", 0), held.get("tokens", 0))}
+                       "oov_rate_kept": _rate(held.get("oov_tokens", 0), held.get("tokens", 0)),
+                       "vocabulary_relearned": relearned}
 
 
 def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vocabulary: TokenVocabulary,
@@ -273,18 +285,20 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
     found = duplicates_from_summary(summary, near=False, dedupe=options.dedupe)
     learned = learned_from(options, names)
     stats = text_stats(summary, survey, vocabulary, labels, inputs, names, found, learned)
-    if options.update:
+    writes_vocabulary = not options.update or options.update.relearn  # else the update keeps the dataset's
+    if not writes_vocabulary:
         stats["vocabulary"] = _kept_vocabulary(options, stats)
     ids = summary.get("ids_per_record") or {}
     value_count = (int(ids["min"]), int(ids["max"])) if ids.get("count") else None
-    vocabularies = [token_vocabulary_entry(vocabulary, learned)]
+    tokens = tokens_path(options)
+    vocabularies = [token_vocabulary_entry(vocabulary, learned, tokens)]
     files = {STATS_FILE: json_bytes(stats), REJECTED_FILE: rejected_jsonl(rejected),
              INPUTS_FILE: inventory_bytes(sorted(states, key=lambda state: state["file"]))}
-    if not options.update:  # an update keeps the vocabulary files as they are
-        files[TOKENS_FILE] = tokens_file(vocabulary)
+    if writes_vocabulary:
+        files[tokens] = tokens_file(vocabulary)
         files.update(vocabulary.files)
-    if vocabulary.counts is not None:
-        files[TOKEN_COUNTS_FILE] = counts_tsv(vocabulary)
+        if vocabulary.counts is not None:
+            files[counts_file(tokens)] = counts_tsv(vocabulary)
     if labels is not None:
         vocabularies.append(Vocabulary(LABELS_VOCABULARY, LABELS_FILE, "labels", len(labels)))
         files[LABELS_FILE] = vocabulary_bytes(labels)
@@ -303,7 +317,7 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
     if options.update:
         if same_as_before(options.out, results, files, options.update.version - 1, (s.file for s in options.update.shards)):
             return None
-        _update_stats(stats, summary)
+        _update_stats(stats, summary, options.update.relearn)
         files[STATS_FILE] = json_bytes(stats)
         files |= version_files(options.out, schema, files, (INPUTS_FILE,))
     return schema, files
@@ -313,7 +327,7 @@ def vocab_sidecars(out: str) -> tuple[str, str, str]:
     """The files `prep vocab OUT` writes beside OUT: token counts, stats, and the inputs it rejected
     (rejected.jsonl rows)."""
     stem = out[:-4] if out.endswith(".txt") else out
-    return stem + ".counts.tsv", stem + ".stats.json", stem + ".rejected.jsonl"
+    return counts_file(out), stem + ".stats.json", stem + ".rejected.jsonl"
 
 
 def vocab_stats(options: VocabJobOptions, vocabulary: dict, survey: dict) -> dict:

@@ -271,3 +271,58 @@ def test_updates_run_on_a_bucket_and_of_two_started_together_one_commits():
         checks.assert_first_of_two_updates_wins(ConvertCorpus, both, f"{root}/out", files, records=9)
     finally:
         files.clear()
+
+
+def test_relearning_the_vocabulary_makes_the_version_a_first_run_makes_and_keeps_the_old_one(first, tmp_path, prep_cli):
+    src, out = first
+    before, v1_vocab = records(out), (out / "vocab" / "tokens.txt").read_bytes()
+    _jsonl(src / "n.jsonl", 80, 21, words=["zebra", "yak", "gnu", "cat", "dog"])  # new words, counts reordered
+    relearned = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--relearn-vocabulary", "--workers", "2")
+    assert relearned.exit_code == 0, relearned.err
+    assert "the vocabulary was learned anew" in relearned.out
+
+    # exactly what a first run over the same corpus learns and writes, the vocabulary in version 2's folder
+    scratch = tmp_path / "learned"
+    assert prep_cli("text", *flags(src), scratch).exit_code == 0
+    assert (out / "v2" / "vocab" / "tokens.txt").read_bytes() == (scratch / "vocab" / "tokens.txt").read_bytes() != v1_vocab
+    assert (out / "v2" / "vocab" / "tokens.counts.tsv").read_bytes() == (scratch / "vocab" / "tokens.counts.tsv").read_bytes()
+    assert records(out) == records(scratch)
+    schema = json.loads((out / "schema.json").read_text())
+    assert [v["file"] for v in schema["vocabularies"] if v["kind"] == "tokens"] == ["v2/vocab/tokens.txt"]
+    stats, fresh = (json.loads((d / "stats.json").read_text()) for d in (out, scratch))
+    assert stats["vocabulary"] == fresh["vocabulary"] and stats["update"]["vocabulary_relearned"] is True
+    # version 1 is as it was: its records, its ids, its vocabulary file
+    assert records(out, version=1) == before and (out / "vocab" / "tokens.txt").read_bytes() == v1_vocab
+    assert prep_cli("verify", out).exit_code == 0
+    found = json.loads(prep_cli("diff", out, "--json").out)["vocabulary"]
+    assert found["from"]["file"] == "vocab/tokens.txt" and found["to"]["file"] == "v2/vocab/tokens.txt"
+    assert found["same"] is False and found["tokens_added"] >= 3
+
+    # the next update encodes with the relearned vocabulary
+    _jsonl(src / "p.jsonl", 5, 22, words=["zebra", "the", "okapi"])
+    assert prep_cli("text", f"{src}/*.jsonl", out, "--update", "--workers", "1").exit_code == 0
+    given = tmp_path / "given"
+    assert prep_cli("text", *flags(src), given, "--vocab", out / "v2" / "vocab" / "tokens.txt").exit_code == 0
+    assert records(out) == records(given)
+    # removing versions 1 and 2 removes version 1's vocabulary, which no kept version reads
+    assert prep_cli("versions", out, "--keep", "1").exit_code == 0
+    assert not (out / "vocab" / "tokens.txt").exists() and (out / "v2" / "vocab" / "tokens.txt").exists()
+    assert prep_cli("verify", out).exit_code == 0
+
+
+def test_relearning_needs_an_update_of_a_learned_vocabulary(first, tmp_path, prep_cli):
+    src, out = first
+    alone = prep_cli("text", *flags(src), tmp_path / "other", "--relearn-vocabulary")
+    assert alone.exit_code == 2 and "--relearn-vocabulary goes with --update" in alone.err
+    given = tmp_path / "given"
+    assert prep_cli("text", *flags(src), given, "--vocab", out / "vocab" / "tokens.txt").exit_code == 0
+    refused = prep_cli("text", f"{src}/*.jsonl", given, "--update", "--relearn-vocabulary")
+    assert refused.exit_code == 2 and "nothing to learn anew" in refused.err and "Traceback" not in refused.err
+
+
+def test_an_update_may_be_quiet(first, prep_cli):
+    src, out = first
+    _jsonl(src / "q.jsonl", 3, 23)
+    quiet = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--quiet", "--workers", "1")
+    assert quiet.exit_code == 0, quiet.err
+    assert "version 2 of" in quiet.out and "encoding:" not in quiet.err

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
+from prep.core.vocab_files import counts_file
 from prep.inspection import contact_sheet as sheets
 from prep.inspection.report import charts
 from prep.inspection.report.duplicates import duplicates_section
@@ -155,12 +156,12 @@ def top_tokens(root: str, stats: Mapping, vocabulary: Vocabulary | None, count: 
     """The most frequent tokens with their counts, and where they come from: the counts file written
     beside the vocabulary (`<count>\\t<token>` lines, most frequent first), or a ranking in stats.json."""
     if vocabulary is not None and vocabulary.file.endswith(".txt"):
-        counts_file = vocabulary.file[:-4] + ".counts.tsv"
-        lines = _head_lines(root, counts_file, count)
+        counts = counts_file(vocabulary.file)
+        lines = _head_lines(root, counts, count)
         if lines:
             pairs = [(token, int(n)) for n, _, token in (line.partition("\t") for line in lines) if n.isdigit()]
             if pairs:
-                return pairs, counts_file
+                return pairs, counts
     found = _find_stat(stats, "top", shape="ranking") or _find_stat(stats, "token", shape="ranking")
     if found is not None:
         return _ranking(found[1])[:count], "stats.json " + ".".join(found[0])
