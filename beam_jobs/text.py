@@ -58,9 +58,9 @@ class _EncodeRanges(beam.DoFn):
     def setup(self):
         self.progress = Progress()
 
-    def _reject(self, rejection: Rejection):
+    def _reject(self, rejection: Rejection, at=lambda value: value):
         self.progress.add(REJECTED)
-        yield beam.pvalue.TaggedOutput("facts", ("rejected", rejection.to_dict()))
+        yield beam.pvalue.TaggedOutput("facts", at(("rejected", rejection.to_dict())))
 
     def process(self, element, layout: layouts.Layout, vocab: vocabulary.TokenVocabulary,
                 labels: tuple[str, ...] | None, lines: dict[str, int], survey: dict):
@@ -78,9 +78,15 @@ class _EncodeRanges(beam.DoFn):
                 rejection = Rejection(item.source, item.line, CONVERSION_ERROR, unforeseen(e))
             if rejection is not None:
                 yield from self._reject(rejection)
-            elif encoder.full:
+            yield from self._failed(encoder)
+            if encoder.full:
                 yield from self._flush(bundle_end=False)
         self.progress.add(ENCODED)
+
+    def _failed(self, encoder: DocumentEncoder, at=lambda value: value):
+        """The rejections of documents that failed once tokenised with their batch (DocumentEncoder.failed)."""
+        while encoder.failed:
+            yield from self._reject(encoder.failed.pop(0), at)
 
     def finish_bundle(self):
         yield from self._flush(bundle_end=True)
@@ -90,12 +96,13 @@ class _EncodeRanges(beam.DoFn):
         if encoder is None:
             return
         batch = encoder.take()
+        at = GlobalWindows.windowed_value if bundle_end else (lambda value: value)
+        yield from self._failed(encoder, at)
         n = len(batch.records.records)
         if not n:
             return
         self.progress.add(DOCUMENTS, n)
         spill_dir = self.options.spill_dir
-        at = GlobalWindows.windowed_value if bundle_end else (lambda value: value)
         yield at(record_batches.packed(batch.records, spill_dir))
         if batch.summary is not None:
             yield beam.pvalue.TaggedOutput("facts", at((PARTIAL_FACT, batch.summary)))

@@ -19,19 +19,25 @@ import hashlib
 from collections import Counter
 from typing import Callable, Iterable, NamedTuple
 
-from prep.core.duplicates import EXACT_PER_BUCKET, Copy, key_bits
+import numpy as np
+
+from prep.core.duplicates import EXACT_PER_BUCKET, Copy, content_digest, key_bits
+from prep.core.failures import CONVERSION_ERROR, unforeseen
 from prep.core.splits import DEFAULT_SPLIT
 from prep.core.statistics import Distribution, Summary
+from prep.text.batch_ids import BatchIds
 from prep.text.dataset import record_fact
 from prep.text.duplicates import document_copy
 from prep.text.inputs import Rejection, Row
 from prep.text.inventory import Lines
 from prep.text.options import TextJobOptions
 from prep.text.records import FILENAME_KEY, LABEL_KEY, LABEL_NAME_KEY, LINE_KEY, TEXT_KEY, TOKEN_IDS_KEY
-from prep.text.tokenizer import document_tokenizer
+from prep.text.tokenizer import Tokenizer, document_tokenizer
 from prep.text.vocabulary import OOV_ID, TokenVocabulary
 
 _SMALL = [bytes([n]) for n in range(0x80)]  # the one-byte varints
+# documents tokenised together (prep.text.batch_ids): about 250,000 tokens, which numpy's arrays keep in cache
+PENDING_BYTES, PENDING_DOCUMENTS = 1 << 20, 8192
 
 
 def varint(n: int) -> bytes:
@@ -180,6 +186,7 @@ class RecordTally:
         self.oov: list[int] = []
         self.written: list[int] = []
         self.used: set[bytes] = set()
+        self.used_ids: list = []  # arrays of ids used (prep.text.batch_ids), beside the pieces in `used`
 
     def __len__(self) -> int:
         return len(self.splits)
@@ -228,6 +235,8 @@ class RecordTally:
         used = counts.setdefault("vocabulary_ids", Counter())
         used.update({of[p]: 1 for p in self.used})
         used.update({int(i): 1 for i in ids})
+        if self.used_ids:
+            used.update(dict.fromkeys(np.unique(np.concatenate(self.used_ids)).tolist(), 1))
         self.__init__(self.pieces)
 
 
@@ -309,6 +318,12 @@ class DocumentEncoder:
         self.tally = RecordTally(self.pieces)
         # the exact-copy buckets, sized for the corpus' `documents` (prep.core.duplicates.key_bits)
         self._exact_bits = key_bits(documents, EXACT_PER_BUCKET, 8, 32)
+        # TextVectorization's whitespace tokens: documents wait to be tokenised together (prep.text.batch_ids)
+        whole = isinstance(self.tokenizer, Tokenizer) and self.tokenizer.splits_on_whitespace_only
+        self._batch_ids = BatchIds(vocabulary.ids(), vocabulary.oov_id, options.text.standardize) if whole else None
+        self._pending: list[tuple[Row, str]] = []
+        self._pending_bytes = 0
+        self.failed: list[Rejection] = []  # documents that failed once tokenised with their batch (see `add`)
         self._start()
 
     def _start(self) -> None:
@@ -321,23 +336,80 @@ class DocumentEncoder:
         return len(self._columns.records) >= self.max_values or self._bytes >= self.max_bytes
 
     def add(self, row: Row) -> Rejection | None:
-        """Encodes one document; a Rejection if its label is not one of the labels."""
+        """Encodes one document; a Rejection if its label is not one of the labels. With TextVectorization's
+        whitespace tokens the document waits to be tokenised with others (up to PENDING_BYTES of
+        text), and one that fails then is in `failed` (its caller takes them from there)."""
         if self.labels is not None and row.label not in self.labels:
             return Rejection(row.source, row.line, "label_not_in_labels", f"label {row.label!r} is not in the --labels list")
-        o, tokenizer = self.options, self.tokenizer
-        tokens = self._tokens(row.text)
-        ids = self.pieces.of(tokens)
-        max_length = o.text.max_length
-        kept = ids[:max_length] if max_length is not None else ids
+        o = self.options
+        split = row.split or (o.split_fractions.assign(row.identity) if o.split_fractions else DEFAULT_SPLIT)
+        if self._batch_ids is None:
+            tokens = self._tokens(row.text)
+            ids = self.pieces.of(tokens)
+            tokenizer = self.tokenizer
+            copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
+            kept = ids[:o.text.max_length] if o.text.max_length is not None else ids
+            self._append(row, split, b"".join(kept), copy, len(ids), ids.count(self.pieces.oov), len(kept),
+                         lambda: [self.pieces.ids[p] for p in ids])
+            if self._columns.facts is None:
+                self.tally.used.update(ids)
+            return None
+        self._pending.append((row, split))
+        self._pending_bytes += len(row.text)
+        if self._pending_bytes >= PENDING_BYTES or len(self._pending) >= PENDING_DOCUMENTS:
+            self._encode_pending()
+        return None
+
+    def _encode_pending(self) -> None:
+        """Tokenises the documents waiting (prep.text.batch_ids) and makes their records; one by one
+        (`add`'s own path) if the batch fails as a whole, so that only a failing document is lost."""
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending:
+            return
+        max_length = self.options.text.max_length
+        try:
+            encoded = self._batch_ids.encode([row.text for row, _ in pending], max_length)
+        except Exception:  # noqa: BLE001 - each document again on its own, failing alone if it fails
+            batch_ids, self._batch_ids = self._batch_ids, None
+            try:
+                for row, _ in pending:
+                    self._add_alone(row)
+            finally:
+                self._batch_ids = batch_ids
+            return
+        packed, normalized = encoded.packed, encoded.normalized
+        first_token, all_ids = encoded.first_token, encoded.ids
+        for i, (row, split) in enumerate(pending):
+            try:
+                at = int(encoded.id_bytes[i])
+                n, written = int(encoded.tokens[i]), min(int(encoded.tokens[i]), max_length or 1 << 62)
+                copy = Copy(row.source, split, content_digest(normalized[encoded.spans[i, 0]:encoded.spans[i, 1]]),
+                            line=row.line)
+                self._append(row, split, packed[at:at + int(encoded.kept_bytes[i])], copy, n, int(encoded.oov[i]),
+                             written, lambda i=i: all_ids[first_token[i]:first_token[i + 1]].tolist())
+            except Exception as e:  # noqa: BLE001 - no single input may stop the job: prep.core.failures
+                self.failed.append(Rejection(row.source, row.line, CONVERSION_ERROR, unforeseen(e)))
+        if self._columns.facts is None:
+            self.tally.used_ids.append(encoded.used)
+
+    def _add_alone(self, row: Row) -> None:
+        try:
+            rejection = self.add(row)
+        except Exception as e:  # noqa: BLE001 - no single input may stop the job: prep.core.failures
+            rejection = Rejection(row.source, row.line, CONVERSION_ERROR, unforeseen(e))
+        if rejection is not None:
+            self.failed.append(rejection)
+
+    def _append(self, row: Row, split: str, packed: bytes, copy: Copy, tokens: int, oov: int, written: int,
+                ids: Callable[[], list[int]]) -> None:
+        """One document's record, copy and facts; `ids()` gives its token ids (--dedupe's facts)."""
         identity = row.identity
-        split = row.split or (o.split_fractions.assign(identity) if o.split_fractions else DEFAULT_SPLIT)
-        packed = b"".join(kept)
         record = self.encoder.record(row.source, row.line, row.text, row.label, packed)
         key = identity.encode("utf-8", "surrogateescape")
         # everything that can fail comes before the first append, so a failing document leaves no trace
-        copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
-        at, oov = len(record) - len(packed), ids.count(self.pieces.oov)
-        line = self.lines.line(row.source, row.line, split, row.label, row.text, copy.digest, len(ids), oov, len(kept), at)
+        at = len(record) - len(packed)
+        line = self.lines.line(row.source, row.line, split, row.label, row.text, copy.digest, tokens, oov, written, at)
+        facts = record_fact(split, row.label, ids(), written, self.pieces.oov_id) if self._columns.facts is not None else None
         c = self._columns
         c.splits.append(split)
         c.identities.append(identity)
@@ -349,14 +421,18 @@ class DocumentEncoder:
         self._bytes += len(record)
         self._copies.setdefault(exact_bucket(copy.digest, self._exact_bits), []).append(copy)
         if c.facts is not None:
-            ids_of = self.pieces.ids
-            c.facts.append(record_fact(split, row.label, [ids_of[p] for p in ids], len(kept), self.pieces.oov_id))
+            c.facts.append(facts)
         else:
-            self.tally.add(split, row.label, ids, len(kept), oov)
-        return None
+            self.tally.add_counts(split, row.label, tokens, oov, written)
+
+    @property
+    def waiting(self) -> int:
+        """Documents added and not yet tokenised (they go into the next `take`)."""
+        return len(self._pending)
 
     def take(self) -> DocumentBatch:
-        """The documents added since the last `take`."""
+        """The documents added since the last `take` (those that failed: `failed`)."""
+        self._encode_pending()
         summary = None
         if not self._per_record_facts:
             self.tally.fold(self._summary)

@@ -146,3 +146,40 @@ def test_documents_encode_as_the_per_record_path_did(settings_, fractions, dedup
         else:
             got.merge(b.summary)
     assert _without_id_counts(got) == _without_id_counts(expected)
+
+
+def _encoder_and_rows(n: int = 30):
+    options = TextJobOptions(inputs=TextInputs("src", "src", "src/*", "jsonl"), out="out")
+    rows = [Row("a.jsonl", i, f"the cat {'boom' if i == 7 else 'sat'} {i}".encode()) for i in range(1, n + 1)]
+    return DocumentEncoder(options, TokenVocabulary((b"the", b"cat", b"sat")), None), rows
+
+
+def test_a_document_that_fails_in_its_batch_is_rejected_alone(monkeypatch):
+    from prep.core.failures import CONVERSION_ERROR
+
+    encoder, rows = _encoder_and_rows()
+    real = RecordEncoder.record
+    monkeypatch.setattr(RecordEncoder, "record", lambda self, source, line, text, *rest: (
+        1 / 0 if b"boom" in text else real(self, source, line, text, *rest)))
+    assert all(encoder.add(row) is None for row in rows)
+    assert encoder.waiting == len(rows)  # tokenised together, when taken
+    batch = encoder.take()
+    assert batch.records.identities == [row.identity for row in rows if row.line != 7]
+    assert [(r.line, r.reason) for r in encoder.failed] == [(7, CONVERSION_ERROR)]
+    assert sum(batch.summary.counts["records"].values()) == len(rows) - 1
+
+
+def test_a_batch_that_fails_as_a_whole_is_encoded_one_document_at_a_time(monkeypatch):
+    from prep.text.batch_ids import BatchIds
+
+    expected_encoder, rows = _encoder_and_rows()
+    for row in rows:
+        expected_encoder.add(row)
+    expected = expected_encoder.take()
+    encoder, _ = _encoder_and_rows()
+    monkeypatch.setattr(BatchIds, "encode", lambda *_: [][0])
+    for row in rows:
+        encoder.add(row)
+    batch = encoder.take()
+    assert batch.records == expected.records and batch.copies == expected.copies and not encoder.failed
+    assert batch.summary.counts == expected.summary.counts

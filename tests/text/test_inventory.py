@@ -17,6 +17,13 @@ def test_varints_decodes_what_protobuf_packs(values):
     assert inventory.varints(b"".join(varint(v) for v in values)).tolist() == values
 
 
+@given(st.lists(st.one_of(st.integers(min_value=0, max_value=2**21 + 5), st.sampled_from([0, 127, 128, 16_383, 16_384,
+                                                                                          2**21 - 1, 2**21, 2**40]))))
+def test_distinct_varints_are_the_distinct_values_decoded(values):
+    data = b"".join(varint(v) for v in values)
+    assert inventory.distinct_varints(data).tolist() == np.unique(inventory.varints(data)).tolist() == sorted(set(values))
+
+
 @given(st.sets(st.integers(min_value=0, max_value=3_000_000)))
 def test_an_ids_file_gives_back_its_ids(ids):
     ordered = np.array(sorted(ids), np.int64)
