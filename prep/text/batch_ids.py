@@ -36,6 +36,14 @@ _SHORT = 16  # tokens up to this many bytes are keyed by their words; longer one
 _M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9)
 
 
+def token_runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of True in `inside` (a byte inside a token) starts and ends (one past it)."""
+    flags = np.zeros(len(inside) + 2, dtype=np.bool_)
+    flags[1:-1] = inside
+    edges = np.flatnonzero(flags[1:] != flags[:-1])
+    return edges[0::2], edges[1::2]
+
+
 def _keys(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The two little-endian words of each token's first 16 bytes (zeros past its end) in `data`,
     which has _PADDING bytes after its last token."""
@@ -141,10 +149,7 @@ class BatchIds:
         doc_starts = np.concatenate(([0], np.cumsum(sizes + 1)))  # document i starts at doc_starts[i]; a space after each
         data = np.frombuffer(b" ".join(standardised) + b" " * (1 + _PADDING), dtype=np.uint8)
         space = data == 0x20  # the translation made every whitespace byte a space
-        edges = np.flatnonzero(space[1:] != space[:-1]) + 1  # token starts and ends alternate: data[0] is a document's
-        if not space[0]:
-            edges = np.concatenate(([0], edges))
-        starts, ends = edges[0::2], edges[1::2]
+        starts, ends = token_runs(~space)
         lengths = ends - starts
         ids = self._lookup(data, starts, lengths)
         first_token = np.searchsorted(starts, doc_starts)  # document i's tokens: first_token[i] to first_token[i + 1]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 
+from prep.text.batch_ids import token_runs
 from prep.text.standardize import standardize
 from prep.text.tokenizer import Tokenizer
 
@@ -37,11 +38,7 @@ def _scan(text: bytes):
     import numpy as np
 
     data = np.frombuffer(text, np.uint8)
-    inside = (data != 32) & ((data < 9) | (data > 13))  # not one of b" \t\n\x0b\x0c\r"
-    flags = np.zeros(len(data) + 2, bool)
-    flags[1:-1] = inside
-    edges = np.flatnonzero(flags[1:] != flags[:-1])
-    starts, ends = edges[0::2], edges[1::2]
+    starts, ends = token_runs((data != 32) & ((data < 9) | (data > 13)))  # not one of b" \t\n\x0b\x0c\r"
     lengths = ends - starts
     short = lengths <= _KEY_BYTES
     if b"\0" in text:
