@@ -28,8 +28,9 @@ from prep.jobs.progress import RANGES, SURVEYED, Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
 from prep.text.corpus_survey import InSplits, Survey, first_lines, range_key
-from prep.text.inputs import TextInputs, corpus_items, file_format
+from prep.text.inputs import Rejection, TextInputs, corpus_items, file_format
 from prep.text.options import VocabJobOptions
+from prep.text.sentencepiece_learner import sample_key
 from prep.text.tokenizer import counting_tokenizer
 from schemas import TextSettings
 
@@ -232,10 +233,32 @@ def _write_wordpiece_files(words: list, survey: dict, options: VocabJobOptions) 
     return len(files)
 
 
+class _SampleFn(beam.DoFn):
+    """(path, start, end) -> (sample key, file, start, place, text) of each document of the range
+    (prep.text.sentencepiece_learner.sample_key); rejected inputs are the survey's to count."""
+
+    def __init__(self, inputs: TextInputs):
+        self.inputs = inputs
+
+    def process(self, element, layout: layouts.Layout):
+        path, start, end = element
+        rows = (item for item in corpus_items(path, self.inputs, layout, start, end, 1) if not isinstance(item, Rejection))
+        for index, row in enumerate(rows):
+            yield sample_key(row.source, start, index), row.source, start, index, row.text
+
+
+def _write_sentencepiece_files(sample: list, survey: dict, options: VocabJobOptions) -> int:
+    """The SentencePiece model learned from the sample, and its files."""
+    for path, data in text_dataset.finish_sentencepiece_vocab(options, sample, survey):
+        write_file(path, data)
+    return len(sample)
+
+
 class LearnVocabulary(beam.PTransform):
     """The whole `prep vocab` job: match, survey and count, choose (or learn WordPiece's from the word
-    counts, prep.text.wordpiece_learner, in one step: it needs every count), write the files (the
-    vocabulary last)."""
+    counts, prep.text.wordpiece_learner, in one step: it needs every count; or a SentencePiece model
+    from a sample of the documents, prep.text.sentencepiece_learner), write the files (the vocabulary
+    last)."""
 
     def __init__(self, options: VocabJobOptions):
         super().__init__()
@@ -245,8 +268,16 @@ class LearnVocabulary(beam.PTransform):
         o = self.options
         ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, None))
-        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, o.text, layout, keep_rejected=True)
+        sampled = o.text.tokenizer == "sentencepiece"  # learned from a sample of the documents, not counts
+        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if sampled else o.text, layout, keep_rejected=True)
         summary = beam.pvalue.AsSingleton(survey["summary"])
+        if sampled:
+            return (
+                ranges
+                | "Documents" >> beam.ParDo(_SampleFn(o.inputs), layout)
+                | "Sample" >> beam.combiners.Top.Smallest(o.sentencepiece.sample)
+                | "LearnAndWrite" >> beam.Map(_write_sentencepiece_files, summary, o)
+            )
         if o.text.tokenizer == "wordpiece":
             return (
                 survey["counts"]

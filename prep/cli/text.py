@@ -29,6 +29,7 @@ from prep.cli.jobs import (
 )
 from prep.core.preflight import is_local
 from prep.text.inputs import INPUT_FORMATS
+from prep.text.sentencepiece_learner import DEFAULT_SAMPLE, MODEL_TYPES, SentencePieceTraining
 from prep.text.split import SPLITS
 from prep.text.standardize import STANDARDIZE
 from prep.text.wordpiece_learner import DEFAULT_RESERVED
@@ -111,7 +112,8 @@ def _flag(ctx: click.Context, name: str) -> str:
 
 _WORDPIECE_DEFAULTS = WordPieceSettings()
 _WORDPIECE_OPTIONS = (  # KerasHub's WordPieceTokenizer's (and compute_word_piece_vocabulary's) options
-    click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT."),
+    click.option("--lowercase", is_flag=True, help="wordpiece: case-fold each word (NFKC_Casefold), as uncased BERT. "
+                                                   "(prep vocab --tokenizer sentencepiece: learn a model that case-folds, nmt_nfkc_cf.)"),
     click.option("--strip-accents", is_flag=True, help="wordpiece: drop accents (NFD, then nonspacing marks)."),
     click.option("--no-split-on-cjk", "split_on_cjk", flag_value=False, default=_WORDPIECE_DEFAULTS.split_on_cjk,
                  help="wordpiece: keep CJK ideographs inside words (by default each is a word of its own)."),
@@ -132,21 +134,20 @@ def wordpiece_learning_flags(command):
     """`prep vocab --tokenizer wordpiece`: learn a WordPiece vocab.txt as KerasHub's
     compute_word_piece_vocabulary does (prep.text.wordpiece_learner), with its options."""
     @functools.wraps(command)
-    def wrapper(*args, settings, tokenizer, reserved_tokens, **kwargs):
+    def wrapper(*args, settings, tokenizer, reserved_tokens, model_type, sample, **kwargs):
         options = {name: kwargs.pop(name) for name in _KERAS_HUB_FLAGS["wordpiece"]}
         ctx = click.get_current_context()
+        if tokenizer == "sentencepiece":
+            return _sentencepiece_learning(command, args, kwargs, settings, options, model_type, sample)
+        _refuse_given(ctx, ("model_type", "sample"), "is a SentencePiece option: add --tokenizer sentencepiece")
         if tokenizer != "wordpiece":
-            wrong = _given(ctx, (*options, "reserved_tokens"))
-            if wrong:
-                raise click.UsageError(f"{_flag(ctx, wrong[0])} is a WordPiece option: add --tokenizer wordpiece")
+            _refuse_given(ctx, (*options, "reserved_tokens"), "is a WordPiece option: add --tokenizer wordpiece")
             return command(*args, settings=settings, reserved_tokens=DEFAULT_RESERVED, **kwargs)
-        wrong = _given(ctx, [name for name in _TEXT_VECTORIZATION_FLAGS if name != "max_tokens"])
-        if wrong:
-            raise click.UsageError(f"{_flag(ctx, wrong[0])} is a TextVectorization setting; --tokenizer wordpiece "
-                                   "learns the pieces of KerasHub's WordPiece, with its own options")
-        if settings.max_tokens is None:
-            raise click.UsageError("--tokenizer wordpiece needs --max-tokens N: the vocabulary's size, its reserved "
-                                   "tokens included (compute_word_piece_vocabulary's vocabulary_size)")
+        _refuse_given(ctx, [name for name in _TEXT_VECTORIZATION_FLAGS if name != "max_tokens"],
+                      "is a TextVectorization setting; --tokenizer wordpiece learns the pieces of KerasHub's WordPiece, "
+                      "with its own options")
+        _require_size(settings, "wordpiece", "the vocabulary's size, its reserved tokens included "
+                                             "(compute_word_piece_vocabulary's vocabulary_size)")
         reserved = tuple(reserved_tokens) or DEFAULT_RESERVED
         if options["oov_token"] not in reserved:
             raise click.UsageError(f"the reserved tokens ({', '.join(reserved)}) must hold the unknown token "
@@ -159,10 +160,17 @@ def wordpiece_learning_flags(command):
         return command(*args, settings=settings, reserved_tokens=reserved, **kwargs)
 
     for flag in reversed([
-        click.option("--tokenizer", type=click.Choice(TOKENIZERS[:2]), default=TOKENIZERS[0],
+        click.option("--tokenizer", type=click.Choice(TOKENIZERS[:3]), default=TOKENIZERS[0],
                      help="text_vectorization: TextVectorization.adapt's vocabulary (the settings above). wordpiece: "
                           "the vocab.txt keras_hub.tokenizers.compute_word_piece_vocabulary learns (--max-tokens "
-                          "is its size), with the options below."),
+                          "is its size), with the options below. sentencepiece: the model "
+                          "keras_hub.tokenizers.compute_sentence_piece_proto learns (--max-tokens pieces), from a "
+                          "sample of the documents (--sample)."),
+        click.option("--model-type", type=click.Choice(MODEL_TYPES), default=MODEL_TYPES[0],
+                     help="sentencepiece: the model SentencePiece learns, as compute_sentence_piece_proto's model_type."),
+        click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, metavar="DOCUMENTS",
+                     help="sentencepiece: learn from at most this many documents, drawn by a hash of where each is "
+                          "(the same sample for the same corpus); a smaller corpus is learned from whole."),
         *_WORDPIECE_OPTIONS,
         click.option("--reserved-token", "reserved_tokens", multiple=True, metavar="TOKEN",
                      help=f"wordpiece: the vocabulary's first tokens, in order (repeat for more) "
@@ -170,6 +178,30 @@ def wordpiece_learning_flags(command):
     ]):
         wrapper = flag(wrapper)
     return wrapper
+
+
+def _refuse_given(ctx: click.Context, names, why: str) -> None:
+    """A usage error naming the first of the flags `names` given on the command line, and `why`."""
+    wrong = _given(ctx, names)
+    if wrong:
+        raise click.UsageError(f"{_flag(ctx, wrong[0])} {why}")
+
+
+def _require_size(settings, tokenizer: str, meaning: str) -> None:
+    if settings.max_tokens is None:
+        raise click.UsageError(f"--tokenizer {tokenizer} needs --max-tokens N: {meaning}")
+
+
+def _sentencepiece_learning(command, args, kwargs, settings, options: dict, model_type: str, sample: int):
+    """`prep vocab --tokenizer sentencepiece`: its flags checked, and the job's settings."""
+    _refuse_given(click.get_current_context(), [*(n for n in _TEXT_VECTORIZATION_FLAGS if n != "max_tokens"),
+                                                *(n for n in options if n != "lowercase"), "reserved_tokens"],
+                  "is not an option of SentencePiece's learning (--max-tokens, --model-type, --lowercase, --sample)")
+    _require_size(settings, "sentencepiece", "the model's pieces, its 4 special ones (<pad> <unk> <s> </s>) included "
+                                             "(compute_sentence_piece_proto's vocabulary_size)")
+    settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer="sentencepiece")
+    return command(*args, settings=settings, reserved_tokens=DEFAULT_RESERVED,
+                   sentencepiece=SentencePieceTraining(model_type, options["lowercase"], sample), **kwargs)
 
 
 def keras_hub_flags(command):
@@ -402,7 +434,7 @@ def _oov_by_split(stats: dict) -> str:
 @tokenizer_flags
 @wordpiece_learning_flags
 @runner_flags
-def vocab(inputs, out, settings, reserved_tokens, runner, overwrite):
+def vocab(inputs, out, settings, reserved_tokens, runner, overwrite, sentencepiece=None):
     """Learn a token vocabulary from a text corpus, as TextVectorization.adapt would, and write it to the file OUT.
 
     OUT holds one token per line (ids 2, 3, ...: Keras adds '' and '[UNK]' itself); beside it,
@@ -419,7 +451,8 @@ def vocab(inputs, out, settings, reserved_tokens, runner, overwrite):
     from prep.text.options import VocabJobOptions
 
     out = os.path.abspath(out) if is_local(out) else out
-    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now(), reserved_tokens=reserved_tokens)
+    options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now(), reserved_tokens=reserved_tokens,
+                              sentencepiece=sentencepiece or SentencePieceTraining())
     with contextlib.nullcontext() if runner.dry_run else hold_file(out, f"prep vocab {shlex.quote(inputs.src)}"):
         text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
         text_preflight.check_text_source(inputs, None, False)
@@ -443,7 +476,13 @@ def _print_vocab_summary(out: str, seconds: float) -> None:
         stats = json.loads(f.read())
     v = stats["vocabulary"]
     took = elapsed(seconds, stats['documents'], 'documents')
-    if "distinct_words" in v:  # WordPiece: learned from the words' counts
+    if "sample" in v:  # SentencePiece: learned from a sample of the documents
+        drawn = v["sample"]
+        sample = ("every document" if drawn["whole_corpus"] else
+                  f"a sample of {drawn['documents']:,} of the {drawn['of']:,} documents")
+        click.echo(f"wrote a SentencePiece {v['training']['model_type']} model of {v['size']:,} pieces to {out}, "
+                   f"learned from {sample}{took}")
+    elif "distinct_words" in v:  # WordPiece: learned from the words' counts
         click.echo(f"wrote {v['size']:,} WordPiece tokens to {out} (word counts in {counts}): {v['corpus_words']:,} "
                    f"words, {v['distinct_words']:,} distinct, in {stats['documents']:,} documents{took}")
         asked, lowest = stats["text"]["max_tokens"], v["learner"]["lower_thresh"]

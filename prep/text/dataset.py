@@ -34,6 +34,7 @@ from prep.text.corpus_survey import InSplits
 from prep.text.inventory import INPUTS_FILE
 from prep.text.options import TextJobOptions, VocabJobOptions
 from prep.text.records import LABEL_KEY, LABELS_VOCABULARY, TOKENS_VOCABULARY, text_features
+from prep.text.sentencepiece_learner import train_model
 from prep.text.vocabulary import (
     FIRST_ID,
     RESERVED,
@@ -373,3 +374,22 @@ def finish_wordpiece_vocab(options: VocabJobOptions, counts: dict[str, int], sur
             (stats, json_bytes(vocab_stats(options, facts, survey))),
             (rejected, rejected_jsonl(rejected_rows(survey))),
             (options.out, "".join(token + "\n" for token in tokens).encode("utf-8"))]
+
+
+def finish_sentencepiece_vocab(options: VocabJobOptions, sample: list[tuple], survey: dict) -> list[tuple[str, bytes]]:
+    """The files of `prep vocab --tokenizer sentencepiece`, in the order to write them: stats,
+    rejections, and the model (prep.text.sentencepiece_learner) learned from `sample` ((key, file,
+    range start, place, text) of each document drawn), last."""
+    require_documents(survey)
+    training = options.sentencepiece
+    ordered = sorted(sample, key=lambda drawn: drawn[1:4])  # the corpus' order
+    model = train_model([drawn[4] for drawn in ordered], options.text.max_tokens, training)
+    documents = survey.get("inputs", {}).get("documents", 0)
+    facts = {"size": options.text.max_tokens,
+             "source": "learned: SentencePiece (keras_hub.tokenizers.compute_sentence_piece_proto)",
+             "sample": {"documents": len(ordered), "of": documents, "whole_corpus": len(ordered) >= documents,
+                        "drawn": "the documents with the smallest SHA-256 of their place (file, byte range, index)"},
+             "training": dataclasses.asdict(training)}
+    _, stats, rejected = vocab_sidecars(options.out)
+    return [(stats, json_bytes(vocab_stats(options, facts, survey))),
+            (rejected, rejected_jsonl(rejected_rows(survey))), (options.out, model)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from prep.core.splits import SplitFractions
 from prep.jobs.options import ShardingOptions, SpillsUnderOut, UpdateOptions, provenance_dict
 from prep.text.inputs import TextInputs
+from prep.text.sentencepiece_learner import SentencePieceTraining
 from prep.text.wordpiece_learner import DEFAULT_RESERVED
 from schemas import TextSettings
 
@@ -22,6 +23,8 @@ class VocabJobOptions:
     created: str = ""
     # a WordPiece vocabulary's first lines (text.tokenizer "wordpiece"): compute_word_piece_vocabulary's default
     reserved_tokens: tuple[str, ...] = DEFAULT_RESERVED
+    # how a SentencePiece model is learned (text.tokenizer "sentencepiece"): prep.text.sentencepiece_learner
+    sentencepiece: SentencePieceTraining = SentencePieceTraining()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
