@@ -247,9 +247,9 @@ class _SampleFn(beam.DoFn):
             yield sample_key(row.source, start, index), row.source, start, index, row.text
 
 
-def _write_sentencepiece_files(sample: list, survey: dict, options: VocabJobOptions) -> int:
-    """The SentencePiece model learned from the sample, and its files."""
-    for path, data in text_dataset.finish_sentencepiece_vocab(options, sample, survey):
+def _write_sampled_files(sample: list, survey: dict, options: VocabJobOptions) -> int:
+    """The SentencePiece model or byte-pair files learned from the sample, and the other files."""
+    for path, data in text_dataset.finish_sampled_vocab(options, sample, survey):
         write_file(path, data)
     return len(sample)
 
@@ -257,8 +257,8 @@ def _write_sentencepiece_files(sample: list, survey: dict, options: VocabJobOpti
 class LearnVocabulary(beam.PTransform):
     """The whole `prep vocab` job: match, survey and count, choose (or learn WordPiece's from the word
     counts, prep.text.wordpiece_learner, in one step: it needs every count; or a SentencePiece model
-    from a sample of the documents, prep.text.sentencepiece_learner), write the files (the vocabulary
-    last)."""
+    or byte-pair files from a sample of the documents, prep.text.sentencepiece_learner and
+    prep.text.bytepair_learner), write the files (the vocabulary last)."""
 
     def __init__(self, options: VocabJobOptions):
         super().__init__()
@@ -268,15 +268,15 @@ class LearnVocabulary(beam.PTransform):
         o = self.options
         ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, None))
-        sampled = o.text.tokenizer == "sentencepiece"  # learned from a sample of the documents, not counts
+        sampled = o.text.tokenizer in ("sentencepiece", "bpe")  # learned from a sample of the documents, not counts
         survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if sampled else o.text, layout, keep_rejected=True)
         summary = beam.pvalue.AsSingleton(survey["summary"])
         if sampled:
             return (
                 ranges
                 | "Documents" >> beam.ParDo(_SampleFn(o.inputs), layout)
-                | "Sample" >> beam.combiners.Top.Smallest(o.sentencepiece.sample)
-                | "LearnAndWrite" >> beam.Map(_write_sentencepiece_files, summary, o)
+                | "Sample" >> beam.combiners.Top.Smallest(o.sample)
+                | "LearnAndWrite" >> beam.Map(_write_sampled_files, summary, o)
             )
         if o.text.tokenizer == "wordpiece":
             return (

@@ -28,6 +28,7 @@ from prep.cli.jobs import (
     tfds_flag,
 )
 from prep.core.preflight import is_local
+from prep.text.bytepair_learner import BYTE_SYMBOLS, DEFAULT_SPECIAL, merges_file
 from prep.text.inputs import INPUT_FORMATS
 from prep.text.sentencepiece_learner import DEFAULT_SAMPLE, MODEL_TYPES, SentencePieceTraining
 from prep.text.split import SPLITS
@@ -137,9 +138,11 @@ def wordpiece_learning_flags(command):
     def wrapper(*args, settings, tokenizer, reserved_tokens, model_type, sample, **kwargs):
         options = {name: kwargs.pop(name) for name in _KERAS_HUB_FLAGS["wordpiece"]}
         ctx = click.get_current_context()
-        if tokenizer == "sentencepiece":
-            return _sentencepiece_learning(command, args, kwargs, settings, options, model_type, sample)
-        _refuse_given(ctx, ("model_type", "sample"), "is a SentencePiece option: add --tokenizer sentencepiece")
+        if tokenizer in ("sentencepiece", "bpe"):
+            return _sampled_learning(command, args, kwargs, settings, tokenizer, options, reserved_tokens, model_type,
+                                     sample)
+        _refuse_given(ctx, ("model_type", "sample"), "is an option of SentencePiece's learning: add --tokenizer "
+                                                     "sentencepiece (--sample: or bpe)")
         if tokenizer != "wordpiece":
             _refuse_given(ctx, (*options, "reserved_tokens"), "is a WordPiece option: add --tokenizer wordpiece")
             return command(*args, settings=settings, reserved_tokens=DEFAULT_RESERVED, **kwargs)
@@ -160,21 +163,23 @@ def wordpiece_learning_flags(command):
         return command(*args, settings=settings, reserved_tokens=reserved, **kwargs)
 
     for flag in reversed([
-        click.option("--tokenizer", type=click.Choice(TOKENIZERS[:3]), default=TOKENIZERS[0],
+        click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=TOKENIZERS[0],
                      help="text_vectorization: TextVectorization.adapt's vocabulary (the settings above). wordpiece: "
                           "the vocab.txt keras_hub.tokenizers.compute_word_piece_vocabulary learns (--max-tokens "
                           "is its size), with the options below. sentencepiece: the model "
                           "keras_hub.tokenizers.compute_sentence_piece_proto learns (--max-tokens pieces), from a "
-                          "sample of the documents (--sample)."),
+                          "sample of the documents (--sample). bpe: GPT-2 style byte-level vocabulary.json (OUT) and "
+                          "merges (OUT's name with .merges.txt), from a sample (needs the bpe extra)."),
         click.option("--model-type", type=click.Choice(MODEL_TYPES), default=MODEL_TYPES[0],
                      help="sentencepiece: the model SentencePiece learns, as compute_sentence_piece_proto's model_type."),
         click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, metavar="DOCUMENTS",
-                     help="sentencepiece: learn from at most this many documents, drawn by a hash of where each is "
+                     help="sentencepiece, bpe: learn from at most this many documents, drawn by a hash of where each is "
                           "(the same sample for the same corpus); a smaller corpus is learned from whole."),
         *_WORDPIECE_OPTIONS,
         click.option("--reserved-token", "reserved_tokens", multiple=True, metavar="TOKEN",
                      help=f"wordpiece: the vocabulary's first tokens, in order (repeat for more) "
-                          f"[default: {' '.join(DEFAULT_RESERVED)}]."),
+                          f"[default: {' '.join(DEFAULT_RESERVED)}]. bpe: its special tokens [default: "
+                          f"{' '.join(DEFAULT_SPECIAL)}]."),
     ]):
         wrapper = flag(wrapper)
     return wrapper
@@ -192,16 +197,31 @@ def _require_size(settings, tokenizer: str, meaning: str) -> None:
         raise click.UsageError(f"--tokenizer {tokenizer} needs --max-tokens N: {meaning}")
 
 
-def _sentencepiece_learning(command, args, kwargs, settings, options: dict, model_type: str, sample: int):
-    """`prep vocab --tokenizer sentencepiece`: its flags checked, and the job's settings."""
-    _refuse_given(click.get_current_context(), [*(n for n in _TEXT_VECTORIZATION_FLAGS if n != "max_tokens"),
-                                                *(n for n in options if n != "lowercase"), "reserved_tokens"],
+def _sampled_learning(command, args, kwargs, settings, tokenizer: str, options: dict, reserved_tokens,
+                      model_type: str, sample: int):
+    """`prep vocab --tokenizer sentencepiece|bpe`: learned from a sample; its flags checked, and the job's settings."""
+    ctx = click.get_current_context()
+    if tokenizer == "bpe":
+        _refuse_given(ctx, [*(n for n in _TEXT_VECTORIZATION_FLAGS if n != "max_tokens"), *options, "model_type"],
+                      "is not an option of byte-pair learning (--max-tokens, --reserved-token, --sample)")
+        _require_size(settings, "bpe", "the vocabulary's size: the 256 byte symbols, the special tokens and the merges")
+        reserved = tuple(reserved_tokens) or DEFAULT_SPECIAL
+        if len(set(reserved)) != len(reserved):
+            raise click.UsageError("--reserved-token: each special token once")
+        if settings.max_tokens < BYTE_SYMBOLS + len(reserved):
+            raise click.UsageError(f"--max-tokens must be at least {BYTE_SYMBOLS + len(reserved)}: a byte-level BPE "
+                                   f"holds the {BYTE_SYMBOLS} byte symbols and its {len(reserved)} special token(s) "
+                                   "before any merge")
+        return command(*args, settings=dataclasses.replace(settings, standardize=None, split=None, tokenizer="bpe"),
+                       reserved_tokens=reserved, sample=sample, **kwargs)
+    _refuse_given(ctx, [*(n for n in _TEXT_VECTORIZATION_FLAGS if n != "max_tokens"),
+                        *(n for n in options if n != "lowercase"), "reserved_tokens"],
                   "is not an option of SentencePiece's learning (--max-tokens, --model-type, --lowercase, --sample)")
     _require_size(settings, "sentencepiece", "the model's pieces, its 4 special ones (<pad> <unk> <s> </s>) included "
                                              "(compute_sentence_piece_proto's vocabulary_size)")
     settings = dataclasses.replace(settings, standardize=None, split=None, tokenizer="sentencepiece")
-    return command(*args, settings=settings, reserved_tokens=DEFAULT_RESERVED,
-                   sentencepiece=SentencePieceTraining(model_type, options["lowercase"], sample), **kwargs)
+    return command(*args, settings=settings, reserved_tokens=DEFAULT_RESERVED, sample=sample,
+                   sentencepiece=SentencePieceTraining(model_type, options["lowercase"]), **kwargs)
 
 
 def keras_hub_flags(command):
@@ -434,7 +454,7 @@ def _oov_by_split(stats: dict) -> str:
 @tokenizer_flags
 @wordpiece_learning_flags
 @runner_flags
-def vocab(inputs, out, settings, reserved_tokens, runner, overwrite, sentencepiece=None):
+def vocab(inputs, out, settings, reserved_tokens, runner, overwrite, sentencepiece=None, sample=DEFAULT_SAMPLE):
     """Learn a token vocabulary from a text corpus, as TextVectorization.adapt would, and write it to the file OUT.
 
     OUT holds one token per line (ids 2, 3, ...: Keras adds '' and '[UNK]' itself); beside it,
@@ -452,9 +472,10 @@ def vocab(inputs, out, settings, reserved_tokens, runner, overwrite, sentencepie
 
     out = os.path.abspath(out) if is_local(out) else out
     options = VocabJobOptions(inputs=inputs, out=out, text=settings, created=now(), reserved_tokens=reserved_tokens,
-                              sentencepiece=sentencepiece or SentencePieceTraining())
+                              sentencepiece=sentencepiece or SentencePieceTraining(), sample=sample)
     with contextlib.nullcontext() if runner.dry_run else hold_file(out, f"prep vocab {shlex.quote(inputs.src)}"):
-        text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out))
+        learned_beside = (merges_file(out),) if settings.tokenizer == "bpe" else ()
+        text_preflight.check_vocab_output(out, inputs.src, overwrite or runner.dry_run, vocab_sidecars(out) + learned_beside)
         text_preflight.check_text_source(inputs, None, False)
         runner = auto_workers.for_input(runner, inputs.pattern, auto_workers.VOCAB_BYTES)
         if not runner.quiet:
@@ -476,12 +497,13 @@ def _print_vocab_summary(out: str, seconds: float) -> None:
         stats = json.loads(f.read())
     v = stats["vocabulary"]
     took = elapsed(seconds, stats['documents'], 'documents')
-    if "sample" in v:  # SentencePiece: learned from a sample of the documents
+    if "sample" in v:  # SentencePiece or byte-pair: learned from a sample of the documents
         drawn = v["sample"]
         sample = ("every document" if drawn["whole_corpus"] else
                   f"a sample of {drawn['documents']:,} of the {drawn['of']:,} documents")
-        click.echo(f"wrote a SentencePiece {v['training']['model_type']} model of {v['size']:,} pieces to {out}, "
-                   f"learned from {sample}{took}")
+        made = (f"a SentencePiece {v['training']['model_type']} model of {v['size']:,} pieces to {out}" if "training" in v
+                else f"{v['size']:,} byte-pair tokens to {out} and their merges to {merges_file(out)}")
+        click.echo(f"wrote {made}, learned from {sample}{took}")
     elif "distinct_words" in v:  # WordPiece: learned from the words' counts
         click.echo(f"wrote {v['size']:,} WordPiece tokens to {out} (word counts in {counts}): {v['corpus_words']:,} "
                    f"words, {v['distinct_words']:,} distinct, in {stats['documents']:,} documents{took}")

@@ -30,6 +30,7 @@ from prep.jobs.results import (
     splits_from_results,
     version_files,
 )
+from prep.text.bytepair_learner import merges_file, train_bytepair
 from prep.text.corpus_survey import InSplits
 from prep.text.inventory import INPUTS_FILE
 from prep.text.options import TextJobOptions, VocabJobOptions
@@ -376,20 +377,27 @@ def finish_wordpiece_vocab(options: VocabJobOptions, counts: dict[str, int], sur
             (options.out, "".join(token + "\n" for token in tokens).encode("utf-8"))]
 
 
-def finish_sentencepiece_vocab(options: VocabJobOptions, sample: list[tuple], survey: dict) -> list[tuple[str, bytes]]:
-    """The files of `prep vocab --tokenizer sentencepiece`, in the order to write them: stats,
-    rejections, and the model (prep.text.sentencepiece_learner) learned from `sample` ((key, file,
-    range start, place, text) of each document drawn), last."""
+def finish_sampled_vocab(options: VocabJobOptions, sample: list[tuple], survey: dict) -> list[tuple[str, bytes]]:
+    """The files of `prep vocab --tokenizer sentencepiece|bpe`, in the order to write them: stats,
+    rejections, and what the learner (prep.text.sentencepiece_learner, prep.text.bytepair_learner)
+    learned from `sample` ((key, file, range start, place, text) of each document drawn): the model,
+    or the merges and then the vocabulary, last."""
     require_documents(survey)
-    training = options.sentencepiece
-    ordered = sorted(sample, key=lambda drawn: drawn[1:4])  # the corpus' order
-    model = train_model([drawn[4] for drawn in ordered], options.text.max_tokens, training)
+    ordered = [drawn[4] for drawn in sorted(sample, key=lambda drawn: drawn[1:4])]  # the corpus' order
+    size = options.text.max_tokens
+    if options.text.tokenizer == "bpe":
+        vocabulary, merges = train_bytepair(ordered, size, options.reserved_tokens)
+        learned = [(merges_file(options.out), merges), (options.out, vocabulary)]
+        facts = {"size": len(json.loads(vocabulary)), "source": "learned: byte-level BPE, as GPT-2's (Hugging Face tokenizers)",
+                 "special_tokens": list(options.reserved_tokens)}
+    else:
+        learned = [(options.out, train_model(ordered, size, options.sentencepiece))]
+        facts = {"size": size, "source": "learned: SentencePiece (keras_hub.tokenizers.compute_sentence_piece_proto)",
+                 "training": dataclasses.asdict(options.sentencepiece)}
     documents = survey.get("inputs", {}).get("documents", 0)
-    facts = {"size": options.text.max_tokens,
-             "source": "learned: SentencePiece (keras_hub.tokenizers.compute_sentence_piece_proto)",
-             "sample": {"documents": len(ordered), "of": documents, "whole_corpus": len(ordered) >= documents,
-                        "drawn": "the documents with the smallest SHA-256 of their place (file, byte range, index)"},
-             "training": dataclasses.asdict(training)}
+    facts["sample"] = {"documents": len(ordered), "of": documents, "whole_corpus": len(ordered) >= documents,
+                       "at_most": options.sample,
+                       "drawn": "the documents with the smallest SHA-256 of their place (file, byte range, index)"}
     _, stats, rejected = vocab_sidecars(options.out)
     return [(stats, json_bytes(vocab_stats(options, facts, survey))),
-            (rejected, rejected_jsonl(rejected_rows(survey))), (options.out, model)]
+            (rejected, rejected_jsonl(rejected_rows(survey))), *learned]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from prep.core.splits import SplitFractions
 from prep.jobs.options import ShardingOptions, SpillsUnderOut, UpdateOptions, provenance_dict
 from prep.text.inputs import TextInputs
-from prep.text.sentencepiece_learner import SentencePieceTraining
+from prep.text.sentencepiece_learner import DEFAULT_SAMPLE, SentencePieceTraining
 from prep.text.wordpiece_learner import DEFAULT_RESERVED
 from schemas import TextSettings
 
@@ -25,6 +25,8 @@ class VocabJobOptions:
     reserved_tokens: tuple[str, ...] = DEFAULT_RESERVED
     # how a SentencePiece model is learned (text.tokenizer "sentencepiece"): prep.text.sentencepiece_learner
     sentencepiece: SentencePieceTraining = SentencePieceTraining()
+    # the documents a learner that holds them in memory (sentencepiece, bpe) learns from, at most
+    sample: int = DEFAULT_SAMPLE
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

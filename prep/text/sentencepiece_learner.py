@@ -2,7 +2,7 @@
 learns one (`prep vocab --tokenizer sentencepiece`).
 
 SentencePiece's trainer holds every sentence it learns from in memory, so the job draws a sample: the
-`sample` documents whose keys are smallest, a key being the first 8 bytes of the SHA-256 of where the
+`sample` documents (VocabJobOptions.sample) whose keys are smallest, a key being the first 8 bytes of the SHA-256 of where the
 document is (its file, the byte range it was read in and its place there). The sample is the same for
 a given corpus whatever the workers, and a uniform one; a corpus of at most `sample` documents is
 learned from whole. The documents are handed to the trainer in the corpus' order (file, then place),
@@ -25,17 +25,14 @@ DEFAULT_SAMPLE = 1_000_000  # documents; SentencePiece's own docs suggest about 
 @dataclass(frozen=True)
 class SentencePieceTraining:
     """How `prep vocab --tokenizer sentencepiece` learns its model: compute_sentence_piece_proto's
-    model_type and lowercase, and how many documents the sample holds at most."""
+    model_type and lowercase (the sample's size is VocabJobOptions.sample)."""
 
     model_type: str = "unigram"
     lowercase: bool = False
-    sample: int = DEFAULT_SAMPLE
 
     def __post_init__(self):
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"model type {self.model_type!r} is not one of {', '.join(MODEL_TYPES)}")
-        if self.sample < 1:
-            raise ValueError(f"the sample must hold at least one document, not {self.sample}")
 
 
 def sample_key(source: str, start: int, index: int) -> int:
