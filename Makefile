@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(call UV_INSTALL,$(VENV)) -c requirements/constraints.txt -e '.[test,demo,dataflow,interop,report]'
 	# KerasHub's tokenizers, the oracle of the tokenizer tests: tensorflow-text requires the `tensorflow`
 	# package, which is the TensorFlow that tensorflow-cpu already installed, so none brings its dependencies;
-	# keras_hub imports tokenizers and sentencepiece (prep's own) at import time; the rest it needs, TensorFlow has
+	# keras_hub imports tokenizers and sentencepiece (both prep's own) at import time; the rest it needs, TensorFlow has
 	$(call UV_INSTALL,$(VENV)) -c requirements/constraints.txt --no-deps keras-hub tensorflow-text tokenizers
 	touch $@
 

@@ -169,7 +169,7 @@ def wordpiece_learning_flags(command):
                           "is its size), with the options below. sentencepiece: the model "
                           "keras_hub.tokenizers.compute_sentence_piece_proto learns (--max-tokens pieces), from a "
                           "sample of the documents (--sample). bpe: GPT-2 style byte-level vocabulary.json (OUT) and "
-                          "merges (OUT's name with .merges.txt), from a sample (needs the bpe extra)."),
+                          "merges (OUT's name with .merges.txt), from a sample."),
         click.option("--model-type", type=click.Choice(MODEL_TYPES), default=MODEL_TYPES[0],
                      help="sentencepiece: the model SentencePiece learns, as compute_sentence_piece_proto's model_type."),
         click.option("--sample", type=click.IntRange(min=1), default=DEFAULT_SAMPLE, metavar="DOCUMENTS",

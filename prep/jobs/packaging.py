@@ -19,9 +19,9 @@ import prep
 PACKAGES = ("prep", "beam_jobs", "schemas", "readers")
 # What workers import besides apache-beam (which the Dataflow worker image already has), as pyproject.toml
 # requires it (a test compares them): regex for WordPiece, sentencepiece for SentencePiece, pycocotools for
-# COCO's instance masks.
+# COCO's instance masks, tokenizers for learning byte-pair files.
 WORKER_REQUIREMENTS = ("pillow>=10", "click>=8.1", "google-crc32c>=1.5", "regex>=2023.10", "sentencepiece>=0.2,<0.2.2",
-                       "pycocotools>=2.0.7")
+                       "pycocotools>=2.0.7", "tokenizers>=0.19")
 
 _SETUP = '''\
 import setuptools

@@ -2,8 +2,7 @@
 `keras_hub.tokenizers.BytePairTokenizer` and prep.text.bytepair read) from a sample of a corpus
 (`prep vocab --tokenizer bpe`), as Hugging Face `tokenizers` learns GPT-2's: a byte-level BPE model
 (every byte a symbol first), byte-level pre-tokenisation without a prefix space, the special tokens
-first. The sample is drawn as SentencePiece's is (prep.text.sentencepiece_learner). Needs the
-`tokenizers` package (the `bpe` extra)."""
+first. The sample is drawn as SentencePiece's is (prep.text.sentencepiece_learner)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import json
 
 DEFAULT_SPECIAL = ("<|endoftext|>",)  # GPT-2's one special token
 BYTE_SYMBOLS = 256  # a byte-level BPE's first tokens, before the special tokens and the merges
-EXTRA = "bpe"  # the package extra that installs `tokenizers`
 
 
 def merges_file(vocabulary_file: str) -> str:
@@ -23,10 +21,7 @@ def merges_file(vocabulary_file: str) -> str:
 def train_bytepair(documents: list[bytes], size: int, special: tuple[str, ...] = DEFAULT_SPECIAL) -> tuple[bytes, bytes]:
     """vocabulary.json and merges.txt (their bytes) of a byte-level BPE of at most `size` tokens, its
     `special` tokens included, learned from `documents` (UTF-8, in order); ValueError when it cannot be."""
-    try:
-        from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    except ImportError:
-        raise ValueError(f"learning byte-pair files needs the tokenizers package: pip install 'tfrecord-prep[{EXTRA}]'") from None
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     if not documents:
         raise ValueError("no document to learn byte-pair files from")
     alphabet = pre_tokenizers.ByteLevel.alphabet()
