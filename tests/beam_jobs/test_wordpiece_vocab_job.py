@@ -82,7 +82,7 @@ def test_a_small_corpus_says_why_the_vocabulary_is_smaller(tmp_path, prep_cli):
     (("--max-tokens", "100", "--lowercase"), "--lowercase is a WordPiece option: add --tokenizer wordpiece"),
     (("--max-tokens", "100", "--reserved-token", "[X]"), "--reserved-token is a WordPiece option"),
     (("--tokenizer", "wordpiece", "--max-tokens", "100", "--reserved-token", "[PAD]"), "must hold the unknown token '[UNK]'"),
-    (("--tokenizer", "bpe", "--max-tokens", "100"), "'bpe' is not one of"),
+    (("--tokenizer", "unigram", "--max-tokens", "100"), "'unigram' is not one of"),
 ])
 def test_mistakes_are_one_line(tmp_path, prep_cli, args, message):
     (tmp_path / "c.txt").write_text("some text\n")
