@@ -23,6 +23,7 @@ clears). Every step can be run again by a retry of the same job and does what is
 from __future__ import annotations
 
 import json
+import os
 from typing import Callable
 
 import apache_beam as beam
@@ -31,6 +32,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs.batching import delete_spilled
 from beam_jobs.sharded_write import new_staging, staged_name, write_shard
+from prep.core.preflight import is_local
 from prep.core.sharding import INDEX_DIR
 from prep.core.versions import INVENTORY_DIR
 from prep.jobs.options import ShardingOptions
@@ -127,6 +129,18 @@ def delete_staged(out: str, staging: str, folder: str = "") -> None:
         FileSystems.delete(sorted(set(paths)))
 
 
+def remove_empty_folders(out: str, folder: str) -> None:
+    """The folders of a version's shards (`folder`, and the same under index/ and inventory/) that an
+    update which changed nothing leaves empty, removed (on a local disk: an object store has no folders)."""
+    if not folder or not is_local(out):
+        return
+    for place in ("", INDEX_DIR + "/", INVENTORY_DIR + "/"):
+        try:
+            os.rmdir(os.path.join(out, place + folder))  # refuses a folder that holds anything
+        except OSError:
+            pass
+
+
 class _CommitFn(beam.DoFn):
     def __init__(self, out: str, options: ShardingOptions, finalize: Finalize, spill_dir: str | None,
                  folder: str, expect: FileState | None, empty_shard: dict):
@@ -154,6 +168,7 @@ class _CommitFn(beam.DoFn):
         finished = self.finalize(results, **side)
         if finished is None:  # an update that found nothing to change: the dataset stays as it is
             delete_staged(self.out, staging, self.folder)
+            remove_empty_folders(self.out, self.folder)
             delete_spilled(self.spill_dir)
             self.progress.add(COMMITTED)
             return

@@ -290,8 +290,9 @@ def check_update_flags(overwrite: bool, allowed: set[str] = frozenset()) -> None
                                f"options it recorded: drop {given[0]}")
 
 
-def print_update(out: str, before: int) -> None:
-    """The end of an update: the version it made and what changed since `before`, or that nothing did."""
+def print_update(out: str, before: int) -> bool:
+    """The end of an update: the version it made and what changed since `before`, or that nothing did;
+    returns whether it made a version."""
     from prep.inspection.versions import diff
     from schemas import load_schema
     from schemas.versions import load_version
@@ -299,7 +300,7 @@ def print_update(out: str, before: int) -> None:
     schema = load_schema(out)
     if schema.version == before:
         click.echo(f"nothing changed: SRC holds what version {before} of {out} was made from; the dataset is as it was")
-        return
+        return False
     found = diff(out, before, out, schema.version)
     r = found["records"]
     click.echo(f"version {schema.version} of {out}: {r['added']:,} added, {r['replaced']:,} replaced, "
@@ -309,6 +310,7 @@ def print_update(out: str, before: int) -> None:
     if new_classes:
         click.echo(f"new classes, numbered after the dataset's: {', '.join(new_classes)} (a first run numbers "
                    "classes by name, so a fresh conversion would number them differently)")
+    return True
 
 
 def _new_classes(out: str, before, after) -> list[str]:

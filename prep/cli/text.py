@@ -302,8 +302,9 @@ def keras_hub_flags(command):
                    "are read (lines appended to a file: only those), with the dataset's vocabulary and options; "
                    "earlier versions stay readable (docs/versions.md).")
 @click.option("--relearn-vocabulary", is_flag=True,
-              help="With --update: learn the vocabulary anew from SRC as it is now, as the first run learned it, "
-                   "and make every record again with it; earlier versions keep theirs.")
+              help="With --update: learn the vocabulary anew from SRC as it is now, as the first run learned it "
+                   "(or with the --max-tokens and --min-count given), and make every record again with it; earlier "
+                   "versions keep theirs.")
 @sharding_flags
 @tfds_flag
 @runner_flags
@@ -320,7 +321,7 @@ def text(inputs, out, split_text, custom_split_names, labels_file, vocab_file, m
     from prep.text.tokenizer import read_token_vocabulary
 
     if update:
-        _update(inputs.src, out, runner, overwrite, relearn_vocabulary)
+        _update(inputs.src, out, runner, overwrite, relearn_vocabulary, settings)
         return
     if relearn_vocabulary:
         raise click.UsageError("--relearn-vocabulary goes with --update: a first run learns its vocabulary anyway")
@@ -372,19 +373,23 @@ def _launch(options, runner, overwrite: bool, vocab_splits_given: bool = False) 
            before)
     if runner.dry_run:
         return
-    if update:
-        print_update(options.out, before)
-    _print_text_summary(options.out, options.text)
+    made = print_update(options.out, before) if update else True
+    _print_text_summary(options.out, options.text, made)
 
 
-def _update(src: str, out: str, runner, overwrite: bool, relearn: bool) -> None:
-    """`--update`: the next version of the text dataset in OUT (prep.text.update)."""
+_CUT_FLAGS = ("max_tokens", "min_count")  # what a relearned vocabulary may be cut by anew
+
+
+def _update(src: str, out: str, runner, overwrite: bool, relearn: bool, settings: TextSettings) -> None:
+    """`--update`: the next version of the text dataset in OUT (prep.text.update); with
+    --relearn-vocabulary, --max-tokens and --min-count may cut the new vocabulary otherwise."""
     from prep.jobs.updates import CannotUpdate
     from prep.text.update import update_options
 
-    check_update_flags(overwrite, {"relearn_vocabulary"})
+    check_update_flags(overwrite, {"relearn_vocabulary", *(_CUT_FLAGS if relearn else ())})
+    cut = {name: getattr(settings, name) for name in _given(click.get_current_context(), _CUT_FLAGS)}
     try:
-        options = update_options(src, out.rstrip("/") or "/", now(), runner.is_local, relearn)
+        options = update_options(src, out.rstrip("/") or "/", now(), runner.is_local, relearn, cut)
     except (CannotUpdate, ValueError) as e:
         raise click.UsageError(str(e)) from None
     _launch(options, runner, overwrite=False)
@@ -414,7 +419,9 @@ def _vocabulary_splits(flag: str | None, vocab_file: str | None, fractions) -> t
     return names
 
 
-def _print_text_summary(out: str, settings: TextSettings) -> None:
+def _print_text_summary(out: str, settings: TextSettings, made: bool = True) -> None:
+    """The vocabulary and tokens of the dataset in OUT; and, when an update `made` a version, what its
+    new documents or relearned vocabulary are."""
     from apache_beam.io.filesystems import FileSystems
 
     from prep.core.wording import plural
@@ -433,7 +440,7 @@ def _print_text_summary(out: str, settings: TextSettings) -> None:
     cut = f"; {plural(t['truncated'], 'document')} cut at --max-length" if t.get("truncated") else ""
     click.echo(f"vocabulary {settings.vocabulary_described(v['size'])}{source}; {t['tokens']:,} tokens in the documents, "
                f"{oov} out of vocabulary{_oov_by_split(stats) if source else ''}{cut}")
-    update = stats.get("update")
+    update = stats.get("update") if made else None
     if update and update.get("vocabulary_relearned"):
         click.echo("the vocabulary was learned anew and every record made again with it; earlier versions keep "
                    "their own vocabulary and records")

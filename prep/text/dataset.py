@@ -317,12 +317,29 @@ def finish_text(options: TextJobOptions, results: list[dict], layout: Layout, vo
         version=options.update.version if options.update else 1,
     )
     if options.update:
-        if same_as_before(options.out, results, files, options.update.version - 1, (s.file for s in options.update.shards)):
+        if same_as_before(options.out, results, files, options.update.version - 1, (s.file for s in options.update.shards)) \
+                or _relearned_the_same(options, files, tokens):
             return None
         _update_stats(stats, summary, options.update.relearn)
         files[STATS_FILE] = json_bytes(stats)
         files |= version_files(options.out, schema, files, (INPUTS_FILE,))
     return schema, files
+
+
+def _relearned_the_same(options: TextJobOptions, files: dict[str, bytes], tokens: str) -> bool:
+    """Whether an update that relearned the vocabulary found nothing to change: the same vocabulary as
+    the version before, learned from the same input files, which it read as that version did (so its
+    records are that version's too)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    update = options.update
+    if not update.relearn or update.tokens_file is None:
+        return False
+    before = update.version - 1
+    with FileSystems.open(FileSystems.join(options.out, update.tokens_file), compression_type="uncompressed") as f:
+        if f.read() != files[tokens]:
+            return False
+    return all(read_version_file(options.out, before, name)[0] == files[name] for name in (INPUTS_FILE, REJECTED_FILE))
 
 
 def vocab_sidecars(out: str) -> tuple[str, str, str]:

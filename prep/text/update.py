@@ -17,10 +17,12 @@ from prep.text.preflight import is_directory
 from schemas import TextSettings
 
 
-def update_options(src: str, out: str, created: str, spill_shuffles: bool, relearn: bool = False) -> TextJobOptions:
+def update_options(src: str, out: str, created: str, spill_shuffles: bool, relearn: bool = False,
+                   cut: dict | None = None) -> TextJobOptions:
     """The options of an update of the text dataset in `out` from `src` (`relearn`: with a vocabulary
-    learned anew); prep.jobs.updates.CannotUpdate when there is no dataset there that an update can
-    grow (or relearn the vocabulary of), ValueError when SRC cannot be read as the first run read its SRC."""
+    learned anew, cut by `cut`'s max_tokens and min_count where given, else as recorded);
+    prep.jobs.updates.CannotUpdate when there is no dataset there that an update can grow (or relearn
+    the vocabulary of), ValueError when SRC cannot be read as the first run read its SRC."""
     start = starting_point(out, "text")
     recorded = start.recorded
     if relearn and recorded.get("vocab_file"):
@@ -36,7 +38,7 @@ def update_options(src: str, out: str, created: str, spill_shuffles: bool, relea
     splits = recorded.get("vocabulary_splits")
     return TextJobOptions(
         inputs=inputs, out=os.path.abspath(out) if is_local(out) else out,
-        text=TextSettings(**recorded["text"]), sharding=start.sharding,
+        text=dataclasses.replace(TextSettings(**recorded["text"]), **(cut or {})), sharding=start.sharding,
         split_fractions=SplitFractions(tuple(fractions.items())) if fractions else None,
         labels=tuples(recorded.get("labels")), vocab_file=recorded.get("vocab_file"),
         vocabulary_splits=tuple(splits) if splits is not None else None,

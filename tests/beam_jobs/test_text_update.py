@@ -310,6 +310,27 @@ def test_relearning_the_vocabulary_makes_the_version_a_first_run_makes_and_keeps
     assert prep_cli("verify", out).exit_code == 0
 
 
+def test_a_relearned_vocabulary_may_be_cut_anew_and_later_updates_keep_the_cut(first, tmp_path, prep_cli):
+    src, out = first
+    relearned = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--relearn-vocabulary", "--max-tokens", "7",
+                         "--workers", "1")
+    assert relearned.exit_code == 0, relearned.err
+    scratch = tmp_path / "cut"
+    assert prep_cli("text", *flags(src), scratch, "--max-tokens", "7").exit_code == 0
+    assert (out / "v2" / "vocab" / "tokens.txt").read_bytes() == (scratch / "vocab" / "tokens.txt").read_bytes()
+    assert len((out / "v2" / "vocab" / "tokens.txt").read_text().splitlines()) == 5
+    assert records(out) == records(scratch)
+    # the cut is recorded: relearning again, without --max-tokens, learns the same 5 tokens from the
+    # same files, so nothing changes, and the user is told
+    schema = (out / "schema.json").read_bytes()
+    again = prep_cli("text", f"{src}/*.jsonl", out, "--update", "--relearn-vocabulary", "--workers", "1")
+    assert again.exit_code == 0 and "nothing changed" in again.out, again.err
+    assert (out / "schema.json").read_bytes() == schema and not (out / "v3").exists() and not list(out.rglob("*.tmp*"))
+    _jsonl(src / "r.jsonl", 4, 31)  # with a new file, the relearned version is a new one, with the cut
+    assert prep_cli("text", f"{src}/*.jsonl", out, "--update", "--relearn-vocabulary", "--workers", "1").exit_code == 0
+    assert len((out / "v3" / "vocab" / "tokens.txt").read_text().splitlines()) == 5
+
+
 def test_relearning_needs_an_update_of_a_learned_vocabulary(first, tmp_path, prep_cli):
     src, out = first
     alone = prep_cli("text", *flags(src), tmp_path / "other", "--relearn-vocabulary")
