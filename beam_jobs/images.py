@@ -321,7 +321,7 @@ class ConvertImageFolder(beam.PTransform):
 
     def expand(self, pipeline):
         o, update = self.options, self.options.update
-        files = pipeline | "MatchFiles" >> MatchInputs(o.src)
+        files = pipeline | "MatchFiles" >> MatchInputs(o.src, strict=update is not None)
         facts, copies_held, count = [], None, None
         if o.masks is not None and o.manifest is None:
             paired = files | "PairMasks" >> PairMasks(o)

@@ -18,15 +18,21 @@ from prep.jobs.progress import LISTED
 FILES_PER_BATCH = 64
 
 
-def _local_entries(folder: str):
+def _local_entries(folder: str, strict: bool = False):
     """("tree", path) of each folder and ("file", FileMetadata) of each file directly in a local
     folder, as Beam's own listing (os.walk, then a stat of each file) sees it: a linked folder is not
     entered, a linked file is listed with its target's size and time, and a link to nothing or a file
     gone since is left out, as is a folder that cannot be read (os.walk's default). One stat a file
-    (scandir's), where Beam's listing makes two."""
+    (scandir's), where Beam's listing makes two. `strict` (an update, which would take the files of a
+    folder it cannot read for gone): OSError for a folder that is there and cannot be read."""
     try:
         entries = os.scandir(folder)
-    except OSError:
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if strict:
+            raise OSError(f"{folder} cannot be listed ({e.strerror or e}): an update would take the inputs in it "
+                          "for removed; make it readable and run the update again") from None
         return
     with entries:
         for entry in entries:
@@ -41,11 +47,11 @@ def _local_entries(folder: str):
             yield "file", FileMetadata(entry.path, found.st_size, found.st_mtime)
 
 
-def _local_tree(folder: str):
+def _local_tree(folder: str, strict: bool = False):
     """Every file under a local folder (FileMetadata), as _local_entries sees each folder."""
     pending = [folder]
     while pending:
-        for kind, what in _local_entries(pending.pop()):
+        for kind, what in _local_entries(pending.pop(), strict):
             if kind == "tree":
                 pending.append(what)
             else:
@@ -63,26 +69,26 @@ def _gcs_parts(root: str) -> list[tuple[str, object]]:
     return parts + [("match", glob.escape(f"gs://{bucket}/{folder}") + "**") for folder in sorted(blobs.prefixes)]
 
 
-def listing_parts(root: str) -> list[tuple[str, object]]:
+def listing_parts(root: str, strict: bool = False) -> list[tuple[str, object]]:
     """What listing every file under `root` fans out into: for each folder directly under it, ("tree",
     its path) on a local disk or ("match", pattern) elsewhere (its name's `*?[` escaped as Beam's
     patterns take them), whose files the worker that gets it lists; and ("file", FileMetadata) for
     each file directly in it. A local folder and a gs:// prefix are split so; any other file system is
-    listed whole, as one ("match", root/**)."""
+    listed whole, as one ("match", root/**). `strict`: see _local_entries."""
     if isinstance(FileSystems.get_filesystem(root), LocalFileSystem):
-        return list(_local_entries(root))
+        return list(_local_entries(root, strict))
     if FileSystems.get_scheme(root) == "gs":
         return _gcs_parts(root)
     return [("match", FileSystems.join(glob.escape(root), "**"))]
 
 
-def listed_files(part: tuple[str, object]):
-    """The files (FileMetadata) of one of listing_parts' parts."""
+def listed_files(part: tuple[str, object], strict: bool = False):
+    """The files (FileMetadata) of one of listing_parts' parts (`strict`: see _local_entries)."""
     kind, what = part
     if kind == "file":
         yield what
     elif kind == "tree":
-        yield from _local_tree(what)
+        yield from _local_tree(what, strict)
     else:
         yield from FileSystems.match([what])[0].metadata_list
 
@@ -98,9 +104,10 @@ class ListFiles(beam.PTransform):
     `root` given as such) fans out as listing_parts says, so that no worker holds its whole listing;
     any other pattern (a file, a glob) is one match, as fileio.MatchFiles makes it."""
 
-    def __init__(self, pattern: str | None = None, root: str | None = None):
+    def __init__(self, pattern: str | None = None, root: str | None = None, strict: bool = False):
+        """`strict` (an update): a local folder that cannot be read fails the job (see _local_entries)."""
         super().__init__()
-        self.pattern, self.root = pattern, root
+        self.pattern, self.root, self.strict = pattern, root, strict
 
     def expand(self, pipeline):
         root = self.root or tree_root(self.pattern)
@@ -108,9 +115,9 @@ class ListFiles(beam.PTransform):
             return pipeline | "Match" >> fileio.MatchFiles(self.pattern)
         return (pipeline
                 | "Root" >> beam.Create([root])
-                | "ListRoot" >> beam.FlatMap(listing_parts)
+                | "ListRoot" >> beam.FlatMap(listing_parts, self.strict)
                 | "SpreadFolders" >> beam.Reshuffle()
-                | "Match" >> beam.FlatMap(listed_files))
+                | "Match" >> beam.FlatMap(listed_files, self.strict))
 
 
 class MatchInputs(beam.PTransform):
@@ -125,15 +132,15 @@ class MatchInputs(beam.PTransform):
     are counted for the progress display as they go on, and their number is reported once all are listed.
     """
 
-    def __init__(self, root: str, inputs: bool = True):
+    def __init__(self, root: str, inputs: bool = True, strict: bool = False):
         super().__init__()
-        self.root = root
+        self.root, self.strict = root, strict  # strict: see ListFiles
         self.inputs = inputs  # whether the files are the job's inputs, which the progress display counts
 
     def expand(self, pipeline):
         files = (
             pipeline
-            | "List" >> ListFiles(root=self.root)
+            | "List" >> ListFiles(root=self.root, strict=self.strict)
             | "Batch" >> beam.ParDo(BatchPerKey(lambda m: [(None, (m.path, m.size_in_bytes, m.last_updated_in_seconds))],
                                                 max_values=FILES_PER_BATCH))
             | "Spread" >> beam.Reshuffle()

@@ -197,7 +197,7 @@ class ConvertCorpus(beam.PTransform):
 
     def expand(self, pipeline):
         o, update = self.options, self.options.update
-        files = pipeline | "MatchFiles" >> ListFiles(o.inputs.pattern) | "Listed" >> CountListed()
+        files = pipeline | "MatchFiles" >> ListFiles(o.inputs.pattern, strict=bool(update)) | "Listed" >> CountListed()
         ranges = files | "Ranges" >> CorpusRanges(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(
             o.inputs, o.labels, update.classes if update else ()))

@@ -72,8 +72,13 @@ def check_mask_folders(src: str, out: str, masks: str, has_split_fractions: bool
 
 
 def _subfolders(path: str) -> list[str]:
-    with os.scandir(path) as entries:
-        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # no permission, say: prep would see none of the files in it
+        raise PreflightError(f"{path} cannot be read ({e.strerror or e}): make it readable, or move it out of SRC") from None
 
 
 def _has_file(path: str) -> bool:

@@ -75,3 +75,43 @@ def test_a_folder_gone_before_it_is_listed_lists_nothing_as_beams_match_does(tmp
     gone = tmp_path / "gone"
     assert list(listed_files(("tree", str(gone)))) == [] == list(_beam_listing(gone))
     assert listing_parts(str(gone)) == []
+
+
+def _unreadable(monkeypatch, folder) -> None:
+    """os.scandir refuses `folder` as it refuses a folder without read permission (this suite runs as
+    root, which chmod cannot stop)."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if not isinstance(path, int) and os.path.realpath(path) == os.path.realpath(folder):  # not a descriptor
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_a_folder_that_cannot_be_read_is_skipped_by_a_first_run_and_fails_an_update(tmp_path, monkeypatch):
+    _tree(tmp_path / "src")
+    _unreadable(monkeypatch, tmp_path / "src" / "cat")
+    parts = listing_parts(str(tmp_path / "src"), strict=True)
+    cat = next(part for part in parts if part == ("tree", str(tmp_path / "src" / "cat")))
+    assert list(listed_files(cat)) == []  # a first run skips it, as os.walk does
+    with pytest.raises(OSError, match="cat cannot be listed .Permission denied.: an update would take the inputs"):
+        list(listed_files(cat, strict=True))
+    _unreadable(monkeypatch, tmp_path / "src")
+    assert listing_parts(str(tmp_path / "src")) == []
+    with pytest.raises(OSError, match="cannot be listed"):
+        listing_parts(str(tmp_path / "src"), strict=True)
+
+
+def test_an_update_s_listing_job_fails_on_a_folder_it_cannot_read(tmp_path, monkeypatch):
+    """Below the class folders the launcher looks at, the listing itself refuses (the job runs in this process)."""
+    root = tmp_path / "src"
+    _tree(root)
+    _unreadable(monkeypatch, root / "cat" / "deep")
+    with pytest.raises(Exception, match="deep cannot be listed .Permission denied."):
+        with beam.Pipeline(runner="FnApiRunner") as pipeline:
+            pipeline | MatchInputs(str(root), inputs=False, strict=True)
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:  # a first run's listing leaves it out, as os.walk does
+        files = pipeline | MatchInputs(str(root), inputs=False)
+        assert_that(files, equal_to(sorted(f for f in _beam_listing(root) if "/deep/" not in f[0])))

@@ -154,6 +154,21 @@ def test_an_update_that_finds_nothing_to_do_changes_nothing(first, prep_cli):
     assert_nothing_changed(prep_cli("images", src, out, "--update", "--workers", "1"), out, schema)
 
 
+def test_a_class_folder_that_cannot_be_read_is_one_line_and_the_dataset_stays_as_it_was(first, tmp_path, prep_cli,
+                                                                                         monkeypatch):
+    """An update would take its images for removed; a first run would leave them out unseen."""
+    from tests.beam_jobs.test_matching import _unreadable
+
+    src, out = first
+    schema, before = (out / "schema.json").read_bytes(), records(out)
+    _unreadable(monkeypatch, src / "cat")  # the job runs in this process (--workers 1): it sees the patch
+    for args in ((out, "--update"), (tmp_path / "fresh", *FLAGS)):
+        failed = prep_cli("images", src, *args, "--workers", "1")
+        assert failed.exit_code == 2 and "cat cannot be read (Permission denied)" in failed.err, failed.err
+        assert len(failed.err.strip().splitlines()) == 1
+    assert (out / "schema.json").read_bytes() == schema and records(out) == before
+
+
 def test_a_new_test_image_that_copies_an_old_training_image_is_leakage(first, prep_cli):
     src, out = first
     train = next(name for name, (split, *_) in records(out).items() if split == "train")
