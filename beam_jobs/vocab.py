@@ -10,6 +10,7 @@ tokens that can still make the vocabulary (prep.text.vocabulary.candidates), and
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 
 import apache_beam as beam
@@ -28,7 +29,7 @@ from prep.jobs.progress import RANGES, SURVEYED, Progress
 from prep.text import dataset as text_dataset
 from prep.text import vocabulary
 from prep.text.corpus_survey import InSplits, Survey, first_lines, range_key
-from prep.text.inputs import Rejection, TextInputs, corpus_items, file_format
+from prep.text.inputs import Row, TextInputs, corpus_items, file_format
 from prep.text.options import VocabJobOptions
 from prep.text.sentencepiece_learner import sample_key
 from prep.text.tokenizer import counting_tokenizer
@@ -98,11 +99,14 @@ def _at_bundle_end(value):
 
 
 class _SurveyFn(beam.DoFn):
-    """(path, start, end) -> Summary per bundle (main), and token counts by bucket (tagged "counts")."""
+    """(path, start, end) -> Summary per bundle (main), and token counts by bucket (tagged "counts");
+    with `sample` (documents, at most), the bundle's documents with the smallest sample keys (tagged
+    "sample": see `_drawn`), drawn as the survey reads them."""
 
     def __init__(self, inputs: TextInputs, settings: TextSettings | None, counted: InSplits | None,
-                 keep_rejected: bool = False):
+                 keep_rejected: bool = False, sample: int | None = None):
         self.inputs, self.settings, self.counted, self.keep_rejected = inputs, settings, counted, keep_rejected
+        self.sample = sample
 
     def setup(self):
         self.progress = Progress()
@@ -110,40 +114,59 @@ class _SurveyFn(beam.DoFn):
     def start_bundle(self):
         self.survey = Survey(counting_tokenizer(self.settings) if self.settings else None, self.counted,
                              self.keep_rejected)
+        self.drawn: list[tuple] = []
 
     def process(self, element, layout: layouts.Layout, lines: dict[str, int] | None = None):
         path, start, end = element
         first_line = lines.get(range_key(path, start), 1) if start and lines else 1
-        self.survey.add_all(corpus_items(path, self.inputs, layout, start, end, first_line, bulk=self.survey.bulk))
+        items = corpus_items(path, self.inputs, layout, start, end, first_line, bulk=self.survey.bulk)
+        self.survey.add_all(items if self.sample is None else self._drawn(items, start))
         self.progress.add(SURVEYED)
         if self.survey.full:
             for bucket in self.survey.take_counts().items():
                 yield beam.pvalue.TaggedOutput("counts", bucket)
 
+    def _drawn(self, items, start: int):
+        """`items` as they are, each document also kept as (sample key, file, range start, place, text)
+        among the bundle's `sample` smallest (prep.text.sentencepiece_learner.sample_key)."""
+        documents = 0
+        for item in items:
+            if type(item) is Row:
+                self.drawn.append((sample_key(item.source, start, documents), item.source, start, documents, item.text))
+                documents += 1
+                if len(self.drawn) >= 2 * self.sample:
+                    self.drawn = heapq.nsmallest(self.sample, self.drawn)
+            yield item
+
     def finish_bundle(self):
         for bucket in self.survey.take_counts().items():
             yield beam.pvalue.TaggedOutput("counts", _at_bundle_end(bucket))
+        for drawn in heapq.nsmallest(self.sample, self.drawn) if self.sample is not None else ():
+            yield beam.pvalue.TaggedOutput("sample", _at_bundle_end(drawn))
         yield _at_bundle_end(self.survey.take_summary())
 
 
 class SurveyCorpus(beam.PTransform):
     """Byte ranges -> {"summary": the corpus' Summary as a dict (one element), "counts": (bucket,
-    Counter) pieces of token counts}; tokens are counted only when `settings` is given, and only in
-    the documents `counted` accepts (their splits need their line numbers: `lines`, from NumberLines).
-    With `keep_rejected` the summary keeps every rejection's rejected.jsonl row too."""
+    Counter) pieces of token counts, "sample": the `sample` documents with the smallest sample keys
+    (one list, as beam_jobs.vocab's learners take it; None without `sample`)}; tokens are counted
+    only when `settings` is given, and only in the documents `counted` accepts (their splits need
+    their line numbers: `lines`, from NumberLines). With `keep_rejected` the summary keeps every
+    rejection's rejected.jsonl row too."""
 
     def __init__(self, inputs: TextInputs, settings: TextSettings | None, layout,
-                 counted: InSplits | None = None, lines=None, keep_rejected: bool = False):
+                 counted: InSplits | None = None, lines=None, keep_rejected: bool = False, sample: int | None = None):
         super().__init__()
         self.inputs, self.settings, self.layout = inputs, settings, layout
-        self.counted, self.lines, self.keep_rejected = counted, lines, keep_rejected
+        self.counted, self.lines, self.keep_rejected, self.sample = counted, lines, keep_rejected, sample
 
     def expand(self, ranges):
-        fn = _SurveyFn(self.inputs, self.settings, self.counted, self.keep_rejected)
+        fn = _SurveyFn(self.inputs, self.settings, self.counted, self.keep_rejected, self.sample)
         side = (self.layout,) if self.counted is None else (self.layout, self.lines)
-        surveyed = ranges | "Read" >> beam.ParDo(fn, *side).with_outputs("counts", main="summaries")
+        surveyed = ranges | "Read" >> beam.ParDo(fn, *side).with_outputs("counts", "sample", main="summaries")
         summary = surveyed.summaries | "Merge" >> beam.CombineGlobally(SummarizeFn(merge_summary))
-        return {"summary": summary, "counts": surveyed.counts}
+        sample = None if self.sample is None else surveyed.sample | "Sample" >> beam.combiners.Top.Smallest(self.sample)
+        return {"summary": summary, "counts": surveyed.counts, "sample": sample}
 
 
 def _range_rows(element: tuple[str, int, int | None]) -> list[tuple[str, int]]:
@@ -233,20 +256,6 @@ def _write_wordpiece_files(words: list, survey: dict, options: VocabJobOptions) 
     return len(files)
 
 
-class _SampleFn(beam.DoFn):
-    """(path, start, end) -> (sample key, file, start, place, text) of each document of the range
-    (prep.text.sentencepiece_learner.sample_key); rejected inputs are the survey's to count."""
-
-    def __init__(self, inputs: TextInputs):
-        self.inputs = inputs
-
-    def process(self, element, layout: layouts.Layout):
-        path, start, end = element
-        rows = (item for item in corpus_items(path, self.inputs, layout, start, end, 1) if not isinstance(item, Rejection))
-        for index, row in enumerate(rows):
-            yield sample_key(row.source, start, index), row.source, start, index, row.text
-
-
 def _write_sampled_files(sample: list, survey: dict, options: VocabJobOptions) -> int:
     """The SentencePiece model or byte-pair files learned from the sample, and the other files."""
     for path, data in text_dataset.finish_sampled_vocab(options, sample, survey):
@@ -269,15 +278,11 @@ class LearnVocabulary(beam.PTransform):
         ranges = pipeline | "MatchFiles" >> MatchCorpus(o.inputs)
         layout = beam.pvalue.AsSingleton(ranges | "Layout" >> DetectTextLayout(o.inputs, None))
         sampled = o.text.tokenizer in ("sentencepiece", "bpe")  # learned from a sample of the documents, not counts
-        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if sampled else o.text, layout, keep_rejected=True)
+        survey = ranges | "Survey" >> SurveyCorpus(o.inputs, None if sampled else o.text, layout, keep_rejected=True,
+                                                   sample=o.sample if sampled else None)
         summary = beam.pvalue.AsSingleton(survey["summary"])
         if sampled:
-            return (
-                ranges
-                | "Documents" >> beam.ParDo(_SampleFn(o.inputs), layout)
-                | "Sample" >> beam.combiners.Top.Smallest(o.sample)
-                | "LearnAndWrite" >> beam.Map(_write_sampled_files, summary, o)
-            )
+            return survey["sample"] | "LearnAndWrite" >> beam.Map(_write_sampled_files, summary, o)
         if o.text.tokenizer == "wordpiece":
             return (
                 survey["counts"]
