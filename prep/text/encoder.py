@@ -15,6 +15,7 @@ tests/test_text_encoder.py checks the bytes against `text_example` and the summa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from typing import Callable, Iterable, NamedTuple
@@ -344,15 +345,7 @@ class DocumentEncoder:
         o = self.options
         split = row.split or (o.split_fractions.assign(row.identity) if o.split_fractions else DEFAULT_SPLIT)
         if self._batch_ids is None:
-            tokens = self._tokens(row.text)
-            ids = self.pieces.of(tokens)
-            tokenizer = self.tokenizer
-            copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
-            kept = ids[:o.text.max_length] if o.text.max_length is not None else ids
-            self._append(row, split, b"".join(kept), copy, len(ids), ids.count(self.pieces.oov), len(kept),
-                         lambda: [self.pieces.ids[p] for p in ids])
-            if self._columns.facts is None:
-                self.tally.used.update(ids)
+            self._add_document(row, split)
             return None
         self._pending.append((row, split))
         self._pending_bytes += len(row.text)
@@ -360,9 +353,21 @@ class DocumentEncoder:
             self._encode_pending()
         return None
 
+    def _add_document(self, row: Row, split: str) -> None:
+        """One document tokenised on its own (prep.text.tokenizer), and its record made."""
+        tokens = self._tokens(row.text)
+        ids = self.pieces.of(tokens)
+        tokenizer, max_length = self.tokenizer, self.options.text.max_length
+        copy = document_copy(row, split, tokenizer, tokens if tokenizer.ngrams in (None, 1) else None)
+        kept = ids[:max_length] if max_length is not None else ids
+        self._append(row, split, b"".join(kept), copy, len(ids), ids.count(self.pieces.oov), len(kept),
+                     lambda: [self.pieces.ids[p] for p in ids])
+        if self._columns.facts is None:
+            self.tally.used.update(ids)
+
     def _encode_pending(self) -> None:
         """Tokenises the documents waiting (prep.text.batch_ids) and makes their records; one by one
-        (`add`'s own path) if the batch fails as a whole, so that only a failing document is lost."""
+        (`_add_document`) if the batch fails as a whole, so that only a failing document is lost."""
         pending, self._pending, self._pending_bytes = self._pending, [], 0
         if not pending:
             return
@@ -370,35 +375,30 @@ class DocumentEncoder:
         try:
             encoded = self._batch_ids.encode([row.text for row, _ in pending], max_length)
         except Exception:  # noqa: BLE001 - each document again on its own, failing alone if it fails
-            batch_ids, self._batch_ids = self._batch_ids, None
-            try:
-                for row, _ in pending:
-                    self._add_alone(row)
-            finally:
-                self._batch_ids = batch_ids
+            for row, split in pending:
+                self._attempt(row, functools.partial(self._add_document, row, split))
             return
         packed, normalized = encoded.packed, encoded.normalized
         first_token, all_ids = encoded.first_token, encoded.ids
+
+        def append(i: int, row: Row, split: str) -> None:
+            at, n = int(encoded.id_bytes[i]), int(encoded.tokens[i])
+            copy = Copy(row.source, split, content_digest(normalized[encoded.spans[i, 0]:encoded.spans[i, 1]]),
+                        line=row.line)
+            self._append(row, split, packed[at:at + int(encoded.kept_bytes[i])], copy, n, int(encoded.oov[i]),
+                         min(n, max_length or 1 << 62), lambda: all_ids[first_token[i]:first_token[i + 1]].tolist())
+
         for i, (row, split) in enumerate(pending):
-            try:
-                at = int(encoded.id_bytes[i])
-                n, written = int(encoded.tokens[i]), min(int(encoded.tokens[i]), max_length or 1 << 62)
-                copy = Copy(row.source, split, content_digest(normalized[encoded.spans[i, 0]:encoded.spans[i, 1]]),
-                            line=row.line)
-                self._append(row, split, packed[at:at + int(encoded.kept_bytes[i])], copy, n, int(encoded.oov[i]),
-                             written, lambda i=i: all_ids[first_token[i]:first_token[i + 1]].tolist())
-            except Exception as e:  # noqa: BLE001 - no single input may stop the job: prep.core.failures
-                self.failed.append(Rejection(row.source, row.line, CONVERSION_ERROR, unforeseen(e)))
+            self._attempt(row, functools.partial(append, i, row, split))
         if self._columns.facts is None:
             self.tally.used_ids.append(encoded.used)
 
-    def _add_alone(self, row: Row) -> None:
+    def _attempt(self, row: Row, make: Callable[[], None]) -> None:
+        """`make()`, which makes `row`'s record; if it fails, the document goes to `failed`, alone."""
         try:
-            rejection = self.add(row)
+            make()
         except Exception as e:  # noqa: BLE001 - no single input may stop the job: prep.core.failures
-            rejection = Rejection(row.source, row.line, CONVERSION_ERROR, unforeseen(e))
-        if rejection is not None:
-            self.failed.append(rejection)
+            self.failed.append(Rejection(row.source, row.line, CONVERSION_ERROR, unforeseen(e)))
 
     def _append(self, row: Row, split: str, packed: bytes, copy: Copy, tokens: int, oov: int, written: int,
                 ids: Callable[[], list[int]]) -> None:
